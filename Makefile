@@ -1,0 +1,48 @@
+# The project's commands. Each installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TENANT ?= demo
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install demo test lint lab bench up down status clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing into $(VENV) (first time: a few minutes)..."
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+up: install
+	$(VENV)/bin/localaws start
+
+down: install
+	$(VENV)/bin/localaws stop
+
+status: install
+	$(VENV)/bin/localaws status
+
+demo: up
+	$(PY) -m helpers.chain --tenant $(TENANT) --out runs/$(TENANT)
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+
+test: install lint
+	$(PY) -m pytest
+
+lab: up
+	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -q -e ".[dev,lab]"
+	source <($(VENV)/bin/localaws env) && $(VENV)/bin/jupyter lab notebooks/
+
+bench: up
+	$(PY) -m benchmarks
+
+clean: down
+	rm -rf runs

@@ -1,0 +1,1 @@
+"""The workflow library the notebooks share: sessions, stack, tenants, data, pipeline, deploy."""

@@ -1,0 +1,1 @@
+"""localaws: an embedded AWS (moto's server plus a compute plane) for one machine."""
