@@ -1,0 +1,205 @@
+"""The pipeline's job scripts on generated churn data, run as the jobs run them (subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline_steps import evaluate, inference, preprocess, train
+
+STEPS = Path(preprocess.__file__).parent
+
+
+def churn(tenant: str, rows: int = 2000) -> pd.DataFrame:
+    """Churn data for `tenant` (helpers.data.generate_churn when present)."""
+    try:
+        from helpers.data import generate_churn
+    except ImportError:
+        generate_churn = None
+    if generate_churn is not None:
+        return generate_churn(tenant, rows=rows)
+    rng = np.random.default_rng(sum(map(ord, tenant)))
+    day = rng.normal(180, 50, rows).clip(0)
+    calls = rng.poisson(1.5, rows)
+    intl = rng.choice(["no", "yes"], rows, p=[0.9, 0.1])
+    score = 0.02 * (day - 180) + 0.8 * (calls - 1.5) + 1.5 * (intl == "yes") - 2
+    churned = rng.random(rows) < 1 / (1 + np.exp(-score))
+    return pd.DataFrame({
+        "State": rng.choice(preprocess.STATES, rows),
+        "Account Length": rng.integers(1, 240, rows),
+        "Area Code": rng.choice([408, 415, 510], rows),
+        "Phone": [f"{rng.integers(100, 999)}-{rng.integers(1000, 9999)}" for _ in range(rows)],
+        "Int'l Plan": intl, "VMail Plan": rng.choice(["no", "yes"], rows),
+        "VMail Message": rng.integers(0, 50, rows),
+        "Day Mins": day, "Day Calls": rng.integers(50, 150, rows), "Day Charge": day * 0.17,
+        "Eve Mins": rng.normal(200, 50, rows), "Eve Calls": rng.integers(50, 150, rows),
+        "Eve Charge": rng.normal(17, 4, rows),
+        "Night Mins": rng.normal(200, 50, rows), "Night Calls": rng.integers(50, 150, rows),
+        "Night Charge": rng.normal(9, 2, rows),
+        "Intl Mins": rng.normal(10, 3, rows), "Intl Calls": rng.integers(0, 10, rows),
+        "Intl Charge": rng.normal(2.7, 0.7, rows),
+        "CustServ Calls": calls, "Churn?": np.where(churned, "True.", "False."),
+    })
+
+
+def run_script(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(STEPS / f"{name}.py"), *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=120)
+
+
+def run_all(tmp: Path, tenant: str, rows: int = 2000, hp: dict | None = None) -> dict:
+    """preprocess -> train -> evaluate as three separate processes; return evaluation.json."""
+    (tmp / "raw").mkdir(parents=True)
+    churn(tenant, rows).to_csv(tmp / "raw" / "churn.csv", index=False)
+    proc = run_script("preprocess", "--input-dir", str(tmp / "raw"), "--output-dir",
+                      str(tmp / "out"))
+    assert proc.returncode == 0, proc.stderr
+    hp_args = [a for k, v in (hp or {}).items() for a in (f"--{k}", str(v))]
+    proc = run_script("train", *hp_args, env={
+        "SM_CHANNEL_TRAIN": str(tmp / "out" / "train"),
+        "SM_CHANNEL_VALIDATION": str(tmp / "out" / "validation"),
+        "SM_MODEL_DIR": str(tmp / "model"), "SM_HP_NUM_ROUND": "30"})
+    assert proc.returncode == 0, proc.stderr
+    assert "validation-auc" in proc.stdout
+    with tarfile.open(tmp / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp / "model" / train.MODEL_FILE, arcname=train.MODEL_FILE)
+    (tmp / "artifact").mkdir()
+    (tmp / "model.tar.gz").rename(tmp / "artifact" / "model.tar.gz")
+    proc = run_script("evaluate", "--model-dir", str(tmp / "artifact"), "--test-dir",
+                      str(tmp / "out" / "test"), "--output-dir", str(tmp / "evaluation"))
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((tmp / "evaluation" / "evaluation.json").read_text())
+
+
+def test_preprocess_writes_label_first_splits_without_header(tmp_path):
+    churn("acme", 1000).to_csv(tmp_path / "churn.csv", index=False)
+    counts = preprocess.run(tmp_path, tmp_path / "out")
+    assert counts == {"train": 700, "validation": 200, "test": 100}
+    names = json.loads((tmp_path / "out" / "test" / "features.json").read_text())
+    assert "Phone" not in " ".join(names) and "State_CA" in names and "Area Code_415" in names
+    for split, rows in counts.items():
+        frame = pd.read_csv(tmp_path / "out" / split / f"{split}.csv", header=None)
+        assert frame.shape == (rows, 1 + len(names))
+        assert set(frame[0]) <= {0, 1}
+        assert frame.notna().all().all()
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda df: df.drop(columns=["Day Mins"]), "missing column(s) ['Day Mins']"),
+    (lambda df: df.assign(**{"Churn?": "maybe"}), "'Churn?' has values ['maybe']"),
+    (lambda df: df.assign(**{"Eve Calls": "lots"}), "'Eve Calls' must be numeric"),
+    (lambda df: df.head(10), "only 10 rows"),
+    (lambda df: df.assign(State="XX"), "'State' has unknown values ['XX']"),
+])
+def test_preprocess_rejects_bad_data_naming_the_problem(tmp_path, mutate, message):
+    mutate(churn("acme", 300)).to_csv(tmp_path / "churn.csv", index=False)
+    proc = run_script("preprocess", "--input-dir", str(tmp_path), "--output-dir",
+                      str(tmp_path / "out"))
+    assert proc.returncode == 1
+    assert "bad input data" in proc.stderr and message in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_preprocess_rejects_missing_and_garbage_files(tmp_path):
+    proc = run_script("preprocess", "--input-dir", str(tmp_path), "--output-dir",
+                      str(tmp_path / "out"))
+    assert proc.returncode == 1 and "no CSV file found" in proc.stderr
+    (tmp_path / "churn.csv").write_bytes(b"\xff\xfe\x00garbage\x00\n\x01")
+    proc = run_script("preprocess", "--input-dir", str(tmp_path), "--output-dir",
+                      str(tmp_path / "out"))
+    assert proc.returncode == 1 and "bad input data" in proc.stderr
+
+
+def test_scripts_chain_gives_sane_metrics_and_models_differ_per_tenant(tmp_path):
+    reports = {t: run_all(tmp_path / t, t) for t in ("acme", "globex")}
+    for report in reports.values():
+        m = report["binary_classification_metrics"]
+        assert 0.7 <= m["accuracy"]["value"] <= 1.0
+        assert 0.6 <= m["auc"]["value"] <= 1.0
+        assert 0.0 <= m["precision"]["value"] <= 1.0 and 0.0 <= m["recall"]["value"] <= 1.0
+        cm = m["confusion_matrix"]
+        assert sum(cm[a][p] for a in "01" for p in "01") == report["test_rows"] == 200
+        roc = m["receiver_operating_characteristic_curve"]
+        assert roc["false_positive_rates"][0] == 0.0 and roc["true_positive_rates"][-1] == 1.0
+        assert report["feature_importance"] and all(
+            not k.startswith("f") or k in preprocess.feature_names()
+            for k in report["feature_importance"])
+    acme, globex = (reports[t]["binary_classification_metrics"] for t in ("acme", "globex"))
+    assert (acme["auc"]["value"], acme["accuracy"]["value"]) != (
+        globex["auc"]["value"], globex["accuracy"]["value"])
+    models = [(tmp_path / t / "model" / "xgboost-model").read_bytes() for t in ("acme", "globex")]
+    assert models[0] != models[1]
+
+
+def test_train_hyperparameters_from_command_line_change_the_model(tmp_path):
+    churn("acme", 600).to_csv(tmp_path / "churn.csv", index=False)
+    preprocess.run(tmp_path, tmp_path / "out")
+    for depth in ("2", "6"):
+        proc = run_script("train", "--max_depth", depth, "--num_round", "5", env={
+            "SM_CHANNEL_TRAIN": str(tmp_path / "out" / "train"),
+            "SM_MODEL_DIR": str(tmp_path / f"model{depth}")})
+        assert proc.returncode == 0, proc.stderr
+    shallow = inference.model_fn(str(tmp_path / "model2"))
+    deep = inference.model_fn(str(tmp_path / "model6"))
+    assert shallow.save_raw() != deep.save_raw()
+    def depth(booster):
+        return max(line.count("\t") for tree in booster.get_dump() for line in tree.splitlines())
+
+    assert depth(shallow) <= 2 < depth(deep)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("inference")
+    churn("acme", 600).to_csv(tmp / "churn.csv", index=False)
+    preprocess.run(tmp, tmp / "out")
+    train.train(tmp / "out" / "train", tmp / "model", {"num_round": 10})
+    return tmp
+
+
+def test_inference_handlers_answer_csv_and_json(model_dir):
+    model = inference.model_fn(str(model_dir / "model"))
+    rows = pd.read_csv(model_dir / "out" / "test" / "test.csv", header=None).iloc[:5, 1:]
+    body = rows.to_csv(header=False, index=False)
+    csv_probs, ctype = inference.output_fn(
+        inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv")
+    assert ctype == "text/csv"
+    values = [float(v) for v in csv_probs.splitlines()]
+    assert len(values) == 5 and all(0.0 <= v <= 1.0 for v in values)
+    doc = json.dumps({"instances": rows.values.tolist()}).encode()
+    out, ctype = inference.output_fn(
+        inference.predict_fn(inference.input_fn(doc, "application/json"), model),
+        "application/json")
+    assert ctype == "application/json"
+    assert json.loads(out)["predictions"] == pytest.approx(values, abs=1e-5)
+    single = inference.input_fn(json.dumps(rows.values[0].tolist()), "application/json")
+    assert inference.predict_fn(single, model)[0] == pytest.approx(values[0], abs=1e-5)
+
+
+@pytest.mark.parametrize(("body", "ctype", "message"), [
+    ("1,2,abc", "text/csv", "malformed text/csv body"),
+    ("", "text/csv", "empty text/csv body"),
+    ("{not json", "application/json", "malformed application/json body"),
+    ('{"rows": []}', "application/json", '"instances" or "features"'),
+    ('[[1, 2], [3]]', "application/json", "equal length"),
+    ("1,2", "application/x-npy", "unsupported content type"),
+    ("1,2,3", "text/csv", "feature values; got 3"),
+])
+def test_inference_rejects_malformed_bodies(model_dir, body, ctype, message):
+    model = inference.model_fn(str(model_dir / "model"))
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        inference.predict_fn(inference.input_fn(body, ctype), model)
+
+
+def test_evaluate_reads_bare_model_file(model_dir):
+    report = evaluate.evaluate(evaluate.load_model(model_dir / "model"), model_dir / "out" / "test")
+    assert report["test_rows"] == 60
