@@ -9,45 +9,17 @@ import sys
 import tarfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.data import generate_churn
 from pipeline_steps import evaluate, inference, preprocess, train
 
 STEPS = Path(preprocess.__file__).parent
 
 
 def churn(tenant: str, rows: int = 2000) -> pd.DataFrame:
-    """Churn data for `tenant` (helpers.data.generate_churn when present)."""
-    try:
-        from helpers.data import generate_churn
-    except ImportError:
-        generate_churn = None
-    if generate_churn is not None:
-        return generate_churn(tenant, rows=rows)
-    rng = np.random.default_rng(sum(map(ord, tenant)))
-    day = rng.normal(180, 50, rows).clip(0)
-    calls = rng.poisson(1.5, rows)
-    intl = rng.choice(["no", "yes"], rows, p=[0.9, 0.1])
-    score = 0.02 * (day - 180) + 0.8 * (calls - 1.5) + 1.5 * (intl == "yes") - 2
-    churned = rng.random(rows) < 1 / (1 + np.exp(-score))
-    return pd.DataFrame({
-        "State": rng.choice(preprocess.STATES, rows),
-        "Account Length": rng.integers(1, 240, rows),
-        "Area Code": rng.choice([408, 415, 510], rows),
-        "Phone": [f"{rng.integers(100, 999)}-{rng.integers(1000, 9999)}" for _ in range(rows)],
-        "Int'l Plan": intl, "VMail Plan": rng.choice(["no", "yes"], rows),
-        "VMail Message": rng.integers(0, 50, rows),
-        "Day Mins": day, "Day Calls": rng.integers(50, 150, rows), "Day Charge": day * 0.17,
-        "Eve Mins": rng.normal(200, 50, rows), "Eve Calls": rng.integers(50, 150, rows),
-        "Eve Charge": rng.normal(17, 4, rows),
-        "Night Mins": rng.normal(200, 50, rows), "Night Calls": rng.integers(50, 150, rows),
-        "Night Charge": rng.normal(9, 2, rows),
-        "Intl Mins": rng.normal(10, 3, rows), "Intl Calls": rng.integers(0, 10, rows),
-        "Intl Charge": rng.normal(2.7, 0.7, rows),
-        "CustServ Calls": calls, "Churn?": np.where(churned, "True.", "False."),
-    })
+    return generate_churn(tenant, rows=rows)
 
 
 def run_script(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
