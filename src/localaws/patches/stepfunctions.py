@@ -1,0 +1,235 @@
+"""Step Functions: executions run, their tasks call this server as the execution role.
+
+What moto 5.2.5's interpreter lacks and this adds:
+- tasks call `http://127.0.0.1:$MOTO_PORT` with the state machine role's keys (cached
+  clients), `aws-sdk:sagemakerruntime:*` included; stream bodies come back as text;
+- error names as AWS spells them (`S3.NoSuchBucketException`, `SageMaker.*`, `Iam.*`);
+- a start without `name` gets a UUID, as on AWS;
+- one backend for the API and CloudFormation, so stacks' state machines run;
+- executions pickle (history kept; one cut off by a restart reads as FAILED);
+- the end of an execution is reported to `localaws.state` so it is persisted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import sys
+import uuid
+from typing import Any
+
+from localaws import sfn_clients
+
+LOG = logging.getLogger(__name__)
+_RESTART_CAUSE = "localaws stopped while this execution was running"
+
+
+def _client_for(region: str, service: str, state_credentials: Any = None):
+    return sfn_clients.client_for(region, service, state_credentials)
+
+
+def _patch_clients() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_factory,  # noqa: F401  (imports every integration module)
+    )
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    if original is _client_for:
+        return
+    boto_client.boto_client_for = _client_for
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("moto.stepfunctions"):
+            continue
+        if getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = _client_for
+
+
+def _patch_aws_sdk() -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
+        StateTaskService,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+        StateTaskServiceAwsSdk,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES.update(sfn_clients.BOTO_SERVICE_NAMES)
+    if getattr(StateTaskServiceAwsSdk, "_localaws", False):
+        return
+    StateTaskServiceAwsSdk._normalise_service_error_name = staticmethod(
+        sfn_clients.error_service_name
+    )
+
+    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters,
+                           state_credentials):
+        client = sfn_clients.client_for(
+            resource_runtime_part.region, self.resource.api_name, state_credentials
+        )
+        action = self._get_boto_service_action()
+        params = sfn_clients.to_boto_params(client, action, normalised_parameters)
+        response = getattr(client, action)(**params) or {}
+        env.stack.append(sfn_clients.to_state_value(response))
+
+    original_from_error = StateTaskServiceAwsSdk._from_error
+
+    def _from_error(self, env, ex):
+        if isinstance(ex, ClientError):
+            service = self._normalise_service_error_name(self.resource.api_name)
+            error = self._normalise_exception_name(service, ex)
+            meta = ex.response.get("ResponseMetadata", {})
+            details = [f"Service: {service}", f"Status Code: {meta.get('HTTPStatusCode')}",
+                       f"Request ID: {meta.get('RequestId')}"]
+            if meta.get("HostId"):
+                details.append(f"Extended Request ID: {meta['HostId']}")
+            message = ex.response.get("Error", {}).get("Message") or str(ex)
+            return self._get_task_failure_event(
+                env=env, error=error, cause=f"{message} ({', '.join(details)})"
+            )
+        if isinstance(ex, BotoCoreError):
+            # The call never got an answer (connection, parameters): AWS reports a task failure.
+            error = StatesErrorNameType.StatesTaskFailed.to_name()
+            return FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                        error=error,
+                        cause=str(ex),
+                    )
+                ),
+            )
+        return original_from_error(self, env, ex)
+
+    StateTaskServiceAwsSdk._eval_service_task = _eval_service_task
+    StateTaskServiceAwsSdk._from_error = _from_error
+    StateTaskServiceAwsSdk._localaws = True
+
+
+def _patch_backend() -> None:
+    import moto.stepfunctions as sfn_package
+    from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions import responses as sfn_responses
+    from moto.stepfunctions import urls as sfn_urls
+    from moto.stepfunctions.parser.models import (
+        StepFunctionsParserBackend,
+        stepfunctions_parser_backends,
+    )
+
+    # One backend for the API, CloudFormation and persistence (moto keeps two otherwise).
+    sfn_models.stepfunctions_backends = stepfunctions_parser_backends
+    sfn_responses.stepfunctions_backends = stepfunctions_parser_backends
+    sfn_package.stepfunctions_backends = stepfunctions_parser_backends
+
+    if getattr(StepFunctionsParserBackend, "_localaws", False):
+        return
+    # moto derives a backend's URL module from its class's module; the parser has none.
+    StepFunctionsParserBackend._url_module = property(lambda self: sfn_urls)
+    original_start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self, state_machine_arn, name=None, execution_input=None,
+                        trace_header=None):
+        return original_start(
+            self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+        )
+
+    StepFunctionsParserBackend.start_execution = start_execution
+    StepFunctionsParserBackend._localaws = True
+
+
+def _patch_execution() -> None:
+    from moto.stepfunctions.parser.api import ExecutionStatus, GetExecutionHistoryOutput
+    from moto.stepfunctions.parser.backend import execution as execution_module
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    Execution = execution_module.Execution
+    if getattr(Execution, "_localaws", False):
+        return
+
+    comm = execution_module.BaseExecutionWorkerCommunication
+    original_terminated = comm.terminated
+
+    def terminated(self) -> None:
+        original_terminated(self)
+        from localaws import state
+
+        try:
+            state.changed("stepfunctions")
+        except Exception:  # persistence trouble must not kill the interpreter thread
+            LOG.exception("could not record the end of %s", self.execution.exec_arn)
+
+    comm.terminated = terminated
+
+    def start(self) -> None:
+        # moto's version also keeps every worker thread in a module list forever.
+        import threading
+
+        threading.Thread(target=self._run_logged, daemon=True).start()
+
+    def _run_logged(self) -> None:
+        try:
+            self._execution_logic()
+        except Exception:
+            LOG.exception("Step Functions execution worker crashed")
+            raise
+
+    ExecutionWorker.start = start
+    ExecutionWorker._run_logged = _run_logged
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        worker = state.pop("exec_worker", None)
+        state["exec_worker"] = None
+        if worker is not None and worker.env is not None:
+            state["_saved_history"] = list(worker.env.event_manager.get_event_history())
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            self.exec_status = ExecutionStatus.FAILED
+            self.error = "States.Runtime"
+            self.cause = _RESTART_CAUSE
+            self.stop_date = datetime.datetime.now(tz=datetime.UTC)
+
+    original_history = Execution.to_history_output
+
+    def to_history_output(self):
+        if self.exec_worker is None:
+            return GetExecutionHistoryOutput(events=list(self.__dict__.get("_saved_history", [])))
+        return original_history(self)
+
+    original_stop = Execution.stop
+
+    def stop(self, stop_date, error, cause):
+        if self.exec_worker is None:
+            return
+        return original_stop(self, stop_date, error, cause)
+
+    Execution.__getstate__ = __getstate__
+    Execution.__setstate__ = __setstate__
+    Execution.to_history_output = to_history_output
+    Execution.stop = stop
+    Execution._localaws = True
+
+
+def apply() -> None:
+    """Install the Step Functions extensions (idempotent)."""
+    _patch_clients()
+    _patch_aws_sdk()
+    _patch_backend()
+    _patch_execution()
