@@ -1,12 +1,24 @@
-"""`localaws start | stop | status | env | reset`."""
+"""localaws: an embedded AWS on this machine.
+
+  localaws start    start the server in the background (idempotent), return once it answers
+  localaws stop     stop it (its state stays)
+  localaws status   running or not, URL, pid, since when, state size (exit 3 if not running)
+  localaws env      `export` lines that point boto3, the AWS CLI and the SageMaker SDK at it
+  localaws reset    stop it and delete its state directory (asks on a terminal; --yes skips)
+
+Defaults: port 4599 ($LOCALAWS_PORT), state directory `.localaws/` in the project
+($LOCALAWS_STATE_DIR); the server log is `server.log` in the state directory.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,99 +27,216 @@ from pathlib import Path
 
 from localaws.config import DEFAULT_REGION, Config
 
-ACCESS_KEY = "test"
-SECRET_KEY = "test"
+COMMANDS = ("start", "stop", "status", "env", "reset")
+HEALTH_PATH = "/_localaws/health"
+
+
+class CliError(RuntimeError):
+    """A failure to report as one line and a non-zero exit."""
+
+
+def _health(config: Config, timeout: float = 0.5) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"{config.endpoint_url}{HEALTH_PATH}", timeout=timeout) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _read_info(config: Config) -> dict | None:
+    """The running server's `server.json` for this state directory, if its process lives."""
     try:
         info = json.loads(config.pid_file.read_text())
-    except (FileNotFoundError, ValueError):
+        pid = int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    try:
-        os.kill(info["pid"], 0)
-    except ProcessLookupError:
-        return None
-    return info
+    return info if _pid_alive(pid) else None
 
 
 def is_up(config: Config, timeout: float = 0.5) -> bool:
-    try:
-        with urllib.request.urlopen(f"{config.endpoint_url}/moto-api/data.json", timeout=timeout):
-            return True
-    except OSError:
-        return False
+    """Whether a localaws server answers at `config`'s URL for `config`'s state directory."""
+    health = _health(config, timeout)
+    return bool(health) and Path(health["state_dir"]) == config.state_dir
+
+
+def _port_busy(config: Config) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((config.host, config.port)) == 0
 
 
 def start(config: Config, wait: float = 30.0) -> dict:
-    """Start the server in the background (idempotent); return once it answers."""
-    if (info := _read_info(config)) and is_up(config):
-        return info
-    config.state_dir.mkdir(parents=True, exist_ok=True)
-    log = open(config.log_file, "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localaws.server", "--state-dir", str(config.state_dir),
-         "--port", str(config.port)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
+    """Start the server in the background (idempotent); return its info once it answers."""
+    health = _health(config)
+    if health:
+        if Path(health["state_dir"]) == config.state_dir:
+            return _read_info(config) or health
+        raise CliError(f"port {config.port} is used by another localaws server "
+                       f"(state directory {health['state_dir']})")
+    if _port_busy(config):
+        raise CliError(f"port {config.port} on {config.host} is in use by another program; "
+                       "choose another with --port or LOCALAWS_PORT")
+    if config.state_dir.exists() and not config.state_dir.is_dir():
+        raise CliError(f"state directory {config.state_dir} is not a directory")
+    try:
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        log = open(config.log_file, "ab")
+    except OSError as exc:
+        raise CliError(f"state directory {config.state_dir} is not writable: "
+                       f"{exc.strerror}") from None
+    offset = log.tell()
+    with log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localaws.server", "--state-dir", str(config.state_dir),
+             "--port", str(config.port)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env={**os.environ, "LOCALAWS_HOST": config.host},
+        )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"localaws exited at start; see {config.log_file}")
-        if is_up(config, timeout=0.2):
-            return _read_info(config) or {"pid": proc.pid}
-        time.sleep(0.05)
+            raise CliError(_startup_failure(config, offset))
+        health = _health(config, timeout=0.2)
+        if health and health.get("pid") == proc.pid:
+            return _read_info(config) or health
+        time.sleep(0.03)
     proc.kill()
-    raise RuntimeError(f"localaws did not answer within {wait:.0f}s; see {config.log_file}")
+    raise CliError(f"localaws did not answer within {wait:.0f}s; see {config.log_file}")
+
+
+def _startup_failure(config: Config, offset: int) -> str:
+    try:
+        with open(config.log_file, "rb") as src:
+            src.seek(offset)
+            lines = src.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        lines = []
+    reason = next((ln for ln in reversed(lines) if ln.startswith("localaws: ")), None)
+    if reason:
+        return reason.removeprefix("localaws: ")
+    tail = lines[-1] if lines else "no output"
+    return f"localaws exited at start ({tail}); see {config.log_file}"
 
 
 def stop(config: Config) -> bool:
+    """Stop the server of this state directory; False if none was running."""
     info = _read_info(config)
     if not info:
         return False
-    os.kill(info["pid"], signal.SIGTERM)
-    for _ in range(200):
-        try:
-            os.kill(info["pid"], 0)
-        except ProcessLookupError:
+    pid = int(info["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid) or _zombie(pid):
             return True
         time.sleep(0.05)
-    os.kill(info["pid"], signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
     return True
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def env_vars(config: Config) -> dict[str, str]:
     """Environment that points boto3, the AWS CLI and the SageMaker SDK at this server."""
+    from localaws.auth import read_admin_credentials
+
+    creds = read_admin_credentials(config.state_dir)
     return {
         "AWS_ENDPOINT_URL": config.endpoint_url,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
         "AWS_DEFAULT_REGION": DEFAULT_REGION,
         "AWS_REGION": DEFAULT_REGION,
     }
 
 
+def _size(path: Path) -> int:
+    from localaws.persistence import _tree_size
+
+    return _tree_size(path)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def status(config: Config) -> tuple[bool, str]:
+    info = _read_info(config)
+    size = _human(_size(config.state_dir)) if config.state_dir.is_dir() else "none"
+    if info and is_up(config):
+        since = datetime.datetime.fromtimestamp(info["started"]).isoformat(timespec="seconds")
+        return True, (f"localaws running at {config.endpoint_url}\n  pid {info['pid']}, "
+                      f"since {since}\n  state {config.state_dir} ({size})")
+    return False, f"localaws not running\n  state {config.state_dir} ({size})"
+
+
+def reset(config: Config, yes: bool) -> str:
+    state_dir = config.state_dir
+    if not state_dir.exists():
+        return f"nothing to delete: {state_dir} does not exist"
+    if not state_dir.is_dir():
+        raise CliError(f"{state_dir} is not a directory; not deleting it")
+    print(f"This deletes {state_dir} ({_human(_size(state_dir))}): every bucket, object, "
+          "table, role, stack, state machine and SageMaker record stored there, and the "
+          "admin credentials.", flush=True)
+    if not yes and sys.stdin.isatty():
+        answer = input("Delete? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise CliError("reset cancelled; nothing deleted")
+    stop(config)
+    shutil.rmtree(state_dir)
+    return f"deleted {state_dir}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="localaws", description=__doc__)
-    parser.add_argument("--state-dir", type=Path, help="default: $LOCALAWS_STATE_DIR or ./.localaws")
+    parser = argparse.ArgumentParser(
+        prog="localaws", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state-dir", type=Path,
+                        help="default: $LOCALAWS_STATE_DIR or ./.localaws")
     parser.add_argument("--port", type=int, help="default: $LOCALAWS_PORT or 4599")
-    parser.add_argument("command", choices=["start", "stop", "status", "env", "reset"])
+    parser.add_argument("--yes", "-y", action="store_true", help="reset: do not ask")
+    parser.add_argument("command", choices=COMMANDS, metavar="command",
+                        help="one of: " + ", ".join(COMMANDS))
     args = parser.parse_args(argv)
+    if args.port is not None and not 0 < args.port < 65536:
+        parser.error(f"--port must be between 1 and 65535, got {args.port}")
     config = Config.from_env(args.state_dir, args.port)
-    if args.command == "start":
-        info = start(config)
-        print(f"localaws running at {config.endpoint_url} (pid {info['pid']}, state {config.state_dir})")
-    elif args.command == "stop":
-        print("localaws stopped" if stop(config) else "localaws was not running")
-    elif args.command == "status":
-        info = _read_info(config)
-        print(f"running at {config.endpoint_url}, pid {info['pid']}" if info else "not running")
-        return 0 if info else 3
-    elif args.command == "env":
-        for key, value in env_vars(config).items():
-            print(f"export {key}={value}")
-    elif args.command == "reset":
-        stop(config)
-        shutil.rmtree(config.state_dir, ignore_errors=True)
-        print(f"deleted {config.state_dir}")
+    try:
+        if args.command == "start":
+            info = start(config)
+            print(f"localaws running at {config.endpoint_url} (pid {info['pid']}, "
+                  f"state {config.state_dir})")
+        elif args.command == "stop":
+            print("localaws stopped" if stop(config) else "localaws was not running")
+        elif args.command == "status":
+            running, text = status(config)
+            print(text)
+            return 0 if running else 3
+        elif args.command == "env":
+            for key, value in env_vars(config).items():
+                print(f"export {key}={value}")
+        elif args.command == "reset":
+            print(reset(config, args.yes))
+    except (CliError, RuntimeError) as exc:
+        print(f"localaws: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -13,7 +13,7 @@ ACCOUNT_ID = "123456789012"
 
 
 def default_state_dir() -> Path:
-    """`$LOCALAWS_STATE_DIR`, else `.localaws/` in the nearest project (pyproject.toml) above cwd."""
+    """`$LOCALAWS_STATE_DIR`, else `.localaws/` in the nearest project (pyproject.toml) up."""
     if env := os.environ.get("LOCALAWS_STATE_DIR"):
         return Path(env).expanduser().resolve()
     cwd = Path.cwd().resolve()

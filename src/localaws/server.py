@@ -1,45 +1,138 @@
-"""The localaws server process: moto's WSGI app, patched, served on one port."""
+"""The localaws server process: moto's WSGI app, patched, persistent, served on one port.
+
+Start-up order: lock the state directory (flock on `server.lock`, held for the process's
+life), bind the port, restore saved state, create the admin credentials, turn IAM checks on,
+run restore hooks, then write `server.json` and serve. Any failure exits non-zero with one
+clear line on stderr, before anything stored is touched.
+"""
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
 from localaws.config import Config
 
+log = logging.getLogger("localaws.server")
+LOCK_FILE = "server.lock"
+EXIT_IN_USE = 2
+EXIT_BAD_STATE = 3
 
-def create_app(config: Config):
+
+class StartupError(RuntimeError):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def create_app(config: Config, persist: bool = True):
     """Build the WSGI application: moto's dispatcher with localaws's extensions applied."""
     # Step Functions tasks call back into this server; moto reads the port from MOTO_PORT.
     os.environ["MOTO_PORT"] = str(config.port)
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    from localaws import auth, blobs, iam, persistence, state
     from localaws.patches import apply_all
 
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     apply_all()
-    return DomainDispatcherApplication(create_backend_app)
+    app = DomainDispatcherApplication(create_backend_app)
+    if not persist:
+        return app
+    started = time.time()
+    store = persistence.Store(config.state_dir)
+    store.ensure_format()
+    blobs.enable(config.state_dir / "blobs")
+    restored = store.restore()
+    removed = blobs.collect_garbage(persistence.referenced_blobs())
+    log.info("restored %s (%d unreferenced blobs removed)", restored or "nothing", removed)
+    state.activate(store)
+    auth.ensure_admin(config.state_dir)
+    iam.enable()
+    from localaws import recovery
+
+    recovery.install()
+    state.run_restore_callbacks()
+    for service in recovery.SERVICES_WITH_RUNNING_WORK:
+        store.save(service)
+
+    def health() -> dict:
+        return {"pid": os.getpid(), "state_dir": str(config.state_dir), "port": config.port,
+                "started": started}
+
+    return persistence.PersistMiddleware(app, store, health)
+
+
+def _lock_state_dir(config: Config):
+    state_dir = config.state_dir
+    if state_dir.exists() and not state_dir.is_dir():
+        raise StartupError(f"state directory {state_dir} is not a directory", EXIT_BAD_STATE)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(state_dir / LOCK_FILE, "a+")
+    except OSError as exc:
+        raise StartupError(f"state directory {state_dir} is not writable: {exc.strerror}",
+                           EXIT_BAD_STATE) from None
+    if not os.access(state_dir, os.W_OK):
+        raise StartupError(f"state directory {state_dir} is not writable", EXIT_BAD_STATE)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = ""
+        try:
+            other = f" (pid {json.loads(config.pid_file.read_text())['pid']})"
+        except (OSError, ValueError, KeyError):
+            pass
+        raise StartupError(f"another localaws server{other} already uses state directory "
+                           f"{state_dir}", EXIT_IN_USE) from None
+    return handle
 
 
 def serve(config: Config) -> None:
     """Run the server in the foreground until SIGTERM/SIGINT."""
     from werkzeug.serving import make_server
 
-    config.state_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(config)
-    httpd = make_server(config.host, config.port, app, threaded=True)
-    info = {"pid": os.getpid(), "host": config.host, "port": config.port, "started": time.time()}
-    config.pid_file.write_text(json.dumps(info))
+    lock = _lock_state_dir(config)
+
+    class Deferred:
+        app = None
+
+        def __call__(self, environ, start_response):
+            return self.app(environ, start_response)
+
+    deferred = Deferred()
+    try:
+        httpd = make_server(config.host, config.port, deferred, threaded=True)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}",
+                           EXIT_IN_USE) from None
+    try:
+        deferred.app = create_app(config)
+    except Exception as exc:
+        from localaws.persistence import StateError
+
+        if isinstance(exc, StateError):
+            raise StartupError(str(exc), EXIT_BAD_STATE) from None
+        raise
+    from localaws.persistence import write_atomic
+
+    info = {"pid": os.getpid(), "host": config.host, "port": config.port,
+            "started": time.time(), "state_dir": str(config.state_dir)}
+    write_atomic(config.pid_file, json.dumps(info).encode())
 
     def _stop(*_):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    log.info("localaws serving %s on %s", config.state_dir, config.endpoint_url)
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:
@@ -47,6 +140,7 @@ def serve(config: Config) -> None:
     finally:
         httpd.server_close()
         config.pid_file.unlink(missing_ok=True)
+        lock.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,7 +148,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path)
     parser.add_argument("--port", type=int)
     args = parser.parse_args(argv)
-    serve(Config.from_env(args.state_dir, args.port))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        serve(Config.from_env(args.state_dir, args.port))
+    except StartupError as exc:
+        print(f"localaws: {exc}", file=sys.stderr)
+        raise SystemExit(exc.code) from None
 
 
 if __name__ == "__main__":

@@ -1,11 +1,52 @@
-"""Persistence hooks for code that changes moto state outside a request (background threads).
+"""Persistence hooks for code that changes moto state outside a request.
 
-STUB until the foundation work lands; interface is fixed: call `changed(service)` after
-mutating a backend from a thread that is not serving a request.
+- `changed(service)`: call after mutating a moto backend from a background thread (an
+  execution finishing, a job completing). It saves that service's state before returning.
+  Service names are moto's backend names as listed in `localaws.persistence.SERVICES`
+  (e.g. "s3", "dynamodb", "iam", "sagemaker", "logs", "stepfunctions",
+  "stepfunctions_parser"). Outside the server process it does nothing.
+- `on_restore(callback)`: `callback()` runs once at server start, after the saved state is
+  loaded and before the first request is served. Use it to mark work that was running when
+  the server stopped or died (executions, jobs) as failed/stopped with a reason; the state is
+  saved after all callbacks ran, so callbacks need not call `changed`.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from localaws.persistence import Store
+
+log = logging.getLogger("localaws.state")
+
+_store: Store | None = None
+_restore_callbacks: list[Callable[[], None]] = []
+
 
 def changed(service: str) -> None:
-    """Record that `service`'s backend state changed and must be made durable now."""
+    """Record that `service`'s backend state changed and make it durable now."""
+    if _store is not None:
+        _store.save(service)
+
+
+def on_restore(callback: Callable[[], None]) -> Callable[[], None]:
+    """Register `callback` to run after state is restored at server start (usable as decorator)."""
+    _restore_callbacks.append(callback)
+    return callback
+
+
+def activate(store: Store) -> None:
+    """Server start-up: route `changed` to `store`."""
+    global _store
+    _store = store
+
+
+def run_restore_callbacks() -> None:
+    for callback in _restore_callbacks:
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - one broken hook must not keep the server down
+            log.exception("restore callback %r failed", callback)

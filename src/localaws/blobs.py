@@ -1,0 +1,209 @@
+"""S3 object bodies as immutable files in the state directory (`<state_dir>/blobs/`).
+
+With blobs enabled, moto's `FakeKey` keeps a blob name instead of an in-memory/temp-file
+buffer: setting a key's value writes a new blob (temp + fsync + rename), reading opens it.
+Blobs are never rewritten, so keys copied by moto (deepcopy) may share one. Pickling a key
+stores only its name; unreferenced blobs are removed by `collect_garbage` at server start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+_dir: Path | None = None
+_CHUNK = 8 * 1024 * 1024
+
+
+class BlobRef:
+    """A value already stored as a blob (e.g. a completed multipart upload), adopted as is."""
+
+    def __init__(self, name: str, size: int):
+        self.name = name
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def enabled() -> bool:
+    return _dir is not None
+
+
+def blob_path(name: str) -> Path:
+    assert _dir is not None, "blobs not enabled"
+    return _dir / name[:2] / name
+
+
+def _new_name() -> str:
+    return uuid.uuid4().hex
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(chunks: Iterable[bytes]) -> BlobRef:
+    """Store the concatenation of `chunks` durably as a new blob."""
+    name = _new_name()
+    final = blob_path(name)
+    final.parent.mkdir(exist_ok=True)
+    tmp = final.with_suffix(".tmp")
+    size = 0
+    with open(tmp, "wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    return BlobRef(name, size)
+
+
+def read(name: str) -> bytes:
+    return blob_path(name).read_bytes()
+
+
+def iter_chunks(name: str) -> Iterable[bytes]:
+    with open(blob_path(name), "rb") as src:
+        while chunk := src.read(_CHUNK):
+            yield chunk
+
+
+def md5_hex(name: str) -> str:
+    digest = hashlib.md5()
+    for chunk in iter_chunks(name):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def collect_garbage(referenced: set[str]) -> int:
+    """Delete blobs (and stray temp files) not in `referenced`; return how many."""
+    if _dir is None:
+        return 0
+    removed = 0
+    for path in _dir.glob("*/*"):
+        if path.name not in referenced:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def enable(directory: Path) -> None:
+    """Keep S3 object bodies in `directory` from now on (patches moto's FakeKey once)."""
+    global _dir
+    directory.mkdir(parents=True, exist_ok=True)
+    _dir = directory
+    _patch_fakekey()
+
+
+_patched = False
+
+
+def _patch_fakekey() -> None:
+    global _patched
+    if _patched:
+        return
+    from moto.s3 import models
+
+    key_cls = models.FakeKey
+    original_value = key_cls.value
+    original_etag = key_cls.etag
+
+    def get_value(self) -> bytes:
+        name = self.__dict__.get("_blob")
+        return read(name) if name else original_value.fget(self)
+
+    def set_value(self, new_value) -> None:
+        if isinstance(new_value, str):
+            new_value = new_value.encode("utf-8")
+        ref = new_value if isinstance(new_value, BlobRef) else write([bytes(new_value)])
+        self._blob = ref.name
+        self.contentsize = ref.size
+        # Drop the buffer moto created in __init__: the blob is the only copy.
+        buffer = self.__dict__.get("_value_buffer")
+        if buffer is not None:
+            buffer.close()
+        self._value_buffer = None
+
+    def get_etag(self) -> str:
+        name = self.__dict__.get("_blob")
+        if name and self._etag is None:
+            self._etag = md5_hex(name)
+        return original_etag.fget(self)
+
+    def getstate(self) -> dict:
+        state = self.__dict__.copy()
+        if not state.get("_blob") and state.get("_value_buffer") is not None:
+            try:
+                state["value"] = original_value.fget(self)
+            except ValueError:  # buffer closed: the key was deleted
+                state["value"] = b""
+        state.pop("_value_buffer", None)
+        state.pop("lock", None)
+        return state
+
+    def setstate(self, state: dict) -> None:
+        value = state.pop("value", None)
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
+        self._value_buffer = None
+        if value is not None:
+            set_value(self, value)
+
+    def dispose(self, garbage: bool = False) -> None:
+        # The blob stays until garbage collection: a stored snapshot may still name it.
+        buffer = self.__dict__.get("_value_buffer")
+        if buffer is not None:
+            try:
+                buffer.close()
+            except Exception:  # noqa: BLE001 - disposal must not raise
+                pass
+        self.disposed = True
+
+    key_cls.value = property(get_value, set_value)
+    key_cls.etag = property(get_etag)
+    key_cls.__getstate__ = getstate
+    key_cls.__setstate__ = setstate
+    key_cls.dispose = dispose
+    _patch_multipart(models)
+    _patched = True
+
+
+def _patch_multipart(models) -> None:
+    """Complete multipart uploads by streaming part blobs into a new blob (no 1 GiB bytes)."""
+    original = models.FakeMultipart.complete
+
+    def complete(self, body):
+        body = list(body)
+        parts = [self.parts.get(pn) for pn, _ in body]
+        if self.metadata.get("x-amz-checksum-algorithm") or not all(
+            p is not None and p.__dict__.get("_blob") for p in parts
+        ):
+            return original(self, iter(body))
+        # Validate exactly as moto does, without concatenating the bodies in memory.
+        last = None
+        md5s = bytearray()
+        for (_, etag), part in zip(body, parts, strict=True):
+            if part.etag.replace('"', "") != etag.replace('"', ""):
+                raise models.InvalidPart()
+            if last is not None and last.contentsize < models.S3_UPLOAD_PART_MIN_SIZE:
+                raise models.EntityTooSmall()
+            md5s.extend(bytes.fromhex(part.etag.replace('"', "")))
+            last = part
+        if not parts:
+            raise models.MalformedXML
+        ref = write(chunk for part in parts for chunk in iter_chunks(part._blob))
+        etag = f"{hashlib.md5(bytes(md5s)).hexdigest()}-{len(parts)}"
+        return ref, etag, None
+
+    models.FakeMultipart.complete = complete

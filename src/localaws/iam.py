@@ -1,0 +1,143 @@
+"""IAM enforcement in localaws.
+
+Every signed request must carry a valid access key (an IAM user's key or STS temporary
+credentials with their session token) and a correct SigV4 signature; otherwise moto answers
+InvalidClientTokenId / InvalidAccessKeyId / SignatureDoesNotMatch.
+
+Authorization (policies) is enforced for S3 only:
+- the caller's identity policies (user: inline, attached, group; assumed role: inline and
+  attached) must allow the action on the bucket/object ARN, and no statement may deny it;
+- the bucket policy applies too: a matching Deny refuses, a matching Allow grants access
+  even without an identity policy. Principals match by `*`, the exact user/role ARN (an
+  assumed-role session matches its role's ARN), the account id or `arn:aws:iam::<acct>:root`.
+  Statements with a `Condition` are not evaluated (skipped).
+For every other service (DynamoDB, SageMaker, Step Functions, CloudFormation, IAM, STS, logs,
+...) valid credentials are enough: moto's resource-scoped checks do not match real ARNs there,
+so enforcing them would refuse legitimate calls.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+
+
+def enable() -> None:
+    """Turn on credential checks for all services and policy checks for S3."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.access_control import S3IAMRequest
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authenticate_and_authorize(self, iam_request_cls, resource: str = "*") -> None:
+        if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+            return original(self, iam_request_cls, resource)
+        if self.headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
+            return None
+        if "Authorization" not in self.headers:
+            return original(self, iam_request_cls, resource)  # moto refuses it its own way
+        request = _build_request(self, iam_request_cls)
+        request.check_signature()
+        if iam_request_cls is S3IAMRequest:
+            _authorize_s3(self, request, resource)
+
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
+
+
+def _build_request(response, iam_request_cls):
+    from urllib.parse import urlparse
+
+    parsed = urlparse(response.uri)
+    path = response.raw_path + (f"?{parsed.query}" if parsed.query else "")
+    return iam_request_cls(
+        account_id=response.current_account, method=response.method, path=path,
+        data=response.data, body=response.raw_body, headers=response.headers,
+        action=response._get_action(),
+    )
+
+
+def _authorize_s3(response, request, resource: str) -> None:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    action = request._action
+    identity = PermissionResult.NEUTRAL
+    for policy in request._access_key.collect_policies():
+        result = IAMPolicy(policy).is_action_permitted(action, resource)
+        if result == PermissionResult.DENIED:
+            request._raise_access_denied()
+        if result == PermissionResult.PERMITTED:
+            identity = result
+    bucket_result = _bucket_policy_result(response, request, action, resource)
+    if bucket_result == "deny":
+        request._raise_access_denied()
+    if identity != PermissionResult.PERMITTED and bucket_result != "allow":
+        request._raise_access_denied()
+
+
+def _bucket_policy_result(response, request, action: str, resource: str) -> str | None:
+    from moto.s3.models import s3_backends
+
+    bucket_name = resource.split(":::", 1)[-1].split("/", 1)[0]
+    if not bucket_name or bucket_name == "*":
+        return None
+    backend = s3_backends[request.account_id]["aws"]
+    bucket = backend.buckets.get(bucket_name)
+    if bucket is None or not bucket.policy:
+        return None
+    try:
+        document = json.loads(bucket.policy)
+    except ValueError:
+        return None
+    principals = _principal_ids(request._access_key.arn, request.account_id)
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    result = None
+    for statement in statements:
+        if "Condition" in statement or not _matches_principal(statement, principals):
+            continue
+        if not _matches(statement, "Action", "NotAction", action, case=False):
+            continue
+        if not _matches(statement, "Resource", "NotResource", resource, case=True):
+            continue
+        if statement.get("Effect") == "Deny":
+            return "deny"
+        if statement.get("Effect") == "Allow":
+            result = "allow"
+    return result
+
+
+def _principal_ids(arn: str, account: str) -> set[str]:
+    ids = {arn, account, f"arn:aws:iam::{account}:root"}
+    match = re.match(r"arn:aws:sts::(\d+):assumed-role/([^/]+)/", arn)
+    if match:
+        ids.add(f"arn:aws:iam::{match.group(1)}:role/{match.group(2)}")
+    return ids
+
+
+def _matches_principal(statement: dict, principals: set[str]) -> bool:
+    expected = statement.get("Principal")
+    if expected is None:
+        return False
+    if expected == "*":
+        return True
+    values = expected.get("AWS", []) if isinstance(expected, dict) else []
+    values = [values] if isinstance(values, str) else values
+    return any(v == "*" or v in principals for v in values)
+
+
+def _matches(statement: dict, key: str, not_key: str, value: str, case: bool) -> bool:
+    def hit(patterns) -> bool:
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        if case:
+            return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+        return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+
+    if key in statement:
+        return hit(statement[key])
+    if not_key in statement:
+        return not hit(statement[not_key])
+    return False

@@ -1,0 +1,471 @@
+"""Durable snapshots of moto's backends in the state directory.
+
+Layout under `<state_dir>/data/`:
+  FORMAT                                   format and moto version; checked at start
+  <service>/<account>/<region>.pkl         the backend's attributes (pickled)
+  <service>/<account>/<region>/<part>.pkl  one file per S3 bucket / DynamoDB table
+
+A write is durable before the response is sent: `PersistMiddleware` snapshots the services a
+mutating request touched (for S3 and DynamoDB only the touched buckets/tables plus the small
+backend remainder), each file written to a temp file, fsynced and renamed. Snapshots of one
+service are serialized by a lock; requests are not, so a snapshot that races with another
+write is repeated (RuntimeError from a dict changing size) and the racing writer snapshots
+again after its own change. References between backends are pickled by name (module,
+BackendDict, account, region) and re-bound to the live backends on restore; locks and threads
+are pickled as fresh locks / None.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import pickle
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("localaws.persistence")
+
+FORMAT = "localaws-state 1"
+
+
+class StateError(RuntimeError):
+    """The state directory cannot be used (corrupt, unreadable, other format)."""
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    module: str
+    backends: str
+    partition: str | None = None  # attribute holding a dict persisted one file per entry
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    "s3": ServiceSpec("moto.s3.models", "s3_backends", "buckets"),
+    "dynamodb": ServiceSpec("moto.dynamodb.models", "dynamodb_backends", "tables"),
+    "iam": ServiceSpec("moto.iam.models", "iam_backends"),
+    "sts": ServiceSpec("moto.sts.models", "sts_backends"),
+    "cloudformation": ServiceSpec("moto.cloudformation.models", "cloudformation_backends"),
+    "stepfunctions": ServiceSpec("moto.stepfunctions.models", "stepfunctions_backends"),
+    "stepfunctions_parser": ServiceSpec(
+        "moto.stepfunctions.parser.models", "stepfunctions_parser_backends"),
+    "sagemaker": ServiceSpec("moto.sagemaker.models", "sagemaker_backends"),
+    "logs": ServiceSpec("moto.logs.models", "logs_backends"),
+    "events": ServiceSpec("moto.events.models", "events_backends"),
+    "sns": ServiceSpec("moto.sns.models", "sns_backends"),
+    "sqs": ServiceSpec("moto.sqs.models", "sqs_backends"),
+    "ssm": ServiceSpec("moto.ssm.models", "ssm_backends"),
+    "secretsmanager": ServiceSpec("moto.secretsmanager.models", "secretsmanager_backends"),
+    "kms": ServiceSpec("moto.kms.models", "kms_backends"),
+    "ecr": ServiceSpec("moto.ecr.models", "ecr_backends"),
+}
+# SigV4 signing name -> services whose state a mutating request may change.
+SIGNING_NAMES: dict[str, tuple[str, ...]] = {
+    "states": ("stepfunctions", "stepfunctions_parser"),
+    # CloudFormation creates resources of other services in-process.
+    "cloudformation": tuple(SERVICES),
+}
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves either the old or the new content."""
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _resolve_backend(module: str, attr: str, account: str, region: str):
+    return getattr(importlib.import_module(module), attr)[account][region]
+
+
+def _fresh_lock(kind: str):
+    return threading.RLock() if kind == "rlock" else threading.Lock()
+
+
+def _none():
+    return None
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles other backends by reference, locks as fresh locks, threads/files as None."""
+
+    def __init__(self, file, dispatch: dict):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.dispatch_table = dispatch
+
+
+def _base_dispatch() -> dict:
+    import copyreg
+
+    table: dict = dict(copyreg.dispatch_table)
+    table.update({
+        type(threading.Lock()): lambda _: (_fresh_lock, ("lock",)),
+        type(threading.RLock()): lambda _: (_fresh_lock, ("rlock",)),
+        threading.Thread: lambda _: (_none, ()),
+        threading.Event: lambda _: (threading.Event, ()),
+        threading.Condition: lambda _: (threading.Condition, ()),
+        io.BufferedRandom: lambda _: (_none, ()),
+        io.BufferedReader: lambda _: (_none, ()),
+        io.BufferedWriter: lambda _: (_none, ()),
+        io.TextIOWrapper: lambda _: (_none, ()),
+    })
+    import tempfile
+
+    table[tempfile.SpooledTemporaryFile] = lambda _: (_none, ())
+    return table
+
+
+class Store:
+    """Snapshots and restores moto backends under `<state_dir>/data`."""
+
+    def __init__(self, state_dir: Path):
+        self.root = state_dir / "data"
+        self._locks = {name: threading.Lock() for name in SERVICES}
+        self._dispatch = _base_dispatch()
+        self._registered: set[str] = set()
+
+    # ----- helpers
+    def _backend_dict(self, service: str, load: bool = False):
+        spec = SERVICES[service]
+        module = sys.modules.get(spec.module)
+        if module is None:
+            if not load:
+                return None  # never imported: nothing of it to save
+            module = importlib.import_module(spec.module)
+        backends = getattr(module, spec.backends)
+        if service not in self._registered:
+            self._register(backends, spec)
+            self._registered.add(service)
+        return backends
+
+    def _register(self, backends, spec: ServiceSpec) -> None:
+        def reduce(obj, spec=spec):
+            return _resolve_backend, (spec.module, spec.backends, obj.account_id, obj.region_name)
+
+        self._dispatch[backends.backend] = reduce
+
+    def _register_all_loaded(self) -> None:
+        for service in SERVICES:
+            self._backend_dict(service)
+
+    def _dumps(self, obj) -> bytes:
+        for attempt in range(50):
+            buf = io.BytesIO()
+            try:
+                _Pickler(buf, self._dispatch).dump(obj)
+                return buf.getvalue()
+            except RuntimeError as exc:  # a concurrent request changed a dict/set meanwhile
+                if "changed size" not in str(exc) and "mutated" not in str(exc):
+                    raise
+                time.sleep(0.001 * attempt)
+        raise RuntimeError("state kept changing while being saved")
+
+    @staticmethod
+    def _part_file(folder: Path, name: str) -> Path:
+        return folder / (urllib.parse.quote(name, safe="") + ".pkl")
+
+    # ----- save
+    def ensure_format(self) -> None:
+        """Create the data folder, or check that an existing one has our format."""
+        marker = self.root / "FORMAT"
+        from moto import __version__ as moto_version
+
+        expected = f"{FORMAT}\nmoto {moto_version}\n"
+        if marker.exists():
+            found = marker.read_text()
+            if found != expected:
+                raise StateError(
+                    f"{self.root} was written by another localaws/moto version "
+                    f"({found.strip()!r}, this is {expected.strip()!r}); "
+                    "`localaws reset` deletes it"
+                )
+            return
+        if self.root.exists() and any(self.root.iterdir()):
+            raise StateError(f"{self.root} exists without a FORMAT file: not a localaws state")
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_atomic(marker, expected.encode())
+
+    def save(self, service: str, parts: Iterable[str] | None = None) -> None:
+        """Make `service`'s state durable; `parts` limits partitioned services to those entries."""
+        if service not in SERVICES:
+            raise ValueError(f"localaws does not persist service {service!r}")
+        backends = self._backend_dict(service)
+        if backends is None:
+            return
+        self._register_all_loaded()
+        spec = SERVICES[service]
+        wanted = None if parts is None else set(parts)
+        with self._locks[service]:
+            for account, regional in list(backends.items()):
+                for region, backend in list(regional.items()):
+                    self._save_backend(service, spec, account, region, backend, wanted)
+
+    def _save_backend(self, service, spec, account, region, backend, wanted) -> None:
+        folder = self.root / service / account
+        folder.mkdir(parents=True, exist_ok=True)
+        state = dict(backend.__dict__)
+        if spec.partition:
+            collection = state.pop(spec.partition)
+            part_dir = folder / region
+            part_dir.mkdir(exist_ok=True)
+            if wanted is None:
+                on_disk = {urllib.parse.unquote(p.name[:-4]) for p in part_dir.glob("*.pkl")}
+                names = set(collection) | on_disk
+            else:
+                names = wanted
+            for name in names:
+                path = self._part_file(part_dir, name)
+                entry = collection.get(name)
+                if entry is None:
+                    if path.exists():
+                        path.unlink()
+                        _fsync_dir(part_dir)
+                else:
+                    write_atomic(path, self._dumps(entry))
+        write_atomic(folder / f"{region}.pkl", self._dumps(state))
+
+    def save_all(self) -> None:
+        for service in SERVICES:
+            self.save(service)
+
+    # ----- restore
+    def restore(self) -> list[str]:
+        """Load every saved backend into moto; return the services restored."""
+        restored = []
+        if not self.root.exists():
+            return restored
+        for service_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            service = service_dir.name
+            if service not in SERVICES:
+                raise StateError(f"unknown service folder {service_dir} in the state directory")
+            backends = self._backend_dict(service, load=True)
+            spec = SERVICES[service]
+            for account_dir in sorted(p for p in service_dir.iterdir() if p.is_dir()):
+                for main in sorted(account_dir.glob("*.pkl")):
+                    self._restore_backend(spec, backends, account_dir.name, main)
+            restored.append(service)
+        return restored
+
+    def _load(self, path: Path):
+        try:
+            with open(path, "rb") as src:
+                return pickle.load(src)
+        except Exception as exc:  # noqa: BLE001 - any failure means this file is unusable
+            raise StateError(f"cannot read state file {path}: {exc!r}") from exc
+
+    def _restore_backend(self, spec, backends, account: str, main: Path) -> None:
+        region = main.name[:-4]
+        live = backends[account][region]
+        state = self._load(main)
+        if not isinstance(state, dict):
+            raise StateError(f"state file {main} does not hold a backend")
+        if spec.partition:
+            collection = type(getattr(live, spec.partition))()
+            part_dir = main.with_suffix("")
+            for path in sorted(part_dir.glob("*.pkl")) if part_dir.is_dir() else ():
+                collection[urllib.parse.unquote(path.name[:-4])] = self._load(path)
+            state[spec.partition] = collection
+        live.__dict__.clear()
+        live.__dict__.update(state)
+
+    def size_bytes(self) -> int:
+        return _tree_size(self.root)
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def referenced_blobs() -> set[str]:
+    """Names of the blobs that restored S3 keys (all versions, multipart parts) use."""
+    names: set[str] = set()
+    module = sys.modules.get("moto.s3.models")
+    if module is None:
+        return names
+    for _, _, backend in module.s3_backends.iter_backends():
+        for bucket in backend.buckets.values():
+            for key in _bucket_keys(bucket):
+                if name := key.__dict__.get("_blob"):
+                    names.add(name)
+    return names
+
+
+def _bucket_keys(bucket) -> Iterable:
+    for versions in bucket.keys.lists():
+        for key in versions[1]:
+            if hasattr(key, "__dict__"):
+                yield key
+    for multipart in bucket.multiparts.values():
+        yield from multipart.parts.values()
+
+
+# ----- request classification
+
+_READ_PREFIXES = ("Get", "List", "Describe", "Query", "Scan", "BatchGet", "Head", "Search",
+                  "Validate", "Test", "Simulate", "Lookup", "Check", "Estimate", "Filter")
+
+
+@dataclass
+class Plan:
+    """What a request may change: (service, parts or None) pairs."""
+
+    targets: list[tuple[str, set[str] | None]]
+
+
+def classify(environ: dict) -> tuple[Plan | None, bytes | None]:
+    """Return what a request may change (None if it only reads) and its body if read here."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = environ.get("PATH_INFO", "")
+    if path.startswith("/moto-api"):
+        return (Plan([(s, None) for s in SERVICES]) if method == "POST" else None), None
+    try:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        signing = scope[3].lower()
+    except IndexError:
+        return None, None  # unsigned: moto answers it without changing state (or refuses)
+    services = SIGNING_NAMES.get(signing, (signing,))
+    services = tuple(s for s in services if s in SERVICES)
+    if not services:
+        return None, None
+    body = None
+    if signing == "s3":
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return None, None
+        return Plan([("s3", _s3_parts(environ, path))]), None
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        action = target.rsplit(".", 1)[-1]
+    elif signing == "sagemaker" and path.endswith("/invocations"):
+        return None, None
+    else:
+        body = _read_body(environ)
+        action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+    if action.startswith(_READ_PREFIXES) and action != "GetId":
+        return None, body
+    if signing == "dynamodb":
+        body = body if body is not None else _read_body(environ)
+        return Plan([("dynamodb", _dynamodb_parts(body))]), body
+    return Plan([(s, None) for s in services]), body
+
+
+def _read_body(environ: dict) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _s3_parts(environ: dict, path: str) -> set[str] | None:
+    host = environ.get("HTTP_HOST", "").split(":")[0]
+    # Virtual-hosted style: <bucket>.s3.<...> or <bucket>.localhost
+    for suffix in (".s3.amazonaws.com", ".localhost"):
+        if host.endswith(suffix):
+            return {host[: -len(suffix)]}
+    if ".s3." in host:
+        return {host.split(".s3.", 1)[0]}
+    bucket = path.lstrip("/").split("/", 1)[0]
+    return {urllib.parse.unquote(bucket)} if bucket else None
+
+
+def _dynamodb_parts(body: bytes) -> set[str] | None:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    names: set[str] = set()
+    if isinstance(data.get("TableName"), str):
+        names.add(data["TableName"])
+    names.update(data.get("RequestItems") or {})
+    for item in data.get("TransactItems") or []:
+        for op in item.values():
+            if isinstance(op, dict) and isinstance(op.get("TableName"), str):
+                names.add(op["TableName"])
+    if not names:
+        return None
+    # Table names may also be ARNs; fall back to a full save for those.
+    return None if any(n.startswith("arn:") for n in names) else names
+
+
+# ----- WSGI middleware
+
+HEALTH_PATH = "/_localaws/health"
+
+
+class PersistMiddleware:
+    """Answers health checks; saves touched state after each successful mutating request."""
+
+    def __init__(self, app: Callable, store: Store, health: Callable[[], dict]):
+        self.app = app
+        self.store = store
+        self.health = health
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            payload = json.dumps(self.health()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"),
+                                      ("Content-Length", str(len(payload)))])
+            return [payload]
+        plan, _ = classify(environ)
+        if plan is None:
+            return self.app(environ, start_response)
+        captured: list = []
+        early: list[bytes] = []
+
+        def capture(status, headers, exc_info=None):
+            captured[:] = [status, headers, exc_info]
+            return early.append
+
+        result = self.app(environ, capture)
+        try:
+            chunks = list(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        status = captured[0]
+        if int(status.split()[0]) < 400:
+            try:
+                for service, parts in plan.targets:
+                    self.store.save(service, parts)
+            except Exception as exc:  # noqa: BLE001 - the client must learn it is not durable
+                log.exception("saving state failed")
+                payload = f"localaws could not save its state: {exc!r}".encode()
+                start_response("500 Internal Server Error",
+                               [("Content-Type", "text/plain"),
+                                ("Content-Length", str(len(payload)))])
+                return [payload]
+        start_response(*captured[:2])
+        return early + chunks
