@@ -1,0 +1,145 @@
+"""Deploy, update and delete the platform stack (`cloudformation/stack.yaml`).
+
+The template names each state machine's definition file in `DefinitionS3Location`, the form
+`aws cloudformation package` accepts. `render_template` inlines each file as
+`DefinitionString` instead (no artifact bucket needed); `DefinitionSubstitutions` stay as they
+are, so CloudFormation fills in table name, prefix, account, region and role ARNs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from botocore.exceptions import ClientError, WaiterError
+
+from helpers.naming import DEFAULT_PREFIX, DEFAULT_TABLE, STACK_NAME, validate_prefix
+from helpers.session import AwsSession
+
+CLOUDFORMATION_DIR = Path(__file__).resolve().parents[2] / "cloudformation"
+TEMPLATE = CLOUDFORMATION_DIR / "stack.yaml"
+_DEFINITION_FILE = re.compile(r"^(?P<indent>\s*)DefinitionS3Location:\s*(?P<path>\S+\.json)\s*$",
+                              re.MULTILINE)
+_TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+
+
+class StackError(RuntimeError):
+    """The stack could not be deployed or deleted; the message carries CloudFormation's reasons."""
+
+
+def render_template(template: Path = TEMPLATE) -> str:
+    """The template with each local definition file inlined as a minified DefinitionString."""
+    text = template.read_text()
+
+    def inline(match: re.Match) -> str:
+        path = (template.parent / match["path"]).resolve()
+        definition = json.dumps(json.loads(path.read_text()), separators=(",", ":"))
+        # A JSON string literal is also a valid YAML double-quoted scalar.
+        return f"{match['indent']}DefinitionString: {json.dumps(definition)}"
+
+    return _DEFINITION_FILE.sub(inline, text)
+
+
+def admin_principal(session: AwsSession) -> str:
+    """The IAM ARN of the calling identity, as it appears in `aws:PrincipalArn`."""
+    arn = session.client("sts").get_caller_identity()["Arn"]
+    match = re.match(r"^arn:([^:]+):sts::(\d+):assumed-role/([^/]+)/", arn)
+    if match:  # an assumed-role session: policies see the role's ARN
+        partition, account, role = match.groups()
+        return f"arn:{partition}:iam::{account}:role/{role}"
+    return arn
+
+
+def deploy_stack(session: AwsSession, table_name: str = DEFAULT_TABLE,
+                 prefix: str = DEFAULT_PREFIX, stack_name: str = STACK_NAME,
+                 admin_arns: list[str] | None = None, timeout: float = 900) -> dict[str, str]:
+    """Create the stack, or update it if it exists; wait; return its outputs.
+
+    An update with no changes is not an error. `admin_arns` default to the calling identity.
+    """
+    validate_prefix(prefix)
+    cfn = session.client("cloudformation")
+    admins = admin_arns if admin_arns is not None else [admin_principal(session)]
+    params = [
+        {"ParameterKey": "TableName", "ParameterValue": table_name},
+        {"ParameterKey": "ResourcePrefix", "ParameterValue": prefix},
+        {"ParameterKey": "AdminPrincipalArns", "ParameterValue": ",".join(admins)},
+    ]
+    request = dict(StackName=stack_name, TemplateBody=render_template(), Parameters=params,
+                   Capabilities=["CAPABILITY_NAMED_IAM"])
+    existing = _stack_status(cfn, stack_name)
+    if existing == "ROLLBACK_COMPLETE":  # a failed first create can only be deleted
+        delete_stack(session, stack_name, timeout=timeout)
+        existing = None
+    if existing is None:
+        cfn.create_stack(**request, Tags=[{"Key": "app", "Value": stack_name}])
+        waiter = "stack_create_complete"
+    else:
+        try:
+            cfn.update_stack(**request)
+        except ClientError as exc:
+            if "No updates are to be performed" not in str(exc):
+                raise
+            return stack_outputs(session, stack_name)
+        waiter = "stack_update_complete"
+    _wait(cfn, waiter, stack_name, timeout)
+    return stack_outputs(session, stack_name)
+
+
+def stack_outputs(session: AwsSession, stack_name: str = STACK_NAME) -> dict[str, str]:
+    """The stack's outputs as {key: value}; raise StackError if it does not exist."""
+    cfn = session.client("cloudformation")
+    try:
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as exc:
+        raise StackError(f"stack {stack_name!r} not found; deploy it first "
+                         "(notebooks/00_setup.ipynb or helpers.stack.deploy_stack)") from exc
+    if stack["StackStatus"] not in _TERMINAL_OK:
+        raise StackError(f"stack {stack_name!r} is {stack['StackStatus']}")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def delete_stack(session: AwsSession, stack_name: str = STACK_NAME, timeout: float = 900) -> bool:
+    """Delete the stack and wait; return False if there was none."""
+    cfn = session.client("cloudformation")
+    if _stack_status(cfn, stack_name) is None:
+        return False
+    cfn.delete_stack(StackName=stack_name)
+    _wait(cfn, "stack_delete_complete", stack_name, timeout)
+    return True
+
+
+def _stack_status(cfn, stack_name: str) -> str | None:
+    try:
+        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    status = stacks[0]["StackStatus"] if stacks else None
+    return None if status == "DELETE_COMPLETE" else status
+
+
+def _wait(cfn, waiter_name: str, stack_name: str, timeout: float) -> None:
+    delay = 2
+    started = time.monotonic()
+    try:
+        cfn.get_waiter(waiter_name).wait(
+            StackName=stack_name,
+            WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(timeout // delay))})
+    except WaiterError as exc:
+        reasons = _failure_reasons(cfn, stack_name)
+        raise StackError(f"stack {stack_name!r}: {waiter_name} failed after "
+                         f"{time.monotonic() - started:.0f}s: {exc}; {reasons}") from exc
+
+
+def _failure_reasons(cfn, stack_name: str) -> str:
+    try:
+        events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+    except ClientError:
+        return "no stack events"
+    failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+              for e in events if e["ResourceStatus"].endswith("FAILED")]
+    return "; ".join(failed[:5]) or "no failed resource events"
