@@ -101,6 +101,14 @@ def _resolve_backend(module: str, attr: str, account: str, region: str):
     return getattr(importlib.import_module(module), attr)[account][region]
 
 
+def _versioned_store(raw: dict):
+    from moto.s3.utils import _VersionedKeyStore
+
+    store = _VersionedKeyStore()
+    dict.update(store, raw)
+    return store
+
+
 def _fresh_lock(kind: str):
     return threading.RLock() if kind == "rlock" else threading.Lock()
 
@@ -166,6 +174,11 @@ class Store:
             return _resolve_backend, (spec.module, spec.backends, obj.account_id, obj.region_name)
 
         self._dispatch[backends.backend] = reduce
+        if spec.module == "moto.s3.models":
+            from moto.s3.utils import _VersionedKeyStore
+
+            # Its items() yields only each key's newest version: pickle the raw lists.
+            self._dispatch[_VersionedKeyStore] = lambda o: (_versioned_store, (dict.copy(o),))
 
     def _register_all_loaded(self) -> None:
         for service in SERVICES:
@@ -216,6 +229,13 @@ class Store:
         if backends is None:
             return
         self._register_all_loaded()
+        # A patch may make two names share one BackendDict: save it once, under the first.
+        for other in SERVICES:
+            if other == service:
+                break
+            if self._backend_dict(other) is backends:
+                service = other
+                break
         spec = SERVICES[service]
         wanted = None if parts is None else set(parts)
         with self._locks[service]:

@@ -57,11 +57,8 @@ def create_app(config: Config, persist: bool = True):
     state.activate(store)
     auth.ensure_admin(config.state_dir)
     iam.enable()
-    from localaws import recovery
-
-    recovery.install()
     state.run_restore_callbacks()
-    for service in recovery.SERVICES_WITH_RUNNING_WORK:
+    for service in state.SAVED_AFTER_RESTORE:
         store.save(service)
 
     def health() -> dict:

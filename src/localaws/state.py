@@ -7,8 +7,9 @@
   "stepfunctions_parser"). Outside the server process it does nothing.
 - `on_restore(callback)`: `callback()` runs once at server start, after the saved state is
   loaded and before the first request is served. Use it to mark work that was running when
-  the server stopped or died (executions, jobs) as failed/stopped with a reason; the state is
-  saved after all callbacks ran, so callbacks need not call `changed`.
+  the server stopped or died (executions, jobs) as failed/stopped with a reason. The
+  services in `SAVED_AFTER_RESTORE` are saved after all callbacks ran; a callback that
+  changes another service calls `changed` for it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("localaws.state")
 
+SAVED_AFTER_RESTORE = ("stepfunctions", "sagemaker")
 _store: Store | None = None
 _restore_callbacks: list[Callable[[], None]] = []
 

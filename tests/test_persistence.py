@@ -1,0 +1,210 @@
+"""localaws keeps every acknowledged write across stop+start and across kill -9 (real HTTP)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+from conftest import free_port
+
+from localaws.cli import env_vars, start, stop
+from localaws.config import Config
+
+ROLE_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]})
+ROLE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": ["dynamodb:*", "s3:*"], "Resource": "*"}]})
+MIB = 1024 * 1024
+
+
+class Server:
+    """A localaws of its own (free port, temp state) with clients signed by its admin."""
+
+    def __init__(self, state_dir: Path):
+        self.config = Config(state_dir=state_dir, port=free_port())
+
+    def start(self) -> None:
+        start(self.config)
+        env = env_vars(self.config)
+        self.session = boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+
+    def client(self, name: str):
+        return self.session.client(name, endpoint_url=self.config.endpoint_url,
+                                   config=BotoConfig(retries={"max_attempts": 1}))
+
+    def pid(self) -> int:
+        return json.loads(self.config.pid_file.read_text())["pid"]
+
+    def kill9(self) -> None:
+        pid = self.pid()
+        os.kill(pid, signal.SIGKILL)
+        try:
+            os.waitpid(pid, 0)  # our child (started by cli.start): reap it
+        except ChildProcessError:
+            pass
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[Server]:
+    srv = Server(tmp_path / "state")
+    srv.start()
+    yield srv
+    stop(srv.config)
+
+
+def _machine_definition(table: str) -> str:
+    return json.dumps({"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": table,
+                               "Item": {"pk": {"S.$": "$.id"}, "v": {"S": "from-sfn"}}},
+                "ResultPath": None, "Next": "Done"},
+        "Done": {"Type": "Pass", "Result": "ok", "End": True}}})
+
+
+def _wait_execution(sfn, arn: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        desc = sfn.describe_execution(executionArn=arn)
+        if desc["status"] != "RUNNING":
+            return desc
+        time.sleep(0.05)
+    raise AssertionError(f"execution {arn} still RUNNING after {timeout}s")
+
+
+def populate(srv: Server, tag: str) -> dict:
+    """Write one of everything; return what to expect back."""
+    s3, ddb, iam = srv.client("s3"), srv.client("dynamodb"), srv.client("iam")
+    sfn, sm = srv.client("stepfunctions"), srv.client("sagemaker")
+    bucket = f"persist-{tag}"
+    s3.create_bucket(Bucket=bucket)
+    small = os.urandom(1000)
+    s3.put_object(Bucket=bucket, Key="small.bin", Body=small, Metadata={"k": "v"})
+    s3.put_object(Bucket=bucket, Key="gone.bin", Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="gone.bin")
+    # Multipart: 2 x 5 MiB + a tail, with distinct content per part.
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big/multi.bin")
+    chunks = [os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(123_457)]
+    parts = []
+    for number, chunk in enumerate(chunks, start=1):
+        etag = s3.upload_part(Bucket=bucket, Key="big/multi.bin", PartNumber=number,
+                              UploadId=upload["UploadId"], Body=chunk)["ETag"]
+        parts.append({"PartNumber": number, "ETag": etag})
+    s3.complete_multipart_upload(Bucket=bucket, Key="big/multi.bin", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": parts})
+    versioned = f"persist-{tag}-versions"
+    s3.create_bucket(Bucket=versioned)
+    s3.put_bucket_versioning(Bucket=versioned, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=versioned, Key="doc", Body=b"one")["VersionId"]
+    s3.put_object(Bucket=versioned, Key="doc", Body=b"two")
+
+    table = f"persist-{tag}"
+    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    for i in range(20):
+        ddb.put_item(TableName=table, Item={"pk": {"S": f"item-{i}"}, "n": {"N": str(i)}})
+    ddb.update_item(TableName=table, Key={"pk": {"S": "item-0"}},
+                    UpdateExpression="SET n = :v", ExpressionAttributeValues={":v": {"N": "100"}})
+    ddb.delete_item(TableName=table, Key={"pk": {"S": "item-1"}})
+
+    role = iam.create_role(RoleName=f"persist-{tag}", AssumeRolePolicyDocument=ROLE_TRUST)["Role"]
+    iam.put_role_policy(RoleName=f"persist-{tag}", PolicyName="inline",
+                        PolicyDocument=ROLE_POLICY)
+    machine = sfn.create_state_machine(name=f"persist-{tag}", roleArn=role["Arn"],
+                                       definition=_machine_definition(table))["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"id": "sfn-1"}))
+    assert _wait_execution(sfn, run["executionArn"])["status"] == "SUCCEEDED"
+    group = f"persist-{tag}"
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    return {"bucket": bucket, "small": small, "multi": b"".join(chunks), "versioned": versioned,
+            "v1": v1, "table": table, "role": role["Arn"], "machine": machine,
+            "execution": run["executionArn"], "group": group}
+
+
+def verify(srv: Server, exp: dict) -> None:
+    s3, ddb, iam = srv.client("s3"), srv.client("dynamodb"), srv.client("iam")
+    sfn, sm = srv.client("stepfunctions"), srv.client("sagemaker")
+    got = s3.get_object(Bucket=exp["bucket"], Key="small.bin")
+    assert got["Body"].read() == exp["small"]
+    assert got["Metadata"] == {"k": "v"}
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=exp["bucket"])["Contents"]]
+    assert keys == ["big/multi.bin", "small.bin"]
+    multi = s3.get_object(Bucket=exp["bucket"], Key="big/multi.bin")["Body"].read()
+    assert hashlib.sha256(multi).digest() == hashlib.sha256(exp["multi"]).digest()
+    assert s3.get_object(Bucket=exp["versioned"], Key="doc")["Body"].read() == b"two"
+    old = s3.get_object(Bucket=exp["versioned"], Key="doc", VersionId=exp["v1"])
+    assert old["Body"].read() == b"one"
+
+    items = ddb.scan(TableName=exp["table"])["Items"]
+    by_key = {i["pk"]["S"]: i for i in items}
+    assert len(by_key) == 20  # 20 put, 1 deleted, 1 written by the state machine
+    assert "item-1" not in by_key
+    assert by_key["item-0"]["n"] == {"N": "100"}
+    assert by_key["sfn-1"]["v"] == {"S": "from-sfn"}
+
+    role_name = exp["role"].rsplit("/", 1)[1]
+    assert iam.get_role(RoleName=role_name)["Role"]["Arn"] == exp["role"]
+    assert iam.list_role_policies(RoleName=role_name)["PolicyNames"] == ["inline"]
+    history = sfn.get_execution_history(executionArn=exp["execution"])["events"]
+    assert history[-1]["type"] == "ExecutionSucceeded"
+    # The state machine still runs after the restart.
+    run = sfn.start_execution(stateMachineArn=exp["machine"], input=json.dumps({"id": "sfn-2"}))
+    assert _wait_execution(sfn, run["executionArn"])["status"] == "SUCCEEDED"
+    assert ddb.get_item(TableName=exp["table"], Key={"pk": {"S": "sfn-2"}})["Item"]
+    ddb.delete_item(TableName=exp["table"], Key={"pk": {"S": "sfn-2"}})
+    groups = sm.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert exp["group"] in {g["ModelPackageGroupName"] for g in groups}
+
+
+def test_state_survives_stop_start_and_kill9(server: Server):
+    first = populate(server, "one")
+    stop(server.config)
+    server.start()
+    verify(server, first)
+
+    second = populate(server, "two")
+    server.kill9()
+    server.start()
+    verify(server, first)
+    verify(server, second)
+
+
+def test_running_execution_comes_back_failed_after_kill9(server: Server):
+    sfn, iam = server.client("stepfunctions"), server.client("iam")
+    role = iam.create_role(RoleName="waiter", AssumeRolePolicyDocument=ROLE_TRUST)["Role"]
+    definition = json.dumps({"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Wait", "Seconds": 120, "End": True}}})
+    machine = sfn.create_state_machine(name="waiter", roleArn=role["Arn"],
+                                       definition=definition)["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    server.kill9()
+    server.start()
+    desc = server.client("stepfunctions").describe_execution(executionArn=arn)
+    assert desc["status"] == "FAILED"
+    assert "localaws stopped" in desc["cause"]
+
+
+def test_blobs_not_referenced_are_collected_at_start(server: Server):
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="gc-test")
+    for _ in range(3):
+        s3.put_object(Bucket="gc-test", Key="same", Body=os.urandom(2000))
+    s3.put_object(Bucket="gc-test", Key="deleted", Body=b"1")
+    s3.delete_object(Bucket="gc-test", Key="deleted")
+    stop(server.config)
+    server.start()
+    blobs = [p for p in (server.config.state_dir / "blobs").glob("*/*")]
+    assert len(blobs) == 1
+    assert len(server.client("s3").get_object(Bucket="gc-test", Key="same")["Body"].read()) == 2000
