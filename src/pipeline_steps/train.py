@@ -3,13 +3,15 @@
 Follows the SageMaker training toolkit's contract: data from SM_CHANNEL_TRAIN (and optionally
 SM_CHANNEL_VALIDATION), the model into SM_MODEL_DIR, hyperparameters from the command line
 (`--max_depth 5`, as the toolkit passes them) or SM_HP_* variables. CSVs carry the label in the
-first column and no header. Saves `xgboost-model` as XGBoost's built-in container does.
+first column and no header. Saves `xgboost-model` as XGBoost's built-in container does, and
+the inference handlers as `code/inference.py` beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -77,6 +79,12 @@ def train(train_dir: Path, model_dir: Path, hyperparameters: dict,
     model_dir.mkdir(parents=True, exist_ok=True)
     # No extension, as the built-in container names it: write UBJSON explicitly.
     (model_dir / MODEL_FILE).write_bytes(booster.save_raw(raw_format="ubj"))
+    # Serving code travels inside model.tar.gz (code/inference.py): the framework container
+    # loads it through SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code, no repack step needed.
+    handlers = Path(__file__).with_name("inference.py")
+    if handlers.exists():
+        (model_dir / "code").mkdir(exist_ok=True)
+        shutil.copy2(handlers, model_dir / "code" / "inference.py")
     return booster
 
 
