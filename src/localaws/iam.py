@@ -11,6 +11,8 @@ Authorization (policies) is enforced for S3 only:
   even without an identity policy. Principals match by `*`, the exact user/role ARN (an
   assumed-role session matches its role's ARN), the account id or `arn:aws:iam::<acct>:root`.
   Statements with a `Condition` are not evaluated (skipped).
+- unsigned requests are refused (no anonymous access, even where a bucket policy names `*`);
+  presigned URLs are accepted once moto verified their signature (no policy check).
 For every other service (DynamoDB, SageMaker, Step Functions, CloudFormation, IAM, STS, logs,
 ...) valid credentials are enough: moto's resource-scoped checks do not match real ARNs there,
 so enforcing them would refuse legitimate calls.
@@ -27,7 +29,10 @@ def enable() -> None:
     """Turn on credential checks for all services and policy checks for S3."""
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.iam.access_control import S3IAMRequest
+    from moto.core.exceptions import InvalidClientTokenIdError, SignatureDoesNotMatchError
+    from moto.iam.access_control import PermissionResult, S3IAMRequest
+    from moto.s3.exceptions import S3AccessDeniedError
+    from moto.s3.models import FakeBucket
 
     original = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
@@ -37,14 +42,43 @@ def enable() -> None:
         if self.headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
             return None
         if "Authorization" not in self.headers:
-            return original(self, iam_request_cls, resource)  # moto refuses it its own way
-        request = _build_request(self, iam_request_cls)
-        request.check_signature()
+            if "X-Amz-Credential" in (self.querystring or {}):
+                return None  # presigned URL: moto checks its signature and expiry itself
+            if iam_request_cls is S3IAMRequest:
+                raise S3AccessDeniedError()
+            raise InvalidClientTokenIdError()
+        json_protocol = bool(self.headers.get("X-Amz-Target"))
+        try:
+            request = _build_request(self, iam_request_cls)
+            request.check_signature()
+        except InvalidClientTokenIdError:
+            if json_protocol:  # moto answers XML, which JSON clients cannot parse
+                raise _json_error(
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.") from None
+            raise
+        except SignatureDoesNotMatchError:
+            if json_protocol:
+                raise _json_error("InvalidSignatureException",
+                                  "The request signature we calculated does not match the "
+                                  "signature you provided.") from None
+            raise
         if iam_request_cls is S3IAMRequest:
             _authorize_s3(self, request, resource)
 
+    # moto applies Deny statements of bucket policies to every principal (an empty 403);
+    # `_authorize_s3` evaluates them with their principals instead.
+    FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
+
+
+def _json_error(code: str, message: str):
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError(code, message)
+    error.code = 400
+    return error
 
 
 def _build_request(response, iam_request_cls):
