@@ -141,7 +141,8 @@ def test_condition_register_and_fail_message(built):
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     message = resolve(steps["AccuracyTooLow"]["Arguments"]["ErrorMessage"])
-    assert "accuracy 0.8 is below the threshold 0.7 by 0.8" in message and "acme" in message
+    assert message == ("Model not registered for tenant acme: accuracy 0.8 is below the "
+                       "threshold 0.7 by 0.8")
     paths = [v["Std:JsonGet"]["Path"] for v in
              steps["AccuracyTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
              if isinstance(v, dict) and "Std:JsonGet" in v]

@@ -235,9 +235,9 @@ def build_pipeline(boto_session, bucket: str, region: str,
                         json_path="threshold_check.shortfall")
     fail = FailStep(
         name="AccuracyTooLow",
-        error_message=Join(on=" ", values=[
-            "Model not registered for tenant", tenant_id, ": accuracy", accuracy,
-            "is below the threshold", threshold, "by", shortfall]),
+        error_message=Join(on="", values=[
+            "Model not registered for tenant ", tenant_id, ": accuracy ", accuracy,
+            " is below the threshold ", threshold, " by ", shortfall]),
     )
     check = ConditionStep(
         name="CheckAccuracy",
@@ -253,21 +253,15 @@ def build_pipeline(boto_session, bucket: str, region: str,
 # --- running it ---------------------------------------------------------------------------
 
 
-def stack_output(aws, key: str, stack_name: str = "sm-multitenant") -> str:
-    """One output value of the platform stack (e.g. PipelineRoleArn)."""
-    stacks = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    for output in stacks[0].get("Outputs", []):
-        if output["OutputKey"] == key:
-            return output["OutputValue"]
-    raise LookupError(f"stack {stack_name!r} has no output {key!r}; deploy it first (notebook 00)")
-
-
 def upsert(aws, role_arn: str | None = None, hyperparameters: dict | None = None) -> str:
     """Create or update the pipeline (job code goes to the platform code bucket); return its ARN.
 
     `role_arn` is the pipeline's own role (default: the stack's PipelineRoleArn output).
     """
-    role_arn = role_arn or stack_output(aws, "PipelineRoleArn")
+    if role_arn is None:
+        from helpers.stack import stack_outputs
+
+        role_arn = stack_outputs(aws)["PipelineRoleArn"]
     bucket = code_bucket(aws.account_id, aws.region)
     s3 = aws.client("s3")
     try:
