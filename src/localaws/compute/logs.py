@@ -1,0 +1,53 @@
+"""Job output to CloudWatch Logs, in the log groups and streams SageMaker uses.
+
+Group `/aws/sagemaker/TrainingJobs` or `/aws/sagemaker/ProcessingJobs`, stream
+`{job-name}/algo-1-{epoch seconds of the job start}`. Lines are shipped while the job runs.
+"""
+
+from __future__ import annotations
+
+import time
+
+from localaws.auth import admin_credentials
+from localaws.compute.s3io import client
+
+GROUPS = {"training": "/aws/sagemaker/TrainingJobs", "processing": "/aws/sagemaker/ProcessingJobs"}
+_BATCH = 5000
+
+
+class LogShipper:
+    """Tails a job's log file into one CloudWatch Logs stream."""
+
+    def __init__(self, kind: str, job_name: str, log_file: str, region: str) -> None:
+        self.group = GROUPS[kind]
+        self.stream = f"{job_name}/algo-1-{int(time.time())}"
+        self.log_file = log_file
+        self._offset = 0
+        self._partial = ""
+        self._logs = client("logs", admin_credentials(), region)
+        try:
+            self._logs.create_log_group(logGroupName=self.group)
+        except self._logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        self._logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+
+    def ship(self, final: bool = False) -> list[str]:
+        """Send lines written since the last call; return them."""
+        try:
+            with open(self.log_file, "rb") as fh:
+                fh.seek(self._offset)
+                data = fh.read()
+        except FileNotFoundError:
+            data = b""
+        self._offset += len(data)
+        text = self._partial + data.decode("utf-8", errors="replace")
+        lines = text.split("\n")
+        self._partial = "" if final else lines.pop()
+        lines = [line for line in lines if line]
+        now = int(time.time() * 1000)
+        for start in range(0, len(lines), _BATCH):
+            self._logs.put_log_events(
+                logGroupName=self.group, logStreamName=self.stream,
+                logEvents=[{"timestamp": now, "message": line} for line in lines[start:start + _BATCH]],
+            )
+        return lines

@@ -1,0 +1,116 @@
+"""S3 transfers of a job, made with the job role's credentials over HTTP to this server."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+
+
+def server_url() -> str:
+    return f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '5000')}"
+
+
+def client(service: str, credentials: dict[str, str], region: str):
+    """A boto3 client of this server signed with `credentials` (AccessKeyId, ...)."""
+    return boto3.session.Session().client(
+        service, endpoint_url=server_url(), region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials.get("SessionToken") or None,
+        config=BotoConfig(retries={"max_attempts": 2}, connect_timeout=10, read_timeout=120),
+    )
+
+
+def split(uri: str) -> tuple[str, str]:
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def _get(s3, bucket: str, key: str, target: str) -> None:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    with open(target, "wb") as fh:
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            fh.write(chunk)
+
+
+class TransferError(RuntimeError):
+    """An S3 transfer failed; str() is a SageMaker-style ClientError reason."""
+
+
+def _reason(action: str, uri: str, exc: ClientError) -> TransferError:
+    err = exc.response.get("Error", {})
+    return TransferError(f"ClientError: {action} {uri} failed: {err.get('Code', 'Error')}: "
+                         f"{err.get('Message', str(exc))}")
+
+
+def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
+    """Copy the object or prefix `uri` into directory `dest` as SageMaker does; return file count."""
+    bucket, prefix = split(uri)
+    os.makedirs(dest, exist_ok=True)
+    if data_type not in ("S3Prefix", None):
+        raise TransferError(f"ClientError: S3DataType '{data_type}' is not supported by localaws "
+                            "(S3Prefix only)")
+    count = 0
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                if key.endswith("/"):
+                    continue
+                if key == prefix:
+                    rel = posixpath.basename(key)
+                elif prefix.endswith("/") or key[len(prefix)] == "/":
+                    rel = key[len(prefix):].lstrip("/")
+                else:
+                    rel = key[len(posixpath.dirname(prefix)):].lstrip("/")
+                target = os.path.join(dest, *rel.split("/"))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                _get(s3, bucket, key, target)
+                count += 1
+    except ClientError as exc:
+        raise _reason("Data download from", uri, exc) from None
+    if count == 0:
+        raise TransferError(f"ClientError: No S3 objects found under S3 URL \"{uri}\" given in "
+                            "input data source. Please ensure that the bucket exists in the "
+                            "selected region, that objects exist under that S3 prefix, and that "
+                            "the role has access to them.")
+    return count
+
+
+def download_file(s3, uri: str, target: str) -> None:
+    bucket, key = split(uri)
+    try:
+        _get(s3, bucket, key, target)
+    except ClientError as exc:
+        raise _reason("Download of", uri, exc) from None
+
+
+def upload_dir(s3, src: str, uri: str) -> int:
+    """Upload every file under `src` below `uri`; return the file count."""
+    bucket, prefix = split(uri)
+    prefix = prefix.rstrip("/")
+    count = 0
+    for root, _, files in os.walk(src):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, src).replace(os.sep, "/")
+            key = f"{prefix}/{rel}" if prefix else rel
+            upload_file(s3, path, f"s3://{bucket}/{key}")
+            count += 1
+    return count
+
+
+def upload_file(s3, path: str, uri: str) -> None:
+    bucket, key = split(uri)
+    try:
+        with open(path, "rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+    except ClientError as exc:
+        raise _reason("Upload to", uri, exc) from None

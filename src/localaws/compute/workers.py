@@ -1,0 +1,230 @@
+"""Warm workers: a zygote process that has the heavy libraries imported forks one child per job.
+
+Starting a job then costs a fork (milliseconds) instead of an interpreter start plus the
+pandas / scikit-learn / XGBoost imports (seconds). The zygote is single-threaded (forking a
+threaded process is unsafe), is started lazily by the server, and speaks JSON lines on its
+stdin/stdout: ``{"id", "spec"}`` in; ``{"id", "pid"}`` when a child starts, ``{"id", "status"}``
+when it ends (exit code, or ``-signal`` when killed). Where fork is unavailable, or
+``LOCALAWS_WARM_WORKERS=0``, each job gets a fresh interpreter (`runner.main`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+
+#: Modules the zygote imports once so that jobs do not pay for them.
+PRELOAD = (
+    "numpy", "pandas", "sklearn", "sklearn.model_selection", "sklearn.metrics",
+    "sklearn.preprocessing", "sklearn.ensemble", "sklearn.linear_model", "xgboost", "boto3",
+    "botocore.session", "sagemaker_training.environment", "localaws.compute.xgboost_algorithm",
+)
+
+
+class WorkerDied(RuntimeError):
+    """The process that runs jobs went away without reporting the job's exit."""
+
+
+@dataclass
+class Handle:
+    """One running job process."""
+
+    pid: int | None = None
+    status: int | None = None
+    error: str | None = None
+    _done: threading.Event = field(default_factory=threading.Event)
+    _started: threading.Event = field(default_factory=threading.Event)
+    _popen: subprocess.Popen | None = None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Exit status once the process ended (negative: killed by that signal), else None."""
+        if self._popen is not None:
+            try:
+                self.status = _popen_status(self._popen.wait(timeout))
+            except subprocess.TimeoutExpired:
+                return None
+            self._done.set()
+            return self.status
+        if not self._done.wait(timeout):
+            return None
+        if self.error:
+            raise WorkerDied(self.error)
+        return self.status
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the job's whole process group (the job may have started subprocesses)."""
+        self._started.wait(10)
+        if self.pid is None:
+            return
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+
+def _popen_status(code: int) -> int:
+    return code  # Popen already reports -N for "killed by signal N"
+
+
+def _zygote_main() -> None:
+    """The zygote's loop: preload, then fork a child for every spec read from stdin."""
+    import importlib
+
+    from localaws.compute import runner
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing optional library only costs warmth
+            pass
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # stray prints of preloaded libraries must not corrupt the protocol
+    children: dict[int, int] = {}
+    stdin = sys.stdin.buffer
+    buffer = b""
+    while True:
+        ready, _, _ = select.select([stdin], [], [], 0.02)
+        if ready:
+            chunk = os.read(stdin.fileno(), 65536)
+            if not chunk:  # server went away: leave running jobs to their process group
+                break
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    code = 1
+                    try:
+                        runner.prepare(request["spec"])
+                        code = runner.run(request["spec"])
+                    finally:
+                        os._exit(code)
+                children[pid] = request["id"]
+                out.write(json.dumps({"id": request["id"], "pid": pid}) + "\n")
+        while children:
+            try:
+                pid, raw = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
+            out.write(json.dumps({"id": children.pop(pid), "status": status}) + "\n")
+
+
+class WorkerPool:
+    """Starts job processes, warm (forked from the zygote) when possible, else cold."""
+
+    def __init__(self, warm: bool | None = None) -> None:
+        if warm is None:
+            warm = os.environ.get("LOCALAWS_WARM_WORKERS", "1") != "0"
+        self.warm = warm and hasattr(os, "fork")
+        self._lock = threading.Lock()
+        self._zygote: subprocess.Popen | None = None
+        self._handles: dict[int, Handle] = {}
+        self._ids = itertools.count(1)
+
+    # -- zygote management -------------------------------------------------
+    def _ensure_zygote(self) -> subprocess.Popen:
+        if self._zygote is not None and self._zygote.poll() is None:
+            return self._zygote
+        self._zygote = subprocess.Popen(
+            [sys.executable, "-c", "from localaws.compute.workers import _zygote_main; _zygote_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read, args=(self._zygote,), daemon=True,
+                         name="localaws-zygote-reader").start()
+        return self._zygote
+
+    def _read(self, zygote: subprocess.Popen) -> None:
+        assert zygote.stdout is not None
+        for line in zygote.stdout:
+            message = json.loads(line)
+            handle = self._handles.get(message["id"])
+            if handle is None:
+                continue
+            if "pid" in message:
+                handle.pid = message["pid"]
+                handle._started.set()
+            else:
+                handle.status = message["status"]
+                self._handles.pop(message["id"], None)
+                handle._done.set()
+        # EOF: the zygote died; its running children cannot be reaped by it any more.
+        with self._lock:
+            orphans = [h for h in self._handles.values()]
+            self._handles.clear()
+        for handle in orphans:
+            handle.kill()
+            handle.error = "the local worker process died while the job was running"
+            handle._started.set()
+            handle._done.set()
+
+    def warm_up(self) -> None:
+        """Start the zygote now (it imports in the background)."""
+        if self.warm:
+            with self._lock:
+                self._ensure_zygote()
+
+    # -- jobs --------------------------------------------------------------
+    def start(self, spec: dict) -> Handle:
+        """Start a process running `spec` (see `runner`); return its handle."""
+        handle = Handle()
+        if not self.warm:
+            spec_file = tempfile.NamedTemporaryFile("w", suffix=".json", dir=spec["cwd"], delete=False)
+            with spec_file:
+                json.dump(spec, spec_file)
+            handle._popen = subprocess.Popen(
+                [sys.executable, "-m", "localaws.compute.runner", spec_file.name],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, cwd=spec["cwd"],
+            )
+            handle.pid = handle._popen.pid
+            handle._started.set()
+            return handle
+        with self._lock:
+            zygote = self._ensure_zygote()
+            job_id = next(self._ids)
+            self._handles[job_id] = handle
+            assert zygote.stdin is not None
+            try:
+                zygote.stdin.write((json.dumps({"id": job_id, "spec": spec}) + "\n").encode())
+                zygote.stdin.flush()
+            except OSError:
+                self._handles.pop(job_id, None)
+                raise WorkerDied("the local worker process is not accepting jobs") from None
+        handle._started.wait(60)
+        return handle
+
+    def shutdown(self) -> None:
+        if self._zygote is not None and self._zygote.poll() is None:
+            self._zygote.kill()
+            self._zygote.wait()
+        self._zygote = None
+
+
+_pool: WorkerPool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> WorkerPool:
+    """The server's shared worker pool."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = WorkerPool()
+        return _pool

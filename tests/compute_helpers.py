@@ -1,0 +1,70 @@
+"""Shared set-up for the compute plane tests: a tenant-like bucket and role, waiting for jobs."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+import uuid
+
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_bucket_and_role(aws, prefix: str) -> tuple[str, str]:
+    """A new bucket and a SageMaker role that can use that bucket (and logs) only."""
+    bucket = unique(prefix)
+    aws("s3").create_bucket(Bucket=bucket)
+    iam = aws("iam")
+    role = iam.create_role(RoleName=unique(prefix), AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="bucket", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*",
+             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
+            {"Effect": "Allow", "Action": ["logs:*", "sagemaker:*"], "Resource": "*"}]}))
+    return bucket, role["Arn"]
+
+
+def wait_job(sm, kind: str, name: str, timeout: float = 120) -> dict:
+    describe = sm.describe_training_job if kind == "training" else sm.describe_processing_job
+    key = "TrainingJobName" if kind == "training" else "ProcessingJobName"
+    status_key = "TrainingJobStatus" if kind == "training" else "ProcessingJobStatus"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = describe(**{key: name})
+        if job[status_key] not in ("InProgress", "Stopping"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"{kind} job {name} still running after {timeout}s")
+
+
+def job_log(logs, kind: str, name: str) -> list[str]:
+    group = "/aws/sagemaker/TrainingJobs" if kind == "training" else "/aws/sagemaker/ProcessingJobs"
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]
+    assert len(streams) == 1 and streams[0]["logStreamName"].startswith(f"{name}/algo-1-")
+    events = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"],
+                                 startFromHead=True)["events"]
+    return [e["message"] for e in events]
+
+
+def untar(data: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def tar_gz(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

@@ -1,0 +1,250 @@
+"""Processing and training jobs really run on this machine (localaws compute plane), over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import xgboost as xgb
+from compute_helpers import (
+    SKLEARN_IMAGE,
+    XGBOOST_IMAGE,
+    job_log,
+    make_bucket_and_role,
+    tar_gz,
+    unique,
+    untar,
+    wait_job,
+)
+
+RESOURCES = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10}
+
+
+@pytest.fixture
+def tenant(localaws, aws):
+    return make_bucket_and_role(aws, "h3jobs")
+
+
+def _processing(sm, s3, bucket, role, script: str, name: str, data_uri: str | None = None, **kw):
+    s3.put_object(Bucket=bucket, Key=f"code/{name}.py", Body=textwrap.dedent(script).encode())
+    inputs = [{"InputName": "code", "S3Input": {
+        "S3Uri": f"s3://{bucket}/code/{name}.py", "LocalPath": "/opt/ml/processing/input/code",
+        "S3DataType": "S3Prefix", "S3InputMode": "File"}}]
+    if data_uri:
+        inputs.append({"InputName": "data", "S3Input": {
+            "S3Uri": data_uri, "LocalPath": "/opt/ml/processing/input/data",
+            "S3DataType": "S3Prefix", "S3InputMode": "File"}})
+    sm.create_processing_job(
+        ProcessingJobName=name, RoleArn=role,
+        ProcessingResources={"ClusterConfig": {**RESOURCES}},
+        AppSpecification={"ImageUri": kw.pop("image", SKLEARN_IMAGE),
+                          "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{name}.py"],
+                          "ContainerArguments": ["--out", "/opt/ml/processing/output"]},
+        ProcessingInputs=inputs,
+        ProcessingOutputConfig={"Outputs": [{"OutputName": "out", "S3Output": {
+            "S3Uri": f"s3://{bucket}/out/{name}", "LocalPath": "/opt/ml/processing/output",
+            "S3UploadMode": "EndOfJob"}}]},
+        **kw)
+
+
+def test_processing_job_reads_inputs_runs_script_uploads_outputs(aws, tenant):
+    bucket, role = tenant
+    sm, s3 = aws("sagemaker"), aws("s3")
+    s3.put_object(Bucket=bucket, Key="data/raw/a.csv", Body=b"x,y\n1,2\n3,4\n")
+    name = unique("proc")
+    _processing(sm, s3, bucket, role, """
+        import argparse, os, boto3, pandas as pd
+        p = argparse.ArgumentParser(); p.add_argument("--out"); a = p.parse_args()
+        df = pd.read_csv("/opt/ml/processing/input/data/a.csv".replace("/opt/ml", a.out[:-len("/processing/output")]))
+        df["z"] = df.x + df.y
+        df.to_csv(os.path.join(a.out, "sums.csv"), index=False)
+        print("caller", boto3.client("sts").get_caller_identity()["Arn"])
+        print("job", os.environ["PROCESSING_JOB_NAME"], os.environ["STAGE"])
+    """, name, data_uri=f"s3://{bucket}/data/raw", Environment={"STAGE": "unit"})
+    job = wait_job(sm, "processing", name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["Environment"] == {"STAGE": "unit"}
+    assert job["ProcessingEndTime"] >= job["ProcessingStartTime"]
+    body = s3.get_object(Bucket=bucket, Key=f"out/{name}/sums.csv")["Body"].read().decode()
+    assert body.split() == ["x,y,z", "1,2,3", "3,4,7"]
+    lines = job_log(aws("logs"), "processing", name)
+    role_name = role.split("/")[-1]
+    assert any(line.startswith("caller arn:aws:sts::") and f"assumed-role/{role_name}/" in line
+               for line in lines), lines
+    assert f"job {name} unit" in lines
+
+
+def test_xgboost_builtin_algorithm_writes_xgboost_model(aws, tenant):
+    bucket, role = tenant
+    sm, s3 = aws("sagemaker"), aws("s3")
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(300, 4))
+    labels = (features[:, 0] + 0.5 * features[:, 1] > 0).astype(int)
+    rows = np.column_stack([labels, features])
+    for channel, part in (("train", rows[:200]), ("validation", rows[200:])):
+        csv = "\n".join(",".join(f"{v:.6g}" for v in row) for row in part)
+        s3.put_object(Bucket=bucket, Key=f"algo/{channel}/data.csv", Body=csv.encode())
+    name = unique("algo")
+    sm.create_training_job(
+        TrainingJobName=name, RoleArn=role,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={"objective": "binary:logistic", "num_round": "20", "max_depth": "3",
+                         "eval_metric": "auc"},
+        InputDataConfig=[{"ChannelName": ch, "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/algo/{ch}"}}} for ch in ("train", "validation")],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
+        ResourceConfig=RESOURCES, StoppingCondition={"MaxRuntimeInSeconds": 600})
+    job = wait_job(sm, "training", name)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["SecondaryStatus"] == "Completed"
+    artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert artifact == f"s3://{bucket}/models/{name}/output/model.tar.gz"
+    files = untar(s3.get_object(Bucket=bucket, Key=f"models/{name}/output/model.tar.gz")["Body"].read())
+    assert list(files) == ["xgboost-model"]
+    booster = xgb.Booster()
+    booster.load_model(bytearray(files["xgboost-model"]))
+    predictions = booster.predict(xgb.DMatrix(features[200:]))
+    assert ((predictions > 0.5) == labels[200:]).mean() > 0.85
+    metrics = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
+    assert metrics["validation:auc"] > 0.9 and "train:auc" in metrics
+    assert any("validation-auc" in line for line in job_log(aws("logs"), "training", name))
+
+
+def test_training_script_mode_follows_the_toolkit_contract(aws, tenant):
+    bucket, role = tenant
+    sm, s3 = aws("sagemaker"), aws("s3")
+    s3.put_object(Bucket=bucket, Key="script/train/data.csv", Body=b"1,2\n3,4\n")
+    script = """
+        import argparse, json, os
+        p = argparse.ArgumentParser(); p.add_argument("--epochs", type=int); p.add_argument("--lr", type=float)
+        a = p.parse_args()
+        assert os.environ["SM_HP_EPOCHS"] == "3" and json.loads(os.environ["SM_HPS"])["lr"] == 0.5
+        assert json.loads(os.environ["SM_CHANNELS"]) == ["train"]
+        rows = open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "data.csv")).read().split()
+        with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as fh:
+            json.dump({"rows": len(rows), "epochs": a.epochs}, fh)
+        open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "report.txt"), "w").write("ok")
+        for epoch in range(a.epochs):
+            print(f"epoch={epoch} loss={1.0 / (epoch + 1):.3f}")
+    """
+    s3.put_object(Bucket=bucket, Key="script/sourcedir.tar.gz",
+                  Body=tar_gz({"train.py": textwrap.dedent(script)}))
+    name = unique("script")
+    sm.create_training_job(
+        TrainingJobName=name, RoleArn=role,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File",
+                                "MetricDefinitions": [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]},
+        HyperParameters={"epochs": "3", "lr": "0.5", "sagemaker_program": '"train.py"',
+                         "sagemaker_submit_directory": f'"s3://{bucket}/script/sourcedir.tar.gz"'},
+        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/script/train"}}}],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"}, ResourceConfig=RESOURCES,
+        StoppingCondition={"MaxRuntimeInSeconds": 600})
+    job = wait_job(sm, "training", name)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["AlgorithmSpecification"]["MetricDefinitions"] == [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]
+    assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("loss", 0.333)]
+    model = untar(s3.get_object(Bucket=bucket, Key=f"models/{name}/output/model.tar.gz")["Body"].read())
+    assert model == {"model.json": b'{"rows": 2, "epochs": 3}'}
+    output = untar(s3.get_object(Bucket=bucket, Key=f"models/{name}/output/output.tar.gz")["Body"].read())
+    assert output == {"report.txt": b"ok"}
+
+
+def test_raising_script_fails_with_its_error_and_readable_logs(aws, tenant):
+    bucket, role = tenant
+    sm, s3 = aws("sagemaker"), aws("s3")
+    name = unique("raise")
+    _processing(sm, s3, bucket, role, """
+        print("starting")
+        raise ValueError("column 'Churn?' is missing")
+    """, name)
+    job = wait_job(sm, "processing", name)
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "ValueError: column 'Churn?' is missing" in job["FailureReason"]
+    assert job["FailureReason"].startswith("AlgorithmError:")
+    lines = job_log(aws("logs"), "processing", name)
+    assert lines[0] == "starting" and "Traceback (most recent call last):" in lines
+    assert not s3.list_objects_v2(Bucket=bucket, Prefix=f"out/{name}/").get("Contents")
+
+
+def _start_sleeper(aws, tenant, name: str) -> int:
+    bucket, role = tenant
+    sm, s3 = aws("sagemaker"), aws("s3")
+    _processing(sm, s3, bucket, role, """
+        import os, time
+        print("pid", os.getpid(), flush=True)
+        time.sleep(120)
+    """, name)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            lines = job_log(aws("logs"), "processing", name)
+        except (AssertionError, aws("logs").exceptions.ResourceNotFoundException):
+            lines = []
+        pids = [int(line.split()[1]) for line in lines if line.startswith("pid ")]
+        if pids:
+            return pids[0]
+        time.sleep(0.2)
+    raise AssertionError("the job never printed its pid")
+
+
+def test_killed_job_process_fails_the_job(aws, tenant):
+    name = unique("killed")
+    os.kill(_start_sleeper(aws, tenant, name), signal.SIGKILL)
+    job = wait_job(aws("sagemaker"), "processing", name, timeout=30)
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "killed by signal SIGKILL" in job["FailureReason"]
+
+
+def test_stop_processing_job_stops_it(aws, tenant):
+    name = unique("stopped")
+    _start_sleeper(aws, tenant, name)
+    sm = aws("sagemaker")
+    sm.stop_processing_job(ProcessingJobName=name)
+    job = wait_job(sm, "processing", name, timeout=30)
+    assert job["ProcessingJobStatus"] == "Stopped"
+    with pytest.raises(sm.exceptions.ClientError, match="status Stopped"):
+        sm.stop_processing_job(ProcessingJobName=name)
+
+
+def test_job_role_without_access_to_the_data_fails_with_access_denied(aws, tenant):
+    bucket, role = tenant
+    other_bucket, _ = make_bucket_and_role(aws, "h3other")
+    s3 = aws("s3")
+    s3.put_object(Bucket=other_bucket, Key="data/secret.csv", Body=b"1,2\n")
+    name = unique("denied")
+    _processing(aws("sagemaker"), s3, bucket, role, "print('should not run')\n", name,
+                data_uri=f"s3://{other_bucket}/data")
+    job = wait_job(aws("sagemaker"), "processing", name)
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "AccessDenied" in job["FailureReason"] and other_bucket in job["FailureReason"]
+
+
+def test_unsupported_image_and_bad_requests_fail_clearly(aws, tenant):
+    bucket, role = tenant
+    sm, s3 = aws("sagemaker"), aws("s3")
+    name = torch = unique("torch")
+    _processing(sm, s3, bucket, role, "print(1)\n", name,
+                image="763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310")
+    job = wait_job(sm, "processing", name)
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "pytorch-training" in job["FailureReason"] and "not supported" in job["FailureReason"]
+    s3.put_object(Bucket=bucket, Key="algo/train/data.csv", Body=b"1,0.5\n0,0.1\n")
+    name = unique("nohp")
+    sm.create_training_job(
+        TrainingJobName=name, RoleArn=role,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={"objective": "binary:logistic"},
+        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/algo/train"}}}],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"}, ResourceConfig=RESOURCES,
+        StoppingCondition={"MaxRuntimeInSeconds": 600})
+    job = wait_job(sm, "training", name)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "num_round" in job["FailureReason"]
+    with pytest.raises(sm.exceptions.ResourceInUse):
+        _processing(sm, s3, bucket, role, "print(1)\n", torch)
