@@ -64,9 +64,13 @@ def generate_churn(tenant_id: str, rows: int = 5000) -> pd.DataFrame:
     if rows < 1:
         raise ValueError(f"rows must be at least 1, got {rows}")
     rng = np.random.default_rng(tenant_seed(tenant_id))
+    # Tenant-level traits come from their own stream, so they do not depend on `rows`.
+    traits = np.random.default_rng(tenant_seed(tenant_id) ^ 0x7A175)
+    intl_share, vmail_share, rate = (traits.uniform(0.07, 0.14), traits.uniform(0.2, 0.35),
+                                     traits.uniform(0.10, 0.25))
     n = rows
-    intl_plan = rng.random(n) < rng.uniform(0.07, 0.14)
-    vmail_plan = rng.random(n) < rng.uniform(0.2, 0.35)
+    intl_plan = rng.random(n) < intl_share
+    vmail_plan = rng.random(n) < vmail_share
     frame = {
         "State": rng.choice(STATES, n),
         "Account Length": np.clip(rng.normal(101, 40, n), 1, 243).round().astype(int),
@@ -98,8 +102,7 @@ def generate_churn(tenant_id: str, rows: int = 5000) -> pd.DataFrame:
             std = x.std() or 1.0
             logit += weight * (x - x.mean()) / std
     # Shift so the tenant's churn rate lands between 10 % and 25 %.
-    rate = rng.uniform(0.10, 0.25)
-    logit += -_shift_for_rate(logit, rate)
+    logit -= _shift_for_rate(logit, rate)
     churn = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
     df[TARGET] = np.where(churn, "True.", "False.")
     return df[COLUMNS]

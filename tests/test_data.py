@@ -1,0 +1,130 @@
+"""Per-tenant churn data: schema, determinism, tenant differences, validation and upload."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from botocore.exceptions import ClientError
+from sklearn.metrics import roc_auc_score
+
+from helpers import data
+from helpers.naming import InvalidTenantId
+
+
+def features(df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    x = df.drop(columns=["State", "Phone", data.TARGET]).copy()
+    for column in ("Int'l Plan", "VMail Plan"):
+        x[column] = (x[column] == "yes").astype(int)
+    return x, (df[data.TARGET] == "True.").to_numpy(dtype=int)
+
+
+def test_schema_and_values():
+    df = data.generate_churn("acme", rows=2000)
+    assert list(df.columns) == data.COLUMNS and len(df) == 2000
+    assert set(df[data.TARGET]) == {"True.", "False."}
+    assert 0.08 <= (df[data.TARGET] == "True.").mean() <= 0.3
+    assert set(df["Int'l Plan"]) <= {"yes", "no"} and set(df["Area Code"]) <= {408, 415, 510}
+    assert (df.loc[df["VMail Plan"] == "no", "VMail Message"] == 0).all()
+    np.testing.assert_allclose(df["Day Charge"], (df["Day Mins"] * 0.17).round(2))
+    data.validate_churn(df)
+
+
+def test_deterministic_per_tenant_and_different_between_tenants():
+    first, again = data.generate_churn("acme", 500), data.generate_churn("acme", 500)
+    pd.testing.assert_frame_equal(first, again)
+    assert not data.generate_churn("acme", 500).equals(data.generate_churn("globex", 500))
+    assert data.tenant_weights("acme") != data.tenant_weights("globex")
+
+
+def test_invalid_tenant_or_rows():
+    with pytest.raises(InvalidTenantId):
+        data.generate_churn("Bad Tenant")
+    with pytest.raises(ValueError, match="rows"):
+        data.generate_churn("acme", rows=0)
+
+
+def test_a_model_of_one_tenant_does_worse_on_another():
+    train_x, train_y = features(data.generate_churn("acme", 4000))
+    model = xgb.XGBClassifier(n_estimators=60, max_depth=4, n_jobs=1).fit(train_x, train_y)
+    own_x, own_y = features(data.generate_churn("acme", 6000).iloc[4000:])
+    # A fresh sample of acme (the tail of a longer draw differs from the training rows).
+    other_x, other_y = features(data.generate_churn("globex", 2000))
+    own_auc = roc_auc_score(own_y, model.predict_proba(own_x)[:, 1])
+    other_auc = roc_auc_score(other_y, model.predict_proba(other_x)[:, 1])
+    assert own_auc > 0.8
+    assert other_auc < own_auc - 0.15
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False).encode()
+
+
+def test_read_good_csv_roundtrip():
+    df = data.generate_churn("acme", 50)
+    back = data.read_churn_csv(csv_bytes(df))
+    assert list(back.columns) == data.COLUMNS and len(back) == 50
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda df: df.drop(columns=["Day Mins"]), "missing column.*'Day Mins'"),
+    (lambda df: df.assign(Extra=1), "unexpected column.*'Extra'"),
+    (lambda df: df.head(0), "empty"),
+])
+def test_structural_errors(mutate, message):
+    with pytest.raises(data.DataValidationError, match=message):
+        data.read_churn_csv(csv_bytes(mutate(data.generate_churn("acme", 20))))
+
+
+@pytest.mark.parametrize(("column", "row", "value", "expected"), [
+    ("Churn?", 3, "maybe", "'True.' or 'False.'"),
+    ("Day Mins", 7, "lots", "a number >= 0"),
+    ("Day Calls", 1, "-4", "a whole number >= 0"),
+    ("Int'l Plan", 12, "YES", "'yes' or 'no'"),
+    ("State", 5, "", "a two-letter state code"),
+])
+def test_bad_value_names_column_and_row(column, row, value, expected):
+    df = data.generate_churn("acme", 20).astype({column: object})
+    df.loc[row - 1, column] = value
+    with pytest.raises(data.DataValidationError) as err:
+        data.read_churn_csv(csv_bytes(df))
+    text = str(err.value)
+    assert f"column {column!r}" in text and f"row {row} (line {row + 1})" in text
+    assert expected in text
+
+
+def test_first_bad_cell_in_reading_order_is_reported():
+    df = data.generate_churn("acme", 20).astype({"Churn?": object, "Day Mins": object})
+    df.loc[9, "Day Mins"] = "x"
+    df.loc[4, "Churn?"] = "x"
+    with pytest.raises(data.DataValidationError, match="'Churn\\?', row 5"):
+        data.validate_churn(df)
+
+
+def test_empty_file_and_garbage():
+    with pytest.raises(data.DataValidationError, match="empty"):
+        data.read_churn_csv(b"")
+    with pytest.raises(data.DataValidationError, match="empty"):
+        data.read_churn_csv(b"\n\n")
+    with pytest.raises(data.DataValidationError, match="missing column"):
+        data.read_churn_csv(b"just,some\n1,2\n")
+
+
+def test_upload_validates_first_and_uploads_nothing_when_bad(aws, tmp_path):
+    s3 = aws("s3")
+    bucket = f"data-test-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    bad = data.generate_churn("acme", 10).drop(columns=["Churn?"])
+    with pytest.raises(data.DataValidationError):
+        data.upload_churn(s3, bucket, bad)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="data/raw/churn.csv")
+    path = tmp_path / "churn.csv"
+    path.write_bytes(csv_bytes(data.generate_churn("acme", 10)))
+    uri = data.upload_churn(s3, bucket, path)
+    assert uri == f"s3://{bucket}/data/raw/churn.csv"
+    body = s3.get_object(Bucket=bucket, Key="data/raw/churn.csv")["Body"].read()
+    assert data.read_churn_csv(body).shape == (10, 21)
