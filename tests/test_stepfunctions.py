@@ -1,0 +1,280 @@
+"""Step Functions on localaws: executions run and their tasks reach this server, as AWS does."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+import uuid
+
+import boto3
+import numpy as np
+import pytest
+import xgboost as xgb
+
+ACCOUNT = "123456789012"
+TRUST_STATES = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]}
+XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_role(iam, statements: list[dict]) -> str:
+    """A state machine role whose inline policy holds `statements`."""
+    name = uid("sfn-role")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_STATES))[
+        "Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="tasks", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}))
+    return arn
+
+
+def wait_done(sfn, execution_arn: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = sfn.describe_execution(executionArn=execution_arn)
+        if desc["status"] != "RUNNING":
+            return desc
+        assert time.monotonic() < deadline, f"{execution_arn} still RUNNING"
+        time.sleep(0.02)
+
+
+def run(sfn, definition: dict, role_arn: str, execution_input: dict | None = None) -> dict:
+    """Create a state machine, run it once to the end, return DescribeExecution."""
+    machine = sfn.create_state_machine(name=uid("sm"), definition=json.dumps(definition),
+                                       roleArn=role_arn)["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=machine,
+                                  input=json.dumps(execution_input or {}))
+    return wait_done(sfn, started["executionArn"])
+
+
+def task(resource: str, parameters: dict, **fields) -> dict:
+    return {"Type": "Task", "Resource": f"arn:aws:states:::{resource}",
+            "Parameters": parameters, **fields}
+
+
+def chain(*states: tuple[str, dict]) -> dict:
+    """A definition running `states` (name, state) in order."""
+    out = {}
+    for (name, state), following in zip(states, [*states[1:], None], strict=True):
+        out[name] = {**state, "Next": following[0]} if following else {**state, "End": True}
+    return {"StartAt": states[0][0], "States": out}
+
+
+@pytest.fixture(scope="module")
+def admin_role(localaws):
+    iam = boto3.client("iam", region_name="us-east-1")
+    return make_role(iam, [{"Effect": "Allow", "Action": "*", "Resource": "*"}])
+
+
+@pytest.fixture(scope="module")
+def table(localaws):
+    name = uid("sfn-table")
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    return name
+
+
+def test_integrations_run_to_succeeded_with_side_effects(aws, admin_role, table):
+    s3, sm, iam, ddb, sfn = (aws(n) for n in ("s3", "sagemaker", "iam", "dynamodb",
+                                              "stepfunctions"))
+    bucket, group, role_name = uid("sfn-bucket"), uid("sfn-group"), uid("made-by-sfn")
+    s3.create_bucket(Bucket=bucket)
+    key = {"pk": {"S.$": "$.id"}}
+    definition = chain(
+        ("Put", task("aws-sdk:s3:putObject", {"Bucket": bucket, "Key": "hello.txt",
+                                              "Body.$": "$.text"}, ResultPath=None)),
+        ("Get", task("aws-sdk:s3:getObject", {"Bucket": bucket, "Key": "hello.txt"},
+                     ResultSelector={"body.$": "$.Body"}, ResultPath="$.read")),
+        ("Group", task("aws-sdk:sagemaker:createModelPackageGroup", {
+            "ModelPackageGroupName": group, "Tags": [{"Key": "tenant-id", "Value": "t1"}]},
+            ResultPath="$.group")),
+        ("Role", task("aws-sdk:iam:createRole", {
+            "RoleName": role_name, "AssumeRolePolicyDocument": TRUST_STATES},
+            ResultSelector={"arn.$": "$.Role.Arn"}, ResultPath="$.role")),
+        ("PutItem", task("dynamodb:putItem", {"TableName": table, "Item": {
+            "pk": {"S.$": "$.id"}, "status": {"S": "NEW"}}}, ResultPath=None)),
+        ("UpdateItem", task("dynamodb:updateItem", {
+            "TableName": table, "Key": key, "UpdateExpression": "SET #s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": "ACTIVE"}}}, ResultPath=None)),
+        ("GetItem", task("dynamodb:getItem", {"TableName": table, "Key": key},
+                         ResultSelector={"status.$": "$.Item.status.S"}, ResultPath="$.item")),
+        ("SdkGetItem", task("aws-sdk:dynamodb:getItem", {"TableName": table, "Key": key},
+                            ResultSelector={"status.$": "$.Item.status.S"},
+                            ResultPath="$.sdkItem")),
+        ("Copy", task("dynamodb:putItem", {"TableName": table, "Item": {
+            "pk": {"S": "copy"}, "status": {"S.$": "$.item.status"}}}, ResultPath=None)),
+    )
+
+    desc = run(sfn, definition, admin_role, {"id": "acme", "text": "hello, tenant"})
+
+    assert desc["status"] == "SUCCEEDED", desc
+    output = json.loads(desc["output"])
+    assert output["read"] == {"body": "hello, tenant"}
+    assert output["group"]["ModelPackageGroupArn"].endswith(f"model-package-group/{group}")
+    assert output["item"] == {"status": "ACTIVE"} and output["sdkItem"] == {"status": "ACTIVE"}
+    assert s3.get_object(Bucket=bucket, Key="hello.txt")["Body"].read() == b"hello, tenant"
+    assert sm.list_tags(ResourceArn=output["group"]["ModelPackageGroupArn"])["Tags"] == [
+        {"Key": "tenant-id", "Value": "t1"}]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
+    assert output["role"]["arn"] == f"arn:aws:iam::{ACCOUNT}:role/{role_name}"
+    items = {i["pk"]["S"]: i["status"]["S"] for i in ddb.scan(TableName=table)["Items"]}
+    assert items["acme"] == "ACTIVE" and items["copy"] == "ACTIVE"
+
+    deleted = run(sfn, chain(("Del", task("dynamodb:deleteItem", {
+        "TableName": table, "Key": {"pk": {"S": "copy"}}}))), admin_role)
+    assert deleted["status"] == "SUCCEEDED"
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "copy"}})
+
+
+def test_tasks_sign_as_the_state_machine_role(aws):
+    """S3 checks the task's calls against the execution role's policies."""
+    s3, iam, sfn = aws("s3"), aws("iam"), aws("stepfunctions")
+    mine, other = uid("sfn-mine"), uid("sfn-other")
+    for bucket in (mine, other):
+        s3.create_bucket(Bucket=bucket)
+    role = make_role(iam, [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+                            "Resource": f"arn:aws:s3:::{mine}/*"}])
+
+    def put(bucket: str) -> dict:
+        return run(sfn, chain(("Put", task("aws-sdk:s3:putObject", {
+            "Bucket": bucket, "Key": "k", "Body": "x"}))), role)
+
+    assert put(mine)["status"] == "SUCCEEDED"
+    denied = put(other)
+    assert denied["status"] == "FAILED"
+    assert denied["error"] == "S3.AccessDeniedException", denied
+    assert not s3.list_objects_v2(Bucket=other).get("Contents")
+
+
+@pytest.mark.parametrize("resource,parameters,error", [
+    ("aws-sdk:s3:getObject", {"Bucket": "no-such-bucket-h2", "Key": "k"},
+     "S3.NoSuchBucketException"),
+    ("aws-sdk:iam:getRole", {"RoleName": "no-such-role-h2"}, "Iam.NoSuchEntityException"),
+    ("aws-sdk:dynamodb:getItem", {"TableName": "no-such-table-h2", "Key": {"pk": {"S": "a"}}},
+     "DynamoDb.ResourceNotFoundException"),
+    ("dynamodb:getItem", {"TableName": "no-such-table-h2", "Key": {"pk": {"S": "a"}}},
+     "DynamoDB.ResourceNotFoundException"),
+    # SageMaker models ResourceNotFound; its ValidationException is unmodelled, which Step
+    # Functions reports under the SDK's service exception name.
+    ("aws-sdk:sagemaker:deleteModelPackageGroup", {"ModelPackageGroupName": "no-such-group"},
+     "SageMaker.SageMakerException"),
+])
+def test_failing_task_surfaces_the_aws_error_name(aws, admin_role, resource, parameters, error):
+    sfn = aws("stepfunctions")
+    desc = run(sfn, chain(("T", task(resource, parameters))), admin_role)
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == error
+    assert desc["cause"]
+    history = sfn.get_execution_history(executionArn=desc["executionArn"])["events"]
+    failed = [e for e in history if e["type"] == "TaskFailed"]
+    assert failed and failed[0]["taskFailedEventDetails"]["error"] == error
+    assert history[-1]["type"] == "ExecutionFailed"
+
+
+def test_catch_on_aws_error_names(aws, admin_role, table):
+    sfn, ddb = aws("stepfunctions"), aws("dynamodb")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "taken"}})
+    definition = {"StartAt": "Create", "States": {
+        "Create": task("dynamodb:putItem", {
+            "TableName": table, "Item": {"pk": {"S": "taken"}},
+            "ConditionExpression": "attribute_not_exists(pk)"},
+            Catch=[{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
+                    "ResultPath": "$.error", "Next": "Read"}], End=True),
+        "Read": task("aws-sdk:s3:getObject", {"Bucket": "no-such-bucket-h2", "Key": "k"},
+                     Catch=[{"ErrorEquals": ["S3.NoSuchKeyException"], "Next": "Wrong"},
+                            {"ErrorEquals": ["S3.NoSuchBucketException"],
+                             "ResultPath": "$.s3error", "Next": "Any"}], End=True),
+        "Any": task("aws-sdk:sagemaker:describeModelPackageGroup",
+                    {"ModelPackageGroupName": "no-such-group"},
+                    Catch=[{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.smerror",
+                            "Next": "Done"}], End=True),
+        "Wrong": {"Type": "Fail", "Error": "WrongCatch"},
+        "Done": {"Type": "Pass", "End": True},
+    }}
+    desc = run(sfn, definition, admin_role)
+    assert desc["status"] == "SUCCEEDED", desc
+    output = json.loads(desc["output"])
+    assert output["error"]["Error"] == "DynamoDB.ConditionalCheckFailedException"
+    assert output["s3error"]["Error"] == "S3.NoSuchBucketException"
+    assert output["smerror"]["Error"].startswith("SageMaker.")
+    assert "does not exist" in output["smerror"]["Cause"]
+
+
+def test_start_without_name_twice_and_describe(aws, admin_role):
+    sfn = aws("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=uid("sm"), roleArn=admin_role, definition=json.dumps(
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True},
+                                              "End": True}}}))["stateMachineArn"]
+    first = sfn.start_execution(stateMachineArn=machine, input='{"n": 1}')["executionArn"]
+    second = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert first != second
+    name = second.rsplit(":", 1)[1]
+    assert str(uuid.UUID(name)) == name
+    for arn in (first, second):
+        desc = wait_done(sfn, arn)
+        assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"]) == {"ok": True}
+        assert "stopDate" in desc
+    assert json.loads(sfn.describe_execution(executionArn=first)["input"]) == {"n": 1}
+    listed = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert {e["executionArn"] for e in listed} == {first, second}
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=first)["events"]]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+    assert "PassStateEntered" in types
+
+
+def _tiny_model_artifact() -> bytes:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3))
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2},
+                        xgb.DMatrix(x, label=(x[:, 0] > 0).astype(int)), 4)
+    raw = bytes(booster.save_raw(raw_format="ubj"))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    return buf.getvalue()
+
+
+def test_invoke_endpoint_integration(aws, admin_role):
+    s3, sm, sfn = aws("s3"), aws("sagemaker"), aws("stepfunctions")
+    bucket, name = uid("sfn-models"), uid("sfn-ep")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=_tiny_model_artifact())
+    sm.create_model(ModelName=name, ExecutionRoleArn=admin_role, PrimaryContainer={
+        "Image": XGB_IMAGE, "ModelDataUrl": f"s3://{bucket}/model.tar.gz"})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    deadline = time.monotonic() + 60
+    while sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Creating":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    def invoke(endpoint: str) -> dict:
+        return run(sfn, chain(("Invoke", task("aws-sdk:sagemakerruntime:invokeEndpoint", {
+            "EndpointName": endpoint, "ContentType": "text/csv", "Accept": "text/csv",
+            "Body.$": "$.row"}))), admin_role, {"row": "1.0,0.0,0.0\n-1.0,0.0,0.0"})
+
+    desc = invoke(name)
+    assert desc["status"] == "SUCCEEDED", desc
+    output = json.loads(desc["output"])
+    assert output["ContentType"].startswith("text/csv")
+    scores = [float(v) for v in output["Body"].replace("\n", ",").split(",") if v.strip()]
+    assert len(scores) == 2 and scores[0] > 0.5 > scores[1]
+
+    missing = invoke(uid("no-endpoint"))
+    assert missing["status"] == "FAILED"
+    assert missing["error"].startswith("SageMakerRuntime.")
