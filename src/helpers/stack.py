@@ -4,10 +4,13 @@ The template names each state machine's definition file in `DefinitionS3Location
 `aws cloudformation package` accepts. `render_template` inlines each file as
 `DefinitionString` instead (no artifact bucket needed); `DefinitionSubstitutions` stay as they
 are, so CloudFormation fills in table name, prefix, account, region and role ARNs.
+A rendered template above CloudFormation's 51,200-byte TemplateBody limit goes through S3
+(`TemplateURL`), in an artifacts bucket that `delete_stack` removes again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -23,6 +26,7 @@ TEMPLATE = CLOUDFORMATION_DIR / "stack.yaml"
 _DEFINITION_FILE = re.compile(r"^(?P<indent>\s*)DefinitionS3Location:\s*(?P<path>\S+\.json)\s*$",
                               re.MULTILINE)
 _TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+TEMPLATE_BODY_LIMIT = 51_200
 
 
 class StackError(RuntimeError):
@@ -67,8 +71,8 @@ def deploy_stack(session: AwsSession, table_name: str = DEFAULT_TABLE,
         {"ParameterKey": "ResourcePrefix", "ParameterValue": prefix},
         {"ParameterKey": "AdminPrincipalArns", "ParameterValue": ",".join(admins)},
     ]
-    request = dict(StackName=stack_name, TemplateBody=render_template(), Parameters=params,
-                   Capabilities=["CAPABILITY_NAMED_IAM"])
+    request = dict(StackName=stack_name, Parameters=params, Capabilities=["CAPABILITY_NAMED_IAM"],
+                   **_template_source(session, render_template(), stack_name))
     existing = _stack_status(cfn, stack_name)
     if existing == "ROLLBACK_COMPLETE":  # a failed first create can only be deleted
         delete_stack(session, stack_name, timeout=timeout)
@@ -102,13 +106,53 @@ def stack_outputs(session: AwsSession, stack_name: str = STACK_NAME) -> dict[str
 
 
 def delete_stack(session: AwsSession, stack_name: str = STACK_NAME, timeout: float = 900) -> bool:
-    """Delete the stack and wait; return False if there was none."""
+    """Delete the stack (and its template artifacts bucket) and wait; False if there was none."""
     cfn = session.client("cloudformation")
-    if _stack_status(cfn, stack_name) is None:
-        return False
-    cfn.delete_stack(StackName=stack_name)
-    _wait(cfn, "stack_delete_complete", stack_name, timeout)
-    return True
+    existed = _stack_status(cfn, stack_name) is not None
+    if existed:
+        cfn.delete_stack(StackName=stack_name)
+        _wait(cfn, "stack_delete_complete", stack_name, timeout)
+    _delete_artifacts_bucket(session, stack_name)
+    return existed
+
+
+def artifacts_bucket(session: AwsSession, stack_name: str = STACK_NAME) -> str:
+    """Where a template too large for TemplateBody is uploaded."""
+    return f"{stack_name}-artifacts-{session.account_id}-{session.region}"
+
+
+def _template_source(session: AwsSession, body: str, stack_name: str) -> dict[str, str]:
+    data = body.encode()
+    if len(data) <= TEMPLATE_BODY_LIMIT:
+        return {"TemplateBody": body}
+    s3 = session.client("s3")
+    bucket = artifacts_bucket(session, stack_name)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        config = ({} if session.region == "us-east-1" else
+                  {"CreateBucketConfiguration": {"LocationConstraint": session.region}})
+        s3.create_bucket(Bucket=bucket, **config)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+    key = f"templates/{stack_name}-{hashlib.sha256(data).hexdigest()[:16]}.yaml"
+    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-yaml")
+    return {"TemplateURL": f"https://{bucket}.s3.{session.region}.amazonaws.com/{key}"}
+
+
+def _delete_artifacts_bucket(session: AwsSession, stack_name: str) -> None:
+    s3 = session.client("s3")
+    bucket = artifacts_bucket(session, stack_name)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        return
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+    s3.delete_bucket(Bucket=bucket)
 
 
 def _stack_status(cfn, stack_name: str) -> str | None:
