@@ -153,6 +153,7 @@ def _patch_backend() -> None:
 
 def _patch_execution() -> None:
     from moto.stepfunctions.parser.api import ExecutionStatus, GetExecutionHistoryOutput
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
     from moto.stepfunctions.parser.backend import execution as execution_module
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
@@ -165,6 +166,10 @@ def _patch_execution() -> None:
 
     def terminated(self) -> None:
         original_terminated(self)
+        execution = self.execution
+        if execution.exec_status == ExecutionStatus.SUCCEEDED:
+            # kept as JSON text: moto's API hands a str output on as is ("hello" is '"hello"')
+            execution.output = to_json_str(execution.output, separators=(",", ":"))
         from localaws import state
 
         try:

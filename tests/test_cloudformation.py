@@ -1,0 +1,192 @@
+"""CloudFormation on localaws: the resource types the project uses, nothing skipped silently."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+TEMPLATE = Path(__file__).parent / "data" / "cfn_stack.yaml"
+GET_DEFINITION = {"StartAt": "Get", "States": {"Get": {
+    "Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+    "Parameters": {"TableName": "${table}", "Key": {"pk": {"S.$": "$.key"}}},
+    "ResultSelector": {"pk.$": "$.Item.pk.S"}, "End": True}}}
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def stack_of(cf, name: str) -> dict:
+    return cf.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def outputs(stack: dict) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def execute(sfn, machine_arn: str, payload: dict) -> dict:
+    arn = sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps(payload))[
+        "executionArn"]
+    deadline = time.monotonic() + 30
+    while (desc := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return desc
+
+
+def test_template_passes_cfn_lint():
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def definitions(aws) -> list[dict]:
+    """A bucket holding the S3 state machine's definition; the stack parameters naming it."""
+    bucket = uid("cfn-defs")
+    aws("s3").create_bucket(Bucket=bucket)
+    aws("s3").put_object(Bucket=bucket, Key="asl/get.json", Body=json.dumps(GET_DEFINITION))
+    return [{"ParameterKey": "DefinitionBucket", "ParameterValue": bucket},
+            {"ParameterKey": "DefinitionKey", "ParameterValue": "asl/get.json"}]
+
+
+def test_stack_creates_executes_updates_and_deletes(aws, definitions):
+    cf, sfn, ddb, iam, sm, s3, logs = (aws(n) for n in (
+        "cloudformation", "stepfunctions", "dynamodb", "iam", "sagemaker", "s3", "logs"))
+    name, table = uid("cfn"), uid("cfn-table")
+    body = TEMPLATE.read_text()
+    params = [*definitions, {"ParameterKey": "TableName", "ParameterValue": table}]
+
+    cf.create_stack(StackName=name, TemplateBody=body, Parameters=params,
+                    Capabilities=["CAPABILITY_IAM"])
+    stack = stack_of(cf, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    out = outputs(stack)
+    assert out["TableName"] == table and out["TableArn"].endswith(f":table/{table}")
+    assert out["PutMachineName"] == f"{name}-put"
+    assert out["PutMachineArn"].endswith(f":stateMachine:{name}-put")
+    assert out["S3MachineArn"].endswith(f":stateMachine:{name}-from-s3")
+    assert out["GroupArn"].endswith(f":model-package-group/{name}-group")
+
+    # Definition object + DefinitionSubstitutions (one substitution is a Ref to the table)
+    put = execute(sfn, out["PutMachineArn"], {"key": "acme"})
+    assert put["status"] == "SUCCEEDED", put
+    assert json.loads(put["output"]) == "hello"
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "acme"}})["Item"]
+    # DefinitionS3Location + DefinitionSubstitutions
+    got = execute(sfn, out["S3MachineArn"], {"key": "acme"})
+    assert got["status"] == "SUCCEEDED", got
+    assert json.loads(got["output"]) == {"pk": "acme"}
+
+    role = out["RoleArn"].rsplit("/", 1)[1]
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["write-table"]
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    assert len(attached) == 1 and "ReadPolicy" in attached[0]["PolicyName"]
+    group = sm.describe_model_package_group(ModelPackageGroupName=f"{name}-group")
+    assert group["ModelPackageGroupDescription"] == "first"
+    assert sm.list_tags(ResourceArn=out["GroupArn"])["Tags"] == [
+        {"Key": "tenant-id", "Value": "cfn"}]
+    assert logs.describe_log_groups(logGroupNamePrefix=f"/localaws/{name}")["logGroups"]
+    assert s3.head_bucket(Bucket=out["BucketName"])
+
+    with pytest.raises(ClientError, match="No updates are to be performed"):
+        cf.update_stack(StackName=name, TemplateBody=body, Parameters=params)
+    with pytest.raises(ClientError, match="No updates are to be performed"):
+        cf.update_stack(StackName=name, TemplateBody=body, Parameters=[
+            {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in params])
+
+    cf.update_stack(StackName=name, TemplateBody=body.replace("greeting: hello",
+                                                              "greeting: bonjour"),
+                    Parameters=[*params, {"ParameterKey": "GroupDescription",
+                                          "ParameterValue": "second"}])
+    stack = stack_of(cf, name)
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert outputs(stack)["PutMachineArn"] == out["PutMachineArn"]
+    again = execute(sfn, out["PutMachineArn"], {"key": "beta"})
+    assert json.loads(again["output"]) == "bonjour"
+    assert sm.describe_model_package_group(ModelPackageGroupName=f"{name}-group")[
+        "ModelPackageGroupDescription"] == "second"
+
+    cf.delete_stack(StackName=name)
+    statuses = {s["StackName"]: s["StackStatus"] for s in cf.list_stacks()["StackSummaries"]}
+    assert statuses[name] == "DELETE_COMPLETE"
+    assert table not in ddb.list_tables()["TableNames"]
+    assert not any(r["RoleName"] == role for r in iam.list_roles()["Roles"])
+    assert not any("ReadPolicy" in p["PolicyName"] and p["PolicyName"].startswith(name)
+                   for p in iam.list_policies(Scope="Local")["Policies"])
+    machines = {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    assert out["PutMachineArn"] not in machines and out["S3MachineArn"] not in machines
+    groups = sm.list_model_package_groups(NameContains=name)["ModelPackageGroupSummaryList"]
+    assert groups == []
+    assert not logs.describe_log_groups(logGroupNamePrefix=f"/localaws/{name}")["logGroups"]
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=out["BucketName"])
+
+
+def test_unsupported_resource_type_fails_the_stack_and_rolls_back(aws, definitions):
+    cf, ddb, sfn = aws("cloudformation"), aws("dynamodb"), aws("stepfunctions")
+    name, table = uid("cfn-bad"), uid("cfn-bad-table")
+    body = TEMPLATE.read_text().replace("Type: AWS::Logs::LogGroup",
+                                        "Type: AWS::SageMaker::Pipeline")
+    cf.create_stack(StackName=name, TemplateBody=body, Parameters=[
+        *definitions, {"ParameterKey": "TableName", "ParameterValue": table}])
+
+    stack = stack_of(cf, name)
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "AWS::SageMaker::Pipeline" in stack["StackStatusReason"]
+    events = cf.describe_stack_events(StackName=name)["StackEvents"]
+    failed = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"
+              and e["LogicalResourceId"] == "Logs"]
+    assert failed and "AWS::SageMaker::Pipeline" in failed[0]["ResourceStatusReason"]
+    # what was made before the failure is gone, and nothing appears later
+    assert stack.get("Outputs") is None
+    assert table not in ddb.list_tables()["TableNames"]
+    assert not [m for m in sfn.list_state_machines()["stateMachines"]
+                if m["name"].startswith(name)]
+    cf.delete_stack(StackName=name)
+
+
+def test_update_adding_unsupported_type_is_refused_and_changes_nothing(aws):
+    cf = aws("cloudformation")
+    name = uid("cfn-upd")
+    small = {"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}}}}
+    cf.create_stack(StackName=name, TemplateBody=json.dumps(small))
+    bigger = json.loads(json.dumps(small))
+    bigger["Resources"]["Domain"] = {"Type": "AWS::SageMaker::Domain", "Properties": {}}
+    with pytest.raises(ClientError, match="AWS::SageMaker::Domain"):
+        cf.update_stack(StackName=name, TemplateBody=json.dumps(bigger))
+    stack = stack_of(cf, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    resources = cf.describe_stack_resources(StackName=name)["StackResources"]
+    assert [r["LogicalResourceId"] for r in resources] == ["Table"]
+    cf.delete_stack(StackName=name)
+
+
+def test_failed_delete_keeps_the_stack_with_a_reason(aws):
+    """A group that still holds versions cannot go (as on AWS): DELETE_FAILED, then retry."""
+    cf, sm = aws("cloudformation"), aws("sagemaker")
+    name = uid("cfn-del")
+    template = {"Resources": {"Group": {"Type": "AWS::SageMaker::ModelPackageGroup",
+                                        "Properties": {"ModelPackageGroupName": name}}}}
+    cf.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    version = sm.create_model_package(ModelPackageGroupName=name, InferenceSpecification={
+        "Containers": [{"Image": "img"}], "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+    cf.delete_stack(StackName=name)
+    stack = stack_of(cf, name)
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    assert "contains model packages" in stack["StackStatusReason"]
+    sm.delete_model_package(ModelPackageName=version)
+    cf.delete_stack(StackName=name)
+    with pytest.raises(ClientError):
+        sm.describe_model_package_group(ModelPackageGroupName=name)
