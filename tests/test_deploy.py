@@ -1,0 +1,240 @@
+"""Approval and the deploy state machine on localaws, with real registered model versions.
+
+Each version is built as the pipeline builds it (preprocess -> train with the project's job code
+on the tenant's generated data, model.tar.gz with code/inference.py, test split and evaluation
+report under pipeline/{execution}/ in the tenant bucket) and registered in the tenant's group.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from helpers import approval, deploy
+from helpers.data import generate_churn
+from helpers.naming import is_deployment_of, model_package_group, state_machine_name, tenant_bucket
+from helpers.session import connect
+from helpers.stack import deploy_stack
+from pipeline_steps import preprocess, train
+
+XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def run_state_machine(aws, kind: str, payload: dict, timeout: float = 60) -> dict:
+    sfn = aws.client("stepfunctions")
+    arn = f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:{state_machine_name(kind)}"
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+    deadline = time.monotonic() + timeout
+    while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return desc
+
+
+def create_tenant(aws, name: str) -> None:
+    desc = run_state_machine(aws, "create", {"tenant": {"name": name}})
+    assert desc["status"] == "SUCCEEDED", desc.get("cause")
+
+
+def tar_dir(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                tar.add(path, arcname=str(path.relative_to(folder)))
+    return buf.getvalue()
+
+
+def register_version(aws, tenant: str, workdir: Path, num_round: int = 10,
+                     broken: bool = False) -> tuple[str, xgb.Booster]:
+    """Build and register one model version as the pipeline does; returns (ARN, booster)."""
+    execution = uuid.uuid4().hex[:12]
+    run_dir = workdir / execution
+    (run_dir / "input").mkdir(parents=True)
+    generate_churn(tenant, rows=600).to_csv(run_dir / "input" / "churn.csv", index=False)
+    preprocess.run(run_dir / "input", run_dir / "out")
+    booster = train.train(run_dir / "out" / "train", run_dir / "model", {"num_round": num_round})
+    bucket = tenant_bucket(tenant, aws.account_id, aws.region)
+    s3 = aws.client("s3")
+    prefix = f"pipeline/{execution}"
+    model_key = f"{prefix}/model/mt-train-{execution}/output/model.tar.gz"
+    s3.put_object(Bucket=bucket, Key=model_key,
+                  Body=b"corrupt" if broken else tar_dir(run_dir / "model"))
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/test/test.csv",
+                  Body=(run_dir / "out" / "test" / "test.csv").read_bytes())
+    report = {"binary_classification_metrics": {"accuracy": {"value": 0.9}, "auc": {"value": 0.8}}}
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/evaluation/evaluation.json",
+                  Body=json.dumps(report).encode())
+    arn = aws.client("sagemaker").create_model_package(
+        ModelPackageGroupName=model_package_group(tenant),
+        InferenceSpecification={
+            "Containers": [{"Image": XGB_IMAGE, "ModelDataUrl": f"s3://{bucket}/{model_key}",
+                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}}],
+            "SupportedContentTypes": ["text/csv", "application/json"],
+            "SupportedResponseMIMETypes": ["text/csv", "application/json"]},
+        ModelApprovalStatus="PendingManualApproval",
+        ModelMetrics={"ModelQuality": {"Statistics": {
+            "ContentType": "application/json",
+            "S3Uri": f"s3://{bucket}/{prefix}/evaluation/evaluation.json"}}},
+        CustomerMetadataProperties={"tenant-id": tenant},
+    )["ModelPackageArn"]
+    return arn, booster
+
+
+@pytest.fixture(scope="module")
+def aws(localaws):
+    session = connect("local")
+    deploy_stack(session)
+    return session
+
+
+@pytest.fixture(scope="module")
+def tenant(aws, tmp_path_factory):
+    """A tenant with version 1 approved and deployed."""
+    name = f"dep-{uuid.uuid4().hex[:6]}"
+    create_tenant(aws, name)
+    arn, booster = register_version(aws, name, tmp_path_factory.mktemp(name), num_round=5)
+    approval.approve(aws, name, 1, "first model")
+    result = deploy.deploy(aws, name, progress=False)
+    return {"name": name, "v1": arn, "booster1": booster, "first": result,
+            "workdir": tmp_path_factory.mktemp(f"{name}-more")}
+
+
+def test_deploy_latest_approved_serves_it_and_records_it(aws, tenant):
+    name, result = tenant["name"], tenant["first"]
+    assert result.model_package_arn == tenant["v1"] and result.version == 1
+    assert result.endpoint == f"mt-{name}"
+    assert is_deployment_of(result.endpoint_config, name)
+    assert result.endpoint_config.startswith(f"mt-{name}-v1-")
+    assert 0.0 <= result.test_prediction <= 1.0
+
+    item = deploy.tenant_item(aws, name)
+    assert item["tenant-endpoint"] == f"mt-{name}"
+    assert item["tenant-deployed-version"] == tenant["v1"]
+    assert item["tenant-status"] == "DEPLOYED" and item["tenant-deployed-at"]
+
+    status = deploy.endpoint_status(aws, name)
+    assert status["EndpointStatus"] == "InService"
+    assert status["ModelPackage"] == tenant["v1"]
+    sm = aws.client("sagemaker")
+    model = sm.describe_model(ModelName=status["ModelName"])
+    assert model["ExecutionRoleArn"].endswith(f":role/mt-tenant-{name}")
+    tags = sm.list_tags(ResourceArn=model["ModelArn"])["Tags"]
+    assert {"Key": "tenant-id", "Value": name} in tags
+
+    labels, features = deploy.sample_rows(aws, name, n=5)
+    predictions = deploy.invoke(aws, name, features)
+    expected = tenant["booster1"].predict(xgb.DMatrix(features.to_numpy(dtype=np.float32)))
+    np.testing.assert_allclose(predictions, expected, rtol=1e-4)
+    assert len(labels) == 5
+
+
+def test_versions_list_with_metrics_and_status(aws, tenant):
+    table = approval.versions_table(aws, tenant["name"])
+    assert table.loc[1, "status"] == "Approved"
+    assert table.loc[1, "comment"] == "first model"
+    assert table.loc[1, "accuracy"] == pytest.approx(0.9)
+
+
+def test_redeploy_v2_then_rollback_to_v1(aws, tenant):
+    name = tenant["name"]
+    v2, booster2 = register_version(aws, name, tenant["workdir"], num_round=30)
+    with pytest.raises(deploy.DeployError) as err:  # v2 is pending: not deployable
+        deploy.deploy(aws, name, version=2, progress=False)
+    assert err.value.error == "NotApproved"
+    approval.approve(aws, name, v2, "better")
+    time.sleep(1.0)  # deployment names carry the second: keep them distinct
+    second = deploy.deploy(aws, name, progress=False)
+    assert second.version == 2 and second.model_package_arn == v2
+    status = deploy.endpoint_status(aws, name)
+    assert status["ModelPackage"] == v2 and status["EndpointConfigName"] == second.endpoint_config
+    assert deploy.tenant_item(aws, name)["tenant-deployed-version"] == v2
+    _, features = deploy.sample_rows(aws, name, n=3)
+    np.testing.assert_allclose(deploy.invoke(aws, name, features),
+                               booster2.predict(xgb.DMatrix(features.to_numpy(np.float32))),
+                               rtol=1e-4)
+    # the replaced deployment's config and model are gone
+    sm = aws.client("sagemaker")
+    configs = [c["EndpointConfigName"] for c in sm.list_endpoint_configs(
+        NameContains=f"mt-{name}-v")["EndpointConfigs"]]
+    assert configs == [second.endpoint_config]
+
+    time.sleep(1.0)
+    rollback = deploy.deploy(aws, name, version=1, progress=False)
+    assert rollback.version == 1
+    assert deploy.endpoint_status(aws, name)["ModelPackage"] == tenant["v1"]
+    assert deploy.tenant_item(aws, name)["tenant-deployed-version"] == tenant["v1"]
+
+
+def test_failed_deploy_keeps_previous_deployment_serving(aws, tenant):
+    name = tenant["name"]
+    before = deploy.endpoint_status(aws, name)
+    item_before = deploy.tenant_item(aws, name)
+    bad, _ = register_version(aws, name, tenant["workdir"], broken=True)
+    approval.approve(aws, name, bad, "will not load")
+    time.sleep(1.0)
+    with pytest.raises(deploy.DeployError) as err:
+        deploy.deploy(aws, name, progress=False)
+    assert "not a valid .tar.gz" in err.value.cause
+    after = deploy.endpoint_status(aws, name)
+    assert after["EndpointStatus"] == "InService"
+    assert after["EndpointConfigName"] == before["EndpointConfigName"]
+    assert deploy.tenant_item(aws, name)["tenant-deployed-version"] == item_before[
+        "tenant-deployed-version"]
+    _, features = deploy.sample_rows(aws, name, n=2)
+    assert len(deploy.invoke(aws, name, features)) == 2
+    sm = aws.client("sagemaker")
+    left = [m["ModelName"] for m in sm.list_models(NameContains=f"mt-{name}-v")["Models"]]
+    assert left == [before["ModelName"]]  # the failed deployment's model was cleaned up
+    approval.reject(aws, name, bad, "broken artifact")
+
+
+def test_deploy_with_nothing_approved_fails_clearly(aws, tmp_path):
+    name = f"none-{uuid.uuid4().hex[:6]}"
+    create_tenant(aws, name)
+    register_version(aws, name, tmp_path)  # pending only
+    with pytest.raises(deploy.DeployError) as err:
+        deploy.deploy(aws, name, progress=False)
+    assert err.value.error == "NoApprovedVersion"
+    assert name in err.value.cause and "approve" in err.value.cause
+    with pytest.raises(aws.client("sagemaker").exceptions.ClientError):
+        aws.client("sagemaker").describe_endpoint(EndpointName=f"mt-{name}")
+
+
+def test_unknown_tenant_fails_clearly(aws):
+    desc = run_state_machine(aws, "deploy", {"tenant": {"name": "no-such-tenant"}})
+    assert desc["status"] == "FAILED" and desc["error"] == "TenantNotFound"
+    assert "no-such-tenant" in desc["cause"]
+
+
+def test_other_tenants_version_is_refused(aws, tenant, tmp_path):
+    other = f"oth-{uuid.uuid4().hex[:6]}"
+    create_tenant(aws, other)
+    their_arn, _ = register_version(aws, other, tmp_path)
+    with pytest.raises(approval.ApprovalError, match="not to tenant"):
+        approval.approve(aws, tenant["name"], their_arn)
+    assert approval.list_versions(aws, other)[0].status == "PendingManualApproval"
+    approval.approve(aws, other, their_arn, "theirs")
+    desc = run_state_machine(aws, "deploy", {"tenant": {"name": tenant["name"]},
+                                             "modelPackageArn": their_arn})
+    assert desc["status"] == "FAILED" and desc["error"] == "WrongTenant"
+    assert deploy.endpoint_status(aws, tenant["name"])["ModelPackage"] != their_arn
+
+
+def test_invoke_through_state_machine_integration_answers(aws, tenant):
+    """The deploy machine's test call is aws-sdk:sagemakerruntime:invokeEndpoint: it ran above;
+    here its recorded test row is checked against the endpoint's direct answer."""
+    result = tenant["first"]
+    labels, features = deploy.sample_rows(aws, tenant["name"], n=1)
+    assert str(labels.iloc[0]) == result.test_label
+    assert isinstance(pd.Series(deploy.invoke(aws, tenant["name"], features)).iloc[0], float)
