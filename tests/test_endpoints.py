@@ -300,3 +300,53 @@ def test_endpoint_keeps_serving_when_its_records_are_deleted_then_stops_when_del
     with pytest.raises(ClientError) as err:
         invoke(env, name, csv_of(ROWS))
     assert err.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_endpoint_serves_again_after_a_crash(tmp_path):
+    """Its own server: create an endpoint, SIGKILL the server, start it again, invoke."""
+    import os
+    import signal
+
+    from conftest import free_port
+
+    from localaws.auth import read_admin_credentials
+    from localaws.cli import _read_info, start, stop
+    from localaws.config import Config
+
+    config = Config(state_dir=tmp_path / "state", port=free_port())
+    start(config)
+    try:
+        keys = read_admin_credentials(config.state_dir)
+        session = boto3.Session(aws_access_key_id=keys["AccessKeyId"],
+                                aws_secret_access_key=keys["SecretAccessKey"],
+                                region_name="us-east-1")
+
+        def clients():
+            aws = lambda name: session.client(name, endpoint_url=config.endpoint_url)  # noqa: E731
+            return {"s3": aws("s3"), "sm": aws("sagemaker"), "rt": aws("sagemaker-runtime")}
+
+        own = {**clients(), "bucket": "restart-models"}
+        own["s3"].create_bucket(Bucket=own["bucket"])
+        own["role"] = session.client("iam", endpoint_url=config.endpoint_url).create_role(
+            RoleName="restart-role", AssumeRolePolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": "sts:AssumeRole",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"}}]}))["Role"]["Arn"]
+        session.client("iam", endpoint_url=config.endpoint_url).put_role_policy(
+            RoleName="restart-role", PolicyName="read", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::restart-models/*"}]}))
+        booster = train_booster(8)
+        name = deploy(own, algorithm_model(own, booster))
+        assert wait_status(own["sm"], name)["EndpointStatus"] == "InService"
+        before = invoke(own, name, csv_of(ROWS))
+
+        os.kill(_read_info(config)["pid"], signal.SIGKILL)
+        time.sleep(0.2)
+        start(config)
+        own.update(clients())
+        assert own["sm"].describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+        assert invoke(own, name, csv_of(ROWS)) == before
+    finally:
+        stop(config)
