@@ -3,7 +3,6 @@ arguments that botocore's request models for the real services accept."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import boto3
@@ -38,8 +37,7 @@ def built(localaws):
     s3 = session.client("s3")
     if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=bucket)
-    definition = pipeline.build_pipeline(session, bucket, "us-east-1").definition()
-    return json.loads(definition), bucket
+    return pipeline.definition(session, bucket, "us-east-1"), bucket
 
 
 def resolve(value):

@@ -11,9 +11,13 @@ role and can reach only that tenant's resources.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +67,40 @@ def code_bucket(account: str, region: str) -> str:
 def code_prefix() -> str:
     """Key prefix of the job code in the code bucket; tenant roles need read access to it."""
     return f"{PIPELINE_NAME}/code"
+
+
+@contextmanager
+def _sdk_config_validated_once() -> Iterator[None]:
+    """Validate the SDK config once, not on every look-up, and keep the SDK quiet.
+
+    The SDK re-validates a non-empty config against its large JSON schema at every config
+    look-up (seconds per definition); ours (the telemetry opt-out) is constant.
+    """
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    original = SageMakerConfig.__dict__["validate_sagemaker_config"]
+    seen: set[str] = set()
+
+    def validate_once(sagemaker_config=None):
+        key = json.dumps(sagemaker_config, sort_keys=True, default=str)
+        if key not in seen:
+            original.__func__(sagemaker_config)
+            seen.add(key)
+
+    SageMakerConfig.validate_sagemaker_config = staticmethod(validate_once)
+    # The SDK logs every config look-up and endpoint resolution at INFO while it builds.
+    loggers = [logging.getLogger(n) for n in ("sagemaker", "botocore", "boto3")]
+    levels = [lg.level for lg in loggers]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for lg in loggers:
+                lg.setLevel(logging.ERROR)
+            yield
+    finally:
+        SageMakerConfig.validate_sagemaker_config = original
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def pipeline_session(boto_session, bucket: str):
@@ -270,12 +308,21 @@ def upsert(aws, role_arn: str | None = None, hyperparameters: dict | None = None
         kwargs = ({} if aws.region == "us-east-1"
                   else {"CreateBucketConfiguration": {"LocationConstraint": aws.region}})
         s3.create_bucket(Bucket=bucket, **kwargs)
-    pipeline = build_pipeline(aws.boto_session, bucket, aws.region, hyperparameters)
-    response = pipeline.upsert(
-        role_arn=role_arn,
-        description="Per-tenant churn model build: preprocess, train, evaluate, register",
-    )
+    with _sdk_config_validated_once():
+        pipeline = build_pipeline(aws.boto_session, bucket, aws.region, hyperparameters)
+        response = pipeline.upsert(
+            role_arn=role_arn,
+            description="Per-tenant churn model build: preprocess, train, evaluate, register",
+        )
     return response["PipelineArn"]
+
+
+def definition(boto_session, bucket: str, region: str, hyperparameters: dict | None = None
+               ) -> dict:
+    """The pipeline definition JSON as a dict (uploads the job code to `bucket`)."""
+    with _sdk_config_validated_once():
+        return json.loads(build_pipeline(boto_session, bucket, region, hyperparameters)
+                          .definition())
 
 
 @dataclass

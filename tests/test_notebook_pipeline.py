@@ -1,0 +1,103 @@
+"""Notebook 02 end to end on localaws: the chain 00 -> 01 -> 02 under papermill for two tenants,
+a second run, a failing accuracy condition, malformed tenant data, and tenant isolation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import pipeline, registry
+from helpers.chain import run_chain
+from helpers.session import connect
+
+pytestmark = pytest.mark.slow
+TENANTS = ("pipe-alpha", "pipe-beta")
+
+
+def outputs(notebook: Path) -> tuple[str, list[str]]:
+    """(all text output, list of image mime types) of an executed notebook."""
+    texts, images = [], []
+    for cell in json.loads(notebook.read_text())["cells"]:
+        for out in cell.get("outputs", []):
+            text = out.get("text") or out.get("data", {}).get("text/plain", "")
+            texts.append(text if isinstance(text, str) else "".join(text))
+            images += [k for k in out.get("data", {}) if k.startswith("image/")]
+    return "\n".join(texts), images
+
+
+@pytest.fixture(scope="module")
+def aws(localaws):
+    return connect("local")
+
+
+@pytest.fixture(scope="module")
+def chains(localaws, aws, tmp_path_factory):
+    """Both tenants through 00 -> 01 -> 02, then 02 once more for the first tenant."""
+    runs = {}
+    for tenant in TENANTS:
+        out = tmp_path_factory.mktemp(tenant)
+        runs[tenant] = run_chain(tenant, out, ("00_setup", "01_create_tenant", "02_pipeline"))
+    again = tmp_path_factory.mktemp("again")
+    runs["again"] = run_chain(TENANTS[0], again, ("02_pipeline",))
+    return runs
+
+
+def test_chain_registers_versions_with_tenant_specific_metrics(aws, chains):
+    versions = {t: registry.tenant_versions(aws, t) for t in TENANTS}
+    assert len(versions[TENANTS[0]]) == 2 and len(versions[TENANTS[1]]) == 1
+    for tenant, frame in versions.items():
+        assert set(frame["status"]) == {"PendingManualApproval"}
+        assert set(frame["tenant-id"]) == {tenant}
+        assert frame["accuracy"].between(0.7, 1.0).all() and frame["auc"].between(0.5, 1).all()
+        assert all(f"model-package/mt-{tenant}/" in arn for arn in frame["arn"])
+    alpha, beta = versions[TENANTS[0]].iloc[0], versions[TENANTS[1]].iloc[0]
+    assert (alpha["accuracy"], alpha["auc"]) != (beta["accuracy"], beta["auc"])
+
+
+def test_notebook_shows_progress_graph_metrics_and_versions(chains):
+    text, images = outputs(chains[TENANTS[1]][-1])
+    assert "Succeeded" in text and f"model-package/mt-{TENANTS[1]}/1" in text
+    assert "pipeline: 100%" in text  # the progress bar reached the end
+    assert "accuracy" in text and "PendingManualApproval" in text
+    # pipeline graph, ROC curve, confusion matrix, feature importance
+    assert images.count("image/png") == 4
+    text, _ = outputs(chains["again"][-1])
+    assert f"model-package/mt-{TENANTS[0]}/2" in text
+
+
+def test_failing_condition_registers_nothing_and_shows_the_fail_message(aws, chains, tmp_path):
+    before = len(registry.tenant_versions(aws, TENANTS[1], with_metrics=False))
+    (notebook,) = run_chain(TENANTS[1], tmp_path, ("02_pipeline",),
+                            extra={"02_pipeline": {"accuracy_threshold": 0.99}})
+    text, _ = outputs(notebook)
+    assert "AccuracyTooLow" in text
+    assert f"Model not registered for tenant {TENANTS[1]}: accuracy 0." in text
+    assert "is below the threshold 0.99 by 0." in text
+    assert len(registry.tenant_versions(aws, TENANTS[1], with_metrics=False)) == before
+
+
+def test_malformed_tenant_data_fails_at_preprocessing_naming_the_problem(aws, chains):
+    target = pipeline.tenant_target(aws, TENANTS[1])
+    s3 = aws.client("s3")
+    key = "data/raw/broken/churn.csv"
+    s3.put_object(Bucket=target.bucket, Key=key,
+                  Body=b"State,Account Length,Churn?\nCA,12,True.\n")
+    result = pipeline.wait(aws, pipeline.start(
+        aws, TENANTS[1], input_data_url=f"s3://{target.bucket}/{key}"), progress=False)
+    assert result.status == "Failed"
+    assert [s.name for s in result.steps] == ["Preprocess"]
+    reason = result.step("Preprocess").failure_reason
+    assert "bad input data: missing column(s)" in reason and "'Day Mins'" in reason
+    assert "Preprocess" in result.failure_reason
+
+
+def test_tenant_execution_cannot_read_another_tenants_data(aws, chains):
+    other = pipeline.tenant_target(aws, TENANTS[1])
+    result = pipeline.wait(aws, pipeline.start(
+        aws, TENANTS[0], input_data_url=other.input_data_url), progress=False)
+    assert result.status == "Failed"
+    assert [s.name for s in result.steps] == ["Preprocess"]
+    assert "AccessDenied" in result.step("Preprocess").failure_reason
+    assert other.bucket in result.step("Preprocess").failure_reason
