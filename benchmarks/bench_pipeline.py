@@ -1,0 +1,160 @@
+"""The tenant model build pipeline on localaws.
+
+1. Pipeline wall time for a 5,000-row tenant: StartPipelineExecution until the execution is
+   Succeeded (polled every 50 ms; target <= 10 s).
+2. Orchestration overhead: that wall time minus the three scripts' own compute (preprocess,
+   train, evaluate) run directly in one process on the same data (target <= 2 s at 5,000
+   rows; at 1,000,000 rows, target <= 20 %, run with LOCALAWS_BENCH_PIPELINE_LARGE=1).
+3. 20 tenants' pipelines started together: total time, and each registered one version in its
+   own group with its own tenant id.
+Writes benchmarks/results/pipeline.json and prints a table. Environment:
+LOCALAWS_BENCH_PIPELINE_TENANTS (default 20), LOCALAWS_BENCH_PIPELINE_LARGE (default off).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
+TENANTS = int(os.environ.get("LOCALAWS_BENCH_PIPELINE_TENANTS", "20"))
+LARGE = os.environ.get("LOCALAWS_BENCH_PIPELINE_LARGE", "") not in ("", "0")
+POLL = 0.05
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def direct_compute(frame, workdir: Path) -> float:
+    """Seconds for preprocess + train + evaluate run in this process on `frame`."""
+    from pipeline_steps import evaluate, preprocess, train
+
+    raw = workdir / "raw"
+    raw.mkdir(parents=True)
+    frame.to_csv(raw / "churn.csv", index=False)
+    started = time.perf_counter()
+    preprocess.run(raw, workdir / "out")
+    train.train(workdir / "out" / "train", workdir / "model", {},
+                workdir / "out" / "validation")
+    with tarfile.open(workdir / "model.tar.gz", "w:gz") as tar:
+        tar.add(workdir / "model", arcname=".")
+    report = evaluate.evaluate(evaluate.load_model(workdir), workdir / "out" / "test")
+    (workdir / "evaluation.json").write_text(json.dumps(report))
+    return time.perf_counter() - started
+
+
+def timed_run(aws, tenant: str) -> tuple[float, object]:
+    from helpers import pipeline
+
+    started = time.perf_counter()
+    arn = pipeline.start(aws, tenant)
+    result = pipeline.wait(aws, arn, poll=POLL, progress=False)
+    return time.perf_counter() - started, result
+
+
+def single_tenant(aws, tenant: str, rows: int, workdir: Path) -> dict:
+    from helpers import tenants
+    from helpers.data import generate_churn
+
+    frame = generate_churn(tenant, rows)
+    tenants.create_tenant(aws, tenant, progress=False)
+    tenants.upload_tenant_data(aws, tenant, frame)
+    wall, result = timed_run(aws, tenant)
+    assert result.status == "Succeeded", result.failure_reason
+    direct = direct_compute(frame, workdir / tenant)
+    return {"rows": rows, "pipeline_wall_s": round(wall, 3), "direct_compute_s": round(direct, 3),
+            "overhead_s": round(wall - direct, 3),
+            "overhead_pct": round(100 * (wall - direct) / direct, 1)}
+
+
+def many_tenants(aws, count: int) -> dict:
+    from helpers import registry, tenants
+
+    names = [f"bench-{i:02d}" for i in range(count)]
+    for name in names:
+        tenants.create_tenant(aws, name, progress=False)
+        tenants.upload_tenant_data(aws, name, rows=5000)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        results = list(pool.map(lambda n: timed_run(aws, n), names))
+    total = time.perf_counter() - started
+    correct = 0
+    for name, (_, result) in zip(names, results, strict=True):
+        versions = registry.tenant_versions(aws, name)
+        if (result.status == "Succeeded" and len(versions) == 1
+                and versions["tenant-id"].iloc[0] == name
+                and f"model-package/mt-{name}/1" == result.model_package_arn.split(":")[-1]):
+            correct += 1
+    walls = sorted(w for w, _ in results)
+    return {"tenants": count, "total_s": round(total, 2),
+            "per_tenant_wall_p50_s": round(walls[len(walls) // 2], 2),
+            "per_tenant_wall_max_s": round(walls[-1], 2), "correct": correct}
+
+
+def main() -> dict:
+    logging.disable(logging.WARNING)
+    state = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    os.environ["LOCALAWS_STATE_DIR"] = str(state)
+    os.environ["LOCALAWS_PORT"] = str(_free_port())
+    from helpers import pipeline, stack
+    from helpers.session import connect
+    from localaws.cli import stop
+    from localaws.config import Config
+
+    results: dict = {}
+    try:
+        aws = connect("local")
+        stack.deploy_stack(aws)
+        started = time.perf_counter()
+        pipeline.upsert(aws)
+        results["upsert_s"] = round(time.perf_counter() - started, 2)
+        results["5k"] = single_tenant(aws, "bench-small", 5000, state / "direct")
+        if LARGE:
+            results["1m"] = single_tenant(aws, "bench-large", 1_000_000, state / "direct")
+        results["concurrent"] = many_tenants(aws, TENANTS)
+    finally:
+        stop(Config.from_env())
+    results["targets"] = {"5k_wall_s": 10, "5k_overhead_s": 2, "1m_overhead_pct": 20}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print_table(results)
+    return results
+
+
+def print_table(results: dict) -> None:
+    rows = [("pipeline upsert (SDK build + CreatePipeline)", f"{results['upsert_s']:.2f} s", "")]
+    for key in ("5k", "1m"):
+        if key in results:
+            r = results[key]
+            rows += [
+                (f"{r['rows']:,} rows: pipeline wall time", f"{r['pipeline_wall_s']:.2f} s",
+                 "<= 10 s" if key == "5k" else ""),
+                (f"{r['rows']:,} rows: scripts' compute in one process",
+                 f"{r['direct_compute_s']:.2f} s", ""),
+                (f"{r['rows']:,} rows: orchestration overhead",
+                 f"{r['overhead_s']:.2f} s ({r['overhead_pct']:.0f} %)",
+                 "<= 2 s" if key == "5k" else "<= 20 %"),
+            ]
+    c = results["concurrent"]
+    rows += [(f"{c['tenants']} tenants started together: total", f"{c['total_s']:.2f} s", ""),
+             ("  per-tenant wall p50 / max",
+              f"{c['per_tenant_wall_p50_s']:.2f} / {c['per_tenant_wall_max_s']:.2f} s", ""),
+             ("  tenants with a correct version", f"{c['correct']} / {c['tenants']}", "all")]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)}  {'result':>22}  target")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>22}  {target}")
+
+
+if __name__ == "__main__":
+    main()
