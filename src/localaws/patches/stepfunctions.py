@@ -153,6 +153,12 @@ def _patch_backend() -> None:
 
 def _patch_execution() -> None:
     from moto.stepfunctions.parser.api import ExecutionStatus, GetExecutionHistoryOutput
+    from moto.stepfunctions.parser.asl.eval.program_state import (
+        ProgramEnded,
+        ProgramError,
+        ProgramStopped,
+        ProgramTimedOut,
+    )
     from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
     from moto.stepfunctions.parser.backend import execution as execution_module
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -164,12 +170,28 @@ def _patch_execution() -> None:
     comm = execution_module.BaseExecutionWorkerCommunication
     original_terminated = comm.terminated
 
+    def _reflect_execution_status(self) -> None:
+        # moto flips the status before it sets output/error, so a DescribeExecution in
+        # between saw SUCCEEDED without output: set everything, the status last.
+        execution = self.execution
+        ended = execution.exec_worker.env.program_state()
+        status = {ProgramEnded: ExecutionStatus.SUCCEEDED, ProgramStopped: ExecutionStatus.ABORTED,
+                  ProgramError: ExecutionStatus.FAILED,
+                  ProgramTimedOut: ExecutionStatus.TIMED_OUT}.get(type(ended))
+        if status is None:
+            raise RuntimeWarning(f"Execution ended with unsupported state {type(ended)}.")
+        if status == ExecutionStatus.SUCCEEDED:
+            # JSON text: moto's API hands a str output on as is ("hello" must be '"hello"')
+            execution.output = to_json_str(execution.exec_worker.env.states.get_input(),
+                                           separators=(",", ":"))
+        elif status == ExecutionStatus.FAILED:
+            execution.error = ended.error.get("error")
+            execution.cause = ended.error.get("cause")
+        execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
+        execution.exec_status = status
+
     def terminated(self) -> None:
         original_terminated(self)
-        execution = self.execution
-        if execution.exec_status == ExecutionStatus.SUCCEEDED:
-            # kept as JSON text: moto's API hands a str output on as is ("hello" is '"hello"')
-            execution.output = to_json_str(execution.output, separators=(",", ":"))
         from localaws import state
 
         try:
@@ -177,6 +199,7 @@ def _patch_execution() -> None:
         except Exception:  # persistence trouble must not kill the interpreter thread
             LOG.exception("could not record the end of %s", self.execution.exec_arn)
 
+    comm._reflect_execution_status = _reflect_execution_status
     comm.terminated = terminated
 
     def start(self) -> None:
