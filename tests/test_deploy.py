@@ -238,3 +238,53 @@ def test_invoke_through_state_machine_integration_answers(aws, tenant):
     labels, features = deploy.sample_rows(aws, tenant["name"], n=1)
     assert str(labels.iloc[0]) == result.test_label
     assert isinstance(pd.Series(deploy.invoke(aws, tenant["name"], features)).iloc[0], float)
+
+
+def test_tenant_role_cannot_load_another_tenants_model(aws, tenant, tmp_path):
+    """S3 is enforced locally: a model running under tenant A's role cannot read B's artifact.
+    SageMaker API authorization is not enforced by localaws; A's policy, which AWS enforces,
+    grants sagemaker:InvokeEndpoint on A's endpoint only."""
+    import fnmatch
+
+    a, b = tenant["name"], f"iso-{uuid.uuid4().hex[:6]}"
+    create_tenant(aws, b)
+    b_arn, _ = register_version(aws, b, tmp_path)
+    sm = aws.client("sagemaker")
+    b_container = sm.describe_model_package(
+        ModelPackageName=b_arn)["InferenceSpecification"]["Containers"][0]
+    a_role = deploy.tenant_item(aws, a)["tenant-role"]
+    name = f"mt-{a}-steal"
+    sm.create_model(ModelName=name, ExecutionRoleArn=a_role, PrimaryContainer={
+        "Image": b_container["Image"], "ModelDataUrl": b_container["ModelDataUrl"],
+        "Environment": b_container["Environment"]})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    deadline = time.monotonic() + 30
+    while (desc := sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "Creating":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert desc["EndpointStatus"] == "Failed"
+    assert "AccessDenied" in desc["FailureReason"] and b_container["ModelDataUrl"] in desc[
+        "FailureReason"]
+    for cleanup in (lambda: sm.delete_endpoint(EndpointName=name),
+                    lambda: sm.delete_endpoint_config(EndpointConfigName=name),
+                    lambda: sm.delete_model(ModelName=name)):
+        cleanup()
+
+    iam = aws.client("iam")
+    role_name = a_role.rsplit("/", 1)[-1]
+    allowed: list[str] = []
+    for policy in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        for statement in document["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [
+                statement["Action"]]
+            if statement["Effect"] == "Allow" and "sagemaker:InvokeEndpoint" in actions:
+                resources = statement["Resource"]
+                allowed += resources if isinstance(resources, list) else [resources]
+    endpoint_arn = f"arn:aws:sagemaker:{aws.region}:{aws.account_id}:endpoint/mt-{{}}"
+    assert any(fnmatch.fnmatch(endpoint_arn.format(a), r) for r in allowed)
+    assert not any(fnmatch.fnmatch(endpoint_arn.format(b), r) for r in allowed)

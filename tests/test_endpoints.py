@@ -168,7 +168,7 @@ def test_unknown_endpoint_is_a_validation_error(env):
     ("a,b,c,d", "text/csv"),            # not numbers
     ("1,2", "text/csv"),                # wrong feature count
     ("{not json", "application/json"),
-    ("", "text/csv"),
+    ("\n\n", "text/csv"),              # no rows
 ])
 def test_malformed_body_is_a_4xx_model_error_and_endpoint_keeps_serving(env, body, content_type):
     name = _shared_endpoint(env)

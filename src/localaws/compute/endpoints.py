@@ -136,7 +136,10 @@ def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:
     bucket, key = url[5:].split("/", 1)
     archive = dest.parent / f"{dest.name}.tar.gz"
     try:
-        s3.download_file(bucket, key, str(archive))
+        # GetObject (not download_file's HEAD) so the error names its code, e.g. AccessDenied.
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        with open(archive, "wb") as out:
+            shutil.copyfileobj(body, out, 1 << 20)
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
