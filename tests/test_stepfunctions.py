@@ -278,3 +278,55 @@ def test_invoke_endpoint_integration(aws, admin_role):
     missing = invoke(uid("no-endpoint"))
     assert missing["status"] == "FAILED"
     assert missing["error"].startswith("SageMakerRuntime.")
+
+
+def test_retry_on_an_aws_error_name(aws, admin_role):
+    sfn = aws("stepfunctions")
+    definition = {"StartAt": "Read", "States": {"Read": task(
+        "aws-sdk:s3:getObject", {"Bucket": "no-such-bucket-h2", "Key": "k"},
+        Retry=[{"ErrorEquals": ["S3.NoSuchBucketException"], "IntervalSeconds": 1,
+                "MaxAttempts": 1}],
+        Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Gave up"}], End=True),
+        "Gave up": {"Type": "Pass", "End": True}}}
+    desc = run(sfn, definition, admin_role)
+    assert desc["status"] == "SUCCEEDED"
+    events = sfn.get_execution_history(executionArn=desc["executionArn"])["events"]
+    assert [e["type"] for e in events].count("TaskScheduled") == 2
+
+
+@pytest.mark.slow
+def test_executions_survive_a_restart(tmp_path):
+    """History and output of an ended execution are still there after stop + start."""
+    import socket
+
+    from localaws.cli import env_vars, start, stop
+    from localaws.config import Config
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = Config(state_dir=tmp_path / "state", port=port)
+    start(config)
+    try:
+        env = env_vars(config)
+        session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                region_name="us-east-1")
+        sfn = session.client("stepfunctions", endpoint_url=config.endpoint_url)
+        iam = session.client("iam", endpoint_url=config.endpoint_url)
+        role = make_role(iam, [{"Effect": "Allow", "Action": "*", "Resource": "*"}])
+        desc = run(sfn, {"StartAt": "P", "States": {"P": {
+            "Type": "Pass", "Result": "kept", "End": True}}}, role)
+        assert desc["status"] == "SUCCEEDED"
+        before = sfn.get_execution_history(executionArn=desc["executionArn"])["events"]
+        stop(config)
+        start(config)
+        sfn = session.client("stepfunctions", endpoint_url=config.endpoint_url)
+        after = sfn.describe_execution(executionArn=desc["executionArn"])
+        assert after["status"] == "SUCCEEDED" and json.loads(after["output"]) == "kept"
+        history = sfn.get_execution_history(executionArn=desc["executionArn"])["events"]
+        assert [e["type"] for e in history] == [e["type"] for e in before]
+        again = sfn.start_execution(stateMachineArn=desc["stateMachineArn"])["executionArn"]
+        assert wait_done(sfn, again)["status"] == "SUCCEEDED"
+    finally:
+        stop(config)
