@@ -97,13 +97,15 @@ def test_stack_creates_executes_updates_and_deletes(aws, definitions):
     assert s3.head_bucket(Bucket=out["BucketName"])
 
     with pytest.raises(ClientError, match="No updates are to be performed"):
-        cf.update_stack(StackName=name, TemplateBody=body, Parameters=params)
+        cf.update_stack(StackName=name, TemplateBody=body, Parameters=params,
+                        Capabilities=["CAPABILITY_IAM"])
     with pytest.raises(ClientError, match="No updates are to be performed"):
-        cf.update_stack(StackName=name, TemplateBody=body, Parameters=[
-            {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in params])
+        cf.update_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
+                        Parameters=[{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+                                    for p in params])
 
-    cf.update_stack(StackName=name, TemplateBody=body.replace("greeting: hello",
-                                                              "greeting: bonjour"),
+    changed = body.replace("greeting: hello", "greeting: bonjour")
+    cf.update_stack(StackName=name, TemplateBody=changed, Capabilities=["CAPABILITY_IAM"],
                     Parameters=[*params, {"ParameterKey": "GroupDescription",
                                           "ParameterValue": "second"}])
     stack = stack_of(cf, name)
@@ -135,8 +137,9 @@ def test_unsupported_resource_type_fails_the_stack_and_rolls_back(aws, definitio
     name, table = uid("cfn-bad"), uid("cfn-bad-table")
     body = TEMPLATE.read_text().replace("Type: AWS::Logs::LogGroup",
                                         "Type: AWS::SageMaker::Pipeline")
-    cf.create_stack(StackName=name, TemplateBody=body, Parameters=[
-        *definitions, {"ParameterKey": "TableName", "ParameterValue": table}])
+    cf.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
+                    Parameters=[*definitions,
+                                {"ParameterKey": "TableName", "ParameterValue": table}])
 
     stack = stack_of(cf, name)
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
@@ -190,3 +193,51 @@ def test_failed_delete_keeps_the_stack_with_a_reason(aws):
     cf.delete_stack(StackName=name)
     with pytest.raises(ClientError):
         sm.describe_model_package_group(ModelPackageGroupName=name)
+
+
+def test_iam_resources_need_capabilities_as_on_aws(aws):
+    cf = aws("cloudformation")
+    name = uid("cfn-caps")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    unnamed = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": trust}}}}
+    named = json.loads(json.dumps(unnamed))
+    named["Resources"]["Role"]["Properties"]["RoleName"] = name
+
+    with pytest.raises(ClientError, match=r"Requires capabilities : \[CAPABILITY_IAM\]") as exc:
+        cf.create_stack(StackName=name, TemplateBody=json.dumps(unnamed))
+    assert exc.value.response["Error"]["Code"] == "InsufficientCapabilitiesException"
+    with pytest.raises(ClientError, match="CAPABILITY_NAMED_IAM"):
+        cf.create_stack(StackName=name, TemplateBody=json.dumps(named),
+                        Capabilities=["CAPABILITY_IAM"])
+    with pytest.raises(ClientError):
+        cf.describe_stacks(StackName=name)  # nothing was created
+
+    cf.create_stack(StackName=name, TemplateBody=json.dumps(unnamed),
+                    Capabilities=["CAPABILITY_IAM"])
+    with pytest.raises(ClientError, match="CAPABILITY_NAMED_IAM"):
+        cf.update_stack(StackName=name, TemplateBody=json.dumps(named),
+                        Capabilities=["CAPABILITY_IAM"])
+    cf.update_stack(StackName=name, TemplateBody=json.dumps(named),
+                    Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert stack_of(cf, name)["StackStatus"] == "UPDATE_COMPLETE"
+    assert aws("iam").get_role(RoleName=name)
+    cf.delete_stack(StackName=name)
+
+
+def test_disable_rollback_keeps_what_was_made(aws, definitions):
+    cf, ddb = aws("cloudformation"), aws("dynamodb")
+    name, table = uid("cfn-keep"), uid("cfn-keep-table")
+    body = TEMPLATE.read_text().replace("Type: AWS::Logs::LogGroup",
+                                        "Type: AWS::SageMaker::Pipeline")
+    cf.create_stack(StackName=name, TemplateBody=body, DisableRollback=True,
+                    Capabilities=["CAPABILITY_IAM"], Parameters=[
+                        *definitions, {"ParameterKey": "TableName", "ParameterValue": table}])
+    stack = stack_of(cf, name)
+    assert stack["StackStatus"] == "CREATE_FAILED"
+    assert "AWS::SageMaker::Pipeline" in stack["StackStatusReason"]
+    assert table in ddb.list_tables()["TableNames"]
+    cf.delete_stack(StackName=name)
+    assert table not in ddb.list_tables()["TableNames"]

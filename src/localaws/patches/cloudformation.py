@@ -11,12 +11,15 @@ What moto 5.2.5 lacks and this adds:
   `AWS::IAM::ManagedPolicy` is detached and deleted with the stack;
 - `AWS::SageMaker::ModelPackageGroup` (Ref = ARN; GetAtt ModelPackageGroupArn, CreationTime,
   ModelPackageGroupStatus);
-- "No updates are to be performed." whenever template and parameters are unchanged.
+- "No updates are to be performed." whenever template and parameters are unchanged;
+- CreateStack/UpdateStack demand CAPABILITY_IAM / CAPABILITY_NAMED_IAM / CAPABILITY_AUTO_EXPAND
+  as AWS does (InsufficientCapabilitiesException), and honour OnFailure / DisableRollback.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import yaml
@@ -380,6 +383,8 @@ def _patch_stack() -> None:
             )
             self.stack_status_reason = (f"The following resource(s) failed to create: "
                                         f"[{failure.logical_id}]: {failure.reason}")
+            if getattr(_on_failure, "value", "ROLLBACK") == "DO_NOTHING":
+                return
             self.status = "ROLLBACK_IN_PROGRESS"
             self._add_stack_event("ROLLBACK_IN_PROGRESS",
                                   resource_status_reason=self.stack_status_reason)
@@ -393,8 +398,12 @@ def _patch_stack() -> None:
             self._add_stack_event("ROLLBACK_COMPLETE")
         finally:
             if self.status != "CREATE_COMPLETE":
-                # moto makes resources lazily (outputs, resource listings): make none now
-                self.resource_map._resource_json_map = {}
+                # moto makes resources lazily (outputs, resource listings): make no more now;
+                # keep what a CREATE_FAILED (no rollback) stack holds, so a delete removes it
+                made = self.resource_map._parsed_resources
+                self.resource_map._resource_json_map = {
+                    k: v for k, v in self.resource_map._resource_json_map.items()
+                    if self.status == "CREATE_FAILED" and k in made}
                 self.output_map = OutputMap(self.resource_map, {}, self.stack_id)
 
     def update(self, template: str, role_arn=None, parameters=None, tags=None) -> None:
@@ -467,6 +476,91 @@ def _patch_no_op_update() -> None:
     setattr(CloudFormationResponse, _DONE, True)
 
 
+_IAM_NAMES = {"AWS::IAM::Role": "RoleName", "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+              "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName",
+              "AWS::IAM::InstanceProfile": "InstanceProfileName", "AWS::IAM::Policy": None,
+              "AWS::IAM::AccessKey": None, "AWS::IAM::UserToGroupAddition": None}
+_on_failure = threading.local()
+
+
+def required_capabilities(template: dict[str, Any]) -> list[str]:
+    """The capabilities AWS demands before it creates or updates a stack from `template`."""
+    resources = (template.get("Resources") or {}).values()
+    iam = [r for r in resources if r.get("Type") in _IAM_NAMES]
+    named = any(_IAM_NAMES[r["Type"]] and _IAM_NAMES[r["Type"]] in (r.get("Properties") or {})
+                for r in iam)
+    needed = ["CAPABILITY_NAMED_IAM"] if named else ["CAPABILITY_IAM"] if iam else []
+    if template.get("Transform"):
+        needed.append("CAPABILITY_AUTO_EXPAND")
+    return needed
+
+
+def _check_capabilities(response, template_body: str | None) -> None:
+    from moto.cloudformation.exceptions import CloudFormationError
+    from moto.cloudformation.models import Stack
+
+    if not template_body:
+        return
+    try:
+        template = Stack.parse_template(template_body)
+    except Exception:
+        return  # moto reports a malformed template itself
+    if not isinstance(template, dict):
+        return
+    granted = set(response._get_param("Capabilities", []) or [])
+    if "CAPABILITY_NAMED_IAM" in granted:
+        granted.add("CAPABILITY_IAM")
+    missing = [c for c in required_capabilities(template) if c not in granted]
+    if missing:
+        error = CloudFormationError(f"Requires capabilities : [{', '.join(missing)}]")
+        error.code = "InsufficientCapabilitiesException"
+        raise error
+
+
+def _patch_requests() -> None:
+    """CreateStack/UpdateStack: capabilities as AWS requires them; OnFailure/DisableRollback."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    if getattr(CloudFormationResponse.create_stack, _DONE, False):
+        return
+    original_create = CloudFormationResponse.create_stack
+    original_update = CloudFormationResponse.update_stack
+
+    def body_of(self, previous: str | None = None) -> str | None:
+        if self._get_bool_param("UsePreviousTemplate", False):
+            return previous
+        if self._get_param("TemplateBody"):
+            return self._get_param("TemplateBody")
+        if self._get_param("TemplateURL"):
+            return self._get_stack_from_s3_url(self._get_param("TemplateURL"))
+        return None
+
+    def create_stack(self):
+        _check_capabilities(self, body_of(self))
+        on_failure = self._get_param("OnFailure") or "ROLLBACK"
+        if self._get_bool_param("DisableRollback", False):
+            on_failure = "DO_NOTHING"
+        _on_failure.value = on_failure
+        try:
+            result = original_create(self)
+        finally:
+            _on_failure.value = "ROLLBACK"
+        if on_failure == "DELETE":
+            stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+            if stack.status == "ROLLBACK_COMPLETE":
+                self.cloudformation_backend.delete_stack(stack.stack_id)
+        return result
+
+    def update_stack(self):
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        _check_capabilities(self, body_of(self, stack.template))
+        return original_update(self)
+
+    setattr(create_stack, _DONE, True)
+    CloudFormationResponse.create_stack = create_stack
+    CloudFormationResponse.update_stack = update_stack
+
+
 def apply() -> None:
     """Install the CloudFormation extensions (idempotent)."""
     _patch_state_machine()
@@ -475,3 +569,4 @@ def apply() -> None:
     _patch_parsing()
     _patch_stack()
     _patch_no_op_update()
+    _patch_requests()
