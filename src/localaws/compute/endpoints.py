@@ -110,21 +110,30 @@ def snapshot_variants(backend, config_name: str) -> list[Variant]:
     return variants
 
 
+_boto_session = None
+_client_lock = threading.Lock()  # creating clients from one session is not thread-safe
+
+
 def _s3_client(role_arn: str, region: str):
     import boto3
 
     from localaws.auth import role_credentials
 
+    global _boto_session
+
     try:
         creds = role_credentials(role_arn, "SageMaker")
     except Exception as exc:
         raise LoadError(f"could not assume the model's execution role {role_arn}: {exc}") from exc
-    return boto3.client(
-        "s3", region_name=region,
-        endpoint_url=f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '5000')}",
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds.get("SessionToken") or None,
-    )
+    with _client_lock:
+        if _boto_session is None:  # one session: botocore loads the S3 model once, not per client
+            _boto_session = boto3.session.Session()
+        return _boto_session.client(
+            "s3", region_name=region,
+            endpoint_url=f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '5000')}",
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds.get("SessionToken") or None,
+        )
 
 
 def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:

@@ -228,7 +228,7 @@ def _execute(kind: str, backend, job, running: Running, directory: str) -> tuple
         spec, metric_defs = _training_spec(job, base, s3, credentials, region)
     else:
         spec, metric_defs = _processing_spec(job, base, s3, credentials, region)
-    spec.update(log=log_file)
+    spec.update(log=log_file, opt_ml=base)
     shipper = LogShipper(kind, running.name, log_file, region)
     limit = (getattr(job, "stopping_condition", None) or {}).get("MaxRuntimeInSeconds")
     metrics: dict[str, float] = {}

@@ -7,7 +7,8 @@ Shared by the warm worker (a forked child of the zygote) and the cold fallback
   ``"package.module:function"``, with no arguments) or ``"command"`` (exec ``argv``)
 - ``argv``: the arguments after the program, ``cwd``, ``env`` (the complete environment),
   ``log`` (file receiving stdout and stderr), ``failure_file`` (where the error of an
-  uncaught exception is written, as SageMaker's containers write /opt/ml/output/failure).
+  uncaught exception is written, as SageMaker's containers write /opt/ml/output/failure),
+  ``opt_ml`` (the job directory that stands in for /opt/ml; see `pathmap`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def prepare(spec: dict) -> None:
     os.environ.update(spec["env"])
     os.chdir(spec["cwd"])
     _redirect_output(spec["log"])
+    if spec.get("opt_ml"):
+        from localaws.compute import pathmap
+
+        pathmap.install(spec["opt_ml"])
     # Forked children inherit the zygote's random state; a container would start fresh.
     random.seed()
     if "numpy" in sys.modules:
