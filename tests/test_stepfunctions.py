@@ -330,3 +330,20 @@ def test_executions_survive_a_restart(tmp_path):
         assert wait_done(sfn, again)["status"] == "SUCCEEDED"
     finally:
         stop(config)
+
+
+def test_optimized_sagemaker_integration(aws, admin_role):
+    sm, sfn = aws("sagemaker"), aws("stepfunctions")
+    name = uid("opt-model")
+    created = run(sfn, chain(("Model", task("sagemaker:createModel", {
+        "ModelName": name, "ExecutionRoleArn": admin_role,
+        "PrimaryContainer": {"Image": XGB_IMAGE, "ModelDataUrl": "s3://bucket/model.tar.gz"}}))),
+        admin_role)
+    assert created["status"] == "SUCCEEDED", created
+    assert json.loads(created["output"])["ModelArn"].endswith(f"model/{name}")
+    assert sm.describe_model(ModelName=name)["PrimaryContainer"]["Image"] == XGB_IMAGE
+
+    failed = run(sfn, chain(("Endpoint", task("sagemaker:createEndpoint", {
+        "EndpointName": uid("opt-ep"), "EndpointConfigName": "no-such-config"}))), admin_role)
+    assert failed["status"] == "FAILED"
+    assert failed["error"].startswith("SageMaker."), failed

@@ -120,6 +120,52 @@ def _patch_aws_sdk() -> None:
     StateTaskServiceAwsSdk._localaws = True
 
 
+def _patch_optimized_passthrough() -> None:
+    """Optimized integrations moto only forwards (`arn:aws:states:::sagemaker:createModel`):
+    JSON results, and errors named `SageMaker.<Error>Exception` (unmodelled ones
+    `SageMaker.AmazonSageMakerException`, as that integration names them)."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (  # noqa: E501
+        StateTaskServiceUnsupported,
+    )
+
+    if getattr(StateTaskServiceUnsupported, "_localaws", False):
+        return
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+        StateTaskServiceAwsSdk,
+    )
+
+    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters,
+                           state_credentials):
+        client = sfn_clients.client_for(
+            resource_runtime_part.region, self._get_boto_service_name(), state_credentials
+        )
+        action = self._get_boto_service_action()
+        params = sfn_clients.to_boto_params(client, action, normalised_parameters)
+        env.stack.append(sfn_clients.to_state_value(getattr(client, action)(**params) or {}))
+
+    original_from_error = StateTaskServiceUnsupported._from_error
+
+    def _from_error(self, env, ex):
+        if not isinstance(ex, ClientError):
+            return original_from_error(self, env, ex)
+        service = sfn_clients.error_service_name(self.resource.api_name)
+        code = ex.response.get("Error", {}).get("Code", "")
+        modelled = type(ex).__name__ != "ClientError"
+        name = code if code.endswith("Exception") else f"{code}Exception"
+        error = f"{service}.{name}" if modelled else f"{service}.Amazon{service}Exception"
+        meta = ex.response.get("ResponseMetadata", {})
+        cause = (f"{ex.response.get('Error', {}).get('Message') or ex} (Service: {service}; "
+                 f"Status Code: {meta.get('HTTPStatusCode')}; Error Code: {code}; "
+                 f"Request ID: {meta.get('RequestId')})")
+        return StateTaskServiceAwsSdk._get_task_failure_event(self, env=env, error=error,
+                                                              cause=cause)
+
+    StateTaskServiceUnsupported._eval_service_task = _eval_service_task
+    StateTaskServiceUnsupported._from_error = _from_error
+    StateTaskServiceUnsupported._localaws = True
+
+
 def _patch_backend() -> None:
     import moto.stepfunctions as sfn_package
     from moto.stepfunctions import models as sfn_models
@@ -259,5 +305,6 @@ def apply() -> None:
     """Install the Step Functions extensions (idempotent)."""
     _patch_clients()
     _patch_aws_sdk()
+    _patch_optimized_passthrough()
     _patch_backend()
     _patch_execution()
