@@ -55,6 +55,7 @@ ERROR_SERVICE_NAMES: dict[str, str] = {
     "eventbridge": "EventBridge",
 }
 
+_MAX_CLIENTS = 256
 _ROLE_CREDENTIALS_TTL = 300.0  # seconds; well inside the lifetime of STS session keys
 _lock = threading.Lock()
 _session = boto3.session.Session()  # one botocore session: service models load once
@@ -112,6 +113,8 @@ def client_for(region: str, service: str, state_credentials: Any = None) -> Base
         with _lock:
             client = _clients.get(cache_key)
             if client is None:
+                if len(_clients) >= _MAX_CLIENTS:  # role keys rotate: drop stale clients
+                    _clients.clear()
                 client = _session.client(
                     service,
                     region_name=region or "us-east-1",
