@@ -101,7 +101,8 @@ def run_state_machine(session: AwsSession, kind: str, payload: dict, *, name_hin
             raise TenantError(f"{kind} execution {arn} still running after {timeout:.0f}s",
                               error="Timeout", execution_arn=arn)
         time.sleep(delay)
-        delay = min(delay * 1.5, 1.0)
+        # Poll briskly while an execution is young (most finish in well under a second).
+        delay = min(delay * 1.3, 0.1 if time.monotonic() - started < 10 else 1.0)
     if not stream:
         seen = _entered_states(sfn, arn)
     output = described.get("output")

@@ -1,0 +1,147 @@
+"""Tenant onboarding and offboarding on localaws, through the real state machines.
+
+Measures, on a fresh localaws with the platform stack deployed:
+- create-tenant executions, StartExecution to SUCCEEDED as a client sees it (p50 / p95;
+  target p50 <= 0.5 s) and the server-side duration (stopDate - startDate);
+- 100 tenants onboarded one after another, then 100 more 8 at a time (target <= 60 s each);
+- delete-tenant executions (p50 / p95).
+Writes benchmarks/results/tenants.json and prints a table. Environment:
+LOCALAWS_BENCH_TENANTS (default 100) tenants per onboarding run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from localaws.cli import env_vars, start, stop
+from localaws.config import Config
+
+RESULTS = Path(__file__).resolve().parent / "results" / "tenants.json"
+TENANTS = int(os.environ.get("LOCALAWS_BENCH_TENANTS", "100"))
+WORKERS = 8
+TARGETS = {"create_p50_s": 0.5, "onboard_sequential_s": 60.0, "onboard_parallel_s": 60.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stats(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50_s": round(pick(0.5), 3), "p95_s": round(pick(0.95), 3),
+            "mean_s": round(statistics.fmean(ordered), 3), "max_s": round(ordered[-1], 3),
+            "n": len(ordered)}
+
+
+def _run(session, kind: str, tenant: str) -> tuple[float, float]:
+    """One execution: (client-side seconds, server-side seconds); raises if it failed."""
+    from helpers import tenants
+
+    execution = tenants.run_state_machine(session, kind, {"tenant": {"name": tenant}},
+                                          name_hint=tenant, progress=False)
+    if execution.status != "SUCCEEDED":
+        raise RuntimeError(f"{kind} {tenant}: {execution.error}: {execution.cause}")
+    described = session.client("stepfunctions").describe_execution(executionArn=execution.arn)
+    server = (described["stopDate"] - described["startDate"]).total_seconds()
+    return execution.seconds, server
+
+
+def measure() -> dict:
+    from helpers import stack
+    from helpers.session import connect
+
+    session = connect("local")
+    started = time.monotonic()
+    stack.deploy_stack(session)
+    deploy_s = time.monotonic() - started
+    for warm in ("warm-a", "warm-b"):  # first calls per service pay imports
+        _run(session, "create", warm)
+        _run(session, "delete", warm)
+
+    sequential = [f"seq-{i:04d}" for i in range(TENANTS)]
+    started = time.monotonic()
+    timings = [_run(session, "create", t) for t in sequential]
+    onboard_sequential = time.monotonic() - started
+
+    parallel = [f"par-{i:04d}" for i in range(TENANTS)]
+    started = time.monotonic()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        parallel_timings = list(pool.map(lambda t: _run(session, "create", t), parallel))
+    onboard_parallel = time.monotonic() - started
+
+    deletes = [_run(session, "delete", t) for t in sequential[:TENANTS // 2]]
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(lambda t: _run(session, "delete", t), sequential[TENANTS // 2:] + parallel))
+    left = session.client("dynamodb").scan(TableName="allTenants", Select="COUNT")["Count"]
+    return {
+        "tenants_per_run": TENANTS,
+        "workers": WORKERS,
+        "stack_deploy_s": round(deploy_s, 3),
+        "create_client": _stats([c for c, _ in timings]),
+        "create_server": _stats([s for _, s in timings]),
+        "create_client_under_8_workers": _stats([c for c, _ in parallel_timings]),
+        "onboard_sequential_s": round(onboard_sequential, 2),
+        "onboard_parallel_s": round(onboard_parallel, 2),
+        "delete_client": _stats([c for c, _ in deletes]),
+        "delete_server": _stats([s for _, s in deletes]),
+        "tenants_left_after_deletes": left,
+        "targets": TARGETS,
+    }
+
+
+def main() -> dict:
+    config = Config(state_dir=Path(tempfile.mkdtemp(prefix="bench-tenants-")), port=_free_port())
+    saved = dict(os.environ)
+    os.environ.update({"LOCALAWS_STATE_DIR": str(config.state_dir),
+                       "LOCALAWS_PORT": str(config.port)})
+    try:
+        start(config)
+        os.environ.update(env_vars(config))
+        results = measure()
+    finally:
+        stop(config)
+        os.environ.clear()
+        os.environ.update(saved)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    rows = [
+        ("create tenant p50 / p95 (client)",
+         f"{results['create_client']['p50_s']:.3f} s / {results['create_client']['p95_s']:.3f} s",
+         f"p50 <= {TARGETS['create_p50_s']} s"),
+        ("create tenant p50 / p95 (server)",
+         f"{results['create_server']['p50_s']:.3f} s / {results['create_server']['p95_s']:.3f} s",
+         ""),
+        (f"{TENANTS} tenants sequentially", f"{results['onboard_sequential_s']:.1f} s",
+         f"<= {TARGETS['onboard_sequential_s']:.0f} s"),
+        (f"{TENANTS} tenants, {WORKERS} at a time", f"{results['onboard_parallel_s']:.1f} s",
+         f"<= {TARGETS['onboard_parallel_s']:.0f} s"),
+        ("create p50 under 8 workers",
+         f"{results['create_client_under_8_workers']['p50_s']:.3f} s", ""),
+        ("delete tenant p50 / p95 (client)",
+         f"{results['delete_client']['p50_s']:.3f} s / {results['delete_client']['p95_s']:.3f} s",
+         ""),
+        ("tenants left after deleting all", str(results["tenants_left_after_deletes"]), "0"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'measure':<{width}}  {'result':<22}  target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:<22}  {target}")
+    print(f"\nwritten to {RESULTS}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
