@@ -218,6 +218,10 @@ def test_delete_removes_deployments_by_name_and_tag_only(session):
     model(f"mt-{x}-v2-20260102000000", x)
     model(f"mt-{x2}-v1-20260101000000", x2)
     model(f"mt-{x}-v9-20260109000000", x2)  # looks like x's, but tenant x-2 owns it
+    for tenant in (x, x2):  # endpoints whose model cannot load: they fail, and must still go
+        sm.create_endpoint(EndpointName=f"mt-{tenant}",
+                           EndpointConfigName=f"mt-{tenant}-v1-20260101000000",
+                           Tags=[{"Key": "tenant-id", "Value": tenant}])
     for tenant in (x, x2):
         sm.create_model_package(
             ModelPackageGroupName=model_package_group(tenant),
@@ -227,6 +231,8 @@ def test_delete_removes_deployments_by_name_and_tag_only(session):
     tenants.delete_tenant(session, x, progress=False)
 
     assert nothing_left(session, x)
+    assert [e["EndpointName"] for e in sm.list_endpoints(NameContains=f"mt-{x}")["Endpoints"]] == [
+        f"mt-{x2}"]
     survivors = {m["ModelName"] for m in sm.list_models(NameContains=f"mt-{x}")["Models"]}
     assert survivors == {f"mt-{x2}-v1-20260101000000", f"mt-{x}-v9-20260109000000"}
     configs = {c["EndpointConfigName"] for c in sm.list_endpoint_configs(
