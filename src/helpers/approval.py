@@ -6,7 +6,6 @@ in that tenant's model package group is refused, whoever's ARN it is.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,37 +38,22 @@ class ModelVersion:
                 "comment": self.comment, "arn": self.arn}
 
 
-def _metrics(aws, package: dict) -> dict[str, float]:
-    """accuracy/auc/precision/recall from the version's evaluation report, if it has one."""
-    quality = package.get("ModelMetrics", {}).get("ModelQuality", {})
-    uri = quality.get("Statistics", {}).get("S3Uri")
-    if not uri or not uri.startswith("s3://"):
-        return {}
-    bucket, key = uri[5:].split("/", 1)
-    try:
-        report = json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    except (ClientError, ValueError):
-        return {}
-    found = report.get("binary_classification_metrics", report)
-    return {name: float(found[name]["value"]) for name in ("accuracy", "auc", "precision", "recall")
-            if isinstance(found.get(name), dict) and "value" in found[name]}
+def list_versions(aws, tenant_id: str, prefix: str = DEFAULT_PREFIX,
+                  with_metrics: bool = True) -> list[ModelVersion]:
+    """All versions in the tenant's model package group, newest first (helpers.registry's
+    listing plus each version's approval comment)."""
+    from helpers.registry import METRICS
+    from helpers.registry import list_versions as registry_versions
 
-
-def list_versions(aws, tenant_id: str, prefix: str = DEFAULT_PREFIX) -> list[ModelVersion]:
-    """All versions in the tenant's model package group, newest first, with their metrics."""
     group = model_package_group(validate_tenant_id(tenant_id), prefix)
     sm = aws.client("sagemaker")
-    arns = []
-    for page in sm.get_paginator("list_model_packages").paginate(
-            ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"):
-        arns += [p["ModelPackageArn"] for p in page["ModelPackageSummaryList"]]
     versions = []
-    for arn in arns:
-        package = sm.describe_model_package(ModelPackageName=arn)
+    for row in registry_versions(aws, group, with_metrics).to_dict("records"):
+        package = sm.describe_model_package(ModelPackageName=row["arn"])
         versions.append(ModelVersion(
-            arn=arn, version=int(package["ModelPackageVersion"]),
-            status=package["ModelApprovalStatus"], created=package["CreationTime"],
-            comment=package.get("ApprovalDescription", ""), metrics=_metrics(aws, package)))
+            arn=row["arn"], version=int(row["version"]), status=row["status"],
+            created=row["created"], comment=package.get("ApprovalDescription", ""),
+            metrics={m: float(row[m]) for m in METRICS if m in row and row[m] == row[m]}))
     return sorted(versions, key=lambda v: v.version, reverse=True)
 
 
@@ -96,7 +80,8 @@ def resolve_version(aws, tenant_id: str, version: int | str,
                 f"model version {version} belongs to group {package.get('ModelPackageGroupName')!r}"
                 f", not to tenant {tenant_id!r} (group {group!r}): refused")
         version = int(package["ModelPackageVersion"])
-    found = [v for v in list_versions(aws, tenant_id, prefix) if v.version == int(version)]
+    found = [v for v in list_versions(aws, tenant_id, prefix, with_metrics=False)
+             if v.version == int(version)]
     if not found:
         raise ApprovalError(f"tenant {tenant_id!r} has no model version {version} in {group}")
     return found[0]

@@ -1,0 +1,249 @@
+"""Endpoints and the deploy state machine on localaws.
+
+1. Deploy state machine, start to SUCCEEDED (target <= 3 s): first deploy (CreateEndpoint) and
+   redeploys (UpdateEndpoint), alternating two approved versions of one tenant.
+2. InvokeEndpoint latency, one client, one CSV row per request (targets p50 <= 5 ms,
+   p99 <= 20 ms), measured client side over HTTP with boto3.
+3. Throughput with 8 concurrent clients (requests per second).
+4. UpdateEndpoint swap under load (8 clients): failed requests (target 0) and swap time.
+Versions are built as the pipeline builds them (the project's preprocess/train job code on the
+tenant's generated data) and registered directly, so the figures exclude pipeline time.
+Writes benchmarks/results/endpoints.json and prints a table. Environment:
+LOCALAWS_BENCH_INVOKES (default 1000), LOCALAWS_BENCH_DEPLOYS (default 5).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import statistics
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "endpoints.json"
+INVOKES = int(os.environ.get("LOCALAWS_BENCH_INVOKES", "1000"))
+DEPLOYS = int(os.environ.get("LOCALAWS_BENCH_DEPLOYS", "5"))
+CLIENTS = 8
+XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def register_version(aws, tenant: str, workdir: Path, num_round: int) -> str:
+    """Train on the tenant's data with the pipeline's job code; register as the pipeline does."""
+    from helpers.data import generate_churn
+    from helpers.naming import model_package_group, tenant_bucket
+    from pipeline_steps import preprocess, train
+
+    run = uuid.uuid4().hex[:12]
+    (workdir / run / "in").mkdir(parents=True)
+    generate_churn(tenant, rows=2000).to_csv(workdir / run / "in" / "churn.csv", index=False)
+    preprocess.run(workdir / run / "in", workdir / run / "out")
+    train.train(workdir / run / "out" / "train", workdir / run / "model", {"num_round": num_round})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(workdir / run / "model", arcname=".")
+    bucket, prefix = tenant_bucket(tenant, aws.account_id, aws.region), f"pipeline/{run}"
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/model/model.tar.gz", Body=buf.getvalue())
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/test/test.csv",
+                  Body=(workdir / run / "out" / "test" / "test.csv").read_bytes())
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/evaluation/evaluation.json", Body=b"{}")
+    return aws.client("sagemaker").create_model_package(
+        ModelPackageGroupName=model_package_group(tenant),
+        InferenceSpecification={
+            "Containers": [{"Image": XGB_IMAGE,
+                            "ModelDataUrl": f"s3://{bucket}/{prefix}/model/model.tar.gz",
+                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+        ModelApprovalStatus="Approved",
+        ModelMetrics={"ModelQuality": {"Statistics": {
+            "ContentType": "application/json",
+            "S3Uri": f"s3://{bucket}/{prefix}/evaluation/evaluation.json"}}},
+    )["ModelPackageArn"]
+
+
+def _load(aws, endpoint: str, row: str, seconds: float, failures: list, latencies: list,
+          stop: threading.Event | None = None) -> None:
+    """One client invoking `endpoint` until `seconds` pass or `stop` is set."""
+    import boto3
+
+    client = boto3.Session(region_name=aws.region).client("sagemaker-runtime")
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end and not (stop and stop.is_set()):
+        started = time.perf_counter()
+        try:
+            client.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=row)[
+                "Body"].read()
+            latencies.append(time.perf_counter() - started)
+        except Exception as exc:  # counted, not raised: the figure is the failure count
+            failures.append(repr(exc))
+
+
+def main() -> dict:
+    from localaws.cli import env_vars, start, stop
+    from localaws.config import Config
+
+    state = Path(tempfile.mkdtemp(prefix="bench-endpoints-"))
+    config = Config(state_dir=state / "state", port=_free_port())
+    saved = dict(os.environ)
+    os.environ.update({"LOCALAWS_STATE_DIR": str(config.state_dir),
+                       "LOCALAWS_PORT": str(config.port)})
+    start(config)
+    os.environ.update(env_vars(config))
+    try:
+        return _run(state)
+    finally:
+        stop(config)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run(workdir: Path) -> dict:
+    import boto3
+
+    from helpers import deploy, tenants
+    from helpers.session import connect
+    from helpers.stack import deploy_stack
+
+    aws = connect("local")
+    deploy_stack(aws)
+    tenant = "bench"
+    tenants.create_tenant(aws, tenant)
+    versions = [register_version(aws, tenant, workdir, n) for n in (20, 40)]
+
+    deploy_seconds, kinds = [], []
+    for i in range(DEPLOYS):
+        time.sleep(1.0)  # deployment names carry the second
+        result = deploy.deploy(aws, tenant, version=versions[i % 2], progress=False)
+        deploy_seconds.append(result.seconds)
+        kinds.append("create" if i == 0 else "update")
+
+    labels, features = deploy.sample_rows(aws, tenant, n=1)
+    row = ",".join(repr(float(v)) for v in features.iloc[0])
+    endpoint = f"mt-{tenant}"
+    client = boto3.Session(region_name=aws.region).client("sagemaker-runtime")
+    for _ in range(20):  # warm-up: connection, model in cache
+        client.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=row)
+    single = []
+    for _ in range(INVOKES):
+        started = time.perf_counter()
+        client.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=row)[
+            "Body"].read()
+        single.append(time.perf_counter() - started)
+
+    # Reference: a SageMaker control-plane read through the same server (moto + IAM + HTTP).
+    sm_client = boto3.Session(region_name=aws.region).client("sagemaker")
+    baseline = []
+    for _ in range(min(INVOKES, 300)):
+        started = time.perf_counter()
+        sm_client.describe_endpoint(EndpointName=endpoint)
+        baseline.append(time.perf_counter() - started)
+
+    failures: list = []
+    latencies: list = []
+    threads = [threading.Thread(target=_load, args=(aws, endpoint, row, 5.0, failures, latencies))
+               for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    throughput = len(latencies) / (time.perf_counter() - started)
+
+    sm = aws.client("sagemaker")
+    current = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    name = f"mt-{tenant}-swap-{uuid.uuid4().hex[:6]}"
+    sm.create_model(ModelName=name, ExecutionRoleArn=deploy.tenant_item(aws, tenant)["tenant-role"],
+                    PrimaryContainer={"ModelPackageName": versions[0]})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    swap_failures: list = []
+    swap_latencies: list = []
+    stop_event = threading.Event()
+    threads = [threading.Thread(target=_load, args=(aws, endpoint, row, 60.0, swap_failures,
+                                                    swap_latencies, stop_event))
+               for _ in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    swap_started = time.perf_counter()
+    sm.update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+    while (desc := sm.describe_endpoint(EndpointName=endpoint))["EndpointStatus"] == "Updating":
+        time.sleep(0.01)
+    swap_seconds = time.perf_counter() - swap_started
+    time.sleep(1.0)
+    stop_event.set()
+    for t in threads:
+        t.join()
+    assert desc["EndpointConfigName"] == name and current != name, desc
+
+    results = {
+        "deploy_state_machine_seconds": {"runs": [round(s, 3) for s in deploy_seconds],
+                                         "kinds": kinds,
+                                         "p50": round(statistics.median(deploy_seconds), 3),
+                                         "max": round(max(deploy_seconds), 3), "target": 3.0},
+        "invoke_one_client_ms": {"requests": INVOKES,
+                                 "p50": round(_percentile(single, 50) * 1000, 2),
+                                 "p99": round(_percentile(single, 99) * 1000, 2),
+                                 "target_p50": 5.0, "target_p99": 20.0,
+                                 "reference_describe_endpoint_p50": round(
+                                     _percentile(baseline, 50) * 1000, 2)},
+        "invoke_8_clients": {"requests": len(latencies), "failed": len(failures),
+                             "requests_per_second": round(throughput, 1),
+                             "p50_ms": round(_percentile(latencies, 50) * 1000, 2),
+                             "p99_ms": round(_percentile(latencies, 99) * 1000, 2)},
+        "update_swap_under_load": {"clients": CLIENTS, "requests": len(swap_latencies),
+                                   "failed": len(swap_failures),
+                                   "swap_seconds": round(swap_seconds, 3), "target_failed": 0},
+        "machine": {"cpus": os.cpu_count()},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    _print_table(results)
+    return results
+
+
+def _print_table(r: dict) -> None:
+    d, one, many, swap = (r["deploy_state_machine_seconds"], r["invoke_one_client_ms"],
+                          r["invoke_8_clients"], r["update_swap_under_load"])
+    rows = [
+        ("deploy state machine start->SUCCEEDED p50", f"{d['p50']:.2f} s", "<= 3 s"),
+        ("deploy state machine max (runs: " + ", ".join(d["kinds"]) + ")", f"{d['max']:.2f} s",
+         ""),
+        ("InvokeEndpoint p50, 1 client", f"{one['p50']:.2f} ms", "<= 5 ms"),
+        ("InvokeEndpoint p99, 1 client", f"{one['p99']:.2f} ms", "<= 20 ms"),
+        ("reference: DescribeEndpoint p50, same server",
+         f"{one['reference_describe_endpoint_p50']:.2f} ms", ""),
+        (f"throughput, {CLIENTS} clients", f"{many['requests_per_second']:.0f} req/s",
+         f"{many['failed']} failed"),
+        (f"UpdateEndpoint swap under load ({swap['requests']} requests)",
+         f"{swap['failed']} failed", "0 failed"),
+        ("UpdateEndpoint swap time", f"{swap['swap_seconds']:.2f} s", ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'measure'.ljust(width)}  {'result':>14}  target")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>14}  {target}")
+    print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
