@@ -248,3 +248,49 @@ def test_delete_removes_deployments_by_name_and_tag_only(session):
     assert remaining == {lookalike}
     sm.delete_endpoint_config(EndpointConfigName=lookalike)
     sm.delete_model(ModelName=lookalike)
+
+
+@pytest.fixture
+def private_localaws(tmp_path):
+    """A localaws of its own (stack deletion must not disturb the shared server's stack)."""
+    import os
+    import socket
+
+    from localaws.cli import env_vars, start, stop
+    from localaws.config import Config
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = Config(state_dir=tmp_path / "state", port=port)
+    saved = dict(os.environ)
+    os.environ.update({"LOCALAWS_STATE_DIR": str(config.state_dir), "LOCALAWS_PORT": str(port)})
+    start(config)
+    os.environ.update(env_vars(config))
+    try:
+        yield config
+    finally:
+        stop(config)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_stack_delete_refuses_while_tenants_remain(private_localaws):
+    session = connect("local")
+    outputs = stack.deploy_stack(session)
+    tenant = new_id("stk")
+    tenants.create_tenant(session, tenant, progress=False)
+    with pytest.raises(stack.StackError, match=f"still has 1 tenant.*{tenant}"):
+        stack.delete_stack(session)
+    assert stack.stack_outputs(session) == outputs
+    tenants.delete_tenant(session, tenant, progress=False)
+    assert stack.delete_stack(session) is True
+    assert stack.delete_stack(session) is False
+    sfn = session.client("stepfunctions")
+    assert not [m for m in sfn.list_state_machines()["stateMachines"]
+                if m["name"].startswith("sm-multitenant-")]
+    with pytest.raises(ClientError):
+        session.client("dynamodb").describe_table(TableName="allTenants")
+    with pytest.raises(stack.StackError, match="not found"):
+        stack.stack_outputs(session)
+    assert stack.deploy_stack(session).keys() == outputs.keys()  # and back again

@@ -105,15 +105,40 @@ def stack_outputs(session: AwsSession, stack_name: str = STACK_NAME) -> dict[str
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def delete_stack(session: AwsSession, stack_name: str = STACK_NAME, timeout: float = 900) -> bool:
-    """Delete the stack (and its template artifacts bucket) and wait; False if there was none."""
+def delete_stack(session: AwsSession, stack_name: str = STACK_NAME, timeout: float = 900,
+                 force: bool = False) -> bool:
+    """Delete the stack (and its template artifacts bucket) and wait; False if there was none.
+
+    Refuses while the tenant table still lists tenants (their buckets, roles and registries
+    would be orphaned): delete them first, or pass `force=True`.
+    """
     cfn = session.client("cloudformation")
     existed = _stack_status(cfn, stack_name) is not None
+    if existed and not force:
+        remaining = _remaining_tenants(session, stack_name)
+        if remaining:
+            raise StackError(
+                f"stack {stack_name!r} still has {len(remaining)} tenant(s) "
+                f"({', '.join(remaining[:10])}{', ...' if len(remaining) > 10 else ''}): "
+                "delete them first (notebooks/99_cleanup.ipynb) or pass force=True")
     if existed:
         cfn.delete_stack(StackName=stack_name)
         _wait(cfn, "stack_delete_complete", stack_name, timeout)
     _delete_artifacts_bucket(session, stack_name)
     return existed
+
+
+def _remaining_tenants(session: AwsSession, stack_name: str) -> list[str]:
+    try:
+        table = stack_outputs(session, stack_name)["TenantTableName"]
+    except (StackError, KeyError):
+        return []
+    names: list[str] = []
+    pages = session.client("dynamodb").get_paginator("scan").paginate(
+        TableName=table, ProjectionExpression="#n", ExpressionAttributeNames={"#n": "tenant-name"})
+    for page in pages:
+        names += [item["tenant-name"]["S"] for item in page["Items"]]
+    return sorted(names)
 
 
 def artifacts_bucket(session: AwsSession, stack_name: str = STACK_NAME) -> str:
