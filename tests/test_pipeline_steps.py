@@ -75,9 +75,10 @@ def test_preprocess_writes_label_first_splits_without_header(tmp_path):
 def test_preprocess_rejects_bad_data_naming_the_problem(tmp_path, mutate, message):
     mutate(churn("acme", 300)).to_csv(tmp_path / "churn.csv", index=False)
     proc = run_script("preprocess", "--input-dir", str(tmp_path), "--output-dir",
-                      str(tmp_path / "out"))
+                      str(tmp_path / "out"), "--failure-file", str(tmp_path / "message"))
     assert proc.returncode == 1
     assert "bad input data" in proc.stderr and message in proc.stderr
+    assert message in (tmp_path / "message").read_text()
     assert not (tmp_path / "out").exists()
 
 

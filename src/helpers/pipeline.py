@@ -191,7 +191,8 @@ def build_pipeline(boto_session, bucket: str, region: str,
             outputs=[p_out(n, f"/opt/ml/processing/{n}")
                      for n in ("train", "validation", "test")],
             arguments=["--input-dir", "/opt/ml/processing/input/data",
-                       "--output-dir", "/opt/ml/processing"],
+                       "--output-dir", "/opt/ml/processing",
+                       "--failure-file", "/opt/ml/output/message"],
         ),
     )
 

@@ -129,12 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-ratio", type=float, default=0.7)
     parser.add_argument("--validation-ratio", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--failure-file", type=Path,
+                        help="where to write the failure reason (/opt/ml/output/message in a job)")
     args = parser.parse_args(argv)
     try:
         counts = run(args.input_dir, args.output_dir, args.train_ratio, args.validation_ratio,
                      args.seed)
     except DataError as exc:
-        print(f"Preprocessing failed: bad input data: {exc}", file=sys.stderr)
+        message = f"bad input data: {exc}"
+        print(f"Preprocessing failed: {message}", file=sys.stderr)
+        if args.failure_file is not None:
+            # SageMaker reports this file's text as the job's FailureReason.
+            args.failure_file.parent.mkdir(parents=True, exist_ok=True)
+            args.failure_file.write_text(message)
         return 1
     print(f"Preprocessing done: {counts}")
     return 0
