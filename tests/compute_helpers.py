@@ -10,8 +10,16 @@ import uuid
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-TRUST = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
 
 
 def unique(prefix: str) -> str:
@@ -23,12 +31,26 @@ def make_bucket_and_role(aws, prefix: str) -> tuple[str, str]:
     bucket = unique(prefix)
     aws("s3").create_bucket(Bucket=bucket)
     iam = aws("iam")
-    role = iam.create_role(RoleName=unique(prefix), AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
-    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="bucket", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:*",
-             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
-            {"Effect": "Allow", "Action": ["logs:*", "sagemaker:*"], "Resource": "*"}]}))
+    role = iam.create_role(RoleName=unique(prefix), AssumeRolePolicyDocument=json.dumps(TRUST))[
+        "Role"
+    ]
+    iam.put_role_policy(
+        RoleName=role["RoleName"],
+        PolicyName="bucket",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:*",
+                        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    },
+                    {"Effect": "Allow", "Action": ["logs:*", "sagemaker:*"], "Resource": "*"},
+                ],
+            }
+        ),
+    )
     return bucket, role["Arn"]
 
 
@@ -47,10 +69,13 @@ def wait_job(sm, kind: str, name: str, timeout: float = 120) -> dict:
 
 def job_log(logs, kind: str, name: str) -> list[str]:
     group = "/aws/sagemaker/TrainingJobs" if kind == "training" else "/aws/sagemaker/ProcessingJobs"
-    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")[
+        "logStreams"
+    ]
     assert len(streams) == 1 and streams[0]["logStreamName"].startswith(f"{name}/algo-1-")
-    events = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"],
-                                 startFromHead=True)["events"]
+    events = logs.get_log_events(
+        logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True
+    )["events"]
     return [e["message"] for e in events]
 
 

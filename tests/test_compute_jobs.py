@@ -31,24 +31,53 @@ def tenant(localaws, aws):
 
 def _processing(sm, s3, bucket, role, script: str, name: str, data_uri: str | None = None, **kw):
     s3.put_object(Bucket=bucket, Key=f"code/{name}.py", Body=textwrap.dedent(script).encode())
-    inputs = [{"InputName": "code", "S3Input": {
-        "S3Uri": f"s3://{bucket}/code/{name}.py", "LocalPath": "/opt/ml/processing/input/code",
-        "S3DataType": "S3Prefix", "S3InputMode": "File"}}]
+    inputs = [
+        {
+            "InputName": "code",
+            "S3Input": {
+                "S3Uri": f"s3://{bucket}/code/{name}.py",
+                "LocalPath": "/opt/ml/processing/input/code",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+            },
+        }
+    ]
     if data_uri:
-        inputs.append({"InputName": "data", "S3Input": {
-            "S3Uri": data_uri, "LocalPath": "/opt/ml/processing/input/data",
-            "S3DataType": "S3Prefix", "S3InputMode": "File"}})
+        inputs.append(
+            {
+                "InputName": "data",
+                "S3Input": {
+                    "S3Uri": data_uri,
+                    "LocalPath": "/opt/ml/processing/input/data",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
+        )
     sm.create_processing_job(
-        ProcessingJobName=name, RoleArn=role,
+        ProcessingJobName=name,
+        RoleArn=role,
         ProcessingResources={"ClusterConfig": {**RESOURCES}},
-        AppSpecification={"ImageUri": kw.pop("image", SKLEARN_IMAGE),
-                          "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{name}.py"],
-                          "ContainerArguments": ["--out", "/opt/ml/processing/output"]},
+        AppSpecification={
+            "ImageUri": kw.pop("image", SKLEARN_IMAGE),
+            "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{name}.py"],
+            "ContainerArguments": ["--out", "/opt/ml/processing/output"],
+        },
         ProcessingInputs=inputs,
-        ProcessingOutputConfig={"Outputs": [{"OutputName": "out", "S3Output": {
-            "S3Uri": f"s3://{bucket}/out/{name}", "LocalPath": "/opt/ml/processing/output",
-            "S3UploadMode": "EndOfJob"}}]},
-        **kw)
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": f"s3://{bucket}/out/{name}",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        **kw,
+    )
 
 
 def test_processing_job_reads_inputs_runs_script_uploads_outputs(aws, tenant):
@@ -56,15 +85,24 @@ def test_processing_job_reads_inputs_runs_script_uploads_outputs(aws, tenant):
     sm, s3 = aws("sagemaker"), aws("s3")
     s3.put_object(Bucket=bucket, Key="data/raw/a.csv", Body=b"x,y\n1,2\n3,4\n")
     name = unique("proc")
-    _processing(sm, s3, bucket, role, """
+    _processing(
+        sm,
+        s3,
+        bucket,
+        role,
+        """
         import argparse, os, boto3, pandas as pd
         p = argparse.ArgumentParser(); p.add_argument("--out"); a = p.parse_args()
-        df = pd.read_csv("/opt/ml/processing/input/data/a.csv".replace("/opt/ml", a.out[:-len("/processing/output")]))
+        df = pd.read_csv("/opt/ml/processing/input/data/a.csv")
         df["z"] = df.x + df.y
         df.to_csv(os.path.join(a.out, "sums.csv"), index=False)
         print("caller", boto3.client("sts").get_caller_identity()["Arn"])
         print("job", os.environ["PROCESSING_JOB_NAME"], os.environ["STAGE"])
-    """, name, data_uri=f"s3://{bucket}/data/raw", Environment={"STAGE": "unit"})
+    """,
+        name,
+        data_uri=f"s3://{bucket}/data/raw",
+        Environment={"STAGE": "unit"},
+    )
     job = wait_job(sm, "processing", name)
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
     assert job["Environment"] == {"STAGE": "unit"}
@@ -73,8 +111,10 @@ def test_processing_job_reads_inputs_runs_script_uploads_outputs(aws, tenant):
     assert body.split() == ["x,y,z", "1,2,3", "3,4,7"]
     lines = job_log(aws("logs"), "processing", name)
     role_name = role.split("/")[-1]
-    assert any(line.startswith("caller arn:aws:sts::") and f"assumed-role/{role_name}/" in line
-               for line in lines), lines
+    assert any(
+        line.startswith("caller arn:aws:sts::") and f"assumed-role/{role_name}/" in line
+        for line in lines
+    ), lines
     assert f"job {name} unit" in lines
 
 
@@ -90,20 +130,37 @@ def test_xgboost_builtin_algorithm_writes_xgboost_model(aws, tenant):
         s3.put_object(Bucket=bucket, Key=f"algo/{channel}/data.csv", Body=csv.encode())
     name = unique("algo")
     sm.create_training_job(
-        TrainingJobName=name, RoleArn=role,
+        TrainingJobName=name,
+        RoleArn=role,
         AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-        HyperParameters={"objective": "binary:logistic", "num_round": "20", "max_depth": "3",
-                         "eval_metric": "auc"},
-        InputDataConfig=[{"ChannelName": ch, "ContentType": "text/csv", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/algo/{ch}"}}} for ch in ("train", "validation")],
+        HyperParameters={
+            "objective": "binary:logistic",
+            "num_round": "20",
+            "max_depth": "3",
+            "eval_metric": "auc",
+        },
+        InputDataConfig=[
+            {
+                "ChannelName": ch,
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/algo/{ch}"}
+                },
+            }
+            for ch in ("train", "validation")
+        ],
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
-        ResourceConfig=RESOURCES, StoppingCondition={"MaxRuntimeInSeconds": 600})
+        ResourceConfig=RESOURCES,
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
     job = wait_job(sm, "training", name)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert job["SecondaryStatus"] == "Completed"
     artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
     assert artifact == f"s3://{bucket}/models/{name}/output/model.tar.gz"
-    files = untar(s3.get_object(Bucket=bucket, Key=f"models/{name}/output/model.tar.gz")["Body"].read())
+    files = untar(
+        s3.get_object(Bucket=bucket, Key=f"models/{name}/output/model.tar.gz")["Body"].read()
+    )
     assert list(files) == ["xgboost-model"]
     booster = xgb.Booster()
     booster.load_model(bytearray(files["xgboost-model"]))
@@ -120,7 +177,8 @@ def test_training_script_mode_follows_the_toolkit_contract(aws, tenant):
     s3.put_object(Bucket=bucket, Key="script/train/data.csv", Body=b"1,2\n3,4\n")
     script = """
         import argparse, json, os
-        p = argparse.ArgumentParser(); p.add_argument("--epochs", type=int); p.add_argument("--lr", type=float)
+        p = argparse.ArgumentParser()
+        p.add_argument("--epochs", type=int); p.add_argument("--lr", type=float)
         a = p.parse_args()
         assert os.environ["SM_HP_EPOCHS"] == "3" and json.loads(os.environ["SM_HPS"])["lr"] == 0.5
         assert json.loads(os.environ["SM_CHANNELS"]) == ["train"]
@@ -131,26 +189,54 @@ def test_training_script_mode_follows_the_toolkit_contract(aws, tenant):
         for epoch in range(a.epochs):
             print(f"epoch={epoch} loss={1.0 / (epoch + 1):.3f}")
     """
-    s3.put_object(Bucket=bucket, Key="script/sourcedir.tar.gz",
-                  Body=tar_gz({"train.py": textwrap.dedent(script)}))
+    s3.put_object(
+        Bucket=bucket,
+        Key="script/sourcedir.tar.gz",
+        Body=tar_gz({"train.py": textwrap.dedent(script)}),
+    )
     name = unique("script")
     sm.create_training_job(
-        TrainingJobName=name, RoleArn=role,
-        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File",
-                                "MetricDefinitions": [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]},
-        HyperParameters={"epochs": "3", "lr": "0.5", "sagemaker_program": '"train.py"',
-                         "sagemaker_submit_directory": f'"s3://{bucket}/script/sourcedir.tar.gz"'},
-        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/script/train"}}}],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"}, ResourceConfig=RESOURCES,
-        StoppingCondition={"MaxRuntimeInSeconds": 600})
+        TrainingJobName=name,
+        RoleArn=role,
+        AlgorithmSpecification={
+            "TrainingImage": XGBOOST_IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}],
+        },
+        HyperParameters={
+            "epochs": "3",
+            "lr": "0.5",
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": f'"s3://{bucket}/script/sourcedir.tar.gz"',
+        },
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{bucket}/script/train",
+                    }
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
+        ResourceConfig=RESOURCES,
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
     job = wait_job(sm, "training", name)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    assert job["AlgorithmSpecification"]["MetricDefinitions"] == [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}]
+    assert job["AlgorithmSpecification"]["MetricDefinitions"] == [
+        {"Name": "loss", "Regex": r"loss=([0-9.]+)"}
+    ]
     assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("loss", 0.333)]
-    model = untar(s3.get_object(Bucket=bucket, Key=f"models/{name}/output/model.tar.gz")["Body"].read())
+    model = untar(
+        s3.get_object(Bucket=bucket, Key=f"models/{name}/output/model.tar.gz")["Body"].read()
+    )
     assert model == {"model.json": b'{"rows": 2, "epochs": 3}'}
-    output = untar(s3.get_object(Bucket=bucket, Key=f"models/{name}/output/output.tar.gz")["Body"].read())
+    output = untar(
+        s3.get_object(Bucket=bucket, Key=f"models/{name}/output/output.tar.gz")["Body"].read()
+    )
     assert output == {"report.txt": b"ok"}
 
 
@@ -158,10 +244,17 @@ def test_raising_script_fails_with_its_error_and_readable_logs(aws, tenant):
     bucket, role = tenant
     sm, s3 = aws("sagemaker"), aws("s3")
     name = unique("raise")
-    _processing(sm, s3, bucket, role, """
+    _processing(
+        sm,
+        s3,
+        bucket,
+        role,
+        """
         print("starting")
         raise ValueError("column 'Churn?' is missing")
-    """, name)
+    """,
+        name,
+    )
     job = wait_job(sm, "processing", name)
     assert job["ProcessingJobStatus"] == "Failed"
     assert "ValueError: column 'Churn?' is missing" in job["FailureReason"]
@@ -174,11 +267,18 @@ def test_raising_script_fails_with_its_error_and_readable_logs(aws, tenant):
 def _start_sleeper(aws, tenant, name: str) -> int:
     bucket, role = tenant
     sm, s3 = aws("sagemaker"), aws("s3")
-    _processing(sm, s3, bucket, role, """
+    _processing(
+        sm,
+        s3,
+        bucket,
+        role,
+        """
         import os, time
         print("pid", os.getpid(), flush=True)
         time.sleep(120)
-    """, name)
+    """,
+        name,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -217,8 +317,15 @@ def test_job_role_without_access_to_the_data_fails_with_access_denied(aws, tenan
     s3 = aws("s3")
     s3.put_object(Bucket=other_bucket, Key="data/secret.csv", Body=b"1,2\n")
     name = unique("denied")
-    _processing(aws("sagemaker"), s3, bucket, role, "print('should not run')\n", name,
-                data_uri=f"s3://{other_bucket}/data")
+    _processing(
+        aws("sagemaker"),
+        s3,
+        bucket,
+        role,
+        "print('should not run')\n",
+        name,
+        data_uri=f"s3://{other_bucket}/data",
+    )
     job = wait_job(aws("sagemaker"), "processing", name)
     assert job["ProcessingJobStatus"] == "Failed"
     assert "AccessDenied" in job["FailureReason"] and other_bucket in job["FailureReason"]
@@ -228,23 +335,106 @@ def test_unsupported_image_and_bad_requests_fail_clearly(aws, tenant):
     bucket, role = tenant
     sm, s3 = aws("sagemaker"), aws("s3")
     name = torch = unique("torch")
-    _processing(sm, s3, bucket, role, "print(1)\n", name,
-                image="763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310")
+    _processing(
+        sm,
+        s3,
+        bucket,
+        role,
+        "print(1)\n",
+        name,
+        image="763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310",
+    )
     job = wait_job(sm, "processing", name)
     assert job["ProcessingJobStatus"] == "Failed"
     assert "pytorch-training" in job["FailureReason"] and "not supported" in job["FailureReason"]
     s3.put_object(Bucket=bucket, Key="algo/train/data.csv", Body=b"1,0.5\n0,0.1\n")
     name = unique("nohp")
     sm.create_training_job(
-        TrainingJobName=name, RoleArn=role,
+        TrainingJobName=name,
+        RoleArn=role,
         AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
         HyperParameters={"objective": "binary:logistic"},
-        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/algo/train"}}}],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"}, ResourceConfig=RESOURCES,
-        StoppingCondition={"MaxRuntimeInSeconds": 600})
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/algo/train"}
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
+        ResourceConfig=RESOURCES,
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
     job = wait_job(sm, "training", name)
     assert job["TrainingJobStatus"] == "Failed"
     assert "num_round" in job["FailureReason"]
     with pytest.raises(sm.exceptions.ResourceInUse):
         _processing(sm, s3, bucket, role, "print(1)\n", torch)
+
+
+def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
+    import glob
+
+    import boto3
+    from conftest import free_port
+
+    from localaws.cli import env_vars, start, stop
+    from localaws.config import Config
+
+    config = Config(state_dir=tmp_path / "state", port=free_port())
+    info = start(config)
+    try:
+        env = env_vars(config)
+        session = boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+
+        def client(name):
+            return session.client(name, endpoint_url=config.endpoint_url)
+
+        bucket, role = make_bucket_and_role(client, "h3crash")
+        name = unique("crash")
+        _processing(
+            client("sagemaker"),
+            client("s3"),
+            bucket,
+            role,
+            """
+            import os, time
+            print("pid", os.getpid(), flush=True)
+            time.sleep(120)
+        """,
+            name,
+        )
+        deadline, pid = time.time() + 60, None
+        while pid is None:
+            assert time.time() < deadline, "the job never started"
+            for log in glob.glob(
+                str(config.state_dir / "jobs" / "processing" / f"{name}-*" / "job.log")
+            ):
+                lines = open(log).read().split()
+                pid = int(lines[1]) if len(lines) > 1 else None
+            time.sleep(0.2)
+        os.kill(info["pid"], signal.SIGKILL)
+        deadline = time.time() + 20
+        while _alive(pid):  # the worker ends the jobs of a server that died
+            assert time.time() < deadline, "the job process outlived the server"
+            time.sleep(0.2)
+        start(config)
+        job = client("sagemaker").describe_processing_job(ProcessingJobName=name)
+        assert job["ProcessingJobStatus"] == "Failed"
+        assert "localaws stopped while this processing job was running" in job["FailureReason"]
+    finally:
+        stop(config)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as fh:  # a zombie is dead too
+        return fh.read().split(") ")[-1][0] != "Z"

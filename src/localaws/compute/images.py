@@ -4,13 +4,16 @@ localaws runs no containers. A job's image only selects which *contract* the job
 code then runs in localaws's own Python environment (the versions installed there, not the
 image tag's):
 
-| image (as `sagemaker.core.image_uris.retrieve` builds it)        | runs as                      |
-|------------------------------------------------------------------|------------------------------|
-| `<acct>.dkr.ecr.<region>.amazonaws.com/sagemaker-scikit-learn:<v>` | framework: Python script     |
-| `<acct>.dkr.ecr.<region>.amazonaws.com/sagemaker-xgboost:<v>`      | framework: Python script, or |
-|                                                                  | built-in XGBoost algorithm   |
-|                                                                  | (training without a script)  |
-| `<acct>.dkr.ecr.<region>.amazonaws.com/xgboost:<v>` (legacy 0.72)  | built-in XGBoost algorithm   |
+| ECR repository (`<acct>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>`) | runs as             |
+|------------------------------------------------------------------|-------------------------|
+| `sagemaker-scikit-learn` (e.g. `:1.2-1-cpu-py3`)                 | Python script           |
+| `sagemaker-xgboost` (e.g. `:1.7-1`)                              | Python script, or the   |
+|                                                                  | built-in XGBoost        |
+|                                                                  | algorithm (no script)   |
+| `xgboost` (legacy `:1`, `:latest`)                               | built-in XGBoost        |
+
+Framework versions come from this environment (see `pip list`), not from the image tag; the
+URIs are those that `sagemaker.core.image_uris.retrieve("sklearn"|"xgboost", ...)` returns.
 
 Anything else (PyTorch, TensorFlow, Hugging Face, custom ECR images, ...) is refused: the job
 fails with a FailureReason that names the image and the supported families.

@@ -68,7 +68,9 @@ class Running:
 
 _running: dict[str, Running] = {}
 _lock = threading.Lock()
-_slots = threading.BoundedSemaphore(int(os.environ.get("LOCALAWS_MAX_JOBS", 2 * (os.cpu_count() or 1))))
+_slots = threading.BoundedSemaphore(
+    int(os.environ.get("LOCALAWS_MAX_JOBS", 2 * (os.cpu_count() or 1)))
+)
 
 
 def jobs_root() -> str:
@@ -95,7 +97,12 @@ def launch(kind: str, backend, job) -> None:
         job.training_start_time, job.training_end_time = now, None
         job.final_metric_data_list = []
         job.secondary_status_transitions = [
-            {"Status": "Starting", "StartTime": now, "StatusMessage": "Preparing the instances for training"}]
+            {
+                "Status": "Starting",
+                "StartTime": now,
+                "StatusMessage": "Preparing the instances for training",
+            }
+        ]
     else:
         job.processing_job_status = "InProgress"
         job.processing_start_time, job.processing_end_time = now, None
@@ -104,8 +111,9 @@ def launch(kind: str, backend, job) -> None:
     running = Running(kind, name)
     with _lock:
         _running[job.arn] = running
-    threading.Thread(target=_run, args=(kind, backend, job, running), daemon=True,
-                     name=f"localaws-job-{name}").start()
+    threading.Thread(
+        target=_run, args=(kind, backend, job, running), daemon=True, name=f"localaws-job-{name}"
+    ).start()
 
 
 def stop(job_arn: str) -> bool:
@@ -150,14 +158,17 @@ def _run(kind: str, backend, job, running: Running) -> None:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def _finish(kind: str, job, status: str, reason: str | None, metrics: list, timed_out: bool) -> None:
+def _finish(
+    kind: str, job, status: str, reason: str | None, metrics: list, timed_out: bool
+) -> None:
     now = _now()
     job.failure_reason = reason[:MAX_REASON] if reason else None
     job.last_modified_time = now
     if kind == "training":
         job.training_job_status = status
         job.secondary_status = {"Completed": "Completed", "Failed": "Failed"}.get(
-            status, "MaxRuntimeExceeded" if timed_out else "Stopped")
+            status, "MaxRuntimeExceeded" if timed_out else "Stopped"
+        )
         job.training_end_time = now
         job.final_metric_data_list = metrics
         seconds = max(1, int((now - job.training_start_time).total_seconds()))
@@ -165,8 +176,13 @@ def _finish(kind: str, job, status: str, reason: str | None, metrics: list, time
         transitions = job.secondary_status_transitions
         if transitions:
             transitions[-1]["EndTime"] = now
-        transitions.append({"Status": job.secondary_status, "StartTime": now,
-                            "StatusMessage": reason[:200] if reason else f"Training job {status.lower()}"})
+        transitions.append(
+            {
+                "Status": job.secondary_status,
+                "StartTime": now,
+                "StatusMessage": reason[:200] if reason else f"Training job {status.lower()}",
+            }
+        )
     else:
         job.processing_job_status = status
         job.processing_end_time = now
@@ -178,8 +194,11 @@ def _finish(kind: str, job, status: str, reason: str | None, metrics: list, time
 def _rewrite(value: Any, base: str) -> Any:
     """Map container paths (/opt/ml/...) into the job's directory."""
     if isinstance(value, str):
-        return base + value[len(OPT_ML):] if value == OPT_ML or value.startswith(OPT_ML + "/") else \
-            value.replace(" " + OPT_ML + "/", " " + base + "/")
+        return (
+            base + value[len(OPT_ML) :]
+            if value == OPT_ML or value.startswith(OPT_ML + "/")
+            else value.replace(" " + OPT_ML + "/", " " + base + "/")
+        )
     if isinstance(value, list):
         return [_rewrite(v, base) for v in value]
     if isinstance(value, dict):
@@ -192,12 +211,17 @@ def _base_env(job, credentials: dict[str, str], region: str, extra: dict | None)
     env = {k: v for k, v in os.environ.items() if k in keep}
     bindir = os.path.dirname(sys.executable)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "/usr/bin:/bin")
-    env.update({
-        "AWS_ENDPOINT_URL": s3io.server_url(), "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-        "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": s3io.server_url(),
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     if credentials.get("SessionToken"):
         env["AWS_SESSION_TOKEN"] = credentials["SessionToken"]
     for key, value in (extra or {}).items():
@@ -209,12 +233,14 @@ def _credentials(job, name: str) -> dict[str, str]:
     from localaws.auth import role_credentials
 
     try:
-        return role_credentials(job.role_arn, f"SageMaker-{name}"[:64])
+        return role_credentials(job.role_arn, "SageMaker")
     except Exception as exc:  # noqa: BLE001
         raise JobError(f"ClientError: Could not assume role {job.role_arn}: {exc}") from None
 
 
-def _execute(kind: str, backend, job, running: Running, directory: str) -> tuple[str, str | None, list]:
+def _execute(
+    kind: str, backend, job, running: Running, directory: str
+) -> tuple[str, str | None, list]:
     region = backend.region_name
     os.makedirs(directory, exist_ok=True)
     base = os.path.join(directory, "opt_ml")
@@ -239,7 +265,8 @@ def _execute(kind: str, backend, job, running: Running, directory: str) -> tuple
             job.secondary_status = "Training"
             job.secondary_status_transitions[-1]["EndTime"] = _now()
             job.secondary_status_transitions.append(
-                {"Status": "Training", "StartTime": _now(), "StatusMessage": "Training in progress"})
+                {"Status": "Training", "StartTime": _now(), "StatusMessage": "Training in progress"}
+            )
             state.changed("sagemaker")
         started = time.monotonic()
         running.handle = pool().start(spec)
@@ -258,8 +285,15 @@ def _execute(kind: str, backend, job, running: Running, directory: str) -> tuple
             _upload_processing(job, base, s3)
     final = [{"MetricName": k, "Value": v, "Timestamp": _now()} for k, v in metrics.items()]
     if running.stop_requested or running.timed_out:
-        return "Stopped", ("MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds="
-                           f"{limit}" if running.timed_out else None), final
+        return (
+            "Stopped",
+            (
+                f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds={limit}"
+                if running.timed_out
+                else None
+            ),
+            final,
+        )
     if exit_status == 0:
         return "Completed", None, final
     return "Failed", _failure_reason(kind, base, exit_status), final
@@ -268,8 +302,10 @@ def _execute(kind: str, backend, job, running: Running, directory: str) -> tuple
 def _failure_reason(kind: str, base: str, status: int) -> str:
     if status < 0:
         name = signal.Signals(-status).name
-        return (f"InternalServerError: the job's process was killed by signal {name} "
-                f"(exit code {128 - status})")
+        return (
+            f"InternalServerError: the job's process was killed by signal {name} "
+            f"(exit code {128 - status})"
+        )
     message = ""
     for rel in ("output/failure", "output/message"):
         path = os.path.join(base, rel)
@@ -309,8 +345,10 @@ def _collect_builtin(base: str, metrics: dict[str, float]) -> None:
 def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
     algo = job.algorithm_specification or {}
     if algo.get("AlgorithmName"):
-        raise JobError(f"ClientError: AlgorithmName '{algo['AlgorithmName']}' (marketplace "
-                       "algorithms) is not supported by localaws; give a TrainingImage")
+        raise JobError(
+            f"ClientError: AlgorithmName '{algo['AlgorithmName']}' (marketplace "
+            "algorithms) is not supported by localaws; give a TrainingImage"
+        )
     image = images.resolve(algo.get("TrainingImage", ""))
     hps = {k: str(v) for k, v in (job.hyper_parameters or {}).items()}
     channels: dict[str, dict] = {}
@@ -318,27 +356,48 @@ def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
         name = channel["ChannelName"]
         source = channel.get("DataSource", {}).get("S3DataSource")
         if not source:
-            raise JobError(f"ClientError: channel '{name}': only S3DataSource is supported by localaws")
+            raise JobError(
+                f"ClientError: channel '{name}': only S3DataSource is supported by localaws"
+            )
         if channel.get("InputMode", algo.get("TrainingInputMode", "File")) not in ("File", None):
-            raise JobError(f"ClientError: channel '{name}': InputMode "
-                           f"'{channel.get('InputMode')}' is not supported by localaws (File only)")
-        s3io.download(s3, source["S3Uri"], os.path.join(base, "input", "data", name),
-                      source.get("S3DataType", "S3Prefix"))
-        channels[name] = {"ContentType": channel.get("ContentType"), "TrainingInputMode": "File",
-                          "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
-                          "RecordWrapperType": channel.get("RecordWrapperType", "None")}
+            raise JobError(
+                f"ClientError: channel '{name}': InputMode "
+                f"'{channel.get('InputMode')}' is not supported by localaws (File only)"
+            )
+        s3io.download(
+            s3,
+            source["S3Uri"],
+            os.path.join(base, "input", "data", name),
+            source.get("S3DataType", "S3Prefix"),
+        )
+        channels[name] = {
+            "ContentType": channel.get("ContentType"),
+            "TrainingInputMode": "File",
+            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+        }
         channels[name] = {k: v for k, v in channels[name].items() if v is not None}
     resources = job.resource_config or {}
     resource_config = {
-        "current_host": "algo-1", "hosts": ["algo-1"], "current_group_name": "homogeneousCluster",
+        "current_host": "algo-1",
+        "hosts": ["algo-1"],
+        "current_group_name": "homogeneousCluster",
         "current_instance_type": resources.get("InstanceType", "local"),
-        "instance_groups": [{"instance_group_name": "homogeneousCluster", "hosts": ["algo-1"],
-                             "instance_type": resources.get("InstanceType", "local")}],
+        "instance_groups": [
+            {
+                "instance_group_name": "homogeneousCluster",
+                "hosts": ["algo-1"],
+                "instance_type": resources.get("InstanceType", "local"),
+            }
+        ],
         "network_interface_name": "eth0",
     }
     config = os.path.join(base, "input", "config")
-    for fname, content in (("hyperparameters.json", hps), ("inputdataconfig.json", channels),
-                           ("resourceconfig.json", resource_config)):
+    for fname, content in (
+        ("hyperparameters.json", hps),
+        ("inputdataconfig.json", channels),
+        ("resourceconfig.json", resource_config),
+    ):
         with open(os.path.join(config, fname), "w") as fh:
             json.dump(content, fh)
     extra = dict(getattr(job, "environment", None) or {})
@@ -350,7 +409,9 @@ def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
     user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
     env.update(training_env(base, hps, channels, resource_config, job.training_job_name))
     cwd = base
-    if os.path.exists(os.path.join(drivers, "sourcecode.json")) or any("sm_train.sh" in a for a in args):
+    if os.path.exists(os.path.join(drivers, "sourcecode.json")) or any(
+        "sm_train.sh" in a for a in args
+    ):
         # ModelTrainer: its shell driver hard-codes /opt/ml; run what it would run.
         with open(os.path.join(drivers, "sourcecode.json")) as fh:
             source = json.load(fh) or {}
@@ -362,15 +423,25 @@ def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
         entry_script = source.get("entry_script") or ""
         env.update({"SM_SOURCE_DIR": code, "SM_ENTRY_SCRIPT": entry_script})
         if source.get("command"):
-            command = " ".join([source["command"], *(shlex.quote(str(a)) for a in source.get("args") or [])])
+            command = " ".join(
+                [source["command"], *(shlex.quote(str(a)) for a in source.get("args") or [])]
+            )
             spec = {"kind": "command", "argv": ["/bin/sh", "-c", command]}
         elif entry_script.endswith(".py"):
-            spec = {"kind": "script", "path": os.path.join(cwd, entry_script), "argv": _cli_args(hps)}
+            spec = {
+                "kind": "script",
+                "path": os.path.join(cwd, entry_script),
+                "argv": _cli_args(hps),
+            }
         elif entry_script:
-            spec = {"kind": "command",
-                    "argv": ["/bin/sh", os.path.join(cwd, entry_script), *_cli_args(hps)]}
+            spec = {
+                "kind": "command",
+                "argv": ["/bin/sh", os.path.join(cwd, entry_script), *_cli_args(hps)],
+            }
         else:
-            raise JobError("ClientError: ModelTrainer source code has neither entry_script nor command")
+            raise JobError(
+                "ClientError: ModelTrainer source code has neither entry_script nor command"
+            )
     elif "sagemaker_program" in hps:
         submit = hps.get("sagemaker_submit_directory", "").strip('"')
         code = os.path.join(base, "code")
@@ -381,16 +452,23 @@ def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
                 tar.extractall(code, filter="data")
         cwd = code
         program = hps["sagemaker_program"].strip('"')
-        env.update({"SM_MODULE_DIR": submit, "SM_USER_ENTRY_POINT": program,
-                    "SM_MODULE_NAME": program.rsplit(".", 1)[0]})
+        env.update(
+            {
+                "SM_MODULE_DIR": submit,
+                "SM_USER_ENTRY_POINT": program,
+                "SM_MODULE_NAME": program.rsplit(".", 1)[0],
+            }
+        )
         spec = {"kind": "script", "path": os.path.join(code, program), "argv": _cli_args(user_hps)}
     elif entry:
         spec = _command_spec(_rewrite(list(entry), base), _rewrite(list(args), base))
     elif image.has_builtin_algorithm:
         spec = {"kind": "call", "target": "localaws.compute.xgboost_algorithm:main", "argv": []}
     else:
-        raise JobError(f"ClientError: image {image.uri} needs a training script "
-                       "(ModelTrainer source_code, or the sagemaker_program hyperparameter)")
+        raise JobError(
+            f"ClientError: image {image.uri} needs a training script "
+            "(ModelTrainer source_code, or the sagemaker_program hyperparameter)"
+        )
     spec.update(cwd=cwd, env=env, failure_file=os.path.join(base, "output", "failure"))
     return spec, list(algo.get("MetricDefinitions") or [])
 
@@ -407,9 +485,11 @@ def _cli_args(hps: dict[str, str]) -> list[str]:
     return args
 
 
-def training_env(base: str, hps: dict[str, str], channels: dict, resource_config: dict,
-                 job_name: str) -> dict[str, str]:
+def training_env(
+    base: str, hps: dict[str, str], channels: dict, resource_config: dict, job_name: str
+) -> dict[str, str]:
     """SM_* variables as the SageMaker training toolkit and ModelTrainer's drivers set them."""
+
     def decode(v: str) -> Any:
         try:
             return json.loads(v)
@@ -418,32 +498,62 @@ def training_env(base: str, hps: dict[str, str], channels: dict, resource_config
 
     user = {k: decode(v) for k, v in hps.items() if not k.startswith("sagemaker_")}
     framework = {k: decode(v) for k, v in hps.items() if k.startswith("sagemaker_")}
-    dirs = {"model_dir": f"{base}/model", "input_dir": f"{base}/input",
-            "input_data_dir": f"{base}/input/data", "input_config_dir": f"{base}/input/config",
-            "output_dir": f"{base}/output", "output_data_dir": f"{base}/output/data",
-            "output_intermediate_dir": f"{base}/output/intermediate"}
+    dirs = {
+        "model_dir": f"{base}/model",
+        "input_dir": f"{base}/input",
+        "input_data_dir": f"{base}/input/data",
+        "input_config_dir": f"{base}/input/config",
+        "output_dir": f"{base}/output",
+        "output_data_dir": f"{base}/output/data",
+        "output_intermediate_dir": f"{base}/output/intermediate",
+    }
     channel_dirs = {c: f"{base}/input/data/{c}" for c in channels}
     training_env = {
-        **dirs, "channel_input_dirs": channel_dirs, "current_host": "algo-1", "hosts": ["algo-1"],
+        **dirs,
+        "channel_input_dirs": channel_dirs,
+        "current_host": "algo-1",
+        "hosts": ["algo-1"],
         "current_instance_type": resource_config["current_instance_type"],
-        "hyperparameters": user, "framework_params": framework, "input_data_config": channels,
-        "job_name": job_name, "log_level": 20, "master_hostname": "algo-1",
-        "module_dir": f"{base}/code", "network_interface_name": "eth0",
-        "num_cpus": os.cpu_count() or 1, "num_gpus": 0, "num_neurons": 0,
-        "resource_config": resource_config, "user_args": _cli_args(hps_user_strings(user)),
+        "hyperparameters": user,
+        "framework_params": framework,
+        "input_data_config": channels,
+        "job_name": job_name,
+        "log_level": 20,
+        "master_hostname": "algo-1",
+        "module_dir": f"{base}/code",
+        "network_interface_name": "eth0",
+        "num_cpus": os.cpu_count() or 1,
+        "num_gpus": 0,
+        "num_neurons": 0,
+        "resource_config": resource_config,
+        "user_args": _cli_args(hps_user_strings(user)),
     }
     env: dict[str, Any] = {f"SM_{k.upper()}": v for k, v in dirs.items()}
-    env.update({
-        "SM_HOSTS": ["algo-1"], "SM_CURRENT_HOST": "algo-1", "SM_HOST_COUNT": 1,
-        "SM_CURRENT_HOST_RANK": 0, "SM_MASTER_ADDR": "algo-1", "SM_MASTER_PORT": 7777,
-        "SM_CURRENT_INSTANCE_TYPE": resource_config["current_instance_type"],
-        "SM_NETWORK_INTERFACE_NAME": "eth0", "SM_HPS": user, "SM_FRAMEWORK_PARAMS": framework,
-        "SM_RESOURCE_CONFIG": resource_config, "SM_INPUT_DATA_CONFIG": channels,
-        "SM_CHANNELS": sorted(channels), "SM_NUM_CPUS": os.cpu_count() or 1, "SM_NUM_GPUS": 0,
-        "SM_NUM_NEURONS": 0, "SM_LOG_LEVEL": 20, "SM_OUTPUT_FAILURE": f"{base}/output/failure",
-        "SM_MODULE_DIR": f"{base}/code", "SM_TRAINING_ENV": training_env,
-        "SM_USER_ARGS": training_env["user_args"],
-    })
+    env.update(
+        {
+            "SM_HOSTS": ["algo-1"],
+            "SM_CURRENT_HOST": "algo-1",
+            "SM_HOST_COUNT": 1,
+            "SM_CURRENT_HOST_RANK": 0,
+            "SM_MASTER_ADDR": "algo-1",
+            "SM_MASTER_PORT": 7777,
+            "SM_CURRENT_INSTANCE_TYPE": resource_config["current_instance_type"],
+            "SM_NETWORK_INTERFACE_NAME": "eth0",
+            "SM_HPS": user,
+            "SM_FRAMEWORK_PARAMS": framework,
+            "SM_RESOURCE_CONFIG": resource_config,
+            "SM_INPUT_DATA_CONFIG": channels,
+            "SM_CHANNELS": sorted(channels),
+            "SM_NUM_CPUS": os.cpu_count() or 1,
+            "SM_NUM_GPUS": 0,
+            "SM_NUM_NEURONS": 0,
+            "SM_LOG_LEVEL": 20,
+            "SM_OUTPUT_FAILURE": f"{base}/output/failure",
+            "SM_MODULE_DIR": f"{base}/code",
+            "SM_TRAINING_ENV": training_env,
+            "SM_USER_ARGS": training_env["user_args"],
+        }
+    )
     for channel, path in channel_dirs.items():
         env[f"SM_CHANNEL_{channel.upper()}"] = path
     for key, value in user.items():
@@ -489,31 +599,48 @@ def _processing_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
     for item in job.processing_inputs or []:
         source = item.get("S3Input")
         if not source:
-            raise JobError(f"ClientError: processing input '{item.get('InputName')}': only S3Input "
-                           "is supported by localaws (no DatasetDefinition)")
+            raise JobError(
+                f"ClientError: processing input '{item.get('InputName')}': only S3Input "
+                "is supported by localaws (no DatasetDefinition)"
+            )
         if source.get("S3InputMode", "File") != "File":
-            raise JobError(f"ClientError: processing input '{item.get('InputName')}': S3InputMode "
-                           f"'{source.get('S3InputMode')}' is not supported by localaws (File only)")
-        s3io.download(s3, source["S3Uri"], _local(source["LocalPath"], base), source.get("S3DataType"))
+            raise JobError(
+                f"ClientError: processing input '{item.get('InputName')}': S3InputMode "
+                f"'{source.get('S3InputMode')}' is not supported by localaws (File only)"
+            )
+        s3io.download(
+            s3, source["S3Uri"], _local(source["LocalPath"], base), source.get("S3DataType")
+        )
     for output in (job.processing_output_config or {}).get("Outputs", []):
         if "S3Output" in output:
             os.makedirs(_local(output["S3Output"]["LocalPath"], base), exist_ok=True)
     config = os.path.join(base, "config")
-    request = {"ProcessingJobArn": job.arn, "ProcessingJobName": job.processing_job_name,
-               "AppSpecification": app, "ProcessingInputs": job.processing_inputs or [],
-               "ProcessingOutputConfig": job.processing_output_config or {}, "RoleArn": job.role_arn}
+    request = {
+        "ProcessingJobArn": job.arn,
+        "ProcessingJobName": job.processing_job_name,
+        "AppSpecification": app,
+        "ProcessingInputs": job.processing_inputs or [],
+        "ProcessingOutputConfig": job.processing_output_config or {},
+        "RoleArn": job.role_arn,
+    }
     with open(os.path.join(config, "processingjobconfig.json"), "w") as fh:
         json.dump(request, fh, default=str)
     with open(os.path.join(config, "resourceconfig.json"), "w") as fh:
         json.dump({"current_host": "algo-1", "hosts": ["algo-1"]}, fh)
     entry = app.get("ContainerEntrypoint")
     if not entry:
-        raise JobError("ClientError: AppSpecification.ContainerEntrypoint is required by localaws "
-                       "(the image's default entry point does not exist locally)")
-    extra = {**(getattr(job, "environment", None) or {}),
-             "PROCESSING_JOB_NAME": job.processing_job_name}
+        raise JobError(
+            "ClientError: AppSpecification.ContainerEntrypoint is required by localaws "
+            "(the image's default entry point does not exist locally)"
+        )
+    extra = {
+        **(getattr(job, "environment", None) or {}),
+        "PROCESSING_JOB_NAME": job.processing_job_name,
+    }
     env = _base_env(job, credentials, region, _rewrite(extra, base))
-    spec = _command_spec(_rewrite(list(entry), base), _rewrite(list(app.get("ContainerArguments") or []), base))
+    spec = _command_spec(
+        _rewrite(list(entry), base), _rewrite(list(app.get("ContainerArguments") or []), base)
+    )
     spec.update(cwd=base, env=env, failure_file=os.path.join(base, "output", "message"))
     return spec, []
 

@@ -47,7 +47,10 @@ class LogShipper:
         now = int(time.time() * 1000)
         for start in range(0, len(lines), _BATCH):
             self._logs.put_log_events(
-                logGroupName=self.group, logStreamName=self.stream,
-                logEvents=[{"timestamp": now, "message": line} for line in lines[start:start + _BATCH]],
+                logGroupName=self.group,
+                logStreamName=self.stream,
+                logEvents=[
+                    {"timestamp": now, "message": line} for line in lines[start : start + _BATCH]
+                ],
             )
         return lines

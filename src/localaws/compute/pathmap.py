@@ -16,8 +16,23 @@ import os
 import sys
 
 PREFIX = "/opt/ml"
-_ONE_PATH = ("stat", "lstat", "listdir", "scandir", "mkdir", "remove", "unlink", "rmdir", "chdir",
-             "access", "chmod", "utime", "readlink", "open", "truncate")
+_ONE_PATH = (
+    "stat",
+    "lstat",
+    "listdir",
+    "scandir",
+    "mkdir",
+    "remove",
+    "unlink",
+    "rmdir",
+    "chdir",
+    "access",
+    "chmod",
+    "utime",
+    "readlink",
+    "open",
+    "truncate",
+)
 _TWO_PATHS = ("rename", "replace", "link", "symlink")
 
 
@@ -34,16 +49,19 @@ def install(base: str) -> None:
         if isinstance(text, bytes):
             return text
         if text == PREFIX or text.startswith(PREFIX + "/"):
-            return base + text[len(PREFIX):]
+            return base + text[len(PREFIX) :]
         return path
 
     def wrap(function, two: bool = False):
         if two:
+
             def wrapper(src, dst, *args, **kwargs):
                 return function(mapped(src), mapped(dst), *args, **kwargs)
         else:
+
             def wrapper(path=".", *args, **kwargs):
                 return function(mapped(path), *args, **kwargs)
+
         wrapper.__wrapped__ = function
         wrapper.__name__ = function.__name__
         return wrapper

@@ -84,8 +84,9 @@ def parse(definition: Any) -> dict:
     return definition
 
 
-def flatten(steps: list[dict], branch: tuple[str, str] | None = None,
-            out: dict | None = None) -> dict[str, dict]:
+def flatten(
+    steps: list[dict], branch: tuple[str, str] | None = None, out: dict | None = None
+) -> dict[str, dict]:
     """name -> {"step": step, "branch": (condition name, "if"|"else") or None}."""
     out = {} if out is None else out
     for step in steps:
@@ -126,8 +127,10 @@ def check(definition: dict) -> None:
         for step in steps:
             seen.append(step.get("Name"))
             if step.get("Type") not in SUPPORTED:
-                raise ValueError(f"Step '{step.get('Name')}' has type '{step.get('Type')}', which "
-                                 f"localaws does not support (supported: {', '.join(SUPPORTED)})")
+                raise ValueError(
+                    f"Step '{step.get('Name')}' has type '{step.get('Type')}', which "
+                    f"localaws does not support (supported: {', '.join(SUPPORTED)})"
+                )
             if step.get("Type") == "Condition":
                 walk(step.get("Arguments", {}).get("IfSteps", []))
                 walk(step.get("Arguments", {}).get("ElseSteps", []))
@@ -139,7 +142,9 @@ def check(definition: dict) -> None:
     for name, entry in entries.items():
         missing = dependencies(entry) - set(entries)
         if missing:
-            raise ValueError(f"Step '{name}' depends on unknown step(s): {', '.join(sorted(missing))}")
+            raise ValueError(
+                f"Step '{name}' depends on unknown step(s): {', '.join(sorted(missing))}"
+            )
 
 
 def parameters(definition: dict, overrides: list[dict] | None) -> dict[str, Any]:
@@ -171,14 +176,19 @@ def _typed(value: Any, kind: str, name: str) -> Any:
                 raise ValueError(value)
             return str(value).lower() == "true"
     except ValueError:
-        raise ValueError(f"Pipeline parameter '{name}' must be of type {kind}, got '{value}'") from None
+        raise ValueError(
+            f"Pipeline parameter '{name}' must be of type {kind}, got '{value}'"
+        ) from None
     return str(value)
 
 
 def _duration(text: str | None) -> timedelta | None:
     if not text:
         return None
-    match = re.fullmatch(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", text)
+    match = re.fullmatch(
+        r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?",
+        text,
+    )
     if not match:
         return None
     y, mo, w, d, h, mi, s = (int(g or 0) for g in match.groups())
@@ -233,14 +243,22 @@ def _launch(backend, pipeline, execution) -> None:
     runtime = _Runtime()
     with _runtimes_lock:
         _runtimes[execution.arn] = runtime
-    runtime.thread = threading.Thread(target=_Interpreter(backend, pipeline, execution, runtime).run,
-                                      daemon=True, name=f"localaws-pipeline-{execution.arn[-12:]}")
+    runtime.thread = threading.Thread(
+        target=_Interpreter(backend, pipeline, execution, runtime).run,
+        daemon=True,
+        name=f"localaws-pipeline-{execution.arn[-12:]}",
+    )
     runtime.thread.start()
 
 
 class _Interpreter:
     def __init__(self, backend, pipeline, execution, runtime: _Runtime) -> None:
-        self.backend, self.pipeline, self.execution, self.runtime = backend, pipeline, execution, runtime
+        self.backend, self.pipeline, self.execution, self.runtime = (
+            backend,
+            pipeline,
+            execution,
+            runtime,
+        )
         self.region = backend.region_name
         self.definition = parse(execution.pipeline_definition_for_execution)
         self.entries = flatten(self.definition["Steps"])
@@ -261,7 +279,7 @@ class _Interpreter:
         from localaws.auth import admin_credentials, role_credentials
 
         role = self.pipeline.role_arn
-        creds = role_credentials(role, f"SageMaker-pipeline-{self.exec_id}") if role else admin_credentials()
+        creds = role_credentials(role, "SageMaker") if role else admin_credentials()
         return s3io.client("s3", creds, self.region)
 
     def records(self) -> dict[str, dict]:
@@ -305,7 +323,9 @@ class _Interpreter:
         return "pending"
 
     def _loop(self) -> None:
-        limit = int((self.execution.parallelism_configuration or {}).get("MaxParallelExecutionSteps") or 50)
+        limit = int(
+            (self.execution.parallelism_configuration or {}).get("MaxParallelExecutionSteps") or 50
+        )
         while True:
             self.runtime.wake.clear()
             with self.lock:
@@ -314,14 +334,19 @@ class _Interpreter:
                 failed = [n for n, s in states.items() if s == "Failed"]
                 ready = []
                 if not failed and not self.runtime.stop.is_set():
-                    ready = [n for n, s in states.items() if s == "pending"
-                             and all(states[d] == "Succeeded" for d in dependencies(self.entries[n]))]
+                    ready = [
+                        n
+                        for n, s in states.items()
+                        if s == "pending"
+                        and all(states[d] == "Succeeded" for d in dependencies(self.entries[n]))
+                    ]
                 ready = ready[: max(0, limit - len(running))]
                 for name in ready:
                     self._begin(name)
             for name in ready:
-                threading.Thread(target=self._run_step, args=(name,), daemon=True,
-                                 name=f"localaws-step-{name}").start()
+                threading.Thread(
+                    target=self._run_step, args=(name,), daemon=True, name=f"localaws-step-{name}"
+                ).start()
             if not running and not ready:
                 break
             self.runtime.wake.wait(1.0)
@@ -335,7 +360,8 @@ class _Interpreter:
             self.execution.pipeline_execution_status = "Failed"
             self.execution.pipeline_execution_failure_reason = (
                 f"Step failure: One or multiple steps failed. Step '{name}': "
-                f"{record.get('FailureReason') or 'failed'}")[:1024]
+                f"{record.get('FailureReason') or 'failed'}"
+            )[:1024]
         elif self.runtime.stop.is_set():
             self.execution.pipeline_execution_status = "Stopped"
         else:
@@ -344,8 +370,13 @@ class _Interpreter:
     def _begin(self, name: str) -> None:
         step = self.entries[name]["step"]
         attempts = getattr(self.execution, "localaws_attempts", {}).get(name, 0)
-        record = {"StepName": name, "StepStatus": "Executing", "StartTime": _now(),
-                  "Metadata": {}, "AttemptCount": attempts + 1}
+        record = {
+            "StepName": name,
+            "StepStatus": "Executing",
+            "StartTime": _now(),
+            "Metadata": {},
+            "AttemptCount": attempts + 1,
+        }
         for key in ("DisplayName", "Description"):
             if step.get(key):
                 record[f"Step{key}"] = step[key]
@@ -399,8 +430,9 @@ class _Interpreter:
         cache = step.get("CacheConfig") or {}
         key = None
         if cache.get("Enabled") and kind in ("Processing", "Training"):
-            key = hashlib.sha256(json.dumps([step["Name"], kind, args], sort_keys=True,
-                                            default=str).encode()).hexdigest()
+            key = hashlib.sha256(
+                json.dumps([step["Name"], kind, args], sort_keys=True, default=str).encode()
+            ).hexdigest()
             if self._cache_hit(key, cache, kind, record):
                 return "Succeeded"
         if kind == "Processing":
@@ -425,8 +457,11 @@ class _Interpreter:
             cache_store = getattr(self.pipeline, "localaws_step_cache", None)
             if cache_store is None:
                 cache_store = self.pipeline.localaws_step_cache = {}
-            cache_store[key] = {"metadata": record["Metadata"], "execution": self.execution.arn,
-                                "time": time.time()}
+            cache_store[key] = {
+                "metadata": record["Metadata"],
+                "execution": self.execution.arn,
+                "time": time.time(),
+            }
         return status
 
     def _cache_hit(self, key: str, cache: dict, kind: str, record: dict) -> bool:
@@ -440,8 +475,11 @@ class _Interpreter:
         arn = hit["metadata"][meta_key]["Arn"]
         name = arn.rsplit("/", 1)[-1]
         try:
-            props = (self._call("describe_processing_job", ProcessingJobName=name) if kind == "Processing"
-                     else self._call("describe_training_job", TrainingJobName=name))
+            props = (
+                self._call("describe_processing_job", ProcessingJobName=name)
+                if kind == "Processing"
+                else self._call("describe_training_job", TrainingJobName=name)
+            )
         except StepError:
             return False
         if props.get("ProcessingJobStatus", props.get("TrainingJobStatus")) != "Completed":
@@ -454,7 +492,9 @@ class _Interpreter:
     def _name(self, step_name: str) -> str:
         prefix = f"pipelines-{self.exec_id}-"
         suffix = "-" + "".join(random.choices(string.ascii_letters + string.digits, k=10))
-        middle = re.sub(r"[^A-Za-z0-9-]", "-", step_name).strip("-")[: 63 - len(prefix) - len(suffix)]
+        middle = re.sub(r"[^A-Za-z0-9-]", "-", step_name).strip("-")[
+            : 63 - len(prefix) - len(suffix)
+        ]
         return f"{prefix}{middle}{suffix}"
 
     def _call(self, operation: str, **kwargs) -> dict:
@@ -463,9 +503,13 @@ class _Interpreter:
         except ClientError as exc:
             err = exc.response.get("Error", {})
             code = err.get("Code", "")
-            retry_type = ("Step.THROTTLING" if "Throttl" in code else
-                          "Step.SERVICE_FAULT" if exc.response.get("ResponseMetadata", {})
-                          .get("HTTPStatusCode", 400) >= 500 else None)
+            retry_type = (
+                "Step.THROTTLING"
+                if "Throttl" in code
+                else "Step.SERVICE_FAULT"
+                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) >= 500
+                else None
+            )
             raise StepError(f"ClientError: {code}: {err.get('Message', '')}", retry_type) from None
         except (BotoCoreError, TypeError) as exc:
             raise StepError(f"ValidationException: invalid {operation} arguments: {exc}") from None
@@ -491,10 +535,19 @@ class _Interpreter:
             if self.runtime.stop.is_set() and not stop_sent:
                 stop_sent = True
                 record["StepStatus"] = "Stopping"
-                self._call("stop_processing_job" if kind == "processing" else "stop_training_job",
-                           **({"ProcessingJobName": name} if kind == "processing" else {"TrainingJobName": name}))
-        props = (self._call("describe_processing_job", ProcessingJobName=name) if kind == "processing"
-                 else self._call("describe_training_job", TrainingJobName=name))
+                self._call(
+                    "stop_processing_job" if kind == "processing" else "stop_training_job",
+                    **(
+                        {"ProcessingJobName": name}
+                        if kind == "processing"
+                        else {"TrainingJobName": name}
+                    ),
+                )
+        props = (
+            self._call("describe_processing_job", ProcessingJobName=name)
+            if kind == "processing"
+            else self._call("describe_training_job", TrainingJobName=name)
+        )
         record["_properties"] = props
         status = props.get("ProcessingJobStatus") or props.get("TrainingJobStatus")
         if status == "Completed":
@@ -502,8 +555,14 @@ class _Interpreter:
         reason = props.get("FailureReason") or f"Job {name} ended {status}"
         if status == "Stopped":
             raise StepError(reason)
-        raise StepError(reason, "SageMaker.JOB_INTERNAL_ERROR" if reason.startswith("InternalServerError")
-                        else "SageMaker.CAPACITY_ERROR" if reason.startswith("CapacityError") else None)
+        raise StepError(
+            reason,
+            "SageMaker.JOB_INTERNAL_ERROR"
+            if reason.startswith("InternalServerError")
+            else "SageMaker.CAPACITY_ERROR"
+            if reason.startswith("CapacityError")
+            else None,
+        )
 
     # -- expressions -----------------------------------------------------
     def resolve(self, value: Any) -> Any:
@@ -512,7 +571,9 @@ class _Interpreter:
                 return self.lookup(value["Get"])
             if len(value) == 1 and "Std:Join" in value:
                 spec = value["Std:Join"]
-                return str(spec.get("On", "")).join(_text(self.resolve(v)) for v in spec.get("Values", []))
+                return str(spec.get("On", "")).join(
+                    _text(self.resolve(v)) for v in spec.get("Values", [])
+                )
             if len(value) == 1 and "Std:JsonGet" in value:
                 return self.json_get(value["Std:JsonGet"])
             return {k: self.resolve(v) for k, v in value.items()}
@@ -528,10 +589,14 @@ class _Interpreter:
                 raise StepError(f"ValidationException: unknown pipeline parameter '{rest}'")
             return values[rest]
         if head == "Execution":
-            execution = {"PipelineExecutionId": self.exec_id, "PipelineExecutionArn": self.execution.arn,
-                         "PipelineName": self.pipeline.pipeline_name, "PipelineArn": self.pipeline.arn,
-                         "StartDateTime": self.execution.start_time.isoformat(),
-                         "CurrentDateTime": _now().isoformat()}
+            execution = {
+                "PipelineExecutionId": self.exec_id,
+                "PipelineExecutionArn": self.execution.arn,
+                "PipelineName": self.pipeline.pipeline_name,
+                "PipelineArn": self.pipeline.arn,
+                "StartDateTime": self.execution.start_time.isoformat(),
+                "CurrentDateTime": _now().isoformat(),
+            }
             if rest not in execution:
                 raise StepError(f"ValidationException: unknown execution variable '{rest}'")
             return execution[rest]
@@ -539,7 +604,9 @@ class _Interpreter:
             step_name, _, prop = rest.partition(".")
             record = self.records().get(step_name)
             if not record or record["StepStatus"] != "Succeeded":
-                raise StepError(f"ValidationException: property {path}: step '{step_name}' has not succeeded")
+                raise StepError(
+                    f"ValidationException: property {path}: step '{step_name}' has not succeeded"
+                )
             return _navigate(record.get("_properties", {}), prop, path)
         raise StepError(f"ValidationException: cannot resolve reference '{path}'")
 
@@ -552,13 +619,20 @@ class _Interpreter:
                 raise StepError(f"ValidationException: bad property file reference '{ref}'")
             step_name, file_name = parts[1], parts[3]
             step = self.entries[step_name]["step"]
-            pf = next((p for p in step.get("PropertyFiles", []) if p["PropertyFileName"] == file_name), None)
+            pf = next(
+                (p for p in step.get("PropertyFiles", []) if p["PropertyFileName"] == file_name),
+                None,
+            )
             if pf is None:
-                raise StepError(f"ValidationException: step '{step_name}' has no property file '{file_name}'")
+                raise StepError(
+                    f"ValidationException: step '{step_name}' has no property file '{file_name}'"
+                )
             outputs = self.lookup(f"Steps.{step_name}.ProcessingOutputConfig.Outputs")
             output = next((o for o in outputs if o.get("OutputName") == pf["OutputName"]), None)
             if output is None:
-                raise StepError(f"ValidationException: step '{step_name}' has no output '{pf['OutputName']}'")
+                raise StepError(
+                    f"ValidationException: step '{step_name}' has no output '{pf['OutputName']}'"
+                )
             uri = f"{output['S3Output']['S3Uri'].rstrip('/')}/{pf['FilePath']}"
         else:
             uri = self.resolve(spec.get("S3Uri"))
@@ -567,13 +641,19 @@ class _Interpreter:
             body = self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
             document = json.loads(body)
         except ClientError as exc:
-            raise StepError(f"ClientError: reading property file {uri}: "
-                            f"{exc.response.get('Error', {}).get('Code')}") from None
+            raise StepError(
+                f"ClientError: reading property file {uri}: "
+                f"{exc.response.get('Error', {}).get('Code')}"
+            ) from None
         except ValueError as exc:
-            raise StepError(f"ValidationException: property file {uri} is not JSON: {exc}") from None
+            raise StepError(
+                f"ValidationException: property file {uri} is not JSON: {exc}"
+            ) from None
         result = jmespath.search(spec["Path"], document)
         if result is None:
-            raise StepError(f"ValidationException: JsonGet path '{spec['Path']}' not found in {uri}")
+            raise StepError(
+                f"ValidationException: JsonGet path '{spec['Path']}' not found in {uri}"
+            )
         return result
 
     def _condition(self, cond: dict) -> bool:
@@ -585,7 +665,13 @@ class _Interpreter:
         if kind == "In":
             query = self.resolve(cond["QueryValue"])
             return any(_compare(query, self.resolve(v), "Equals") for v in cond["Values"])
-        if kind in ("Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo"):
+        if kind in (
+            "Equals",
+            "GreaterThan",
+            "GreaterThanOrEqualTo",
+            "LessThan",
+            "LessThanOrEqualTo",
+        ):
             return _compare(self.resolve(cond["LeftValue"]), self.resolve(cond["RightValue"]), kind)
         raise StepError(f"ValidationException: condition type '{kind}' is not supported")
 
@@ -616,16 +702,22 @@ def _compare(left: Any, right: Any, kind: str) -> bool:
     if isinstance(left, (int, float)) or isinstance(right, (int, float)):
         left, right = num(left), num(right)
     try:
-        return {"Equals": left == right, "GreaterThan": left > right,
-                "GreaterThanOrEqualTo": left >= right, "LessThan": left < right,
-                "LessThanOrEqualTo": left <= right}[kind]
+        return {
+            "Equals": left == right,
+            "GreaterThan": left > right,
+            "GreaterThanOrEqualTo": left >= right,
+            "LessThan": left < right,
+            "LessThanOrEqualTo": left <= right,
+        }[kind]
     except TypeError:
-        raise StepError(f"ValidationException: cannot compare {left!r} and {right!r} ({kind})") from None
+        raise StepError(
+            f"ValidationException: cannot compare {left!r} and {right!r} ({kind})"
+        ) from None
 
 
 def _navigate(value: Any, prop: str, path: str) -> Any:
     if prop.startswith("Properties."):
-        prop = prop[len("Properties."):]
+        prop = prop[len("Properties.") :]
     for match in _TOKEN.finditer(prop):
         name, sq, dq, index = match.groups()
         if name is not None:
@@ -641,9 +733,19 @@ def _navigate(value: Any, prop: str, path: str) -> Any:
             if isinstance(value, dict) and wanted in value:
                 value = value[wanted]
                 continue
-            hit = next((item for item in value if isinstance(item, dict) and any(
-                k.endswith("Name") and v == wanted for k, v in item.items())), None) \
-                if isinstance(value, list) else None
+            hit = (
+                next(
+                    (
+                        item
+                        for item in value
+                        if isinstance(item, dict)
+                        and any(k.endswith("Name") and v == wanted for k, v in item.items())
+                    ),
+                    None,
+                )
+                if isinstance(value, list)
+                else None
+            )
             if hit is None:
                 raise StepError(f"ValidationException: property {path} not found")
             value = hit
@@ -652,7 +754,9 @@ def _navigate(value: Any, prop: str, path: str) -> Any:
     return value
 
 
-def _retry_delay(policies: list[dict], retry_type: str | None, attempt: int, elapsed: float) -> float | None:
+def _retry_delay(
+    policies: list[dict], retry_type: str | None, attempt: int, elapsed: float
+) -> float | None:
     if not retry_type:
         return None
     for policy in policies:
@@ -663,7 +767,10 @@ def _retry_delay(policies: list[dict], retry_type: str | None, attempt: int, ela
             expire = policy.get("ExpireAfterMin")
             if expire is not None and elapsed > 60 * float(expire):
                 return None
-            return float(policy.get("IntervalSeconds", 1)) * float(policy.get("BackoffRate", 2.0)) ** attempt
+            return (
+                float(policy.get("IntervalSeconds", 1))
+                * float(policy.get("BackoffRate", 2.0)) ** attempt
+            )
     return None
 
 

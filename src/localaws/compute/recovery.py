@@ -20,21 +20,27 @@ def recover_interrupted() -> int:
         for region in list(sagemaker_backends[account].keys()):
             backend = sagemaker_backends[account][region]
             for job in list(backend.training_jobs.values()):
-                if job.training_job_status in ("InProgress", "Stopping") and not jobs.is_running(job.arn):
+                if job.training_job_status in ("InProgress", "Stopping") and not jobs.is_running(
+                    job.arn
+                ):
                     job.training_job_status, job.secondary_status = "Failed", "Failed"
                     job.failure_reason = REASON.format(what="training job")
                     job.training_end_time = job.last_modified_time = now
                     count += 1
             for job in list(backend.processing_jobs.values()):
-                if job.processing_job_status in ("InProgress", "Stopping") and not jobs.is_running(job.arn):
+                if job.processing_job_status in ("InProgress", "Stopping") and not jobs.is_running(
+                    job.arn
+                ):
                     job.processing_job_status = "Failed"
                     job.failure_reason = REASON.format(what="processing job")
                     job.processing_end_time = job.last_modified_time = now
                     count += 1
             for pipeline in list(backend.pipelines.values()):
                 for execution in list(pipeline.pipeline_executions.values()):
-                    if execution.pipeline_execution_status not in ("Executing", "Stopping") or \
-                            pipelines.is_running(execution.arn):
+                    if execution.pipeline_execution_status not in (
+                        "Executing",
+                        "Stopping",
+                    ) or pipelines.is_running(execution.arn):
                         continue
                     reason = REASON.format(what="pipeline execution")
                     for record in (getattr(execution, "localaws_steps", None) or {}).values():

@@ -98,7 +98,9 @@ def run(spec: dict) -> int:
             _write_failure(spec.get("failure_file", ""), str(exc.code))
     except BaseException as exc:  # noqa: BLE001 - the job's error becomes its FailureReason
         traceback.print_exc()
-        _write_failure(spec.get("failure_file", ""), "".join(traceback.format_exception_only(exc)).strip())
+        _write_failure(
+            spec.get("failure_file", ""), "".join(traceback.format_exception_only(exc)).strip()
+        )
         code = ERROR_EXIT
     for stream in (sys.stdout, sys.stderr):
         try:

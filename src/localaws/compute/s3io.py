@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+import threading
+from collections import OrderedDict
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -14,15 +16,50 @@ def server_url() -> str:
     return f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '5000')}"
 
 
+_session: boto3.session.Session | None = None
+_clients: OrderedDict[tuple, object] = OrderedDict()
+_lock = threading.Lock()
+_MAX_CLIENTS = 256
+
+
 def client(service: str, credentials: dict[str, str], region: str):
-    """A boto3 client of this server signed with `credentials` (AccessKeyId, ...)."""
-    return boto3.session.Session().client(
-        service, endpoint_url=server_url(), region_name=region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials.get("SessionToken") or None,
-        config=BotoConfig(retries={"max_attempts": 2}, connect_timeout=10, read_timeout=120),
+    """A boto3 client of this server signed with `credentials` (AccessKeyId, ...).
+
+    Clients are cached per (service, keys, region): building one costs ~0.2 s, using one is
+    thread-safe.
+    """
+    global _session
+    key = (
+        service,
+        credentials["AccessKeyId"],
+        credentials.get("SessionToken"),
+        region,
+        server_url(),
     )
+    with _lock:
+        if key in _clients:
+            _clients.move_to_end(key)
+            return _clients[key]
+        if _session is None:
+            _session = boto3.session.Session()
+        made = _session.client(
+            service,
+            endpoint_url=server_url(),
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials.get("SessionToken") or None,
+            config=BotoConfig(
+                retries={"max_attempts": 2},
+                connect_timeout=10,
+                read_timeout=120,
+                max_pool_connections=32,
+            ),
+        )
+        _clients[key] = made
+        while len(_clients) > _MAX_CLIENTS:
+            _clients.popitem(last=False)
+        return made
 
 
 def split(uri: str) -> tuple[str, str]:
@@ -45,17 +82,20 @@ class TransferError(RuntimeError):
 
 def _reason(action: str, uri: str, exc: ClientError) -> TransferError:
     err = exc.response.get("Error", {})
-    return TransferError(f"ClientError: {action} {uri} failed: {err.get('Code', 'Error')}: "
-                         f"{err.get('Message', str(exc))}")
+    return TransferError(
+        f"ClientError: {action} {uri} failed: {err.get('Code', 'Error')}: "
+        f"{err.get('Message', str(exc))}"
+    )
 
 
 def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
-    """Copy the object or prefix `uri` into directory `dest` as SageMaker does; return file count."""
+    """Copy the object or prefix `uri` into directory `dest` as SageMaker does; count files."""
     bucket, prefix = split(uri)
     os.makedirs(dest, exist_ok=True)
     if data_type not in ("S3Prefix", None):
-        raise TransferError(f"ClientError: S3DataType '{data_type}' is not supported by localaws "
-                            "(S3Prefix only)")
+        raise TransferError(
+            f"ClientError: S3DataType '{data_type}' is not supported by localaws (S3Prefix only)"
+        )
     count = 0
     try:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -67,9 +107,9 @@ def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
                 if key == prefix:
                     rel = posixpath.basename(key)
                 elif prefix.endswith("/") or key[len(prefix)] == "/":
-                    rel = key[len(prefix):].lstrip("/")
+                    rel = key[len(prefix) :].lstrip("/")
                 else:
-                    rel = key[len(posixpath.dirname(prefix)):].lstrip("/")
+                    rel = key[len(posixpath.dirname(prefix)) :].lstrip("/")
                 target = os.path.join(dest, *rel.split("/"))
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 _get(s3, bucket, key, target)
@@ -77,10 +117,12 @@ def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
     except ClientError as exc:
         raise _reason("Data download from", uri, exc) from None
     if count == 0:
-        raise TransferError(f"ClientError: No S3 objects found under S3 URL \"{uri}\" given in "
-                            "input data source. Please ensure that the bucket exists in the "
-                            "selected region, that objects exist under that S3 prefix, and that "
-                            "the role has access to them.")
+        raise TransferError(
+            f'ClientError: No S3 objects found under S3 URL "{uri}" given in '
+            "input data source. Please ensure that the bucket exists in the "
+            "selected region, that objects exist under that S3 prefix, and that "
+            "the role has access to them."
+        )
     return count
 
 

@@ -23,9 +23,19 @@ from dataclasses import dataclass, field
 
 #: Modules the zygote imports once so that jobs do not pay for them.
 PRELOAD = (
-    "numpy", "pandas", "sklearn", "sklearn.model_selection", "sklearn.metrics",
-    "sklearn.preprocessing", "sklearn.ensemble", "sklearn.linear_model", "xgboost", "boto3",
-    "botocore.session", "sagemaker_training.environment", "localaws.compute.xgboost_algorithm",
+    "numpy",
+    "pandas",
+    "sklearn",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.preprocessing",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "xgboost",
+    "boto3",
+    "botocore.session",
+    "sagemaker_training.environment",
+    "localaws.compute.xgboost_algorithm",
 )
 
 
@@ -98,7 +108,12 @@ def _zygote_main() -> None:
         ready, _, _ = select.select([stdin], [], [], 0.02)
         if ready:
             chunk = os.read(stdin.fileno(), 65536)
-            if not chunk:  # server went away: leave running jobs to their process group
+            if not chunk:  # the server went away: its jobs cannot report any more, end them
+                for pid in children:
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
                 break
             buffer += chunk
             while b"\n" in buffer:
@@ -142,12 +157,19 @@ class WorkerPool:
         if self._zygote is not None and self._zygote.poll() is None:
             return self._zygote
         self._zygote = subprocess.Popen(
-            [sys.executable, "-c", "from localaws.compute.workers import _zygote_main; _zygote_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-c",
+                "from localaws.compute.workers import _zygote_main; _zygote_main()",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        threading.Thread(target=self._read, args=(self._zygote,), daemon=True,
-                         name="localaws-zygote-reader").start()
+        threading.Thread(
+            target=self._read, args=(self._zygote,), daemon=True, name="localaws-zygote-reader"
+        ).start()
         return self._zygote
 
     def _read(self, zygote: subprocess.Popen) -> None:
@@ -185,13 +207,18 @@ class WorkerPool:
         """Start a process running `spec` (see `runner`); return its handle."""
         handle = Handle()
         if not self.warm:
-            spec_file = tempfile.NamedTemporaryFile("w", suffix=".json", dir=spec["cwd"], delete=False)
+            spec_file = tempfile.NamedTemporaryFile(
+                "w", suffix=".json", dir=spec["cwd"], delete=False
+            )
             with spec_file:
                 json.dump(spec, spec_file)
             handle._popen = subprocess.Popen(
                 [sys.executable, "-m", "localaws.compute.runner", spec_file.name],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, cwd=spec["cwd"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=spec["cwd"],
             )
             handle.pid = handle._popen.pid
             handle._started.set()

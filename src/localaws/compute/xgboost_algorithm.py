@@ -13,11 +13,17 @@ from __future__ import annotations
 import glob
 import json
 import os
-import sys
 
 #: Hyperparameters the container consumes itself rather than passing to xgboost.train.
-_CONTAINER_KEYS = {"num_round", "early_stopping_rounds", "csv_weights", "save_model_on_termination",
-                   "_kfold", "_num_cv_round", "_tuning_objective_metric"}
+_CONTAINER_KEYS = {
+    "num_round",
+    "early_stopping_rounds",
+    "csv_weights",
+    "save_model_on_termination",
+    "_kfold",
+    "_num_cv_round",
+    "_tuning_objective_metric",
+}
 
 
 class AlgorithmError(ValueError):
@@ -39,11 +45,15 @@ def _params(hyperparameters: dict[str, str]) -> tuple[dict, int, int | None]:
     try:
         num_round = int(hyperparameters["num_round"])
     except ValueError:
-        raise AlgorithmError(f"Hyperparameter num_round must be an integer, got "
-                             f"'{hyperparameters['num_round']}'") from None
+        raise AlgorithmError(
+            f"Hyperparameter num_round must be an integer, got '{hyperparameters['num_round']}'"
+        ) from None
     early = hyperparameters.get("early_stopping_rounds")
-    params = {k: _typed(v) for k, v in hyperparameters.items()
-              if k not in _CONTAINER_KEYS and not k.startswith("sagemaker_")}
+    params = {
+        k: _typed(v)
+        for k, v in hyperparameters.items()
+        if k not in _CONTAINER_KEYS and not k.startswith("sagemaker_")
+    }
     if isinstance(params.get("eval_metric"), str) and "," in params["eval_metric"]:
         params["eval_metric"] = params["eval_metric"].split(",")
     params.setdefault("verbosity", 1)
@@ -54,21 +64,31 @@ def _load_channel(directory: str, content_type: str):
     import numpy as np
     import xgboost as xgb
 
-    files = sorted(f for f in glob.glob(os.path.join(directory, "**", "*"), recursive=True)
-                   if os.path.isfile(f) and not os.path.basename(f).startswith("."))
+    files = sorted(
+        f
+        for f in glob.glob(os.path.join(directory, "**", "*"), recursive=True)
+        if os.path.isfile(f) and not os.path.basename(f).startswith(".")
+    )
     if not files:
-        raise AlgorithmError(f"No data files found in channel directory {os.path.basename(directory)}")
+        raise AlgorithmError(
+            f"No data files found in channel directory {os.path.basename(directory)}"
+        )
     ctype = (content_type or "text/csv").split(";")[0].strip().lower()
     if ctype in ("text/csv", "csv"):
         try:
             data = np.vstack([np.loadtxt(f, delimiter=",", ndmin=2) for f in files])
         except ValueError as exc:
-            raise AlgorithmError(f"Unable to parse CSV in channel {os.path.basename(directory)} "
-                                 f"(expected numbers only, no header, label first): {exc}") from None
+            raise AlgorithmError(
+                f"Unable to parse CSV in channel {os.path.basename(directory)} "
+                f"(expected numbers only, no header, label first): {exc}"
+            ) from None
         return xgb.DMatrix(data[:, 1:], label=data[:, 0])
     if ctype in ("text/libsvm", "libsvm", "text/x-libsvm"):
-        return xgb.DMatrix(f"{files[0]}?format=libsvm") if len(files) == 1 else \
-            xgb.DMatrix(f"{directory}?format=libsvm")
+        return (
+            xgb.DMatrix(f"{files[0]}?format=libsvm")
+            if len(files) == 1
+            else xgb.DMatrix(f"{directory}?format=libsvm")
+        )
     raise AlgorithmError(f"Content type '{content_type}' is not supported (text/csv, text/libsvm)")
 
 
@@ -86,28 +106,52 @@ def train(config_dir: str, data_dir: str, model_dir: str) -> dict[str, float]:
     dtrain = _load_channel(os.path.join(data_dir, "train"), channels["train"].get("ContentType"))
     evals = [(dtrain, "train")]
     if "validation" in channels:
-        evals.append((_load_channel(os.path.join(data_dir, "validation"),
-                                    channels["validation"].get("ContentType")), "validation"))
+        evals.append(
+            (
+                _load_channel(
+                    os.path.join(data_dir, "validation"), channels["validation"].get("ContentType")
+                ),
+                "validation",
+            )
+        )
     history: dict = {}
     try:
-        booster = xgb.train(params, dtrain, num_boost_round=num_round, evals=evals,
-                            evals_result=history, early_stopping_rounds=early, verbose_eval=False)
+        booster = xgb.train(
+            params,
+            dtrain,
+            num_boost_round=num_round,
+            evals=evals,
+            evals_result=history,
+            early_stopping_rounds=early,
+            verbose_eval=False,
+        )
     except xgb.core.XGBoostError as exc:
-        raise AlgorithmError(f"XGBoost rejected the parameters or data: {str(exc).splitlines()[0]}") from None
+        raise AlgorithmError(
+            f"XGBoost rejected the parameters or data: {str(exc).splitlines()[0]}"
+        ) from None
     rounds = len(next(iter(next(iter(history.values())).values()))) if history else 0
     for i in range(rounds):
-        parts = [f"{name}-{metric}:{values[i]:.5f}" for name, metrics in history.items()
-                 for metric, values in metrics.items()]
+        parts = [
+            f"{name}-{metric}:{values[i]:.5f}"
+            for name, metrics in history.items()
+            for metric, values in metrics.items()
+        ]
         print(f"[{i}]\t" + "\t".join(parts))
     os.makedirs(model_dir, exist_ok=True)
     booster.save_model(os.path.join(model_dir, "xgboost-model"))
-    return {f"{name}:{metric}": float(values[-1]) for name, metrics in history.items()
-            for metric, values in metrics.items()}
+    return {
+        f"{name}:{metric}": float(values[-1])
+        for name, metrics in history.items()
+        for metric, values in metrics.items()
+    }
 
 
 def main() -> None:
-    metrics = train(os.environ["SM_INPUT_CONFIG_DIR"], os.environ["SM_INPUT_DATA_DIR"],
-                    os.environ["SM_MODEL_DIR"])
+    metrics = train(
+        os.environ["SM_INPUT_CONFIG_DIR"],
+        os.environ["SM_INPUT_DATA_DIR"],
+        os.environ["SM_MODEL_DIR"],
+    )
     out = os.path.join(os.environ["SM_OUTPUT_DIR"], "metrics.json")
     with open(out, "w") as fh:
         json.dump(metrics, fh)

@@ -24,6 +24,7 @@ def apply() -> None:
     from localaws import state
     from localaws.compute import jobs, pipelines
     from localaws.compute.recovery import recover_interrupted
+    from localaws.compute.workers import pool
 
     state.on_restore(recover_interrupted)
 
@@ -39,8 +40,11 @@ def apply() -> None:
         if name in self.training_jobs:
             raise ResourceInUseException(
                 message=f"Training job names must be unique within an AWS account and region, "
-                        f"and a training job with this name already exists ({self.training_jobs[name].arn})")
-        definitions = copy.deepcopy((kwargs.get("algorithm_specification") or {}).get("MetricDefinitions"))
+                f"and a training job with this name already exists ({self.training_jobs[name].arn})"
+            )
+        definitions = copy.deepcopy(
+            (kwargs.get("algorithm_specification") or {}).get("MetricDefinitions")
+        )
         job = original_training(self, *args, **kwargs)
         # moto replaces MetricDefinitions with a canned one; keep the caller's.
         job.algorithm_specification.pop("MetricDefinitions", None)
@@ -55,7 +59,8 @@ def apply() -> None:
         if name in self.processing_jobs:
             raise ResourceInUseException(
                 message=f"Job name must be unique within an AWS account and region, and a job "
-                        f"with this name already exists ({self.processing_jobs[name].arn})")
+                f"with this name already exists ({self.processing_jobs[name].arn})"
+            )
         job = original_processing(self, *args, **kwargs)
         job.environment = getattr(_pending, "environment", None) or {}
         jobs.launch("processing", self, job)
@@ -68,6 +73,7 @@ def apply() -> None:
                 return original(self)
             finally:
                 _pending.environment = None
+
         return handler
 
     def stop_training_job(self, training_job_name: str) -> None:
@@ -75,8 +81,10 @@ def apply() -> None:
         if job is None:
             raise ValidationError(message=f"Could not find training job '{training_job_name}'.")
         if job.training_job_status != "InProgress":
-            raise ValidationError(message=f"The request was rejected because the training job is in "
-                                          f"status {job.training_job_status}.")
+            raise ValidationError(
+                message=f"The request was rejected because the training job is in "
+                f"status {job.training_job_status}."
+            )
         job.training_job_status, job.secondary_status = "Stopping", "Stopping"
         jobs.stop(job.arn)
 
@@ -85,8 +93,10 @@ def apply() -> None:
         if job is None:
             raise ValidationError(message=f"Could not find processing job '{processing_job_name}'.")
         if job.processing_job_status != "InProgress":
-            raise ValidationError(message=f"The request was rejected because the processing job is "
-                                          f"in status {job.processing_job_status}.")
+            raise ValidationError(
+                message=f"The request was rejected because the processing job is "
+                f"in status {job.processing_job_status}."
+            )
         job.processing_job_status = "Stopping"
         jobs.stop(job.arn)
 
@@ -133,7 +143,9 @@ def apply() -> None:
         result = original_list(self, pipeline_name)
         pipeline = get_pipeline_from_name(self.pipelines, pipeline_name)
         for summary in result["PipelineExecutionSummaries"]:
-            reason = pipeline.pipeline_executions[summary["PipelineExecutionArn"]].pipeline_execution_failure_reason
+            reason = pipeline.pipeline_executions[
+                summary["PipelineExecutionArn"]
+            ].pipeline_execution_failure_reason
             if reason:
                 summary["PipelineExecutionFailureReason"] = reason
             else:
@@ -143,27 +155,43 @@ def apply() -> None:
 
     def list_pipeline_execution_steps(self, pipeline_execution_arn, sort_order="Descending"):
         execution = get_pipeline_execution_from_arn(self.pipelines, pipeline_execution_arn)
-        return {"PipelineExecutionSteps": pipelines.step_summaries(execution, sort_order or "Descending")}
+        return {
+            "PipelineExecutionSteps": pipelines.step_summaries(
+                execution, sort_order or "Descending"
+            )
+        }
 
     def stop_pipeline_execution(self, pipeline_execution_arn):
         execution = get_pipeline_execution_from_arn(self.pipelines, pipeline_execution_arn)
         if execution.pipeline_execution_status not in ("Executing", "Stopping"):
-            raise ValidationError(message=f"Pipeline execution with ARN {pipeline_execution_arn} is in "
-                                          f"status {execution.pipeline_execution_status} and cannot be stopped.")
+            raise ValidationError(
+                message=f"Pipeline execution with ARN {pipeline_execution_arn} is in "
+                f"status {execution.pipeline_execution_status} and cannot be stopped."
+            )
         pipelines.stop(execution)
         return {"PipelineExecutionArn": pipeline_execution_arn}
 
     def retry_pipeline_execution(self, pipeline_execution_arn):
         execution = get_pipeline_execution_from_arn(self.pipelines, pipeline_execution_arn)
-        if execution.pipeline_execution_status not in ("Failed", "Stopped") or \
-                pipelines.is_running(pipeline_execution_arn):
-            raise ValidationError(message=f"Pipeline execution with ARN {pipeline_execution_arn} is in "
-                                          f"status {execution.pipeline_execution_status}; only Failed "
-                                          "or Stopped executions can be retried.")
+        if execution.pipeline_execution_status not in ("Failed", "Stopped") or pipelines.is_running(
+            pipeline_execution_arn
+        ):
+            raise ValidationError(
+                message=f"Pipeline execution with ARN {pipeline_execution_arn} is in "
+                f"status {execution.pipeline_execution_status}; only Failed "
+                "or Stopped executions can be retried."
+            )
         pipeline = get_pipeline_from_name(self.pipelines, pipeline_execution_arn.split("/")[1])
         pipelines.retry(self, pipeline, execution)
         return {"PipelineExecutionArn": pipeline_execution_arn}
 
+    original_create_pipeline = backend_cls.create_pipeline
+
+    def create_pipeline(self, *args: Any, **kwargs: Any):
+        pool().warm_up()  # executions usually follow: let the worker import meanwhile
+        return original_create_pipeline(self, *args, **kwargs)
+
+    backend_cls.create_pipeline = create_pipeline
     backend_cls.start_pipeline_execution = start_pipeline_execution
     backend_cls.describe_pipeline_execution = describe_pipeline_execution
     backend_cls.list_pipeline_executions = list_pipeline_executions
@@ -177,7 +205,12 @@ def apply() -> None:
             if method == "list_pipeline_execution_steps":
                 kwargs["sort_order"] = self._get_param("SortOrder")
             return ActionResult(getattr(self.sagemaker_backend, method)(**kwargs))
+
         return handler
 
-    for method in ("list_pipeline_execution_steps", "stop_pipeline_execution", "retry_pipeline_execution"):
+    for method in (
+        "list_pipeline_execution_steps",
+        "stop_pipeline_execution",
+        "retry_pipeline_execution",
+    ):
         setattr(response_cls, method, _arn_action(method))
