@@ -12,6 +12,7 @@ import boto3
 import numpy as np
 import pytest
 import xgboost as xgb
+from botocore.exceptions import ClientError
 
 ACCOUNT = "123456789012"
 TRUST_STATES = {"Version": "2012-10-17", "Statement": [{
@@ -347,3 +348,20 @@ def test_optimized_sagemaker_integration(aws, admin_role):
         "EndpointName": uid("opt-ep"), "EndpointConfigName": "no-such-config"}))), admin_role)
     assert failed["status"] == "FAILED"
     assert failed["error"].startswith("SageMaker."), failed
+
+
+def test_role_that_step_functions_cannot_assume_is_refused(aws):
+    iam, sfn = aws("iam"), aws("stepfunctions")
+    name = uid("sagemaker-only")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    wrong = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"]["Arn"]
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    for role in (wrong, f"arn:aws:iam::{ACCOUNT}:role/{uid('missing')}"):
+        with pytest.raises(ClientError, match="is authorized to assume the provided role") as exc:
+            sfn.create_state_machine(name=uid("sm"), definition=definition, roleArn=role)
+        assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert not [m for m in sfn.list_state_machines()["stateMachines"]
+                if m["stateMachineArn"].endswith(name)]

@@ -6,6 +6,7 @@ What moto 5.2.5's interpreter lacks and this adds:
 - error names as AWS spells them (`S3.NoSuchBucketException`, `SageMaker.*`, `Iam.*`);
 - a start without `name` gets a UUID, as on AWS;
 - one backend for the API and CloudFormation, so stacks' state machines run;
+- a role Step Functions may not assume is refused (AccessDeniedException), as on AWS;
 - executions pickle (history kept; one cut off by a restart reads as FAILED);
 - the end of an execution is reported to `localaws.state` so it is persisted.
 """
@@ -13,6 +14,7 @@ What moto 5.2.5's interpreter lacks and this adds:
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import sys
 import uuid
@@ -166,6 +168,48 @@ def _patch_optimized_passthrough() -> None:
     StateTaskServiceUnsupported._localaws = True
 
 
+def role_trusts_states(document: Any, region: str) -> bool:
+    """Whether a trust policy lets Step Functions (global or regional principal) assume the role."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return False
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    principals = {"states.amazonaws.com", f"states.{region}.amazonaws.com"}
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(
+                actions):
+            continue
+        principal = statement.get("Principal", {})
+        if principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*"):
+            return True
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        if principals & set(services):
+            return True
+    return False
+
+
+def _check_role(backend: Any, role_arn: str | None) -> None:
+    """AWS refuses a state machine role that Step Functions may not assume."""
+    from moto.core.exceptions import AWSError
+    from moto.iam.models import iam_backends
+
+    if role_arn is None:
+        return
+    iam = iam_backends[backend.account_id][backend.partition]
+    role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
+    if role is None or not role_trusts_states(role.assume_role_policy_document,
+                                              backend.region_name):
+        error = AWSError("Neither the global service principal states.amazonaws.com, nor the "
+                         f"regional one is authorized to assume the provided role {role_arn}.",
+                         "AccessDeniedException", 400)
+        raise error
+
+
 def _patch_backend() -> None:
     import moto.stepfunctions as sfn_package
     from moto.stepfunctions import models as sfn_models
@@ -193,7 +237,20 @@ def _patch_backend() -> None:
             self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
         )
 
+    original_create = StepFunctionsParserBackend.create_state_machine
+    original_update = StepFunctionsParserBackend.update_state_machine
+
+    def create_state_machine(self, name, definition, roleArn, *args, **kwargs):
+        _check_role(self, roleArn)
+        return original_create(self, name, definition, roleArn, *args, **kwargs)
+
+    def update_state_machine(self, arn, definition=None, role_arn=None, *args, **kwargs):
+        _check_role(self, role_arn)
+        return original_update(self, arn, definition, role_arn, *args, **kwargs)
+
     StepFunctionsParserBackend.start_execution = start_execution
+    StepFunctionsParserBackend.create_state_machine = create_state_machine
+    StepFunctionsParserBackend.update_state_machine = update_state_machine
     StepFunctionsParserBackend._localaws = True
 
 
