@@ -16,7 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 _dir: Path | None = None
+_journal = None  # localaws.journal.Journal: small blobs are made durable through it
 _CHUNK = 8 * 1024 * 1024
+JOURNALED_MAX = 1024 * 1024  # bodies up to this size ride on the request's journal commit
 
 
 class BlobRef:
@@ -52,20 +54,33 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write(chunks: Iterable[bytes]) -> BlobRef:
-    """Store the concatenation of `chunks` durably as a new blob."""
+    """Store the concatenation of `chunks` as a new blob.
+
+    Large bodies are fsynced here. Small ones are appended to the journal, which the
+    request's state save then syncs (one fdatasync for both)."""
     name = _new_name()
     final = blob_path(name)
     final.parent.mkdir(exist_ok=True)
-    tmp = final.with_suffix(".tmp")
+    chunks = [chunks] if isinstance(chunks, bytes) else chunks
+    tmp = final.with_name(f".{name}.tmp")
     size = 0
+    small: list[bytes] | None = [] if _journal is not None else None
     with open(tmp, "wb") as out:
         for chunk in chunks:
             out.write(chunk)
             size += len(chunk)
+            if small is not None:
+                small.append(chunk)
+                if size > JOURNALED_MAX:
+                    small = None
         out.flush()
-        os.fsync(out.fileno())
+        if small is None:
+            os.fsync(out.fileno())
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    if small is None:
+        _fsync_dir(final.parent)
+    else:
+        _journal.append([(f"blobs/{name[:2]}/{name}", b"".join(small), True)])
     return BlobRef(name, size)
 
 
@@ -98,11 +113,14 @@ def collect_garbage(referenced: set[str]) -> int:
     return removed
 
 
-def enable(directory: Path) -> None:
-    """Keep S3 object bodies in `directory` from now on (patches moto's FakeKey once)."""
-    global _dir
+def enable(directory: Path, journal=None) -> None:
+    """Keep S3 object bodies in `directory` from now on (patches moto's FakeKey once).
+
+    `directory` must be `<journal root>/blobs` when a journal is given."""
+    global _dir, _journal
     directory.mkdir(parents=True, exist_ok=True)
     _dir = directory
+    _journal = journal
     _patch_fakekey()
 
 
@@ -126,7 +144,7 @@ def _patch_fakekey() -> None:
     def set_value(self, new_value) -> None:
         if isinstance(new_value, str):
             new_value = new_value.encode("utf-8")
-        ref = new_value if isinstance(new_value, BlobRef) else write([bytes(new_value)])
+        ref = new_value if isinstance(new_value, BlobRef) else write(bytes(new_value))
         self._blob = ref.name
         self.contentsize = ref.size
         # Drop the buffer moto created in __init__: the blob is the only copy.

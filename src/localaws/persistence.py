@@ -1,22 +1,27 @@
 """Durable snapshots of moto's backends in the state directory.
 
-Layout under `<state_dir>/data/`:
-  FORMAT                                   format and moto version; checked at start
-  <service>/<account>/<region>.pkl         the backend's attributes (pickled)
-  <service>/<account>/<region>/<part>.pkl  one file per S3 bucket / DynamoDB table
+Layout under `<state_dir>/`:
+  data/FORMAT                                   format and moto version; checked at start
+  data/<service>/<account>/<region>.pkl         the backend's attributes (pickled)
+  data/<service>/<account>/<region>/<part>.pkl  one file per S3 bucket / DynamoDB table
+  journal/*.journal                             writes not yet checkpointed into data/
+  blobs/                                        S3 object bodies (see `localaws.blobs`)
 
 A write is durable before the response is sent: `PersistMiddleware` snapshots the services a
 mutating request touched (for S3 and DynamoDB only the touched buckets/tables plus the small
-backend remainder), each file written to a temp file, fsynced and renamed. Snapshots of one
-service are serialized by a lock; requests are not, so a snapshot that races with another
-write is repeated (RuntimeError from a dict changing size) and the racing writer snapshots
-again after its own change. References between backends are pickled by name (module,
+backend remainder); files whose content did not change are skipped, the others go to the
+write-ahead journal (`localaws.journal`: one group-committed fdatasync per request) and
+reach data/ at the next checkpoint. Snapshots of one service are serialized by a lock;
+requests are not, so a snapshot that races with another write is repeated (RuntimeError
+from a dict changing size) and the racing writer snapshots again after its own change.
+References between backends are pickled by name (module,
 BackendDict, account, region) and re-bound to the live backends on restore; locks and threads
 are pickled as fresh locks / None.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import json
@@ -30,6 +35,8 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from localaws.journal import Journal, fsync_dir, write_file
 
 log = logging.getLogger("localaws.persistence")
 
@@ -76,25 +83,8 @@ SIGNING_NAMES: dict[str, tuple[str, ...]] = {
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a crash leaves either the old or the new content."""
-    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_file(path, data)
+    fsync_dir(path.parent)
 
 
 def _resolve_backend(module: str, attr: str, account: str, region: str):
@@ -150,7 +140,10 @@ class Store:
     """Snapshots and restores moto backends under `<state_dir>/data`."""
 
     def __init__(self, state_dir: Path):
+        self.state_dir = state_dir
         self.root = state_dir / "data"
+        self.journal = Journal(state_dir)
+        self._digests: dict[str, bytes | None] = {}
         self._locks = {name: threading.Lock() for name in SERVICES}
         self._dispatch = _base_dispatch()
         self._registered: set[str] = set()
@@ -223,11 +216,17 @@ class Store:
 
     def save(self, service: str, parts: Iterable[str] | None = None) -> None:
         """Make `service`'s state durable; `parts` limits partitioned services to those entries."""
+        ticket = self.append(service, parts)
+        if ticket:
+            self.journal.sync(ticket)
+
+    def append(self, service: str, parts: Iterable[str] | None = None):
+        """Journal `service`'s state (not yet synced); returns a ticket for `journal.sync`."""
         if service not in SERVICES:
             raise ValueError(f"localaws does not persist service {service!r}")
         backends = self._backend_dict(service)
         if backends is None:
-            return
+            return None
         self._register_all_loaded()
         # A patch may make two names share one BackendDict: save it once, under the first.
         for other in SERVICES:
@@ -239,33 +238,58 @@ class Store:
         spec = SERVICES[service]
         wanted = None if parts is None else set(parts)
         with self._locks[service]:
+            records: list = []
             for account, regional in list(backends.items()):
                 for region, backend in list(regional.items()):
-                    self._save_backend(service, spec, account, region, backend, wanted)
+                    records += self._backend_records(service, spec, account, region, backend,
+                                                     wanted)
+            # Appended under the service lock so snapshots reach the journal in order.
+            return self.journal.append(records) if records else None
 
-    def _save_backend(self, service, spec, account, region, backend, wanted) -> None:
-        folder = self.root / service / account
-        folder.mkdir(parents=True, exist_ok=True)
+    def _record(self, rel: str, data: bytes | None) -> list:
+        """A journal record for `rel`, or none if its content is what was saved last."""
+        digest = None if data is None else hashlib.blake2b(data, digest_size=16).digest()
+        if rel in self._digests and self._digests[rel] == digest:
+            return []
+        self._digests[rel] = digest
+        return [(rel, data, False)]
+
+    def _exists(self, rel: str) -> bool:
+        known, data = self.journal.pending(rel)
+        return data is not None if known else (self.state_dir / rel).exists()
+
+    def _backend_records(self, service, spec, account, region, backend, wanted) -> list:
+        base = f"data/{service}/{account}"
         state = dict(backend.__dict__)
+        records: list = []
         if spec.partition:
             collection = state.pop(spec.partition)
-            part_dir = folder / region
-            part_dir.mkdir(exist_ok=True)
+            part_dir = f"{base}/{region}"
             if wanted is None:
-                on_disk = {urllib.parse.unquote(p.name[:-4]) for p in part_dir.glob("*.pkl")}
-                names = set(collection) | on_disk
+                names = set(collection) | self._stored_parts(part_dir)
             else:
                 names = wanted
             for name in names:
-                path = self._part_file(part_dir, name)
+                rel = f"{part_dir}/{urllib.parse.quote(name, safe='')}.pkl"
                 entry = collection.get(name)
                 if entry is None:
-                    if path.exists():
-                        path.unlink()
-                        _fsync_dir(part_dir)
+                    if self._exists(rel):
+                        records += self._record(rel, None)
                 else:
-                    write_atomic(path, self._dumps(entry))
-        write_atomic(folder / f"{region}.pkl", self._dumps(state))
+                    records += self._record(rel, self._dumps(entry))
+        records += self._record(f"{base}/{region}.pkl", self._dumps(state))
+        return records
+
+    def _stored_parts(self, part_dir: str) -> set[str]:
+        folder = self.state_dir / part_dir
+        names = {p.name for p in folder.glob("*.pkl")} if folder.is_dir() else set()
+        for rel, data in self.journal.pending_under(part_dir).items():
+            name = rel.rsplit("/", 1)[1]
+            if data is None:
+                names.discard(name)
+            else:
+                names.add(name)
+        return {urllib.parse.unquote(n[:-4]) for n in names}
 
     def save_all(self) -> None:
         for service in SERVICES:
@@ -274,10 +298,12 @@ class Store:
     # ----- restore
     def restore(self) -> list[str]:
         """Load every saved backend into moto; return the services restored."""
-        restored = []
-        if not self.root.exists():
-            return restored
-        for service_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+        restored: list[str] = []
+        replayed = self.journal.replay()
+        if replayed:
+            log.info("replayed %d journaled writes", replayed)
+        folders = sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.exists() else []
+        for service_dir in folders:
             service = service_dir.name
             if service not in SERVICES:
                 raise StateError(f"unknown service folder {service_dir} in the state directory")
@@ -287,6 +313,7 @@ class Store:
                 for main in sorted(account_dir.glob("*.pkl")):
                     self._restore_backend(spec, backends, account_dir.name, main)
             restored.append(service)
+        self.journal.open()
         return restored
 
     def _load(self, path: Path):
@@ -443,6 +470,7 @@ def _dynamodb_parts(body: bytes) -> set[str] | None:
 # ----- WSGI middleware
 
 HEALTH_PATH = "/_localaws/health"
+SERIALIZED = ("dynamodb",)
 
 
 class PersistMiddleware:
@@ -452,6 +480,7 @@ class PersistMiddleware:
         self.app = app
         self.store = store
         self.health = health
+        self._serial = threading.Lock()
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == HEALTH_PATH:
@@ -469,23 +498,40 @@ class PersistMiddleware:
             captured[:] = [status, headers, exc_info]
             return early.append
 
-        result = self.app(environ, capture)
+        # DynamoDB writes are serialized: moto's conditional writes and ADD updates read
+        # then write, which concurrent requests would interleave (lost updates).
+        serialize = any(service in SERIALIZED for service, _ in plan.targets)
+        tickets = []
+        if serialize:
+            self._serial.acquire()
         try:
-            chunks = list(result)
-        finally:
-            if hasattr(result, "close"):
-                result.close()
-        status = captured[0]
-        if int(status.split()[0]) < 400:
+            result = self.app(environ, capture)
             try:
-                for service, parts in plan.targets:
-                    self.store.save(service, parts)
-            except Exception as exc:  # noqa: BLE001 - the client must learn it is not durable
-                log.exception("saving state failed")
-                payload = f"localaws could not save its state: {exc!r}".encode()
-                start_response("500 Internal Server Error",
-                               [("Content-Type", "text/plain"),
-                                ("Content-Length", str(len(payload)))])
-                return [payload]
+                chunks = list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+            if int(captured[0].split()[0]) < 400:
+                try:
+                    tickets = [self.store.append(svc, parts) for svc, parts in plan.targets]
+                except Exception as exc:  # noqa: BLE001 - the client must learn it is not durable
+                    return self._failed(start_response, exc)
+        finally:
+            if serialize:
+                self._serial.release()
+        try:
+            for ticket in tickets:
+                if ticket:
+                    self.store.journal.sync(ticket)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(start_response, exc)
         start_response(*captured[:2])
         return early + chunks
+
+    @staticmethod
+    def _failed(start_response, exc: Exception) -> list[bytes]:
+        log.error("saving state failed", exc_info=exc)
+        payload = f"localaws could not save its state: {exc!r}".encode()
+        start_response("500 Internal Server Error",
+                       [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))])
+        return [payload]

@@ -50,7 +50,7 @@ def create_app(config: Config, persist: bool = True):
     started = time.time()
     store = persistence.Store(config.state_dir)
     store.ensure_format()
-    blobs.enable(config.state_dir / "blobs")
+    blobs.enable(config.state_dir / "blobs", store.journal)
     restored = store.restore()
     removed = blobs.collect_garbage(persistence.referenced_blobs())
     log.info("restored %s (%d unreferenced blobs removed)", restored or "nothing", removed)
@@ -136,6 +136,9 @@ def serve(config: Config) -> None:
         pass
     finally:
         httpd.server_close()
+        store = getattr(deferred.app, "store", None)
+        if store is not None:
+            store.journal.close()
         config.pid_file.unlink(missing_ok=True)
         lock.close()
 

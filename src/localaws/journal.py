@@ -1,0 +1,247 @@
+"""A write-ahead journal: many small durable file writes for the price of one fsync.
+
+`commit(records)` appends a batch of `(relative path, content or None)` records to the
+current journal segment and returns once the batch is on disk (fdatasync). Concurrent
+commits share one fdatasync (group commit). The files themselves are written later by a
+background checkpoint (each fsynced), after which the segment is deleted. At start,
+`replay()` writes what the journal holds into the files before anything reads them.
+
+Records marked `direct=True` name files the caller already wrote (without fsync): replay
+rewrites them from the journal, checkpoint only fsyncs them.
+
+Segment format: batches of `b"LAJ1" | u64 payload length | u32 crc32 | payload`, payload a
+pickled list of records. A torn or corrupt batch ends a segment (it was never acknowledged).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import struct
+import threading
+import zlib
+from pathlib import Path
+
+log = logging.getLogger("localaws.journal")
+
+MAGIC = b"LAJ1"
+HEADER = struct.Struct("<4sQI")
+CHECKPOINT_BYTES = 64 * 1024 * 1024
+CHECKPOINT_SECONDS = 2.0
+
+Record = tuple[str, bytes | None, bool]  # path relative to root, content (None: delete), direct
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: Path, data: bytes, sync: bool = True) -> None:
+    """Replace `path` by `data` atomically (temp + rename), fsynced if `sync`."""
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class _Segment:
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.written = 0
+        self.synced = 0
+        self.closed = False
+
+
+class Journal:
+    """Group-committed journal of file writes under `root` (segments in `root/journal/`)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.dir = root / "journal"
+        self._append_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._checkpoint_lock = threading.Lock()
+        self._pending: dict[str, tuple[bytes | None, bool]] = {}
+        self._segment: _Segment | None = None
+        self._seq = 0
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    # ----- start-up
+    def replay(self) -> int:
+        """Write every journaled record into its file (fsynced), delete the segments."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        latest: dict[str, bytes | None] = {}
+        segments = sorted(self.dir.glob("*.journal"))
+        for segment in segments:
+            for records in _read_batches(segment):
+                for path, data, _ in records:
+                    latest[path] = data
+        for rel, data in latest.items():
+            target = self.root / rel
+            if data is None:
+                target.unlink(missing_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_file(target, data)
+        for folder in {(self.root / rel).parent for rel in latest}:
+            if folder.is_dir():
+                fsync_dir(folder)
+        for segment in segments:
+            segment.unlink()
+        if segments:
+            fsync_dir(self.dir)
+        self._seq = max((int(s.stem) for s in segments), default=0)
+        return len(latest)
+
+    def open(self) -> None:
+        """Start a fresh segment and the background checkpointer."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._segment = self._new_segment()
+        self._thread = threading.Thread(target=self._checkpointer, daemon=True,
+                                        name="localaws-checkpoint")
+        self._thread.start()
+
+    def _new_segment(self) -> _Segment:
+        self._seq += 1
+        segment = _Segment(self.dir / f"{self._seq:012d}.journal")
+        fsync_dir(self.dir)  # the segment's name must be durable before it holds acks
+        return segment
+
+    # ----- writes
+    def pending(self, rel: str) -> tuple[bool, bytes | None]:
+        """(known, content) of `rel` if a record for it awaits checkpointing."""
+        with self._append_lock:
+            if rel in self._pending:
+                return True, self._pending[rel][0]
+        return False, None
+
+    def pending_under(self, rel_dir: str) -> dict[str, bytes | None]:
+        prefix = rel_dir.rstrip("/") + "/"
+        with self._append_lock:
+            return {p: d for p, (d, _) in self._pending.items()
+                    if p.startswith(prefix) and "/" not in p[len(prefix):]}
+
+    def append(self, records: list[Record]) -> tuple[_Segment, int]:
+        """Append a batch (not yet durable); `sync(ticket)` makes it so. Keep call order."""
+        payload = pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+        batch = HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+        with self._append_lock:
+            segment = self._segment
+            assert segment is not None, "journal not open"
+            view = memoryview(batch)
+            while view:
+                view = view[os.write(segment.fd, view):]
+            segment.written += len(batch)
+            for path, data, direct in records:
+                self._pending[path] = (data, direct)
+            ticket = (segment, segment.written)
+            if segment.written >= CHECKPOINT_BYTES:
+                self._wake.set()
+        return ticket
+
+    def sync(self, ticket: tuple[_Segment, int]) -> None:
+        segment, upto = ticket
+        with self._sync_lock:
+            if segment.synced >= upto or segment.closed:
+                return
+            end = segment.written  # everything appended so far rides on this fdatasync
+            os.fdatasync(segment.fd)
+            segment.synced = max(segment.synced, end)
+
+    def commit(self, records: list[Record]) -> None:
+        if records:
+            self.sync(self.append(records))
+
+    # ----- checkpoints
+    def _checkpointer(self) -> None:
+        while not self._stopped:
+            self._wake.wait(CHECKPOINT_SECONDS)
+            self._wake.clear()
+            try:
+                self.checkpoint()
+            except Exception:  # noqa: BLE001 - retried next round; the journal still holds it
+                log.exception("checkpoint failed")
+
+    def checkpoint(self) -> None:
+        """Write pending records to their files, then drop the journal segment they were in."""
+        with self._checkpoint_lock:
+            with self._append_lock:
+                if not self._pending:
+                    return
+                old, pending = self._segment, self._pending
+                self._segment, self._pending = self._new_segment(), {}
+            with self._sync_lock:
+                os.fdatasync(old.fd)
+                old.synced = old.written
+                old.closed = True
+                os.close(old.fd)
+            folders = set()
+            for rel, (data, direct) in pending.items():
+                target = self.root / rel
+                folders.add(target.parent)
+                if data is None:
+                    target.unlink(missing_ok=True)
+                elif direct:
+                    _fsync_path(target)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_file(target, data)
+            for folder in folders:
+                if folder.is_dir():
+                    fsync_dir(folder)
+            old.path.unlink()
+
+    def close(self) -> None:
+        """Checkpoint everything and stop the background thread."""
+        self._stopped = True
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+        self.checkpoint()
+        with self._append_lock, self._sync_lock:
+            segment = self._segment
+            if segment is not None and not segment.closed and segment.written == 0:
+                segment.closed = True
+                os.close(segment.fd)
+                segment.path.unlink()
+                self._segment = None
+
+
+def _fsync_path(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return  # deleted since (e.g. garbage-collected blob)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_batches(path: Path):
+    with open(path, "rb") as src:
+        data = src.read()
+    offset = 0
+    while offset + HEADER.size <= len(data):
+        magic, length, crc = HEADER.unpack_from(data, offset)
+        start, end = offset + HEADER.size, offset + HEADER.size + length
+        if magic != MAGIC or end > len(data) or zlib.crc32(data[start:end]) != crc:
+            log.warning("journal %s: torn or corrupt batch at byte %d ignored", path, offset)
+            return
+        yield pickle.loads(data[start:end])
+        offset = end
