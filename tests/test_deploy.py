@@ -165,8 +165,8 @@ def test_redeploy_v2_then_rollback_to_v1(aws, tenant):
                                rtol=1e-4)
     # the replaced deployment's config and model are gone
     sm = aws.client("sagemaker")
-    configs = [c["EndpointConfigName"] for c in sm.list_endpoint_configs(
-        NameContains=f"mt-{name}-v")["EndpointConfigs"]]
+    configs = [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]
+               if c["EndpointConfigName"].startswith(f"mt-{name}-v")]
     assert configs == [second.endpoint_config]
 
     time.sleep(1.0)
@@ -194,7 +194,8 @@ def test_failed_deploy_keeps_previous_deployment_serving(aws, tenant):
     _, features = deploy.sample_rows(aws, name, n=2)
     assert len(deploy.invoke(aws, name, features)) == 2
     sm = aws.client("sagemaker")
-    left = [m["ModelName"] for m in sm.list_models(NameContains=f"mt-{name}-v")["Models"]]
+    left = [m["ModelName"] for m in sm.list_models()["Models"]
+            if m["ModelName"].startswith(f"mt-{name}-v")]
     assert left == [before["ModelName"]]  # the failed deployment's model was cleaned up
     approval.reject(aws, name, bad, "broken artifact")
 
