@@ -229,9 +229,15 @@ def test_start_without_name_twice_and_describe(aws, admin_role):
     assert json.loads(sfn.describe_execution(executionArn=first)["input"]) == {"n": 1}
     listed = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert {e["executionArn"] for e in listed} == {first, second}
-    types = [e["type"] for e in sfn.get_execution_history(executionArn=first)["events"]]
+    events = sfn.get_execution_history(executionArn=first)["events"]
+    types = [e["type"] for e in events]
     assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
     assert "PassStateEntered" in types
+    newest = sfn.get_execution_history(executionArn=first, reverseOrder=True, maxResults=1)
+    assert newest["events"][0]["type"] == "ExecutionSucceeded" and newest["nextToken"]
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=first, PaginationConfig={"PageSize": 2})
+    assert [e["id"] for page in pages for e in page["events"]] == [e["id"] for e in events]
 
 
 def _tiny_model_artifact() -> bytes:

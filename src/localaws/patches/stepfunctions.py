@@ -358,6 +358,31 @@ def _patch_execution() -> None:
     Execution._localaws = True
 
 
+def _patch_history_paging() -> None:
+    """GetExecutionHistory honours reverseOrder, maxResults and nextToken (moto ignored them)."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if getattr(StepFunctionResponse, "_localaws", False):
+        return
+
+    def get_execution_history(self):
+        history = self.stepfunction_backend.get_execution_history(
+            self._get_param("executionArn"))
+        events = list(history["events"])
+        if self._get_param("reverseOrder"):
+            events.reverse()
+        start = int(self._get_param("nextToken") or 0)
+        size = int(self._get_param("maxResults") or 0) or 1000
+        page = {"events": events[start:start + size]}
+        if start + size < len(events):
+            page["nextToken"] = str(start + size)
+        return ActionResult(page)
+
+    StepFunctionResponse.get_execution_history = get_execution_history
+    StepFunctionResponse._localaws = True
+
+
 def apply() -> None:
     """Install the Step Functions extensions (idempotent)."""
     _patch_clients()
@@ -365,3 +390,4 @@ def apply() -> None:
     _patch_optimized_passthrough()
     _patch_backend()
     _patch_execution()
+    _patch_history_paging()
