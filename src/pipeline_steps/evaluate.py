@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tarfile
 import tempfile
@@ -57,7 +58,9 @@ def evaluate(model: xgb.Booster, test_dir: Path, threshold: float = 0.5) -> dict
     data = pd.concat([pd.read_csv(f, header=None) for f in files], ignore_index=True)
     y = data.iloc[:, 0].to_numpy(dtype=int)
     x = data.iloc[:, 1:].to_numpy(dtype=np.float32)
-    proba = model.predict(xgb.DMatrix(x))
+    threads = 1 if len(x) < 200_000 else (os.cpu_count() or 1)  # see train._threads
+    model.set_param({"nthread": threads})
+    proba = model.predict(xgb.DMatrix(x, nthread=threads))
     pred = (proba >= threshold).astype(int)
     names_file = test_dir / "features.json"
     names = json.loads(names_file.read_text()) if names_file.exists() else []

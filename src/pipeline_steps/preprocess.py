@@ -77,7 +77,7 @@ def engineer(df: pd.DataFrame) -> pd.DataFrame:
     bad_labels = sorted(set(df[TARGET].astype(str)) - set(LABELS))
     if bad_labels:
         raise DataError(f"column {TARGET!r} has values {bad_labels[:5]}; expected {list(LABELS)}")
-    out = pd.DataFrame({TARGET: df[TARGET].astype(str).map(LABELS)})
+    columns: dict[str, pd.Series] = {TARGET: df[TARGET].astype(str).map(LABELS)}
     for column in NUMERIC:
         values = pd.to_numeric(df[column], errors="coerce")
         if values.isna().any():
@@ -85,7 +85,7 @@ def engineer(df: pd.DataFrame) -> pd.DataFrame:
             raise DataError(
                 f"column {column!r} must be numeric; row {row + 1} holds {df[column].iloc[row]!r}"
             )
-        out[column] = values.astype(float)
+        columns[column] = values.astype(float)
     for column, allowed in CATEGORIES.items():
         values = df[column].astype(str).str.strip()
         unknown = sorted(set(values) - set(allowed))
@@ -94,8 +94,8 @@ def engineer(df: pd.DataFrame) -> pd.DataFrame:
                 f"column {column!r} has unknown values {unknown[:5]}; expected {allowed}"
             )
         for value in allowed:
-            out[f"{column}_{value}"] = (values == value).astype(float)
-    return out
+            columns[f"{column}_{value}"] = (values == value).astype("uint8")
+    return pd.DataFrame(columns)
 
 
 def split(data: pd.DataFrame, train: float, validation: float, seed: int):

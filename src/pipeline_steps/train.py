@@ -31,6 +31,7 @@ DEFAULTS: dict[str, float | int | str] = {
     "eval_metric": "auc",
 }
 MODEL_FILE = "xgboost-model"
+MULTI_THREAD_ROWS = 200_000
 
 
 def load_channel(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +50,13 @@ def _unquote(value):
     return value
 
 
+def _threads(rows: int) -> int:
+    """One thread for small data (OpenMP start-up and spinning cost more than they save,
+    badly so on a busy machine); the instance's CPUs (SM_NUM_CPUS) from MULTI_THREAD_ROWS."""
+    cpus = int(os.environ.get("SM_NUM_CPUS", "0")) or os.cpu_count() or 1
+    return cpus if rows >= MULTI_THREAD_ROWS else 1
+
+
 def train(train_dir: Path, model_dir: Path, hyperparameters: dict,
           validation_dir: Path | None = None) -> xgb.Booster:
     """Train, save `model_dir/xgboost-model`, return the booster."""
@@ -63,16 +71,15 @@ def train(train_dir: Path, model_dir: Path, hyperparameters: dict,
         "seed": int(hp.pop("seed")),
         "objective": str(hp.pop("objective")),
         "eval_metric": str(hp.pop("eval_metric")),
-        "nthread": int(os.environ.get("SM_NUM_CPUS", "0")) or None,
         **hp,
     }
-    params = {k: v for k, v in params.items() if v is not None}
     x, y = load_channel(train_dir)
-    dtrain = xgb.DMatrix(x, label=y)
+    params["nthread"] = int(params.get("nthread") or _threads(len(y)))
+    dtrain = xgb.DMatrix(x, label=y, nthread=params["nthread"])
     evals = [(dtrain, "train")]
     if validation_dir is not None and validation_dir.exists():
         xv, yv = load_channel(validation_dir)
-        evals.append((xgb.DMatrix(xv, label=yv), "validation"))
+        evals.append((xgb.DMatrix(xv, label=yv, nthread=params["nthread"]), "validation"))
     # verbose_eval prints "[i]\ttrain-auc:...\tvalidation-auc:..." lines for MetricDefinitions.
     booster = xgb.train(params, dtrain, num_boost_round=num_round, evals=evals,
                         verbose_eval=max(1, num_round // 5))
