@@ -57,7 +57,14 @@ def tenant(localaws, aws):
 def session(localaws, monkeypatch, tenant):
     """A SageMaker SDK PipelineSession whose default bucket is the tenant's."""
     monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
+    from sagemaker.core.config.config_manager import SageMakerConfig
     from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    # The SDK re-validates its config against a large JSON schema at every look-up (seconds
+    # per definition); validate ours once.
+    SageMakerConfig.validate_sagemaker_config(SDK_CONFIG)
+    monkeypatch.setattr(SageMakerConfig, "validate_sagemaker_config",
+                        staticmethod(lambda sagemaker_config=None: None))
 
     return PipelineSession(
         boto_session=boto3.Session(region_name="us-east-1"),
