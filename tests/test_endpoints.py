@@ -178,6 +178,7 @@ def test_malformed_body_is_a_4xx_model_error_and_endpoint_keeps_serving(env, bod
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 424
     assert 400 <= response["OriginalStatusCode"] < 500
     assert "client error" in response["Error"]["Message"]
+    assert response["LogStreamArn"].endswith(f"log-group:/aws/sagemaker/Endpoints/{name}")
     assert len(invoke(env, name, csv_of(ROWS)).split()) == len(ROWS)
 
 
@@ -196,6 +197,10 @@ def test_missing_artifact_fails_with_reason(env):
     desc = wait_status(env["sm"], name)
     assert desc["EndpointStatus"] == "Failed"
     assert "nothing/here/model.tar.gz" in desc["FailureReason"]
+    logs = boto3.Session(region_name="us-east-1").client("logs")
+    events = logs.get_log_events(logGroupName=f"/aws/sagemaker/Endpoints/{name}",
+                                 logStreamName="AllTraffic/localaws")["events"]
+    assert any("failed to load" in e["message"] and "NoSuchKey" in e["message"] for e in events)
     with pytest.raises(ClientError) as err:
         invoke(env, name, csv_of(ROWS))
     assert err.value.response["Error"]["Code"] == "ValidationError"
@@ -350,3 +355,25 @@ def test_endpoint_serves_again_after_a_crash(tmp_path):
         assert invoke(own, name, csv_of(ROWS)) == before
     finally:
         stop(config)
+
+
+def test_aws_cli_invokes_an_endpoint(env, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    name = _shared_endpoint(env)
+    out = tmp_path / "answer.txt"
+    aws_cli = Path(sys.executable).with_name("aws")
+    done = subprocess.run(
+        [str(aws_cli), "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", name,
+         "--content-type", "text/csv", "--accept", "text/csv", "--body", csv_of(ROWS[:2]),
+         str(out)], capture_output=True, text=True, env=os.environ, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ContentType"] == "text/csv"
+    scores = [float(v) for v in out.read_text().split()]
+    assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
+    missing = subprocess.run(
+        [str(aws_cli), "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", "nope",
+         "--body", "1", str(out)], capture_output=True, text=True, env=os.environ, timeout=60)
+    assert missing.returncode != 0 and "ValidationError" in missing.stderr

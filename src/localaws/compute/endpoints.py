@@ -18,6 +18,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -110,30 +111,43 @@ def snapshot_variants(backend, config_name: str) -> list[Variant]:
     return variants
 
 
-_boto_session = None
-_client_lock = threading.Lock()  # creating clients from one session is not thread-safe
-
-
 def _s3_client(role_arn: str, region: str):
-    import boto3
-
     from localaws.auth import role_credentials
-
-    global _boto_session
+    from localaws.compute.s3io import client
 
     try:
         creds = role_credentials(role_arn, "SageMaker")
     except Exception as exc:
         raise LoadError(f"could not assume the model's execution role {role_arn}: {exc}") from exc
-    with _client_lock:
-        if _boto_session is None:  # one session: botocore loads the S3 model once, not per client
-            _boto_session = boto3.session.Session()
-        return _boto_session.client(
-            "s3", region_name=region,
-            endpoint_url=f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '5000')}",
-            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds.get("SessionToken") or None,
-        )
+    return client("s3", creds, region)
+
+
+_log_streams: set[tuple[str, str, str]] = set()
+
+
+def endpoint_log(region: str, endpoint_name: str, variant: str, *messages: str) -> None:
+    """Write to the endpoint's CloudWatch Logs group as SageMaker does
+    (`/aws/sagemaker/Endpoints/{name}`, stream `{variant}/localaws`). Never raises."""
+    from localaws.auth import admin_credentials
+    from localaws.compute.s3io import client
+
+    group, stream = f"/aws/sagemaker/Endpoints/{endpoint_name}", f"{variant}/localaws"
+    try:
+        logs = client("logs", admin_credentials(), region)
+        if (region, group, stream) not in _log_streams:
+            for create, kwargs in ((logs.create_log_group, {"logGroupName": group}),
+                                   (logs.create_log_stream, {"logGroupName": group,
+                                                             "logStreamName": stream})):
+                try:
+                    create(**kwargs)
+                except logs.exceptions.ResourceAlreadyExistsException:
+                    pass
+            _log_streams.add((region, group, stream))
+        now = int(time.time() * 1000)
+        logs.put_log_events(logGroupName=group, logStreamName=stream,
+                            logEvents=[{"timestamp": now, "message": m} for m in messages])
+    except Exception:  # logging must never fail a deployment or a request
+        _log_streams.discard((region, group, stream))
 
 
 def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:
@@ -257,11 +271,17 @@ class EndpointHost:
         try:
             variants = snapshot_variants(backend, config_name)
             for variant in variants:
+                started = time.monotonic()
                 try:
                     self.handler(variant, backend.region_name)
                 except LoadError as exc:
+                    endpoint_log(backend.region_name, endpoint.endpoint_name, variant.name,
+                                 f"model {variant.model_name} failed to load: {exc}")
                     raise LoadError(f"production variant {variant.name} (model "
                                     f"{variant.model_name}) failed to load: {exc}") from exc
+                endpoint_log(backend.region_name, endpoint.endpoint_name, variant.name,
+                             f"model {variant.model_name} ({variant.model_data_url}) loaded in "
+                             f"{time.monotonic() - started:.2f}s for config {config_name}")
             error = None
         except LoadError as exc:
             error = str(exc)
@@ -330,7 +350,14 @@ class EndpointHost:
             handler = self.handler(chosen, backend.region_name)
         except LoadError as exc:
             raise InvocationError(500, f"model failed to load: {exc}") from None
-        answer, answer_type = handler.invoke(body, content_type, accept)
+        try:
+            answer, answer_type = handler.invoke(body, content_type, accept)
+        except Exception as exc:
+            if not isinstance(exc, InvocationError):  # a fault of the handler itself
+                exc = InvocationError(500, f"{type(exc).__name__}: {exc}")
+            endpoint_log(backend.region_name, endpoint.endpoint_name, chosen.name,
+                         f"invocation failed ({exc.status}): {exc.message}")
+            raise exc from None
         return answer, answer_type, chosen.name
 
 
