@@ -1,7 +1,8 @@
 """The tenant model build pipeline on localaws.
 
 1. Pipeline wall time for a 5,000-row tenant: StartPipelineExecution until the execution is
-   Succeeded (polled every 50 ms; target <= 10 s).
+   Succeeded (polled every 50 ms; target <= 10 s): the first run (workers warming up), then
+   the median of WARM_RUNS more.
 2. Orchestration overhead: that wall time minus the three scripts' own compute (preprocess,
    train, evaluate) run directly in one process on the same data (target <= 2 s at 5,000
    rows; at 1,000,000 rows, target <= 20 %, run with LOCALAWS_BENCH_PIPELINE_LARGE=1).
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import socket
+import statistics
 import tarfile
 import tempfile
 import time
@@ -27,6 +29,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
 TENANTS = int(os.environ.get("LOCALAWS_BENCH_PIPELINE_TENANTS", "20"))
 LARGE = os.environ.get("LOCALAWS_BENCH_PIPELINE_LARGE", "") not in ("", "0")
 POLL = 0.05
+WARM_RUNS = 3
 
 
 def _free_port() -> int:
@@ -69,12 +72,17 @@ def single_tenant(aws, tenant: str, rows: int, workdir: Path) -> dict:
     frame = generate_churn(tenant, rows)
     tenants.create_tenant(aws, tenant, progress=False)
     tenants.upload_tenant_data(aws, tenant, frame)
-    wall, result = timed_run(aws, tenant)
-    assert result.status == "Succeeded", result.failure_reason
-    direct = direct_compute(frame, workdir / tenant)
-    return {"rows": rows, "pipeline_wall_s": round(wall, 3), "direct_compute_s": round(direct, 3),
+    walls = []
+    for _ in range(1 + WARM_RUNS):
+        wall, result = timed_run(aws, tenant)
+        assert result.status == "Succeeded", result.failure_reason
+        walls.append(wall)
+    directs = [direct_compute(frame, workdir / f"{tenant}-{i}") for i in range(WARM_RUNS)]
+    wall, direct = statistics.median(walls[1:]), statistics.median(directs)
+    return {"rows": rows, "first_run_wall_s": round(walls[0], 3),
+            "pipeline_wall_s": round(wall, 3), "direct_compute_s": round(direct, 3),
             "overhead_s": round(wall - direct, 3),
-            "overhead_pct": round(100 * (wall - direct) / direct, 1)}
+            "overhead_pct": round(100 * (wall - direct) / direct, 1), "runs": WARM_RUNS}
 
 
 def many_tenants(aws, count: int) -> dict:
@@ -103,6 +111,7 @@ def many_tenants(aws, count: int) -> dict:
 
 def main() -> dict:
     logging.disable(logging.WARNING)
+    saved_env = dict(os.environ)
     state = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     os.environ["LOCALAWS_STATE_DIR"] = str(state)
     os.environ["LOCALAWS_PORT"] = str(_free_port())
@@ -124,6 +133,10 @@ def main() -> dict:
         results["concurrent"] = many_tenants(aws, TENANTS)
     finally:
         stop(Config.from_env())
+        # Leave the environment as found: other benchmarks of `make bench` run in this process.
+        os.environ.clear()
+        os.environ.update(saved_env)
+        logging.disable(logging.NOTSET)
     results["targets"] = {"5k_wall_s": 10, "5k_overhead_s": 2, "1m_overhead_pct": 20}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
@@ -137,8 +150,10 @@ def print_table(results: dict) -> None:
         if key in results:
             r = results[key]
             rows += [
-                (f"{r['rows']:,} rows: pipeline wall time", f"{r['pipeline_wall_s']:.2f} s",
-                 "<= 10 s" if key == "5k" else ""),
+                (f"{r['rows']:,} rows: pipeline wall time, first run",
+                 f"{r['first_run_wall_s']:.2f} s", "<= 10 s" if key == "5k" else ""),
+                (f"{r['rows']:,} rows: pipeline wall time, median of {r['runs']} more",
+                 f"{r['pipeline_wall_s']:.2f} s", "<= 10 s" if key == "5k" else ""),
                 (f"{r['rows']:,} rows: scripts' compute in one process",
                  f"{r['direct_compute_s']:.2f} s", ""),
                 (f"{r['rows']:,} rows: orchestration overhead",

@@ -54,6 +54,9 @@ def test_chain_registers_versions_with_tenant_specific_metrics(aws, chains):
         assert all(f"model-package/mt-{tenant}/" in arn for arn in frame["arn"])
     alpha, beta = versions[TENANTS[0]].iloc[0], versions[TENANTS[1]].iloc[0]
     assert (alpha["accuracy"], alpha["auc"]) != (beta["accuracy"], beta["auc"])
+    # Same tenant, data and parameters: the run reproduces (committed outputs stay valid).
+    first, second = (versions[TENANTS[0]].iloc[i] for i in (0, 1))
+    assert [first[m] for m in registry.METRICS] == [second[m] for m in registry.METRICS]
 
 
 def test_notebook_shows_progress_graph_metrics_and_versions(chains):

@@ -403,6 +403,7 @@ class StepState:
     status: str
     failure_reason: str = ""
     metadata: dict = field(default_factory=dict)
+    seconds: float | None = None
 
 
 @dataclass
@@ -424,11 +425,17 @@ class ExecutionResult:
         return register.metadata.get("RegisterModel", {}).get("Arn")
 
     def table(self):
-        """The steps as a pandas DataFrame (name, status, failure reason)."""
+        """The steps as a pandas DataFrame (name, status, duration, failure reason)."""
         import pandas as pd
 
-        return pd.DataFrame([{"step": s.name, "status": s.status,
+        return pd.DataFrame([{"step": s.name, "status": s.status, "seconds": s.seconds,
                               "failure reason": s.failure_reason} for s in self.steps])
+
+
+def _duration(step: dict) -> float | None:
+    if "StartTime" in step and "EndTime" in step:
+        return round((step["EndTime"] - step["StartTime"]).total_seconds(), 2)
+    return None
 
 
 def execution_steps(aws, arn: str) -> list[StepState]:
@@ -441,7 +448,8 @@ def execution_steps(aws, arn: str) -> list[StepState]:
             kwargs["NextToken"] = token
         page = sm.list_pipeline_execution_steps(**kwargs)
         steps += [StepState(s["StepName"], s["StepStatus"], s.get("FailureReason", ""),
-                            s.get("Metadata", {})) for s in page["PipelineExecutionSteps"]]
+                            s.get("Metadata", {}), _duration(s))
+                  for s in page["PipelineExecutionSteps"]]
         token = page.get("NextToken")
         if not token:
             return steps
@@ -454,7 +462,7 @@ def wait(aws, arn: str, timeout: float = 1800.0, poll: float = 0.5, progress: bo
     started = time.monotonic()
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # text bar: no widget dependency, renders under papermill too
 
         bar = tqdm(total=len(STEP_ORDER) - 1, desc="pipeline", unit="step")
     try:
