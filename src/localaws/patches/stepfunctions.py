@@ -13,11 +13,14 @@ What moto 5.2.5's interpreter lacks and this adds:
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import logging
+import pickle
 import sys
 import uuid
+import zlib
 from typing import Any
 
 from localaws import sfn_clients
@@ -351,11 +354,40 @@ def _patch_execution() -> None:
             return
         return original_stop(self, stop_date, error, cause)
 
+    def __reduce_ex__(self, protocol):
+        # An ended execution never changes: pickle it once, then hand the bytes to every
+        # later save (persistence pickles the whole backend on each change).
+        if self.exec_status in (None, ExecutionStatus.RUNNING):
+            return object.__reduce_ex__(self, protocol)
+        blob = self.__dict__.get("_localaws_blob")
+        if blob is None:
+            state = __getstate__(self)
+            state.pop("_localaws_blob", None)
+            machine = copy.copy(state["state_machine"])
+            machine.backend = None  # the snapshot needs no way back to the live backend
+            machine.executions = []
+            state["state_machine"] = machine
+            try:
+                blob = zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+            except Exception:  # something unusual inside: let the caller's pickler cope
+                return object.__reduce_ex__(self, protocol)
+            self._localaws_blob = blob
+        return _restore_execution, (type(self), blob)
+
     Execution.__getstate__ = __getstate__
     Execution.__setstate__ = __setstate__
+    Execution.__reduce_ex__ = __reduce_ex__
     Execution.to_history_output = to_history_output
     Execution.stop = stop
     Execution._localaws = True
+
+
+def _restore_execution(cls: type, blob: bytes) -> Any:
+    """Rebuild an ended execution pickled by `Execution.__reduce_ex__` (keeps its bytes)."""
+    execution = cls.__new__(cls)
+    execution.__dict__.update(pickle.loads(zlib.decompress(blob)))
+    execution._localaws_blob = blob
+    return execution
 
 
 def _patch_history_paging() -> None:
