@@ -1,8 +1,13 @@
-"""Run the notebook chain (00 -> 01 -> 02 -> 03) for one tenant with papermill."""
+"""Run the notebook chain (00 -> 01 -> 02 -> 03) for one tenant with papermill.
+
+`--refresh-committed` re-executes the committed notebooks in place (00 -> 99, default
+parameters) on a fresh private localaws: the outputs nbval checks in `make test`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -10,6 +15,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO / "notebooks"
 CHAIN = ("00_setup", "01_create_tenant", "02_pipeline", "03_deploy")
+FULL_CHAIN = (*CHAIN, "99_cleanup")
+
+
+def run_notebook(source: Path, target: Path, parameters: dict | None = None) -> Path:
+    """Execute one notebook with papermill (cwd: the notebooks folder); return the output path."""
+    import papermill
+
+    started = time.monotonic()
+    print(f"==> {source.stem}", flush=True)
+    papermill.execute_notebook(
+        str(source), str(target), parameters=parameters or {}, cwd=str(NOTEBOOK_DIR),
+        progress_bar=sys.stdout.isatty(), kernel_name="python3",
+    )
+    print(f"    done in {time.monotonic() - started:.1f}s -> {target}", flush=True)
+    return target
 
 
 def run_chain(
@@ -20,25 +40,34 @@ def run_chain(
     extra: dict[str, dict] | None = None,
 ) -> list[Path]:
     """Execute each notebook of `notebooks` that exists, in order; return the executed copies."""
-    import papermill
-
     out_dir.mkdir(parents=True, exist_ok=True)
     done = []
     for name in notebooks:
         source = NOTEBOOK_DIR / f"{name}.ipynb"
-        if not source.exists():
-            continue
-        target = out_dir / f"{name}.ipynb"
-        params = {"tenant_id": tenant, "backend": backend, **(extra or {}).get(name, {})}
-        started = time.monotonic()
-        print(f"==> {name} (tenant {tenant})", flush=True)
-        papermill.execute_notebook(
-            str(source), str(target), parameters=params, cwd=str(NOTEBOOK_DIR),
-            progress_bar=sys.stdout.isatty(), kernel_name="python3",
-        )
-        print(f"    done in {time.monotonic() - started:.1f}s -> {target}", flush=True)
-        done.append(target)
+        if source.exists():
+            params = {"tenant_id": tenant, "backend": backend, **(extra or {}).get(name, {})}
+            done.append(run_notebook(source, out_dir / source.name, params))
     return done
+
+
+def last_printed_line(notebook: Path) -> str | None:
+    """The last line the notebook's last code cell printed (the demo's closing prediction)."""
+    cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    for output in reversed(cells[-1].get("outputs", []) if cells else []):
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            text = "".join(output["text"]).strip()
+            return text.splitlines()[-1] if text else None
+    return None
+
+
+def refresh_committed() -> None:
+    """Re-execute notebooks/ in place (00 -> 99, default parameters) on a fresh localaws."""
+    from localaws.ephemeral import running
+
+    with running():
+        for name in FULL_CHAIN:
+            source = NOTEBOOK_DIR / f"{name}.ipynb"
+            run_notebook(source, source)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,12 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenant", default="demo")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--backend", default="local", choices=["local", "aws"])
+    parser.add_argument("--refresh-committed", action="store_true",
+                        help="re-execute the committed notebooks in place on a fresh localaws")
     args = parser.parse_args(argv)
+    if args.refresh_committed:
+        refresh_committed()
+        return 0
     out = args.out or REPO / "runs" / args.tenant
     executed = run_chain(args.tenant, out, backend=args.backend)
     print(f"\nExecuted notebooks for tenant {args.tenant!r}:")
     for path in executed:
         print(f"  {path}")
+    if executed and executed[-1].stem == "03_deploy" and (line := last_printed_line(executed[-1])):
+        print(f"\n{line}")
     return 0
 
 
