@@ -128,6 +128,7 @@ def measure(runs: int = RUNS) -> dict:
         "target_p50_ms": TARGET_P50_MS,
         "meets_target": client_side["p50_ms"] <= TARGET_P50_MS,
         "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -142,7 +143,8 @@ def print_table(result: dict) -> None:
         print(f"{label:<18}{figures['p50_ms']:>9}{figures['p99_ms']:>9}"
               f"{figures['mean_ms']:>9}{figures['max_ms']:>9}")
     verdict = "meets" if result["meets_target"] else "MISSES"
-    print(f"target p50 <= {result['target_p50_ms']:.0f} ms: {verdict}")
+    print(f"target p50 <= {result['target_p50_ms']:.0f} ms: {verdict} "
+          f"(machine load {result['load_average_1m']} on {result['cpus']} CPUs)")
 
 
 def main() -> dict:
