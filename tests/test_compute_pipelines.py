@@ -63,8 +63,11 @@ def session(localaws, monkeypatch, tenant):
     # The SDK re-validates its config against a large JSON schema at every look-up (seconds
     # per definition); validate ours once.
     SageMakerConfig.validate_sagemaker_config(SDK_CONFIG)
-    monkeypatch.setattr(SageMakerConfig, "validate_sagemaker_config",
-                        staticmethod(lambda sagemaker_config=None: None))
+    monkeypatch.setattr(
+        SageMakerConfig,
+        "validate_sagemaker_config",
+        staticmethod(lambda sagemaker_config=None: None),
+    )
 
     return PipelineSession(
         boto_session=boto3.Session(region_name="us-east-1"),
@@ -214,6 +217,15 @@ def model_pipeline(session, tenant, tmp_path, name):
             approval_status="PendingManualApproval",
         ),
     )
+    model = ModelStep(
+        name="CreateModel",
+        step_args=ModelBuilder(
+            s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+            image_uri=XGBOOST_IMAGE,
+            role_arn=role,
+            sagemaker_session=session,
+        ).build(),
+    )
     fail = FailStep(
         name="TooInaccurate",
         error_message=Join(on=" ", values=["accuracy", accuracy, "is below", threshold]),
@@ -221,7 +233,7 @@ def model_pipeline(session, tenant, tmp_path, name):
     check = ConditionStep(
         name="Check",
         conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=threshold)],
-        if_steps=[register],
+        if_steps=[register, model],
         else_steps=[fail],
     )
     return Pipeline(
@@ -266,7 +278,9 @@ def test_sdk_pipeline_registers_a_model_or_fails_on_the_condition(aws, session, 
     execution = wait(sm, arn)
     listed = steps(sm, arn)
     assert execution["PipelineExecutionStatus"] == "Succeeded", execution.get("FailureReason")
-    assert set(listed) == {"Prepare", "Train", "Evaluate", "Check", "Register"}
+    assert set(listed) == {"Prepare", "Train", "Evaluate", "Check", "Register", "CreateModel"}, (
+        sorted(listed)
+    )
     assert all(s["StepStatus"] == "Succeeded" for s in listed.values())
     assert listed["Check"]["Metadata"] == {"Condition": {"Outcome": "True"}}
     training_arn = listed["Train"]["Metadata"]["TrainingJob"]["Arn"]
