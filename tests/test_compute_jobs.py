@@ -438,3 +438,42 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as fh:  # a zombie is dead too
         return fh.read().split(") ")[-1][0] != "Z"
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_worker_pool_runs_scripts_reports_exit_and_kills(tmp_path, warm):
+    from localaws.compute.workers import WorkerPool
+
+    pool = WorkerPool(warm=warm)
+    try:
+        base = tmp_path / "opt_ml"
+        (base / "output").mkdir(parents=True)
+        script = tmp_path / "job.py"
+        script.write_text(textwrap.dedent("""
+            import os, sys
+            print("argv", sys.argv[1:], "env", os.environ["JOB_VAR"])
+            open("/opt/ml/output/seen.txt", "w").write(os.getcwd())
+            sys.exit(int(sys.argv[1]))
+        """))
+        spec = {"kind": "script", "path": str(script), "cwd": str(tmp_path), "opt_ml": str(base),
+                "env": {"JOB_VAR": "x", "PATH": os.environ["PATH"]},
+                "failure_file": str(base / "output" / "failure")}
+        ok = pool.start({**spec, "argv": ["0"], "log": str(tmp_path / "ok.log")})
+        assert ok.wait(60) == 0
+        assert (tmp_path / "ok.log").read_text() == "argv ['0'] env x\n"
+        assert (base / "output" / "seen.txt").read_text() == str(tmp_path)
+        assert pool.start({**spec, "argv": ["3"], "log": str(tmp_path / "three.log")}).wait(60) == 3
+        sleeper = tmp_path / "sleep.py"
+        sleeper.write_text("import time\ntime.sleep(60)\n")
+        handle = pool.start({**spec, "path": str(sleeper), "argv": [],
+                             "log": str(tmp_path / "sleep.log")})
+        handle.kill(signal.SIGKILL)
+        assert handle.wait(30) == -signal.SIGKILL
+        broken = tmp_path / "broken.py"
+        broken.write_text("raise RuntimeError('no model')\n")
+        handle = pool.start({**spec, "path": str(broken), "argv": [],
+                             "log": str(tmp_path / "broken.log")})
+        assert handle.wait(60) == 1
+        assert (base / "output" / "failure").read_text() == "RuntimeError: no model"
+    finally:
+        pool.shutdown()
