@@ -74,6 +74,7 @@ def test_stack_creates_executes_updates_and_deletes(aws, definitions):
     assert out["PutMachineArn"].endswith(f":stateMachine:{name}-put")
     assert out["S3MachineArn"].endswith(f":stateMachine:{name}-from-s3")
     assert out["GroupArn"].endswith(f":model-package-group/{name}-group")
+    assert out["GroupArnAttribute"] == out["GroupArn"] and out["GroupStatus"] == "Completed"
 
     # Definition object + DefinitionSubstitutions (one substitution is a Ref to the table)
     put = execute(sfn, out["PutMachineArn"], {"key": "acme"})
