@@ -267,7 +267,6 @@ def _execute(
             job.secondary_status_transitions.append(
                 {"Status": "Training", "StartTime": _now(), "StatusMessage": "Training in progress"}
             )
-            state.changed("sagemaker")
         started = time.monotonic()
         running.handle = pool().start(spec)
         exit_status = None

@@ -285,9 +285,12 @@ class _Interpreter:
     def records(self) -> dict[str, dict]:
         return self.execution.localaws_steps
 
-    def changed(self) -> None:
+    def changed(self, durable: bool = True) -> None:
+        """Note a change; `durable` ones are saved now (the backend is saved whole, so the
+        transient ones - a step starting - ride along with the next save)."""
         self.execution.last_modified_time = _now()
-        state.changed("sagemaker")
+        if durable:
+            state.changed("sagemaker")
 
     # -- main loop -------------------------------------------------------
     def run(self) -> None:
@@ -381,7 +384,7 @@ class _Interpreter:
             if step.get(key):
                 record[f"Step{key}"] = step[key]
         self.records()[name] = record
-        self.changed()
+        self.changed(durable=False)
 
     def _run_step(self, name: str) -> None:
         step = self.entries[name]["step"]
@@ -529,7 +532,7 @@ class _Interpreter:
             _stringify(args.get("Environment"))
             arn = self._call("create_training_job", **args)["TrainingJobArn"]
             record["Metadata"] = {"TrainingJob": {"Arn": arn}}
-        self.changed()
+        self.changed(durable=False)
         stop_sent = False
         while not jobs.wait(arn, 0.5):
             if self.runtime.stop.is_set() and not stop_sent:
