@@ -62,7 +62,14 @@ def load_xgboost_model(model_dir: str | Path):
                 booster = pickle.load(handle)
         except Exception as exc:
             raise LoadError(f"'xgboost-model' is not an XGBoost model: {exc}") from exc
-    return booster
+    return single_threaded(booster)
+
+
+def single_threaded(model):
+    """An XGBoost Booster predicts on one thread (small requests, shared cores)."""
+    if type(model).__name__ == "Booster" and hasattr(model, "set_param"):
+        model.set_param({"nthread": 1})
+    return model
 
 
 def parse_rows(body: bytes, content_type: str) -> np.ndarray:
@@ -111,7 +118,9 @@ def xgboost_predict(booster, rows: np.ndarray) -> np.ndarray:
     expected = booster.num_features()
     if rows.shape[1] != expected:
         raise InvocationError(400, f"each row must have {expected} features, got {rows.shape[1]}")
-    return booster.predict(xgb.DMatrix(rows, feature_names=booster.feature_names))
+    if booster.feature_names:
+        return booster.predict(xgb.DMatrix(rows, feature_names=booster.feature_names, nthread=1))
+    return booster.inplace_predict(rows)
 
 
 def encode_scores(scores: np.ndarray, accept: str) -> tuple[bytes, str]:
@@ -175,7 +184,7 @@ class ScriptHandler:
         model_fn = getattr(self.module, "model_fn", None)
         try:
             if model_fn is not None:
-                self.model = model_fn(str(model_dir))
+                self.model = single_threaded(model_fn(str(model_dir)))
             elif xgboost_image:
                 self.model = load_xgboost_model(model_dir)
             else:

@@ -15,6 +15,7 @@ import atexit
 import os
 import random
 import shutil
+import sys
 import tarfile
 import tempfile
 import threading
@@ -350,6 +351,10 @@ class EndpointHost:
             handler = self.handler(chosen, backend.region_name)
         except LoadError as exc:
             raise InvocationError(500, f"model failed to load: {exc}") from None
+        if xgb := sys.modules.get("xgboost"):
+            # Many small requests share two cores: XGBoost's default (all cores, OpenMP) costs
+            # milliseconds of thread start-up per request. The setting is thread-local.
+            xgb.set_config(nthread=1)
         try:
             answer, answer_type = handler.invoke(body, content_type, accept)
         except Exception as exc:
