@@ -4,7 +4,8 @@ Measures, on a fresh localaws with the platform stack deployed:
 - create-tenant executions, StartExecution to SUCCEEDED as a client sees it (p50 / p95;
   target p50 <= 0.5 s) and the server-side duration (stopDate - startDate);
 - 100 tenants onboarded one after another, then 100 more 8 at a time (target <= 60 s each);
-- delete-tenant executions (p50 / p95).
+- delete-tenant executions (p50 / p95) over the first LOCALAWS_BENCH_DELETES (default 30)
+  tenants, each checked to leave nothing behind.
 Writes benchmarks/results/tenants.json and prints a table. Environment:
 LOCALAWS_BENCH_TENANTS (default 100) tenants per onboarding run.
 """
@@ -25,6 +26,7 @@ from localaws.config import Config
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tenants.json"
 TENANTS = int(os.environ.get("LOCALAWS_BENCH_TENANTS", "100"))
+DELETES = min(TENANTS, int(os.environ.get("LOCALAWS_BENCH_DELETES", "30")))
 WORKERS = 8
 TARGETS = {"create_p50_s": 0.5, "onboard_sequential_s": 60.0, "onboard_parallel_s": 60.0}
 
@@ -60,7 +62,7 @@ def _run(session, kind: str, tenant: str) -> tuple[float, float]:
 
 
 def measure() -> dict:
-    from helpers import stack
+    from helpers import stack, tenants
     from helpers.session import connect
 
     session = connect("local")
@@ -82,22 +84,23 @@ def measure() -> dict:
         parallel_timings = list(pool.map(lambda t: _run(session, "create", t), parallel))
     onboard_parallel = time.monotonic() - started
 
-    deletes = [_run(session, "delete", t) for t in sequential[:TENANTS // 2]]
-    with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(lambda t: _run(session, "delete", t), sequential[TENANTS // 2:] + parallel))
-    left = session.client("dynamodb").scan(TableName="allTenants", Select="COUNT")["Count"]
+    deleted = sequential[:DELETES]
+    deletes = [_run(session, "delete", t) for t in deleted]
+    left = sum(1 for t in deleted if any(tenants.tenant_leftovers(session, t).values()))
     return {
         "tenants_per_run": TENANTS,
         "workers": WORKERS,
         "stack_deploy_s": round(deploy_s, 3),
         "create_client": _stats([c for c, _ in timings]),
+        "create_client_first_20": _stats([c for c, _ in timings[:20]]),
+        "create_client_last_20": _stats([c for c, _ in timings[-20:]]),
         "create_server": _stats([s for _, s in timings]),
         "create_client_under_8_workers": _stats([c for c, _ in parallel_timings]),
         "onboard_sequential_s": round(onboard_sequential, 2),
         "onboard_parallel_s": round(onboard_parallel, 2),
         "delete_client": _stats([c for c, _ in deletes]),
         "delete_server": _stats([s for _, s in deletes]),
-        "tenants_left_after_deletes": left,
+        "deleted_tenants_with_leftovers": left,
         "targets": TARGETS,
     }
 
@@ -133,7 +136,11 @@ def main() -> dict:
         ("delete tenant p50 / p95 (client)",
          f"{results['delete_client']['p50_s']:.3f} s / {results['delete_client']['p95_s']:.3f} s",
          ""),
-        ("tenants left after deleting all", str(results["tenants_left_after_deletes"]), "0"),
+        ("create p50, first 20 / last 20",
+         f"{results['create_client_first_20']['p50_s']:.3f} s / "
+         f"{results['create_client_last_20']['p50_s']:.3f} s", ""),
+        (f"deleted tenants with leftovers (of {DELETES})",
+         str(results["deleted_tenants_with_leftovers"]), "0"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure':<{width}}  {'result':<22}  target")

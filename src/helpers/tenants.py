@@ -87,8 +87,14 @@ def run_state_machine(session: AwsSession, kind: str, payload: dict, *, name_hin
     stream = sys.stdout if progress is True else (progress or None)
     name = f"{kind}-{name_hint}-{uuid.uuid4().hex[:12]}".replace("--", "-")[:80]
     started = time.monotonic()
-    arn = sfn.start_execution(stateMachineArn=state_machine_arn(session, kind), name=name,
-                              input=json.dumps(payload))["executionArn"]
+    machine = state_machine_arn(session, kind)
+    try:
+        arn = sfn.start_execution(stateMachineArn=machine, name=name,
+                                  input=json.dumps(payload))["executionArn"]
+    except sfn.exceptions.ExecutionAlreadyExists:
+        # The name is fresh, so the execution is this call's own: an earlier attempt that
+        # boto3 retried (e.g. after a read timeout) had already started it.
+        arn = machine.replace(":stateMachine:", ":execution:", 1) + f":{name}"
     seen: list[str] = []
     delay = 0.02
     while True:
