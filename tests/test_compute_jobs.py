@@ -477,3 +477,41 @@ def test_worker_pool_runs_scripts_reports_exit_and_kills(tmp_path, warm):
         assert (base / "output" / "failure").read_text() == "RuntimeError: no model"
     finally:
         pool.shutdown()
+
+
+def test_training_job_stops_on_request_and_at_max_runtime(aws, tenant):
+    bucket, role = tenant
+    sm, s3 = aws("sagemaker"), aws("s3")
+    s3.put_object(Bucket=bucket, Key="sleep/train/x.csv", Body=b"1\n")
+    s3.put_object(Bucket=bucket, Key="sleep/src.tar.gz",
+                  Body=tar_gz({"sleep.py": "import time\nprint('sleeping', flush=True)\n"
+                                           "time.sleep(120)\n"}))
+
+    def create(name: str, seconds: int) -> None:
+        sm.create_training_job(
+            TrainingJobName=name, RoleArn=role,
+            AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+            HyperParameters={"sagemaker_program": '"sleep.py"',
+                             "sagemaker_submit_directory": f'"s3://{bucket}/sleep/src.tar.gz"'},
+            InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/sleep/train"}}}],
+            OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"}, ResourceConfig=RESOURCES,
+            StoppingCondition={"MaxRuntimeInSeconds": seconds})
+
+    timed = unique("maxrt")
+    create(timed, 2)
+    stopped = unique("stop")
+    create(stopped, 600)
+    deadline = time.time() + 60
+    while sm.describe_training_job(TrainingJobName=stopped)["SecondaryStatus"] != "Training":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    sm.stop_training_job(TrainingJobName=stopped)
+    job = wait_job(sm, "training", stopped, timeout=30)
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped")
+    job = wait_job(sm, "training", timed, timeout=60)
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+    assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == \
+        ["Starting", "Training", "MaxRuntimeExceeded"]
+    with pytest.raises(sm.exceptions.ClientError, match="status Stopped"):
+        sm.stop_training_job(TrainingJobName=timed)

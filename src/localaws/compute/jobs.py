@@ -48,6 +48,7 @@ from localaws.config import default_state_dir
 OPT_ML = "/opt/ml"
 PYTHONS = re.compile(r"^python(3(\.\d+)?)?$")
 MAX_REASON = 1024
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL, as `docker stop` gives a container
 
 
 class JobError(RuntimeError):
@@ -117,14 +118,11 @@ def launch(kind: str, backend, job) -> None:
 
 
 def stop(job_arn: str) -> bool:
-    """Ask a running job to stop (SIGTERM, then SIGKILL); False if it is not running."""
+    """Ask a running job to stop (SIGTERM, SIGKILL 5 s later); False if it is not running."""
     running = _running.get(job_arn)
     if running is None:
         return False
     running.stop_requested = True
-    if running.handle is not None:
-        running.handle.kill(signal.SIGTERM)
-        threading.Timer(5.0, running.handle.kill).start()
     return True
 
 
@@ -269,12 +267,18 @@ def _execute(
             )
         started = time.monotonic()
         running.handle = pool().start(spec)
-        exit_status = None
+        exit_status, terminated = None, None
         while exit_status is None:
-            exit_status = running.handle.wait(0.5)
+            exit_status = running.handle.wait(0.2)
             _collect(shipper.ship(final=exit_status is not None), metric_defs, metrics)
-            if exit_status is None and limit and time.monotonic() - started > float(limit):
+            if exit_status is not None:
+                break
+            if limit and not running.timed_out and time.monotonic() - started > float(limit):
                 running.timed_out = True
+            if (running.stop_requested or running.timed_out) and terminated is None:
+                terminated = time.monotonic()
+                running.handle.kill(signal.SIGTERM)
+            elif terminated is not None and time.monotonic() - terminated > STOP_GRACE:
                 running.handle.kill()
     if exit_status is not None and exit_status == 0 and not running.stop_requested:
         if kind == "training":
