@@ -79,7 +79,11 @@ def resolve_version(aws, tenant_id: str, version: int | str,
             raise ApprovalError(
                 f"model version {version} belongs to group {package.get('ModelPackageGroupName')!r}"
                 f", not to tenant {tenant_id!r} (group {group!r}): refused")
-        version = int(package["ModelPackageVersion"])
+        return ModelVersion(arn=package["ModelPackageArn"],
+                            version=int(package["ModelPackageVersion"]),
+                            status=package["ModelApprovalStatus"],
+                            created=package["CreationTime"],
+                            comment=package.get("ApprovalDescription", ""), metrics={})
     found = [v for v in list_versions(aws, tenant_id, prefix, with_metrics=False)
              if v.version == int(version)]
     if not found:

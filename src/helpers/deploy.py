@@ -63,7 +63,7 @@ def _progress(aws, execution_arn: str, seen: set, show: bool) -> None:
 
 
 def deploy(aws, tenant_id: str, version: int | str | None = None, timeout: float = 1800,
-           poll: float = 0.25, progress: bool = True,
+           poll: float = 0.1, progress: bool = True,
            prefix: str = DEFAULT_PREFIX) -> Deployment:
     """Deploy `version` (number or ARN; default: the latest Approved) to the tenant's endpoint."""
     validate_tenant_id(tenant_id)

@@ -226,6 +226,27 @@ class EndpointHost:
         self._serving: dict[tuple[str, str, str], tuple[Any, list[Variant]]] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="localaws-endpoint")
 
+    def warm_up(self, region: str) -> None:
+        """Import the serving stack and load the S3 client model once, in the background, so
+        the first endpoint does not pay for it (called when models are registered/created)."""
+        with self._lock:
+            if getattr(self, "_warm", False):
+                return
+            self._warm = True
+
+        def warm() -> None:
+            try:
+                import xgboost  # noqa: F401
+
+                from localaws.auth import admin_credentials
+                from localaws.compute.s3io import client
+
+                client("s3", admin_credentials(), region)
+            except Exception:  # only an optimisation
+                pass
+
+        self._pool.submit(warm)
+
     # --- model cache ------------------------------------------------------------------------
     def handler(self, variant: Variant, region: str) -> Any:
         """The loaded handler of `variant` (loading it now if it is not in the cache)."""

@@ -66,6 +66,8 @@ def apply() -> None:
             host().resume(self, endpoint)
         return original_describe(self, endpoint_name)
 
+    for method in ("create_model", "create_model_package"):
+        setattr(SageMakerModelBackend, method, _warming(getattr(SageMakerModelBackend, method)))
     SageMakerModelBackend.create_endpoint = create_endpoint
     SageMakerModelBackend.update_endpoint = update_endpoint
     SageMakerModelBackend.delete_endpoint = delete_endpoint
@@ -81,6 +83,17 @@ def apply() -> None:
     SageMakerResponse.update_endpoint = update_endpoint_response
     SageMakerRuntimeResponse.use_raw_body = True
     SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint
+
+
+def _warming(method):
+    """Wrap a backend method so that it also warms the endpoint host up (once per process)."""
+
+    def wrapped(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        host().warm_up(self.region_name)
+        return result
+
+    return wrapped
 
 
 def _error(status: int, code: str, message: str, **extra) -> tuple[int, dict, str]:
