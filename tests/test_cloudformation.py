@@ -242,3 +242,58 @@ def test_disable_rollback_keeps_what_was_made(aws, definitions):
     assert table in ddb.list_tables()["TableNames"]
     cf.delete_stack(StackName=name)
     assert table not in ddb.list_tables()["TableNames"]
+
+
+def test_aws_cli_deploy_uses_change_sets_like_aws(aws, definitions, localaws):
+    cf = aws("cloudformation")
+    name, table = uid("cfn-cli"), uid("cfn-cli-table")
+    cli = Path(sys.executable).with_name("aws")
+    overrides = [f"{p['ParameterKey']}={p['ParameterValue']}" for p in definitions]
+
+    def deploy(*extra: str, capabilities: bool = True) -> subprocess.CompletedProcess:
+        args = [str(cli), "cloudformation", "deploy", "--stack-name", name,
+                "--template-file", str(TEMPLATE), "--parameter-overrides", *overrides,
+                f"TableName={table}", *extra]
+        if capabilities:
+            args += ["--capabilities", "CAPABILITY_IAM"]
+        return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+    refused = deploy(capabilities=False)
+    assert refused.returncode != 0 and "CAPABILITY_IAM" in refused.stderr
+    created = deploy()
+    assert created.returncode == 0, created.stderr
+    stack = stack_of(cf, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs(stack)["TableName"] == table
+    unchanged = deploy()
+    assert unchanged.returncode != 0 and "No changes to deploy" in unchanged.stderr
+    updated = deploy("GroupDescription=second")
+    assert updated.returncode == 0, updated.stderr
+    stack = stack_of(cf, name)
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert outputs(stack)["TableName"] == table
+    assert aws("sagemaker").describe_model_package_group(
+        ModelPackageGroupName=f"{name}-group")["ModelPackageGroupDescription"] == "second"
+    cf.delete_stack(StackName=name)
+    assert table not in aws("dynamodb").list_tables()["TableNames"]
+
+
+def test_update_localaws_cannot_apply_fails_with_the_reason(aws):
+    cf, ddb = aws("cloudformation"), aws("dynamodb")
+    name = uid("cfn-tbl")
+    table = {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}}
+    template = {"Resources": {"Table": table},
+                "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Table", "Arn"]}}}}
+    cf.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    changed = json.loads(json.dumps(template))
+    changed["Resources"]["Table"]["Properties"]["Tags"] = [{"Key": "k", "Value": "v"}]
+    cf.update_stack(StackName=name, TemplateBody=json.dumps(changed))
+    stack = stack_of(cf, name)
+    assert stack["StackStatus"] == "UPDATE_FAILED"
+    assert "cannot update resources of type AWS::DynamoDB::Table" in stack["StackStatusReason"]
+    assert outputs(stack)["Arn"].endswith(f":table/{name}")  # the stack still knows its table
+    cf.delete_stack(StackName=name)
+    assert name not in ddb.list_tables()["TableNames"]

@@ -12,6 +12,8 @@ What moto 5.2.5 lacks and this adds:
 - `AWS::SageMaker::ModelPackageGroup` (Ref = ARN; GetAtt ModelPackageGroupArn, CreationTime,
   ModelPackageGroupStatus);
 - "No updates are to be performed." whenever template and parameters are unchanged;
+- change sets (`aws cloudformation deploy`) take the same paths (outputs, failure handling,
+  capabilities, "didn't contain changes");
 - CreateStack/UpdateStack demand CAPABILITY_IAM / CAPABILITY_NAMED_IAM / CAPABILITY_AUTO_EXPAND
   as AWS does (InsufficientCapabilitiesException), and honour OnFailure / DisableRollback.
 """
@@ -329,7 +331,38 @@ def _patch_parsing() -> None:
             raise ResourceFailed(logical_id, resource_type,
                                  f"{type(exc).__name__}: {exc}") from exc
 
+    original_update = parsing.parse_and_update_resource
+    original_map_update = parsing.ResourceMap.update
+
+    def map_update(self, template, parameters=None):
+        # remember what the resources looked like, to tell real changes from re-resolutions
+        self.localaws_before = (dict(self._resource_json_map), dict(self.resolved_parameters))
+        return original_map_update(self, template, parameters)
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id,
+                                  region_name):
+        updated = original_update(logical_id, resource_json, resources_map, account_id,
+                                  region_name)
+        if updated is not None:
+            return updated
+        # moto cannot update this type in place (it would drop the resource from the stack)
+        old_json, old_params = getattr(resources_map, "localaws_before", ({}, {}))
+        changed_params = [p for p in parsing.get_references_from_template(resource_json)
+                          if p in old_params
+                          and old_params[p] != resources_map.resolved_parameters.get(p)]
+        def props(j: dict | None) -> dict:
+            return {**(j or {}), "Properties": (j or {}).get("Properties") or {}}
+
+        if props(old_json.get(logical_id)) != props(resource_json) or changed_params:
+            resource_type = resource_json.get("Type", "")
+            raise ResourceFailed(logical_id, resource_type,
+                                 f"localaws cannot update resources of type {resource_type} "
+                                 f"in place (resource {logical_id})")
+        return resources_map[logical_id]
+
     parsing.parse_and_create_resource = parse_and_create_resource
+    parsing.parse_and_update_resource = parse_and_update_resource
+    parsing.ResourceMap.update = map_update
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
@@ -461,15 +494,8 @@ def _patch_no_op_update() -> None:
     def _validate_different_update(self, incoming_params, stack_body, old_stack) -> None:
         if not stack_body or stack_body != old_stack.template:
             return
-        declared = (old_stack.template_dict.get("Parameters") or {})
         given = self._get_param_values(incoming_params or [], old_stack.stack_parameters)
-        new = {k: given.get(k, spec.get("Default")) for k, spec in declared.items()}
-
-        def norm(values: dict[str, Any]) -> dict[str, str]:
-            return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v)
-                    for k, v in values.items()}
-
-        if norm(new) == norm(old_stack.stack_parameters):
+        if _same_parameters(old_stack, old_stack.template_dict, given):
             raise ValidationError(old_stack.name, message="No updates are to be performed.")
 
     CloudFormationResponse._validate_different_update = _validate_different_update
@@ -561,6 +587,117 @@ def _patch_requests() -> None:
     CloudFormationResponse.update_stack = update_stack
 
 
+def _same_parameters(stack, template: dict[str, Any], given: dict[str, Any]) -> bool:
+    """Whether `given` (plus the template's defaults) equals the stack's current parameters."""
+    declared = template.get("Parameters") or {}
+    new = {k: given.get(k, spec.get("Default")) for k, spec in declared.items()}
+
+    def norm(values: dict[str, Any]) -> dict[str, str]:
+        return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v)
+                for k, v in values.items()}
+
+    return norm(new) == norm(stack.stack_parameters)
+
+
+def _patch_change_sets() -> None:
+    """Change sets (`aws cloudformation deploy`) go through the same create/update paths as
+    CreateStack/UpdateStack: outputs, failures and rollback, capabilities; an unchanged
+    template and parameters give a FAILED change set ("didn't contain changes"), as on AWS."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend, Stack
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    if getattr(CloudFormationBackend.execute_change_set, _DONE, False):
+        return
+    original_create = CloudFormationBackend.create_change_set
+
+    def create_change_set_response(self):
+        name = self._get_param("StackName")
+        kind = self._get_param("ChangeSetType", "CREATE")
+        stack = self.cloudformation_backend.get_stack(name) if kind == "UPDATE" else None
+        if stack is not None:
+            self.validate_template_and_stack_body()
+        body = self._get_param("TemplateBody")
+        if self._get_bool_param("UsePreviousTemplate", False) and stack is not None:
+            body = stack.template
+        elif not body and self._get_param("TemplateURL"):
+            body = self._get_stack_from_s3_url(self._get_param("TemplateURL"))
+        _check_capabilities(self, body)
+        parameters = {
+            p["ParameterKey"]: (stack.stack_parameters[p["ParameterKey"]]
+                                if p.get("UsePreviousValue") and stack is not None
+                                else p.get("ParameterValue"))
+            for p in self._get_param("Parameters", [])
+        }
+        change_set_id, stack_id = self.cloudformation_backend.create_change_set(
+            stack_name=name, change_set_name=self._get_param("ChangeSetName"),
+            template=body, parameters=parameters, description=self._get_param("Description"),
+            notification_arns=self._get_param("NotificationARNs", []),
+            tags={t["Key"]: t["Value"] for t in self._get_param("Tags", [])},
+            role_arn=self._get_param("RoleARN"), change_set_type=kind,
+        )
+        return ActionResult({"Id": change_set_id, "StackId": stack_id})
+
+    def create_change_set(self, stack_name, change_set_name, template, parameters, *args,
+                          change_set_type="CREATE", **kwargs):
+        change_set_id, stack_id = original_create(
+            self, stack_name, change_set_name, template, parameters, *args,
+            change_set_type=change_set_type, **kwargs)
+        change_set = self.change_sets[change_set_id]
+        if change_set_type == "UPDATE":
+            stack = self.stacks[stack_id]
+            unchanged = (template == stack.template
+                         and _same_parameters(stack, Stack.parse_template(template), parameters))
+            change_set.status = "FAILED" if unchanged else "CREATE_COMPLETE"
+            change_set.execution_status = "UNAVAILABLE" if unchanged else "AVAILABLE"
+            change_set.status_reason = (
+                "The submitted information didn't contain changes. Submit different "
+                "information to create a change set." if unchanged else None)
+        return change_set_id, stack_id
+
+    def execute_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = self.change_sets.get(change_set_name) or next(
+            (c for c in self.change_sets.values() if c.change_set_name == change_set_name
+             and stack_name in (None, c.stack_name, c.stack_id)), None)
+        if change_set is None:
+            raise ValidationError(stack_name, message=f"ChangeSet [{change_set_name}] does "
+                                                      "not exist")
+        if change_set.execution_status != "AVAILABLE":
+            error = ValidationError(
+                stack_name, message=f"ChangeSet [{change_set.change_set_id}] cannot be executed "
+                                    f"in its current execution status of "
+                                    f"[{change_set.execution_status}]")
+            error.code = "InvalidChangeSetStatus"
+            raise error
+        stack = self.stacks[change_set.stack_id]
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
+        if change_set.change_set_type == "CREATE":
+            stack.template = change_set.template
+            stack._parse_template()
+            stack.description = stack.template_dict.get("Description")
+            stack.parameters = change_set.parameters
+            stack.cross_stack_resources = self.exports
+            stack.resource_map = stack._create_resource_map()
+            stack.output_map = stack._create_output_map()
+            stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+            stack.create_resources()
+            ok = stack.status == "CREATE_COMPLETE"
+            if ok:
+                for export in stack.exports:
+                    self.exports[export.name] = export
+        else:
+            stack.update(change_set.template, change_set.role_arn,
+                         parameters=change_set.parameters, tags=change_set.tags or None)
+            ok = stack.status == "UPDATE_COMPLETE"
+        change_set.execution_status = "EXECUTE_COMPLETE" if ok else "EXECUTE_FAILED"
+
+    setattr(execute_change_set, _DONE, True)
+    CloudFormationResponse.create_change_set = create_change_set_response
+    CloudFormationBackend.create_change_set = create_change_set
+    CloudFormationBackend.execute_change_set = execute_change_set
+
+
 def apply() -> None:
     """Install the CloudFormation extensions (idempotent)."""
     _patch_state_machine()
@@ -570,3 +707,4 @@ def apply() -> None:
     _patch_stack()
     _patch_no_op_update()
     _patch_requests()
+    _patch_change_sets()
