@@ -513,6 +513,8 @@ def test_unsupported_step_type_and_bad_parameters(aws, tenant):
     assert (
         "'Transform'" in execution["FailureReason"] and "not support" in execution["FailureReason"]
     )
+    with pytest.raises(sm.exceptions.ClientError, match="Cannot retry.*'Transform'"):
+        sm.retry_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=str(uuid.uuid4()))
     with pytest.raises(sm.exceptions.ClientError, match="must be of type Integer"):
         sm.start_pipeline_execution(
             PipelineName=name, PipelineParameters=[{"Name": "N", "Value": "many"}]

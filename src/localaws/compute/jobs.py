@@ -189,14 +189,13 @@ def _finish(
     state.changed("sagemaker")
 
 
+_OPT_ML = re.compile(r"(?<![\w.\-/])/opt/ml(?![\w.\-])")
+
+
 def _rewrite(value: Any, base: str) -> Any:
-    """Map container paths (/opt/ml/...) into the job's directory."""
+    """Map container paths (/opt/ml/..., also inside "--dir=/opt/ml/x") into the job directory."""
     if isinstance(value, str):
-        return (
-            base + value[len(OPT_ML) :]
-            if value == OPT_ML or value.startswith(OPT_ML + "/")
-            else value.replace(" " + OPT_ML + "/", " " + base + "/")
-        )
+        return _OPT_ML.sub(lambda _: base, value)
     if isinstance(value, list):
         return [_rewrite(v, base) for v in value]
     if isinstance(value, dict):

@@ -214,7 +214,8 @@ def start(backend, pipeline, execution, overrides: list[dict] | None) -> None:
 
 
 def retry(backend, pipeline, execution) -> None:
-    """Re-run the failed and stopped steps of a finished execution."""
+    """Re-run the failed and stopped steps of a finished execution (ValueError if it cannot)."""
+    check(parse(execution.pipeline_definition_for_execution))
     for name, record in list(execution.localaws_steps.items()):
         if record["StepStatus"] in ("Failed", "Stopped"):
             execution.localaws_attempts = getattr(execution, "localaws_attempts", {})
@@ -279,7 +280,10 @@ class _Interpreter:
         from localaws.auth import admin_credentials, role_credentials
 
         role = self.pipeline.role_arn
-        creds = role_credentials(role, "SageMaker") if role else admin_credentials()
+        try:
+            creds = role_credentials(role, "SageMaker") if role else admin_credentials()
+        except ValueError as exc:
+            raise StepError(f"ClientError: cannot assume the pipeline role: {exc}") from None
         return s3io.client("s3", creds, self.region)
 
     def records(self) -> dict[str, dict]:
@@ -450,12 +454,14 @@ class _Interpreter:
             record["Metadata"] = {"RegisterModel": {"Arn": arn}}
             record["_properties"] = self._call("describe_model_package", ModelPackageName=arn)
             status = "Succeeded"
-        else:  # Model
+        elif kind == "Model":
             args.setdefault("ModelName", self._name(step["Name"]))
             arn = self._call("create_model", **args)["ModelArn"]
             record["Metadata"] = {"Model": {"Arn": arn}}
             record["_properties"] = self._call("describe_model", ModelName=args["ModelName"])
             status = "Succeeded"
+        else:
+            raise StepError(f"Step type '{kind}' is not supported by localaws")
         if key and status == "Succeeded":
             cache_store = getattr(self.pipeline, "localaws_step_cache", None)
             if cache_store is None:
@@ -652,7 +658,7 @@ class _Interpreter:
             raise StepError(
                 f"ValidationException: property file {uri} is not JSON: {exc}"
             ) from None
-        result = jmespath.search(spec["Path"], document)
+        result = jmespath.search(_jmespath(spec["Path"]), document)
         if result is None:
             raise StepError(
                 f"ValidationException: JsonGet path '{spec['Path']}' not found in {uri}"
@@ -755,6 +761,12 @@ def _navigate(value: Any, prop: str, path: str) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def _jmespath(path: str) -> str:
+    """The JsonGet path as JMESPath: drop a leading `$.`, turn `['key']` into `."key"`."""
+    path = path[2:] if path.startswith("$.") else path
+    return re.sub(r"\[['\"]([^'\"]+)['\"]\]", lambda m: f'."{m.group(1)}"', path)
 
 
 def _retry_delay(

@@ -182,7 +182,10 @@ def apply() -> None:
                 "or Stopped executions can be retried."
             )
         pipeline = get_pipeline_from_name(self.pipelines, pipeline_execution_arn.split("/")[1])
-        pipelines.retry(self, pipeline, execution)
+        try:
+            pipelines.retry(self, pipeline, execution)
+        except ValueError as exc:
+            raise ValidationError(message=f"Cannot retry {pipeline_execution_arn}: {exc}") from None
         return {"PipelineExecutionArn": pipeline_execution_arn}
 
     original_create_pipeline = backend_cls.create_pipeline
