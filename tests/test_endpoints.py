@@ -307,8 +307,10 @@ def test_endpoint_keeps_serving_when_its_records_are_deleted_then_stops_when_del
     assert err.value.response["Error"]["Code"] == "ValidationError"
 
 
-def test_endpoint_serves_again_after_a_crash(tmp_path):
-    """Its own server: create an endpoint, SIGKILL the server, start it again, invoke."""
+def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
+    """Its own server with room for ONE loaded model: two endpoints invoked in turn keep
+    answering with their own model (evicted and reloaded on demand); after SIGKILL and a
+    restart, both serve again (reloaded lazily on the first invocation)."""
     import os
     import signal
 
@@ -319,6 +321,7 @@ def test_endpoint_serves_again_after_a_crash(tmp_path):
     from localaws.config import Config
 
     config = Config(state_dir=tmp_path / "state", port=free_port())
+    monkeypatch.setenv("LOCALAWS_MAX_LOADED_MODELS", "1")
     start(config)
     try:
         keys = read_admin_credentials(config.state_dir)
@@ -342,17 +345,31 @@ def test_endpoint_serves_again_after_a_crash(tmp_path):
                 "Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow", "Action": "s3:GetObject",
                     "Resource": "arn:aws:s3:::restart-models/*"}]}))
-        booster = train_booster(8)
-        name = deploy(own, algorithm_model(own, booster))
-        assert wait_status(own["sm"], name)["EndpointStatus"] == "InService"
-        before = invoke(own, name, csv_of(ROWS))
+        boosters = [train_booster(8), train_booster(8, flip=True)]
+        names = [deploy(own, algorithm_model(own, b)) for b in boosters]
+        expected = [" ".join(f"{v:.4f}" for v in b.predict(xgb.DMatrix(ROWS))) for b in boosters]
+
+        def answers() -> list[str]:
+            return [" ".join(f"{float(v):.4f}" for v in invoke(own, n, csv_of(ROWS)).split())
+                    for n in names]
+
+        for name in names:
+            assert wait_status(own["sm"], name)["EndpointStatus"] == "InService"
+        for _ in range(3):
+            assert answers() == expected
+        logs = session.client("logs", endpoint_url=config.endpoint_url)
+        loads = [e for e in logs.get_log_events(
+            logGroupName=f"/aws/sagemaker/Endpoints/{names[0]}",
+            logStreamName="AllTraffic/localaws")["events"] if "loaded in" in e["message"]]
+        assert len(loads) >= 3  # loaded when deployed, then reloaded after each eviction
 
         os.kill(_read_info(config)["pid"], signal.SIGKILL)
         time.sleep(0.2)
         start(config)
         own.update(clients())
-        assert own["sm"].describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
-        assert invoke(own, name, csv_of(ROWS)) == before
+        for name in names:
+            assert own["sm"].describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+        assert answers() == expected
     finally:
         stop(config)
 

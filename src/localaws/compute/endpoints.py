@@ -248,7 +248,7 @@ class EndpointHost:
         self._pool.submit(warm)
 
     # --- model cache ------------------------------------------------------------------------
-    def handler(self, variant: Variant, region: str) -> Any:
+    def handler(self, variant: Variant, region: str, endpoint_name: str = "") -> Any:
         """The loaded handler of `variant` (loading it now if it is not in the cache)."""
         key = variant.model_key
         with self._lock:
@@ -261,6 +261,7 @@ class EndpointHost:
                 if key in self._cache:
                     return self._cache[key].handler
             workdir = Path(tempfile.mkdtemp(prefix=f"{variant.model_name[:40]}-", dir=self._root))
+            started = time.monotonic()
             try:
                 handler = load_variant(variant, region, workdir)
             except LoadError:
@@ -275,6 +276,10 @@ class EndpointHost:
                     _, evicted = self._cache.popitem(last=False)
                     shutil.rmtree(evicted.workdir, ignore_errors=True)
                 self._key_locks.pop(key, None)
+            if endpoint_name:
+                endpoint_log(region, endpoint_name, variant.name,
+                             f"model {variant.model_name} ({variant.model_data_url}) loaded in "
+                             f"{time.monotonic() - started:.2f}s")
             return handler
 
     def loaded_count(self) -> int:
@@ -293,17 +298,13 @@ class EndpointHost:
         try:
             variants = snapshot_variants(backend, config_name)
             for variant in variants:
-                started = time.monotonic()
                 try:
-                    self.handler(variant, backend.region_name)
+                    self.handler(variant, backend.region_name, endpoint.endpoint_name)
                 except LoadError as exc:
                     endpoint_log(backend.region_name, endpoint.endpoint_name, variant.name,
                                  f"model {variant.model_name} failed to load: {exc}")
                     raise LoadError(f"production variant {variant.name} (model "
                                     f"{variant.model_name}) failed to load: {exc}") from exc
-                endpoint_log(backend.region_name, endpoint.endpoint_name, variant.name,
-                             f"model {variant.model_name} ({variant.model_data_url}) loaded in "
-                             f"{time.monotonic() - started:.2f}s for config {config_name}")
             error = None
         except LoadError as exc:
             error = str(exc)
@@ -369,7 +370,7 @@ class EndpointHost:
         else:
             chosen = random.choices(variants, weights=[v.weight for v in variants])[0]
         try:
-            handler = self.handler(chosen, backend.region_name)
+            handler = self.handler(chosen, backend.region_name, endpoint.endpoint_name)
         except LoadError as exc:
             raise InvocationError(500, f"model failed to load: {exc}") from None
         if xgb := sys.modules.get("xgboost"):
