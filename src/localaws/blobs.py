@@ -204,9 +204,7 @@ def _patch_multipart(models) -> None:
     def complete(self, body):
         body = list(body)
         parts = [self.parts.get(pn) for pn, _ in body]
-        if self.metadata.get("x-amz-checksum-algorithm") or not all(
-            p is not None and p.__dict__.get("_blob") for p in parts
-        ):
+        if not all(p is not None and p.__dict__.get("_blob") for p in parts):
             return original(self, iter(body))
         # Validate exactly as moto does, without concatenating the bodies in memory.
         last = None
@@ -220,8 +218,87 @@ def _patch_multipart(models) -> None:
             last = part
         if not parts:
             raise models.MalformedXML
-        ref = write(chunk for part in parts for chunk in iter_chunks(part._blob))
+        checksum = _StreamingChecksum(self.metadata.get("x-amz-checksum-algorithm"),
+                                      self.metadata.get("x-amz-checksum-type"))
+
+        def chunks():
+            for part in parts:
+                checksum.start_part(part)
+                for chunk in iter_chunks(part._blob):
+                    checksum.update(chunk)
+                    yield chunk
+
+        ref = write(chunks())
         etag = f"{hashlib.md5(bytes(md5s)).hexdigest()}-{len(parts)}"
-        return ref, etag, None
+        return ref, etag, checksum.build()
 
     models.FakeMultipart.complete = complete
+
+
+class _StreamingChecksum:
+    """moto's MultipartChecksumBuilder, fed chunk by chunk instead of with whole objects."""
+
+    def __init__(self, algorithm: str | None, checksum_type: str | None):
+        self.algorithm = algorithm or "CRC64NVME"
+        self.type = checksum_type or (
+            "FULL_OBJECT" if self.algorithm == "CRC64NVME" else "COMPOSITE")
+        self.parts = bytearray()
+        self.count = 0
+        self._crc = 0
+        self._hash = None
+        if self.algorithm in ("SHA1", "SHA256") or self.algorithm not in (
+                "CRC32", "CRC32C", "CRC64NVME"):
+            self._hash = hashlib.sha1() if self.algorithm == "SHA1" else hashlib.sha256()
+
+    def start_part(self, part) -> None:
+        from moto.s3.utils import compute_checksum
+
+        self.count += 1
+        if self.type == "COMPOSITE":  # per-part checksums: one part in memory at a time
+            self.parts.extend(compute_checksum(part.value, self.algorithm, encode_base64=False))
+
+    def update(self, chunk: bytes) -> None:
+        if self.type == "COMPOSITE":
+            return
+        if self._hash is not None:
+            self._hash.update(chunk)
+        else:
+            self._crc = _crc_update(self.algorithm, chunk, self._crc)
+
+    def build(self) -> tuple[str, str, int]:
+        import base64
+
+        from moto.s3.utils import compute_checksum
+
+        if self.type == "COMPOSITE":
+            value = compute_checksum(bytes(self.parts), self.algorithm).decode()
+        elif self._hash is not None:
+            value = base64.b64encode(self._hash.digest()).decode()
+        else:
+            width = 8 if self.algorithm == "CRC64NVME" and _crt_checksums() else 4
+            value = base64.b64encode(self._crc.to_bytes(width, "big")).decode()
+        return self.type, value, self.count if self.type == "COMPOSITE" else 1
+
+
+def _crt_checksums():
+    try:
+        from awscrt import checksums
+    except ImportError:
+        return None
+    return checksums
+
+
+def _crc_update(algorithm: str, chunk: bytes, crc: int) -> int:
+    import binascii
+
+    # The same fallbacks as moto's compute_checksum when optional libraries are missing.
+    if algorithm == "CRC32C":
+        try:
+            import crc32c
+
+            return crc32c.crc32c(chunk, crc)
+        except ImportError:
+            pass
+    if algorithm == "CRC64NVME" and (checksums := _crt_checksums()) is not None:
+        return checksums.crc64nvme(chunk, crc)
+    return binascii.crc32(chunk, crc)

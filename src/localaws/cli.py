@@ -100,7 +100,7 @@ def start(config: Config, wait: float = 30.0) -> dict:
             [sys.executable, "-m", "localaws.server", "--state-dir", str(config.state_dir),
              "--port", str(config.port)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env={**os.environ, "LOCALAWS_HOST": config.host},
+            start_new_session=True, env=_server_env(config),
         )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
@@ -112,6 +112,10 @@ def start(config: Config, wait: float = 30.0) -> dict:
         time.sleep(0.03)
     proc.kill()
     raise CliError(f"localaws did not answer within {wait:.0f}s; see {config.log_file}")
+
+
+def _server_env(config: Config) -> dict[str, str]:
+    return {**os.environ, "LOCALAWS_HOST": config.host}
 
 
 def _startup_failure(config: Config, offset: int) -> str:

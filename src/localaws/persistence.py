@@ -470,6 +470,7 @@ def _dynamodb_parts(body: bytes) -> set[str] | None:
 # ----- WSGI middleware
 
 HEALTH_PATH = "/_localaws/health"
+
 SERIALIZED = ("dynamodb",)
 
 
@@ -491,6 +492,9 @@ class PersistMiddleware:
         plan, _ = classify(environ)
         if plan is None:
             return self.app(environ, start_response)
+        return self._mutate(environ, start_response, plan)
+
+    def _mutate(self, environ, start_response, plan: Plan):
         captured: list = []
         early: list[bytes] = []
 

@@ -1,0 +1,229 @@
+"""localaws benchmarks: start time, request latency, Step Functions round trip, memory.
+
+Writes benchmarks/results/localaws.json and prints a table. Each figure comes from a server
+of its own (free port, temporary state directory), stopped afterwards.
+Environment: LOCALAWS_BENCH_GIB (default 1) sizes the large-object memory test,
+LOCALAWS_BENCH_OPS (default 300) the number of timed requests per operation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config as BotoConfig
+
+from localaws.cli import env_vars, start, stop
+from localaws.config import Config
+
+RESULTS = Path(__file__).resolve().parent / "results" / "localaws.json"
+OPS = int(os.environ.get("LOCALAWS_BENCH_OPS", "300"))
+GIB = float(os.environ.get("LOCALAWS_BENCH_GIB", "1"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Server:
+    def __init__(self, state_dir: Path):
+        self.config = Config(state_dir=state_dir, port=_free_port())
+
+    def start(self) -> float:
+        began = time.perf_counter()
+        start(self.config)
+        elapsed = time.perf_counter() - began
+        env = env_vars(self.config)
+        self.session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                     aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                     region_name="us-east-1")
+        return elapsed
+
+    def client(self, name: str):
+        return self.session.client(name, endpoint_url=self.config.endpoint_url,
+                                   config=BotoConfig(retries={"max_attempts": 1}))
+
+    def pid(self) -> int:
+        return json.loads(self.config.pid_file.read_text())["pid"]
+
+    def rss_mib(self) -> tuple[float, float]:
+        """(current RSS, peak RSS) of the server process in MiB."""
+        fields = {}
+        for line in Path(f"/proc/{self.pid()}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+        return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50_ms": round(pick(0.5) * 1000, 2), "p99_ms": round(pick(0.99) * 1000, 2),
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 2), "n": len(ordered)}
+
+
+def _timed(call, n: int) -> list[float]:
+    samples = []
+    for i in range(n):
+        began = time.perf_counter()
+        call(i)
+        samples.append(time.perf_counter() - began)
+    return samples
+
+
+def bench_start(root: Path) -> dict:
+    srv = _Server(root / "start")
+    cold = srv.start()
+    s3 = srv.client("s3")
+    s3.create_bucket(Bucket="bench-start")
+    for i in range(50):
+        s3.put_object(Bucket="bench-start", Key=f"k{i}", Body=b"x" * 1024)
+    stop(srv.config)
+    warm = srv.start()
+    again = time.perf_counter()
+    start(srv.config)  # already running: idempotent
+    idempotent = time.perf_counter() - again
+    stop(srv.config)
+    return {"start_fresh_s": round(cold, 3), "start_with_state_s": round(warm, 3),
+            "start_when_running_s": round(idempotent, 3)}
+
+
+def bench_requests(root: Path) -> dict:
+    srv = _Server(root / "requests")
+    srv.start()
+    try:
+        s3, ddb = srv.client("s3"), srv.client("dynamodb")
+        s3.create_bucket(Bucket="bench")
+        ddb.create_table(TableName="bench", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        body = os.urandom(1024)
+        for i in range(20):  # warm-up: first calls load code paths
+            s3.put_object(Bucket="bench", Key=f"warm{i}", Body=body)
+            s3.get_object(Bucket="bench", Key=f"warm{i}")["Body"].read()
+            ddb.put_item(TableName="bench", Item={"pk": {"S": f"warm{i}"}})
+            ddb.get_item(TableName="bench", Key={"pk": {"S": f"warm{i}"}})
+        results = {
+            "s3_put_1KiB": _timed(lambda i: s3.put_object(Bucket="bench", Key=f"k{i}", Body=body),
+                                  OPS),
+            "s3_get_1KiB": _timed(
+                lambda i: s3.get_object(Bucket="bench", Key=f"k{i}")["Body"].read(), OPS),
+            "dynamodb_put": _timed(lambda i: ddb.put_item(
+                TableName="bench", Item={"pk": {"S": f"k{i}"}, "v": {"S": "x" * 100}}), OPS),
+            "dynamodb_get": _timed(
+                lambda i: ddb.get_item(TableName="bench", Key={"pk": {"S": f"k{i}"}}), OPS),
+        }
+        return {name: _percentiles(samples) for name, samples in results.items()}
+    finally:
+        stop(srv.config)
+
+
+def bench_state_machine(root: Path, runs: int = 30) -> dict:
+    srv = _Server(root / "sfn")
+    srv.start()
+    try:
+        iam, sfn, ddb = srv.client("iam"), srv.client("stepfunctions"), srv.client("dynamodb")
+        ddb.create_table(TableName="sfn", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]})
+        role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        iam.put_role_policy(RoleName="bench", PolicyName="all", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        definition = json.dumps({"StartAt": "Put", "States": {
+            "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                    "Parameters": {"TableName": "sfn", "Item": {"pk": {"S.$": "$.id"}}},
+                    "ResultPath": None, "Next": "Get"},
+            "Get": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+                    "Parameters": {"TableName": "sfn", "Key": {"pk": {"S.$": "$.id"}}},
+                    "End": True}}})
+        machine = sfn.create_state_machine(name="bench", definition=definition,
+                                           roleArn=role)["stateMachineArn"]
+
+        def run(i: int) -> None:
+            arn = sfn.start_execution(stateMachineArn=machine,
+                                      input=json.dumps({"id": f"r{i}"}))["executionArn"]
+            while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
+                time.sleep(0.005)
+            assert status == "SUCCEEDED", status
+
+        run(-1)  # warm-up
+        return {"two_task_state_machine": _percentiles(_timed(run, runs))}
+    finally:
+        stop(srv.config)
+
+
+def bench_memory(root: Path) -> dict:
+    srv = _Server(root / "memory")
+    srv.start()
+    source = root / "large.bin"
+    size = int(GIB * 1024**3)
+    block = os.urandom(8 * 1024 * 1024)
+    with open(source, "wb") as out:
+        for offset in range(0, size, len(block)):
+            out.write(block[: min(len(block), size - offset)])
+    try:
+        s3 = srv.client("s3")
+        s3.create_bucket(Bucket="bench-large")
+        idle, _ = srv.rss_mib()
+        began = time.perf_counter()
+        s3.upload_file(str(source), "bench-large", "large.bin",
+                       Config=TransferConfig(multipart_chunksize=64 * 1024**2, max_concurrency=2))
+        upload_s = time.perf_counter() - began
+        after, peak = srv.rss_mib()
+        head = s3.head_object(Bucket="bench-large", Key="large.bin")
+        assert head["ContentLength"] == size
+        return {"stored_gib": GIB, "upload_s": round(upload_s, 1),
+                "server_rss_idle_mib": round(idle), "server_rss_after_mib": round(after),
+                "server_rss_peak_mib": round(peak)}
+    finally:
+        stop(srv.config)
+        source.unlink(missing_ok=True)
+
+
+def _table(results: dict) -> str:
+    rows = [("start (fresh state)", f"{results['start']['start_fresh_s']:.2f} s", "<= 3 s"),
+            ("start (with state)", f"{results['start']['start_with_state_s']:.2f} s", "<= 3 s"),
+            ("start (already running)", f"{results['start']['start_when_running_s']:.3f} s", "")]
+    for name, figures in {**results["requests"], **results["state_machine"]}.items():
+        target = "p50 <= 100 ms" if name.startswith("two_task") else "p50 <= 5 ms"
+        rows.append((name, f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms",
+                     target))
+    mem = results["memory"]
+    rows.append((f"server RSS after storing {mem['stored_gib']} GiB",
+                 f"{mem['server_rss_after_mib']} MiB (idle {mem['server_rss_idle_mib']}, "
+                 f"peak {mem['server_rss_peak_mib']})", "not + 1 GiB"))
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    lines = [f"{'localaws':<{width}}  {'measured':<{value_width}}  target", ""]
+    lines += [f"{a:<{width}}  {b:<{value_width}}  {c}" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def main() -> dict:
+    with tempfile.TemporaryDirectory(prefix="localaws-bench-") as tmp:
+        root = Path(tmp)
+        results = {"start": bench_start(root), "requests": bench_requests(root),
+                   "state_machine": bench_state_machine(root), "memory": bench_memory(root)}
+    results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    results["cpus"] = os.cpu_count()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(_table(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()
