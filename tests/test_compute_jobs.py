@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import textwrap
@@ -409,7 +410,37 @@ def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
         """,
             name,
         )
+        sm = client("sagemaker")
+        definition = {
+            "Version": "2020-12-01",
+            "Steps": [
+                {
+                    "Name": "Sleep",
+                    "Type": "Processing",
+                    "Arguments": {
+                        k: v
+                        for k, v in sm.describe_processing_job(ProcessingJobName=name).items()
+                        if k
+                        in (
+                            "AppSpecification",
+                            "ProcessingInputs",
+                            "RoleArn",
+                            "ProcessingResources",
+                        )
+                    },
+                }
+            ],
+        }
+        sm.create_pipeline(
+            PipelineName="crash", RoleArn=role, PipelineDefinition=json.dumps(definition)
+        )
+        execution = sm.start_pipeline_execution(PipelineName="crash")["PipelineExecutionArn"]
         deadline, pid = time.time() + 60, None
+        while not sm.list_pipeline_execution_steps(PipelineExecutionArn=execution)[
+            "PipelineExecutionSteps"
+        ]:
+            assert time.time() < deadline, "the pipeline never started its step"
+            time.sleep(0.2)
         while pid is None:
             assert time.time() < deadline, "the job never started"
             for log in glob.glob(
@@ -427,6 +458,13 @@ def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
         job = client("sagemaker").describe_processing_job(ProcessingJobName=name)
         assert job["ProcessingJobStatus"] == "Failed"
         assert "localaws stopped while this processing job was running" in job["FailureReason"]
+        described = client("sagemaker").describe_pipeline_execution(PipelineExecutionArn=execution)
+        assert described["PipelineExecutionStatus"] == "Failed"
+        assert "localaws stopped while this pipeline execution" in described["FailureReason"]
+        step = client("sagemaker").list_pipeline_execution_steps(PipelineExecutionArn=execution)[
+            "PipelineExecutionSteps"
+        ][0]
+        assert (step["StepName"], step["StepStatus"]) == ("Sleep", "Failed")
     finally:
         stop(config)
 
@@ -449,15 +487,22 @@ def test_worker_pool_runs_scripts_reports_exit_and_kills(tmp_path, warm):
         base = tmp_path / "opt_ml"
         (base / "output").mkdir(parents=True)
         script = tmp_path / "job.py"
-        script.write_text(textwrap.dedent("""
+        script.write_text(
+            textwrap.dedent("""
             import os, sys
             print("argv", sys.argv[1:], "env", os.environ["JOB_VAR"])
             open("/opt/ml/output/seen.txt", "w").write(os.getcwd())
             sys.exit(int(sys.argv[1]))
-        """))
-        spec = {"kind": "script", "path": str(script), "cwd": str(tmp_path), "opt_ml": str(base),
-                "env": {"JOB_VAR": "x", "PATH": os.environ["PATH"]},
-                "failure_file": str(base / "output" / "failure")}
+        """)
+        )
+        spec = {
+            "kind": "script",
+            "path": str(script),
+            "cwd": str(tmp_path),
+            "opt_ml": str(base),
+            "env": {"JOB_VAR": "x", "PATH": os.environ["PATH"]},
+            "failure_file": str(base / "output" / "failure"),
+        }
         ok = pool.start({**spec, "argv": ["0"], "log": str(tmp_path / "ok.log")})
         assert ok.wait(60) == 0
         assert (tmp_path / "ok.log").read_text() == "argv ['0'] env x\n"
@@ -465,14 +510,16 @@ def test_worker_pool_runs_scripts_reports_exit_and_kills(tmp_path, warm):
         assert pool.start({**spec, "argv": ["3"], "log": str(tmp_path / "three.log")}).wait(60) == 3
         sleeper = tmp_path / "sleep.py"
         sleeper.write_text("import time\ntime.sleep(60)\n")
-        handle = pool.start({**spec, "path": str(sleeper), "argv": [],
-                             "log": str(tmp_path / "sleep.log")})
+        handle = pool.start(
+            {**spec, "path": str(sleeper), "argv": [], "log": str(tmp_path / "sleep.log")}
+        )
         handle.kill(signal.SIGKILL)
         assert handle.wait(30) == -signal.SIGKILL
         broken = tmp_path / "broken.py"
         broken.write_text("raise RuntimeError('no model')\n")
-        handle = pool.start({**spec, "path": str(broken), "argv": [],
-                             "log": str(tmp_path / "broken.log")})
+        handle = pool.start(
+            {**spec, "path": str(broken), "argv": [], "log": str(tmp_path / "broken.log")}
+        )
         assert handle.wait(60) == 1
         assert (base / "output" / "failure").read_text() == "RuntimeError: no model"
     finally:
@@ -483,20 +530,36 @@ def test_training_job_stops_on_request_and_at_max_runtime(aws, tenant):
     bucket, role = tenant
     sm, s3 = aws("sagemaker"), aws("s3")
     s3.put_object(Bucket=bucket, Key="sleep/train/x.csv", Body=b"1\n")
-    s3.put_object(Bucket=bucket, Key="sleep/src.tar.gz",
-                  Body=tar_gz({"sleep.py": "import time\nprint('sleeping', flush=True)\n"
-                                           "time.sleep(120)\n"}))
+    s3.put_object(
+        Bucket=bucket,
+        Key="sleep/src.tar.gz",
+        Body=tar_gz({"sleep.py": "import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n"}),
+    )
 
     def create(name: str, seconds: int) -> None:
         sm.create_training_job(
-            TrainingJobName=name, RoleArn=role,
+            TrainingJobName=name,
+            RoleArn=role,
             AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-            HyperParameters={"sagemaker_program": '"sleep.py"',
-                             "sagemaker_submit_directory": f'"s3://{bucket}/sleep/src.tar.gz"'},
-            InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/sleep/train"}}}],
-            OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"}, ResourceConfig=RESOURCES,
-            StoppingCondition={"MaxRuntimeInSeconds": seconds})
+            HyperParameters={
+                "sagemaker_program": '"sleep.py"',
+                "sagemaker_submit_directory": f'"s3://{bucket}/sleep/src.tar.gz"',
+            },
+            InputDataConfig=[
+                {
+                    "ChannelName": "train",
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": f"s3://{bucket}/sleep/train",
+                        }
+                    },
+                }
+            ],
+            OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
+            ResourceConfig=RESOURCES,
+            StoppingCondition={"MaxRuntimeInSeconds": seconds},
+        )
 
     timed = unique("maxrt")
     create(timed, 2)
@@ -511,7 +574,10 @@ def test_training_job_stops_on_request_and_at_max_runtime(aws, tenant):
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped")
     job = wait_job(sm, "training", timed, timeout=60)
     assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
-    assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == \
-        ["Starting", "Training", "MaxRuntimeExceeded"]
+    assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == [
+        "Starting",
+        "Training",
+        "MaxRuntimeExceeded",
+    ]
     with pytest.raises(sm.exceptions.ClientError, match="status Stopped"):
         sm.stop_training_job(TrainingJobName=timed)

@@ -63,16 +63,19 @@ def apply() -> None:
             )
         job = original_processing(self, *args, **kwargs)
         job.environment = getattr(_pending, "environment", None) or {}
+        # moto drops ProcessingResources; DescribeProcessingJob must return it.
+        job.processing_resources = getattr(_pending, "processing_resources", None)
         jobs.launch("processing", self, job)
         return job
 
     def _with_environment(original):
         def handler(self):
             _pending.environment = self._get_param("Environment")
+            _pending.processing_resources = self._get_param("ProcessingResources")
             try:
                 return original(self)
             finally:
-                _pending.environment = None
+                _pending.environment = _pending.processing_resources = None
 
         return handler
 
