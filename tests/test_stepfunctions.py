@@ -371,3 +371,44 @@ def test_role_that_step_functions_cannot_assume_is_refused(aws):
         assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
     assert not [m for m in sfn.list_state_machines()["stateMachines"]
                 if m["stateMachineArn"].endswith(name)]
+
+
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+
+
+@pytest.mark.slow
+def test_sagemaker_job_sync_waits_for_the_job(aws, admin_role):
+    """`sagemaker:createProcessingJob.sync` ends when the job does, with its Describe output."""
+    s3, sfn = aws("s3"), aws("stepfunctions")
+    bucket = uid("sfn-jobs")
+    s3.create_bucket(Bucket=bucket)
+    scripts = {"ok": "import pathlib\npathlib.Path('/opt/ml/processing/output/done.txt')"
+                     ".write_text('done')\n",
+               "bad": "raise SystemExit('no data for this tenant')\n"}
+    for name, code in scripts.items():
+        s3.put_object(Bucket=bucket, Key=f"code/{name}.py", Body=code.encode())
+
+    def job(script: str) -> dict:
+        return task("sagemaker:createProcessingJob.sync", {
+            "ProcessingJobName.$": "$$.Execution.Name", "RoleArn": admin_role,
+            "ProcessingResources": {"ClusterConfig": {
+                "InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
+            "AppSpecification": {"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": [
+                "python3", f"/opt/ml/processing/input/code/{script}.py"]},
+            "ProcessingInputs": [{"InputName": "code", "S3Input": {
+                "S3Uri": f"s3://{bucket}/code/{script}.py",
+                "LocalPath": "/opt/ml/processing/input/code", "S3DataType": "S3Prefix",
+                "S3InputMode": "File"}}],
+            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
+                "S3Uri": f"s3://{bucket}/out/{script}", "LocalPath": "/opt/ml/processing/output",
+                "S3UploadMode": "EndOfJob"}}]}})
+
+    done = run(aws("stepfunctions"), chain(("Job", job("ok"))), admin_role)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"])["ProcessingJobStatus"] == "Completed"
+    assert s3.get_object(Bucket=bucket, Key="out/ok/done.txt")["Body"].read() == b"done"
+
+    failed = run(sfn, chain(("Job", job("bad"))), admin_role)
+    assert failed["status"] == "FAILED"
+    assert failed["error"] == "States.TaskFailed"
+    assert json.loads(failed["cause"])["ProcessingJobStatus"] == "Failed"

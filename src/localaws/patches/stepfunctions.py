@@ -128,7 +128,8 @@ def _patch_aws_sdk() -> None:
 def _patch_optimized_passthrough() -> None:
     """Optimized integrations moto only forwards (`arn:aws:states:::sagemaker:createModel`):
     JSON results, and errors named `SageMaker.<Error>Exception` (unmodelled ones
-    `SageMaker.AmazonSageMakerException`, as that integration names them)."""
+    `SageMaker.AmazonSageMakerException`, as that integration names them); SageMaker's
+    gets `.sync` for jobs (localaws.sfn_sagemaker)."""
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (  # noqa: E501
         StateTaskServiceUnsupported,
@@ -169,6 +170,19 @@ def _patch_optimized_passthrough() -> None:
     StateTaskServiceUnsupported._eval_service_task = _eval_service_task
     StateTaskServiceUnsupported._from_error = _from_error
     StateTaskServiceUnsupported._localaws = True
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+
+    from localaws.sfn_sagemaker import StateTaskServiceSageMaker
+
+    original_factory = state_task_factory.state_task_service_for
+
+    def state_task_service_for(service_name: str):
+        if service_name == "sagemaker":
+            return StateTaskServiceSageMaker()
+        return original_factory(service_name)
+
+    state_task_factory.state_task_service_for = state_task_service_for
 
 
 def role_trusts_states(document: Any, region: str) -> bool:
