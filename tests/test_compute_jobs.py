@@ -301,6 +301,25 @@ def test_killed_job_process_fails_the_job(aws, tenant):
     assert "killed by signal SIGKILL" in job["FailureReason"]
 
 
+def test_killed_worker_fails_its_jobs_and_a_new_one_takes_over(aws, tenant):
+    name = unique("orphan")
+    pid = _start_sleeper(aws, tenant, name)
+    with open(f"/proc/{pid}/stat") as fh:
+        worker = int(fh.read().rsplit(") ", 1)[1].split()[1])
+    os.kill(worker, signal.SIGKILL)
+    job = wait_job(aws("sagemaker"), "processing", name, timeout=30)
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "worker process died" in job["FailureReason"]
+    deadline = time.time() + 10
+    while _alive(pid):
+        assert time.time() < deadline, "the job process outlived its worker"
+        time.sleep(0.1)
+    bucket, role = tenant
+    name = unique("after")
+    _processing(aws("sagemaker"), aws("s3"), bucket, role, "print('fine')\n", name)
+    assert wait_job(aws("sagemaker"), "processing", name)["ProcessingJobStatus"] == "Completed"
+
+
 def test_stop_processing_job_stops_it(aws, tenant):
     name = unique("stopped")
     _start_sleeper(aws, tenant, name)

@@ -53,6 +53,7 @@ class Handle:
     _done: threading.Event = field(default_factory=threading.Event)
     _started: threading.Event = field(default_factory=threading.Event)
     _popen: subprocess.Popen | None = None
+    _zygote: subprocess.Popen | None = None
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Exit status once the process ended (negative: killed by that signal), else None."""
@@ -123,6 +124,9 @@ def _zygote_main() -> None:
                 if pid == 0:
                     code = 1
                     try:
+                        # Only the zygote may hold the protocol pipe: its EOF tells the
+                        # server that the zygote died.
+                        os.close(out.fileno())
                         runner.prepare(request["spec"])
                         code = runner.run(request["spec"])
                     finally:
@@ -188,11 +192,13 @@ class WorkerPool:
                 handle._done.set()
         # EOF: the zygote died; its running children cannot be reaped by it any more.
         with self._lock:
-            orphans = [h for h in self._handles.values()]
-            self._handles.clear()
+            orphans = {i: h for i, h in self._handles.items() if h._zygote is zygote}
+            for job_id in orphans:
+                del self._handles[job_id]
+            orphans = list(orphans.values())
         for handle in orphans:
             handle.kill()
-            handle.error = "the local worker process died while the job was running"
+            handle.error = "InternalServerError: the local worker process died while the job ran"
             handle._started.set()
             handle._done.set()
 
@@ -227,6 +233,7 @@ class WorkerPool:
             zygote = self._ensure_zygote()
             job_id = next(self._ids)
             self._handles[job_id] = handle
+            handle._zygote = zygote
             assert zygote.stdin is not None
             try:
                 zygote.stdin.write((json.dumps({"id": job_id, "spec": spec}) + "\n").encode())
