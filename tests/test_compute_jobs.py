@@ -393,6 +393,7 @@ def test_unsupported_image_and_bad_requests_fail_clearly(aws, tenant):
         _processing(sm, s3, bucket, role, "print(1)\n", torch)
 
 
+@pytest.mark.slow
 def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
     import glob
 

@@ -267,6 +267,7 @@ def steps(sm, arn) -> dict[str, dict]:
     return {s["StepName"]: s for s in listed}
 
 
+@pytest.mark.slow
 def test_sdk_pipeline_registers_a_model_or_fails_on_the_condition(aws, session, tenant, tmp_path):
     bucket, role = tenant
     sm = aws("sagemaker")
