@@ -335,6 +335,9 @@ def test_executions_survive_a_restart(tmp_path):
         assert [e["type"] for e in history] == [e["type"] for e in before]
         again = sfn.start_execution(stateMachineArn=desc["stateMachineArn"])["executionArn"]
         assert wait_done(sfn, again)["status"] == "SUCCEEDED"
+        with pytest.raises(ClientError) as exc:  # restored executions hold no task tokens
+            sfn.send_task_failure(taskToken="no-such-token", error="E")
+        assert exc.value.response["Error"]["Code"] == "InvalidToken"
     finally:
         stop(config)
 
@@ -412,3 +415,23 @@ def test_sagemaker_job_sync_waits_for_the_job(aws, admin_role):
     assert failed["status"] == "FAILED"
     assert failed["error"] == "States.TaskFailed"
     assert json.loads(failed["cause"])["ProcessingJobStatus"] == "Failed"
+
+
+def test_wait_for_task_token_callback(aws, admin_role):
+    s3, sfn = aws("s3"), aws("stepfunctions")
+    bucket = uid("sfn-callback")
+    s3.create_bucket(Bucket=bucket)
+    definition = chain(("Ask", task("aws-sdk:s3:putObject.waitForTaskToken", {
+        "Bucket": bucket, "Key": "token", "Body.$": "$$.Task.Token"}, TimeoutSeconds=60)))
+    machine = sfn.create_state_machine(name=uid("sm"), definition=json.dumps(definition),
+                                       roleArn=admin_role)["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    deadline = time.monotonic() + 30
+    while not s3.list_objects_v2(Bucket=bucket).get("Contents"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    token = s3.get_object(Bucket=bucket, Key="token")["Body"].read().decode()
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+    desc = wait_done(sfn, arn)
+    assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"]) == {"approved": True}

@@ -265,6 +265,14 @@ def _patch_backend() -> None:
         _check_role(self, role_arn)
         return original_update(self, arn, definition, role_arn, *args, **kwargs)
 
+    original_executions = StepFunctionsParserBackend._get_executions
+
+    def _get_executions(self, execution_status=None):
+        # callers reach into the live interpreter: executions restored from disk have none
+        return [e for e in original_executions(self, execution_status)
+                if e.exec_worker is not None and e.exec_worker.env is not None]
+
+    StepFunctionsParserBackend._get_executions = _get_executions
     StepFunctionsParserBackend.start_execution = start_execution
     StepFunctionsParserBackend.create_state_machine = create_state_machine
     StepFunctionsParserBackend.update_state_machine = update_state_machine
