@@ -70,13 +70,18 @@ def code_prefix() -> str:
 
 
 @contextmanager
-def _sdk_config_validated_once() -> Iterator[None]:
-    """Validate the SDK config once, not on every look-up, and keep the SDK quiet.
+def _sdk_build_context() -> Iterator[None]:
+    """While the SDK builds the definition: validate its config once, skip the staging-bucket
+    IAM probe, and keep it quiet.
 
     The SDK re-validates a non-empty config against its large JSON schema at every config
-    look-up (seconds per definition); ours (the telemetry opt-out) is constant.
+    look-up (seconds per definition); ours (the telemetry opt-out) is constant. ModelTrainer
+    asks IAM (SimulatePrincipalPolicy) whether the job role may write the default bucket before
+    staging code; our role is a placeholder and the code always goes to the platform code
+    bucket, which tenant roles may read, so the probe's answer is known.
     """
     from sagemaker.core.config.config_manager import SageMakerConfig
+    from sagemaker.train.model_trainer import ModelTrainer
 
     original = SageMakerConfig.__dict__["validate_sagemaker_config"]
     seen: set[str] = set()
@@ -88,6 +93,9 @@ def _sdk_config_validated_once() -> Iterator[None]:
             seen.add(key)
 
     SageMakerConfig.validate_sagemaker_config = staticmethod(validate_once)
+    staging = ModelTrainer.__dict__["_resolve_staging_bucket"]
+    ModelTrainer._resolve_staging_bucket = (
+        lambda self: (self.sagemaker_session.default_bucket(), None))
     # The SDK logs every config look-up and endpoint resolution at INFO while it builds.
     loggers = [logging.getLogger(n) for n in ("sagemaker", "botocore", "boto3")]
     levels = [lg.level for lg in loggers]
@@ -99,12 +107,13 @@ def _sdk_config_validated_once() -> Iterator[None]:
             yield
     finally:
         SageMakerConfig.validate_sagemaker_config = original
+        ModelTrainer._resolve_staging_bucket = staging
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
 
 
 def pipeline_session(boto_session, bucket: str):
-    """A PipelineSession that makes no AWS calls of its own while the definition is built."""
+    """A PipelineSession for building the definition: no role validation, no telemetry."""
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
@@ -309,7 +318,7 @@ def upsert(aws, role_arn: str | None = None, hyperparameters: dict | None = None
         kwargs = ({} if aws.region == "us-east-1"
                   else {"CreateBucketConfiguration": {"LocationConstraint": aws.region}})
         s3.create_bucket(Bucket=bucket, **kwargs)
-    with _sdk_config_validated_once():
+    with _sdk_build_context():
         pipeline = build_pipeline(aws.boto_session, bucket, aws.region, hyperparameters)
         response = pipeline.upsert(
             role_arn=role_arn,
@@ -321,7 +330,7 @@ def upsert(aws, role_arn: str | None = None, hyperparameters: dict | None = None
 def definition(boto_session, bucket: str, region: str, hyperparameters: dict | None = None
                ) -> dict:
     """The pipeline definition JSON as a dict (uploads the job code to `bucket`)."""
-    with _sdk_config_validated_once():
+    with _sdk_build_context():
         return json.loads(build_pipeline(boto_session, bucket, region, hyperparameters)
                           .definition())
 
