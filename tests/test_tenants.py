@@ -294,3 +294,17 @@ def test_stack_delete_refuses_while_tenants_remain(private_localaws):
     with pytest.raises(stack.StackError, match="not found"):
         stack.stack_outputs(session)
     assert stack.deploy_stack(session).keys() == outputs.keys()  # and back again
+
+
+def test_extra_input_fields_are_accepted(session):
+    tenant = new_id("extra")
+    payload = {"tenant": {"name": tenant, "tags": [{"Key": "tier", "Value": "gold"}]},
+               "requestedBy": "test"}
+    execution = tenants.run_state_machine(session, "create", payload, progress=False)
+    assert execution.status == "SUCCEEDED", execution
+    assert execution.output["tenant"] == tenant and execution.output["status"] == "ACTIVE"
+    item = tenants.get_tenant_item(session, tenant)
+    assert {"tenant-name", "tenant-bucket", "tenant-modelregistry", "tenant-role",
+            "tenant-status", "tenant-created"} <= set(item)
+    execution = tenants.run_state_machine(session, "delete", payload, progress=False)
+    assert execution.status == "SUCCEEDED" and nothing_left(session, tenant)
