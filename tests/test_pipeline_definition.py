@@ -154,9 +154,7 @@ def test_step_arguments_are_valid_service_requests(built):
         validate("CreateProcessingJob", {"ProcessingJobName": "x", **resolve(
             steps[name]["Arguments"])})
     validate("CreateTrainingJob", {"TrainingJobName": "x", **resolve(steps["Train"]["Arguments"])})
-    register = resolve(steps["RegisterModel"]["Arguments"])
-    register.pop("SkipModelValidation", None)  # a pipeline-only field
-    validate("CreateModelPackage", register)
+    validate("CreateModelPackage", resolve(steps["RegisterModel"]["Arguments"]))
     hps = resolve(steps["Train"]["Arguments"])["HyperParameters"]
     assert all(isinstance(v, str) for v in hps.values()) and hps["max_depth"] == "5"
 
