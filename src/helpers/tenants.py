@@ -71,7 +71,9 @@ class Execution:
 
 def state_machine_arn(session: AwsSession, kind: str) -> str:
     """ARN of the platform's `kind` ("create", "deploy", "delete") state machine."""
-    partition = session.client("sts").get_caller_identity()["Arn"].split(":")[1]
+    region = session.region
+    partition = ("aws-cn" if region.startswith("cn-") else
+                 "aws-us-gov" if region.startswith("us-gov-") else "aws")
     return (f"arn:{partition}:states:{session.region}:{session.account_id}:stateMachine:"
             f"{state_machine_name(kind)}")
 
