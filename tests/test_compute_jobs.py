@@ -183,6 +183,9 @@ def test_training_script_mode_follows_the_toolkit_contract(aws, tenant):
         a = p.parse_args()
         assert os.environ["SM_HP_EPOCHS"] == "3" and json.loads(os.environ["SM_HPS"])["lr"] == 0.5
         assert json.loads(os.environ["SM_CHANNELS"]) == ["train"]
+        assert os.environ["SM_USER_ENTRY_POINT"] == "train.py"  # as the toolkit sets them
+        hps = json.loads(os.environ["SM_TRAINING_ENV"])["hyperparameters"]
+        assert hps == {"epochs": 3, "lr": 0.5}
         rows = open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "data.csv")).read().split()
         with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as fh:
             json.dump({"rows": len(rows), "epochs": a.epochs}, fh)

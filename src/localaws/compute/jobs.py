@@ -461,11 +461,13 @@ def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
                 "SM_MODULE_NAME": program.rsplit(".", 1)[0],
             }
         )
-        spec = {"kind": "script", "path": os.path.join(code, program), "argv": _cli_args(user_hps)}
+        spec = {"kind": "script", "path": os.path.join(code, program), "argv": _cli_args(user_hps),
+                "toolkit": True}
     elif entry:
         spec = _command_spec(_rewrite(list(entry), base), _rewrite(list(args), base))
     elif image.has_builtin_algorithm:
-        spec = {"kind": "call", "target": "localaws.compute.xgboost_algorithm:main", "argv": []}
+        spec = {"kind": "call", "target": "localaws.compute.xgboost_algorithm:main", "argv": [],
+                "toolkit": True}
     else:
         raise JobError(
             f"ClientError: image {image.uri} needs a training script "

@@ -8,7 +8,8 @@ Shared by the warm worker (a forked child of the zygote) and the cold fallback
 - ``argv``: the arguments after the program, ``cwd``, ``env`` (the complete environment),
   ``log`` (file receiving stdout and stderr), ``failure_file`` (where the error of an
   uncaught exception is written, as SageMaker's containers write /opt/ml/output/failure),
-  ``opt_ml`` (the job directory that stands in for /opt/ml; see `pathmap`).
+  ``opt_ml`` (the job directory that stands in for /opt/ml; see `pathmap`), ``toolkit``
+  (true: set the SM_* variables with the sagemaker-training toolkit from the config files).
 """
 
 from __future__ import annotations
@@ -47,6 +48,23 @@ def _write_failure(path: str, message: str) -> None:
             fh.write(message)
 
 
+def toolkit_env(base: str) -> dict[str, str]:
+    """SM_* variables computed by the SageMaker training toolkit itself (sagemaker-training),
+    from the job's config files, with its /opt/ml paths mapped to `base`."""
+    import re
+
+    # The toolkit fixes its base directory at import: make it /opt/ml (pathmap maps it).
+    os.environ["SAGEMAKER_BASE_DIR"] = "/opt/ml"
+    try:
+        from sagemaker_training import environment
+
+        variables = environment.Environment().to_env_vars()
+    finally:
+        del os.environ["SAGEMAKER_BASE_DIR"]
+    opt_ml = re.compile(r"(?<![\w.\-/])/opt/ml(?![\w.\-])")
+    return {k: opt_ml.sub(lambda _: base, v) for k, v in variables.items()}
+
+
 def prepare(spec: dict) -> None:
     """Become the job: own session, environment, working directory and output streams."""
     try:
@@ -63,6 +81,8 @@ def prepare(spec: dict) -> None:
         from localaws.compute import pathmap
 
         pathmap.install(spec["opt_ml"])
+        if spec.get("toolkit"):
+            os.environ.update(toolkit_env(spec["opt_ml"]))
     # Forked children inherit the zygote's random state; a container would start fresh.
     random.seed()
     if "numpy" in sys.modules:

@@ -94,6 +94,7 @@ def _zygote_main() -> None:
 
     from localaws.compute import runner
 
+    os.environ["SAGEMAKER_BASE_DIR"] = "/opt/ml"  # the toolkit reads it once, at import
     for name in PRELOAD:
         try:
             importlib.import_module(name)
