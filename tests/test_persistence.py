@@ -208,3 +208,36 @@ def test_blobs_not_referenced_are_collected_at_start(server: Server):
     blobs = [p for p in (server.config.state_dir / "blobs").glob("*/*")]
     assert len(blobs) == 1
     assert len(server.client("s3").get_object(Bucket="gc-test", Key="same")["Body"].read()) == 2000
+
+
+def test_other_services_and_stacks_survive_kill9(server: Server):
+    sqs, sns, logs = server.client("sqs"), server.client("sns"), server.client("logs")
+    queue = sqs.create_queue(QueueName="persist-q")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="hello")
+    topic = sns.create_topic(Name="persist-t")["TopicArn"]
+    server.client("secretsmanager").create_secret(Name="persist-s", SecretString="s3cret")
+    logs.create_log_group(logGroupName="persist-g")
+    logs.create_log_stream(logGroupName="persist-g", logStreamName="s")
+    logs.put_log_events(logGroupName="persist-g", logStreamName="s",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "line"}])
+    template = {"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "TableName": "persist-cfn", "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}]}}}}
+    server.client("cloudformation").create_stack(StackName="persist-stack",
+                                                 TemplateBody=json.dumps(template))
+    server.kill9()
+    server.start()
+    sqs = server.client("sqs")
+    assert sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"] == "hello"
+    assert topic in [t["TopicArn"] for t in server.client("sns").list_topics()["Topics"]]
+    secret = server.client("secretsmanager").get_secret_value(SecretId="persist-s")
+    assert secret["SecretString"] == "s3cret"
+    events = server.client("logs").get_log_events(logGroupName="persist-g", logStreamName="s")
+    assert [e["message"] for e in events["events"]] == ["line"]
+    cfn, ddb = server.client("cloudformation"), server.client("dynamodb")
+    stack = cfn.describe_stacks(StackName="persist-stack")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert "persist-cfn" in ddb.list_tables()["TableNames"]
+    cfn.delete_stack(StackName="persist-stack")
+    assert "persist-cfn" not in ddb.list_tables()["TableNames"]

@@ -68,9 +68,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "events": ServiceSpec("moto.events.models", "events_backends"),
     "sns": ServiceSpec("moto.sns.models", "sns_backends"),
     "sqs": ServiceSpec("moto.sqs.models", "sqs_backends"),
-    "ssm": ServiceSpec("moto.ssm.models", "ssm_backends"),
     "secretsmanager": ServiceSpec("moto.secretsmanager.models", "secretsmanager_backends"),
-    "kms": ServiceSpec("moto.kms.models", "kms_backends"),
     "ecr": ServiceSpec("moto.ecr.models", "ecr_backends"),
 }
 # SigV4 signing name -> services whose state a mutating request may change.
