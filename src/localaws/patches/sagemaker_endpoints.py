@@ -10,6 +10,7 @@ ModelError (HTTP 424, with the container's status and message) when the model re
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import unquote
 
 from moto.core.responses import ActionResult
@@ -20,6 +21,11 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from localaws.compute.endpoint_handlers import InvocationError
 from localaws.compute.endpoints import CREATING, IN_SERVICE, UPDATING, host
+
+_RUNTIME_PATH = re.compile(
+    r"^/endpoints/[^/]+/(?P<kind>invocations|async-invocations|invocations-response-stream)$")
+_RUNTIME_ACTIONS = {"invocations": "InvokeEndpoint", "async-invocations": "InvokeEndpointAsync",
+                    "invocations-response-stream": "InvokeEndpointWithResponseStream"}
 
 
 def _endpoint_arn(backend, name: str) -> str:
@@ -83,6 +89,15 @@ def apply() -> None:
     SageMakerResponse.update_endpoint = update_endpoint_response
     SageMakerRuntimeResponse.use_raw_body = True
     SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint
+    original_action = SageMakerRuntimeResponse._get_action
+
+    def runtime_action(self) -> str:
+        # The runtime API is three paths; matching them directly saves the generic REST route
+        # match (milliseconds over moto's whole URL map), which runs twice per request.
+        match = _RUNTIME_PATH.match(self.path or "")
+        return _RUNTIME_ACTIONS[match["kind"]] if match else original_action(self)
+
+    SageMakerRuntimeResponse._get_action = runtime_action
 
 
 def _warming(method):
