@@ -289,3 +289,14 @@ def test_tenant_role_cannot_load_another_tenants_model(aws, tenant, tmp_path):
     endpoint_arn = f"arn:aws:sagemaker:{aws.region}:{aws.account_id}:endpoint/mt-{{}}"
     assert any(fnmatch.fnmatch(endpoint_arn.format(a), r) for r in allowed)
     assert not any(fnmatch.fnmatch(endpoint_arn.format(b), r) for r in allowed)
+
+
+def test_unknown_version_fails_with_the_service_error(aws, tenant):
+    bogus = f"arn:aws:sagemaker:{aws.region}:{aws.account_id}:model-package/mt-{tenant['name']}/99"
+    with pytest.raises(approval.ApprovalError, match="does not exist"):
+        deploy.deploy(aws, tenant["name"], version=bogus, progress=False)
+    desc = run_state_machine(aws, "deploy", {"tenant": {"name": tenant["name"]},
+                                             "modelPackageArn": bogus})
+    assert desc["status"] == "FAILED" and desc["error"] == "DeployFailed"
+    assert "99" in desc["cause"]
+    assert deploy.endpoint_status(aws, tenant["name"])["EndpointStatus"] == "InService"
