@@ -300,3 +300,29 @@ def test_unknown_version_fails_with_the_service_error(aws, tenant):
     assert desc["status"] == "FAILED" and desc["error"] == "DeployFailed"
     assert "99" in desc["cause"]
     assert deploy.endpoint_status(aws, tenant["name"])["EndpointStatus"] == "InService"
+
+
+def test_deploy_replaces_a_failed_endpoint(aws, tmp_path):
+    name = f"fix-{uuid.uuid4().hex[:6]}"
+    create_tenant(aws, name)
+    arn, _ = register_version(aws, name, tmp_path)
+    approval.approve(aws, name, arn, "ok")
+    sm = aws.client("sagemaker")
+    role = deploy.tenant_item(aws, name)["tenant-role"]
+    broken = f"mt-{name}-v0-20000101000000"
+    bucket = tenant_bucket(name, aws.account_id, aws.region)
+    sm.create_model(ModelName=broken, ExecutionRoleArn=role, PrimaryContainer={
+        "Image": XGB_IMAGE, "ModelDataUrl": f"s3://{bucket}/missing/model.tar.gz"})
+    sm.create_endpoint_config(EndpointConfigName=broken, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": broken, "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=f"mt-{name}", EndpointConfigName=broken)
+    deadline = time.monotonic() + 30
+    while sm.describe_endpoint(EndpointName=f"mt-{name}")["EndpointStatus"] != "Failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    result = deploy.deploy(aws, name, progress=False)
+    assert result.model_package_arn == arn
+    assert deploy.endpoint_status(aws, name)["EndpointStatus"] == "InService"
+    _, features = deploy.sample_rows(aws, name, n=2)
+    assert len(deploy.invoke(aws, name, features)) == 2
