@@ -225,12 +225,13 @@ class EndpointHost:
         # would show in DescribeEndpoint; after a restart it is rebuilt from the records.
         self._serving: dict[tuple[str, str, str], tuple[Any, list[Variant]]] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="localaws-endpoint")
+        self._warm = False
 
     def warm_up(self, region: str) -> None:
         """Import the serving stack and load the S3 client model once, in the background, so
         the first endpoint does not pay for it (called when models are registered/created)."""
         with self._lock:
-            if getattr(self, "_warm", False):
+            if self._warm:
                 return
             self._warm = True
 
@@ -296,6 +297,7 @@ class EndpointHost:
 
         creating = endpoint.endpoint_status == CREATING
         try:
+            config_variants = list(backend.endpoint_configs[config_name].production_variants)
             variants = snapshot_variants(backend, config_name)
             for variant in variants:
                 try:
@@ -310,15 +312,16 @@ class EndpointHost:
             error = str(exc)
         except Exception as exc:  # a record vanished mid-way, or a bug: never leave it Creating
             error = f"{type(exc).__name__}: {exc}"
+        key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
         with self._lock:
             if backend.endpoints.get(endpoint.endpoint_name) is not endpoint:
+                self._jobs.pop(key, None)
                 return  # deleted meanwhile
-            key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
             if error is None:
                 self._serving[key] = (endpoint, variants)
                 endpoint.endpoint_config_name = config_name
                 endpoint.production_variants = endpoint._process_production_variants(
-                    backend.endpoint_configs[config_name].production_variants)
+                    config_variants)
                 endpoint.endpoint_status, endpoint.failure_reason = IN_SERVICE, None
             elif creating:
                 endpoint.endpoint_status, endpoint.failure_reason = FAILED, error
