@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from localaws import state
 
 REASON = "InternalServerError: localaws stopped while this {what} was running"
@@ -52,4 +54,6 @@ def recover_interrupted() -> int:
                     count += 1
     if count:
         state.changed("sagemaker")
+    # Nothing runs yet at restore: job directories left by a crash are garbage.
+    shutil.rmtree(jobs.jobs_root(), ignore_errors=True)
     return count
