@@ -6,6 +6,7 @@ import os
 import posixpath
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -20,6 +21,7 @@ _session: boto3.session.Session | None = None
 _clients: OrderedDict[tuple, object] = OrderedDict()
 _lock = threading.Lock()
 _MAX_CLIENTS = 256
+_pool = ThreadPoolExecutor(8, thread_name_prefix="localaws-s3io")
 
 
 def client(service: str, credentials: dict[str, str], region: str):
@@ -96,7 +98,7 @@ def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
         raise TransferError(
             f"ClientError: S3DataType '{data_type}' is not supported by localaws (S3Prefix only)"
         )
-    count = 0
+    transfers: list[tuple[str, str]] = []
     try:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         for page in pages:
@@ -112,10 +114,12 @@ def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
                     rel = key[len(posixpath.dirname(prefix)) :].lstrip("/")
                 target = os.path.join(dest, *rel.split("/"))
                 os.makedirs(os.path.dirname(target), exist_ok=True)
-                _get(s3, bucket, key, target)
-                count += 1
+                transfers.append((key, target))
+        # Many small files (code, drivers): fetch them concurrently.
+        list(_pool.map(lambda t: _get(s3, bucket, t[0], t[1]), transfers))
     except ClientError as exc:
         raise _reason("Data download from", uri, exc) from None
+    count = len(transfers)
     if count == 0:
         raise TransferError(
             f'ClientError: No S3 objects found under S3 URL "{uri}" given in '
@@ -135,18 +139,19 @@ def download_file(s3, uri: str, target: str) -> None:
 
 
 def upload_dir(s3, src: str, uri: str) -> int:
-    """Upload every file under `src` below `uri`; return the file count."""
+    """Upload every file under `src` below `uri` (concurrently); return the file count."""
     bucket, prefix = split(uri)
     prefix = prefix.rstrip("/")
-    count = 0
+    transfers = []
     for root, _, files in os.walk(src):
         for name in sorted(files):
             path = os.path.join(root, name)
             rel = os.path.relpath(path, src).replace(os.sep, "/")
-            key = f"{prefix}/{rel}" if prefix else rel
-            upload_file(s3, path, f"s3://{bucket}/{key}")
-            count += 1
-    return count
+            transfers.append(
+                (path, f"s3://{bucket}/{prefix}/{rel}" if prefix else f"s3://{bucket}/{rel}")
+            )
+    list(_pool.map(lambda t: upload_file(s3, *t), transfers))
+    return len(transfers)
 
 
 def upload_file(s3, path: str, uri: str) -> None:
