@@ -494,7 +494,8 @@ def wait(aws, arn: str, timeout: float = 1800.0, poll: float = 0.5, progress: bo
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"pipeline execution {arn} still "
                                    f"{status['PipelineExecutionStatus']} after {timeout:.0f}s")
-            time.sleep(poll)
+            # On AWS a run takes minutes: poll gently after the first half minute.
+            time.sleep(poll if time.monotonic() - started < 30 else max(poll, 5.0))
     finally:
         if bar is not None:
             bar.close()
