@@ -465,8 +465,12 @@ def execution_steps(aws, arn: str) -> list[StepState]:
 
 
 def wait(aws, arn: str, timeout: float = 1800.0, poll: float = 0.5, progress: bool = True,
-         on_update: Callable[[list[StepState]], None] | None = None) -> ExecutionResult:
-    """Wait for the execution to end, showing a live progress bar of its steps."""
+         on_update: Callable[[list[StepState]], None] | None = None,
+         slow_after: float | None = 30.0) -> ExecutionResult:
+    """Wait for the execution to end, showing a live progress bar of its steps.
+
+    Polls every `poll` seconds, every 5 s once `slow_after` seconds have passed (None: never).
+    """
     sm = aws.client("sagemaker")
     started = time.monotonic()
     bar = None
@@ -495,7 +499,8 @@ def wait(aws, arn: str, timeout: float = 1800.0, poll: float = 0.5, progress: bo
                 raise TimeoutError(f"pipeline execution {arn} still "
                                    f"{status['PipelineExecutionStatus']} after {timeout:.0f}s")
             # On AWS a run takes minutes: poll gently after the first half minute.
-            time.sleep(poll if time.monotonic() - started < 30 else max(poll, 5.0))
+            slow = slow_after is not None and time.monotonic() - started > slow_after
+            time.sleep(max(poll, 5.0) if slow else poll)
     finally:
         if bar is not None:
             bar.close()
