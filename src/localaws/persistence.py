@@ -21,6 +21,7 @@ are pickled as fresh locks / None.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import io
@@ -470,6 +471,27 @@ def _dynamodb_parts(body: bytes) -> set[str] | None:
 HEALTH_PATH = "/_localaws/health"
 
 SERIALIZED = ("dynamodb",)
+LARGE_BODY = 8 * 1024 * 1024
+
+
+def _content_length(environ: dict) -> int:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _drop_body(environ: dict) -> None:
+    """Free a large request body now.
+
+    moto's Flask request caches the body and sits in reference cycles (request <-> environ,
+    request context), which only the cyclic GC frees; large bodies (S3 parts) would pile up
+    in memory until the next full collection.
+    """
+    request = environ.pop("werkzeug.request", None)
+    if request is not None:
+        request.__dict__.pop("_cached_data", None)
+    gc.collect()
 
 
 class PersistMiddleware:
@@ -490,7 +512,11 @@ class PersistMiddleware:
         plan, _ = classify(environ)
         if plan is None:
             return self.app(environ, start_response)
-        return self._mutate(environ, start_response, plan)
+        try:
+            return self._mutate(environ, start_response, plan)
+        finally:
+            if _content_length(environ) >= LARGE_BODY:
+                _drop_body(environ)
 
     def _mutate(self, environ, start_response, plan: Plan):
         captured: list = []
