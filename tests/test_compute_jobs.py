@@ -392,6 +392,26 @@ def test_unsupported_image_and_bad_requests_fail_clearly(aws, tenant):
     job = wait_job(sm, "training", name)
     assert job["TrainingJobStatus"] == "Failed"
     assert "num_round" in job["FailureReason"]
+    name = unique("twohosts")
+    sm.create_training_job(
+        TrainingJobName=name,
+        RoleArn=role,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        HyperParameters={"num_round": "2"},
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/algo/train"}
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
+        ResourceConfig={**RESOURCES, "InstanceCount": 2},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    job = wait_job(sm, "training", name)
+    assert job["TrainingJobStatus"] == "Failed" and "InstanceCount 2" in job["FailureReason"]
     with pytest.raises(sm.exceptions.ResourceInUse):
         _processing(sm, s3, bucket, role, "print(1)\n", torch)
 

@@ -380,6 +380,7 @@ def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
         }
         channels[name] = {k: v for k, v in channels[name].items() if v is not None}
     resources = job.resource_config or {}
+    _one_instance(resources.get("InstanceCount", 1))
     resource_config = {
         "current_host": "algo-1",
         "hosts": ["algo-1"],
@@ -475,6 +476,12 @@ def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
         )
     spec.update(cwd=cwd, env=env, failure_file=os.path.join(base, "output", "failure"))
     return spec, list(algo.get("MetricDefinitions") or [])
+
+
+def _one_instance(count) -> None:
+    if int(count or 1) != 1:
+        raise JobError(f"ClientError: InstanceCount {count} is not supported by localaws, which "
+                       "runs every job on one instance (algo-1); use InstanceCount 1 locally")
 
 
 def _cli_args(hps: dict[str, str]) -> list[str]:
@@ -600,6 +607,8 @@ def _command_spec(entry: list[str], args: list[str]) -> dict:
 def _processing_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
     app = job.app_specification or {}
     images.resolve(app.get("ImageUri", ""))
+    cluster = (getattr(job, "processing_resources", None) or {}).get("ClusterConfig", {})
+    _one_instance(cluster.get("InstanceCount", 1))
     for item in job.processing_inputs or []:
         source = item.get("S3Input")
         if not source:
