@@ -16,6 +16,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if running else 3
         elif args.command == "env":
             for key, value in env_vars(config).items():
-                print(f"export {key}={value}")
+                print(f"export {key}={shlex.quote(value)}")
         elif args.command == "reset":
             print(reset(config, args.yes))
     except (CliError, RuntimeError) as exc:
