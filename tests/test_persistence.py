@@ -241,3 +241,33 @@ def test_other_services_and_stacks_survive_kill9(server: Server):
     assert "persist-cfn" in ddb.list_tables()["TableNames"]
     cfn.delete_stack(StackName="persist-stack")
     assert "persist-cfn" not in ddb.list_tables()["TableNames"]
+
+
+def test_object_level_changes_survive_kill9(server: Server):
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="objects")
+    for name in ("keep", "drop-1", "drop-2", "dir/ünïcode name+plus"):
+        s3.put_object(Bucket="objects", Key=name, Body=name.encode())
+    s3.delete_objects(Bucket="objects", Delete={"Objects": [{"Key": "drop-1"}, {"Key": "drop-2"}]})
+    s3.put_object_acl(Bucket="objects", Key="keep", ACL="public-read")
+    s3.put_object_tagging(Bucket="objects", Key="keep",
+                          Tagging={"TagSet": [{"Key": "tenant-id", "Value": "acme"}]})
+    s3.copy_object(Bucket="objects", Key="copy", CopySource={"Bucket": "objects", "Key": "keep"})
+    s3.create_bucket(Bucket="short-lived")
+    s3.put_object(Bucket="short-lived", Key="x", Body=b"x")
+    s3.delete_object(Bucket="short-lived", Key="x")
+    s3.delete_bucket(Bucket="short-lived")
+    server.kill9()
+    server.start()
+    s3 = server.client("s3")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="objects")["Contents"])
+    assert keys == ["copy", "dir/ünïcode name+plus", "keep"]
+    assert s3.get_object(Bucket="objects", Key="dir/ünïcode name+plus")["Body"].read() == \
+        "dir/ünïcode name+plus".encode()
+    assert s3.get_object(Bucket="objects", Key="copy")["Body"].read() == b"keep"
+    grants = s3.get_object_acl(Bucket="objects", Key="keep")["Grants"]
+    assert any(g["Permission"] == "READ" and g["Grantee"].get("URI", "").endswith("AllUsers")
+               for g in grants)
+    tags = s3.get_object_tagging(Bucket="objects", Key="keep")["TagSet"]
+    assert tags == [{"Key": "tenant-id", "Value": "acme"}]
+    assert "short-lived" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]

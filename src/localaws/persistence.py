@@ -86,6 +86,12 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def _key_file(name: str) -> str:
+    """File name for an S3 object name (which may be 1 KiB long or hold any character)."""
+    return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() \
+        + ".pkl"
+
+
 def _resolve_backend(module: str, attr: str, account: str, region: str):
     return getattr(importlib.import_module(module), attr)[account][region]
 
@@ -235,7 +241,7 @@ class Store:
                 service = other
                 break
         spec = SERVICES[service]
-        wanted = None if parts is None else set(parts)
+        wanted = None if parts is None else dict(parts) if isinstance(parts, dict) else set(parts)
         with self._locks[service]:
             records: list = []
             for account, regional in list(backends.items()):
@@ -267,17 +273,63 @@ class Store:
             if wanted is None:
                 names = set(collection) | self._stored_parts(part_dir)
             else:
-                names = wanted
+                names = set(wanted)
             for name in names:
                 rel = f"{part_dir}/{urllib.parse.quote(name, safe='')}.pkl"
                 entry = collection.get(name)
-                if entry is None:
+                if service == "s3":
+                    keys = wanted.get(name) if isinstance(wanted, dict) else None
+                    records += self._s3_bucket_records(rel, entry, keys)
+                elif entry is None:
                     if self._exists(rel):
                         records += self._record(rel, None)
                 else:
                     records += self._record(rel, self._dumps(entry))
         records += self._record(f"{base}/{region}.pkl", self._dumps(state))
         return records
+
+    def _s3_bucket_records(self, rel: str, bucket, keys: set[str] | None) -> list:
+        """A bucket without its objects, plus one file per object name (all its versions).
+
+        `keys`: the object names a request touched; None saves (and prunes) all of them.
+        """
+        keys_dir = rel[: -len(".pkl")] + ".keys"
+        records: list = []
+        if bucket is None:
+            if self._exists(rel):
+                records += self._record(rel, None)
+            for stale in self._stored_files(keys_dir):
+                records += self._record(f"{keys_dir}/{stale}", None)
+            return records
+        meta = object.__new__(type(bucket))
+        meta.__dict__.update(bucket.__dict__)
+        meta.keys = type(bucket.keys)()
+        records += self._record(rel, self._dumps(meta))
+        store = bucket.keys
+        if keys is None:
+            present = {_key_file(name): name for name in list(dict.keys(store))}
+            for stale in self._stored_files(keys_dir) - set(present):
+                records += self._record(f"{keys_dir}/{stale}", None)
+            keys = set(present.values())
+        for name in keys:
+            path = f"{keys_dir}/{_key_file(name)}"
+            versions = dict.get(store, name)
+            if versions:
+                records += self._record(path, self._dumps((name, list(versions))))
+            elif self._exists(path):
+                records += self._record(path, None)
+        return records
+
+    def _stored_files(self, rel_dir: str) -> set[str]:
+        folder = self.state_dir / rel_dir
+        names = {p.name for p in folder.glob("*.pkl")} if folder.is_dir() else set()
+        for rel, data in self.journal.pending_under(rel_dir).items():
+            name = rel.rsplit("/", 1)[1]
+            if data is None:
+                names.discard(name)
+            else:
+                names.add(name)
+        return names
 
     def _stored_parts(self, part_dir: str) -> set[str]:
         folder = self.state_dir / part_dir
@@ -332,7 +384,13 @@ class Store:
             collection = type(getattr(live, spec.partition))()
             part_dir = main.with_suffix("")
             for path in sorted(part_dir.glob("*.pkl")) if part_dir.is_dir() else ():
-                collection[urllib.parse.unquote(path.name[:-4])] = self._load(path)
+                entry = self._load(path)
+                keys_dir = path.with_suffix(".keys")
+                if keys_dir.is_dir():  # S3: the bucket's objects, one file per name
+                    for key_file in sorted(keys_dir.glob("*.pkl")):
+                        name, versions = self._load(key_file)
+                        dict.__setitem__(entry.keys, name, versions)
+                collection[urllib.parse.unquote(path.name[:-4])] = entry
             state[spec.partition] = collection
         live.__dict__.clear()
         live.__dict__.update(state)
@@ -474,6 +532,42 @@ SERIALIZED = ("dynamodb",)
 LARGE_BODY = 8 * 1024 * 1024
 
 
+S3_KEYS_ENVIRON = "localaws.s3_keys"
+
+
+def _refine(service: str, parts, environ: dict):
+    """S3: save only the objects the request named (moto's parsed key names)."""
+    if service != "s3" or parts is None:
+        return parts
+    keys = environ.get(S3_KEYS_ENVIRON)
+    if keys:
+        spec: set[str] | None = set(keys)
+    elif environ.get("REQUEST_METHOD") == "POST":
+        spec = None  # e.g. DeleteObjects: any object may have changed
+    else:
+        spec = set()  # a bucket-level change: the bucket without its objects
+    return {bucket: spec for bucket in parts}
+
+
+def capture_s3_key_names() -> None:
+    """Record in the WSGI environ every object name moto's S3 handler parses (once)."""
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response, "_localaws_keys", False):
+        return
+    original = S3Response.parse_key_name
+
+    def parse_key_name(self) -> str:
+        name = original(self)
+        environ = getattr(getattr(self, "request", None), "environ", None)
+        if isinstance(environ, dict):
+            environ.setdefault(S3_KEYS_ENVIRON, set()).add(name)
+        return name
+
+    S3Response.parse_key_name = parse_key_name
+    S3Response._localaws_keys = True
+
+
 def _content_length(environ: dict) -> int:
     try:
         return int(environ.get("CONTENT_LENGTH") or 0)
@@ -541,7 +635,8 @@ class PersistMiddleware:
                     result.close()
             if int(captured[0].split()[0]) < 400:
                 try:
-                    tickets = [self.store.append(svc, parts) for svc, parts in plan.targets]
+                    tickets = [self.store.append(svc, _refine(svc, parts, environ))
+                               for svc, parts in plan.targets]
                 except Exception as exc:  # noqa: BLE001 - the client must learn it is not durable
                     return self._failed(start_response, exc)
         finally:

@@ -54,6 +54,7 @@ def create_app(config: Config, persist: bool = True):
     restored = store.restore()
     removed = blobs.collect_garbage(persistence.referenced_blobs())
     log.info("restored %s (%d unreferenced blobs removed)", restored or "nothing", removed)
+    persistence.capture_s3_key_names()
     state.activate(store)
     auth.ensure_admin(config.state_dir)
     iam.enable()
