@@ -26,6 +26,14 @@ MODEL_FILE = "xgboost-model"
 ROC_POINTS = 101
 
 
+def read_csv(path: Path) -> pd.DataFrame:
+    """A header-less CSV; pyarrow's multi-threaded reader when the image has it."""
+    try:
+        return pd.read_csv(path, header=None, engine="pyarrow")
+    except ImportError:
+        return pd.read_csv(path, header=None)
+
+
 def load_model(model_dir: Path) -> xgb.Booster:
     """Load the booster from model_dir/model.tar.gz, or from a bare xgboost-model file."""
     booster = xgb.Booster()
@@ -55,7 +63,7 @@ def evaluate(model: xgb.Booster, test_dir: Path, threshold: float = 0.5) -> dict
     files = sorted(test_dir.rglob("*.csv"))
     if not files:
         raise FileNotFoundError(f"no test CSV under {test_dir}")
-    data = pd.concat([pd.read_csv(f, header=None) for f in files], ignore_index=True)
+    data = pd.concat([read_csv(f) for f in files], ignore_index=True)
     y = data.iloc[:, 0].to_numpy(dtype=int)
     x = data.iloc[:, 1:].to_numpy(dtype=np.float32)
     threads = 1 if len(x) < 200_000 else (os.cpu_count() or 1)  # see train._threads

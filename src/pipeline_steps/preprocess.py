@@ -74,7 +74,7 @@ def engineer(df: pd.DataFrame) -> pd.DataFrame:
         raise DataError(f"missing column(s) {missing}; found {list(df.columns)}")
     if len(df) < MIN_ROWS:
         raise DataError(f"only {len(df)} rows; at least {MIN_ROWS} are needed to train")
-    bad_labels = sorted(set(df[TARGET].astype(str)) - set(LABELS))
+    bad_labels = sorted(set(df[TARGET].astype(str).unique()) - set(LABELS))
     if bad_labels:
         raise DataError(f"column {TARGET!r} has values {bad_labels[:5]}; expected {list(LABELS)}")
     columns: dict[str, pd.Series] = {TARGET: df[TARGET].astype(str).map(LABELS)}
@@ -88,14 +88,29 @@ def engineer(df: pd.DataFrame) -> pd.DataFrame:
         columns[column] = values.astype(float)
     for column, allowed in CATEGORIES.items():
         values = df[column].astype(str).str.strip()
-        unknown = sorted(set(values) - set(allowed))
-        if unknown:
+        codes = pd.Categorical(values, categories=allowed).codes
+        if (codes < 0).any():
+            unknown = sorted(set(values[codes < 0].unique()))
             raise DataError(
                 f"column {column!r} has unknown values {unknown[:5]}; expected {allowed}"
             )
-        for value in allowed:
-            columns[f"{column}_{value}"] = (values == value).astype("uint8")
+        onehot = np.zeros((len(df), len(allowed)), dtype=np.uint8)
+        onehot[np.arange(len(df)), codes] = 1
+        for i, value in enumerate(allowed):
+            columns[f"{column}_{value}"] = onehot[:, i]
     return pd.DataFrame(columns)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write without header or index; pyarrow's writer when present (several times faster)."""
+    try:
+        import pyarrow as pa
+        from pyarrow import csv
+    except ImportError:
+        frame.to_csv(path, header=False, index=False)
+        return
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    csv.write_csv(table, path, csv.WriteOptions(include_header=False))
 
 
 def split(data: pd.DataFrame, train: float, validation: float, seed: int):
@@ -116,7 +131,7 @@ def run(input_dir: Path, output_dir: Path, train: float = 0.7, validation: float
                           strict=True):
         target = output_dir / name
         target.mkdir(parents=True, exist_ok=True)
-        part.to_csv(target / f"{name}.csv", header=False, index=False)
+        write_csv(part, target / f"{name}.csv")
         counts[name] = len(part)
     (output_dir / "test" / "features.json").write_text(json.dumps(feature_names()))
     return counts

@@ -34,12 +34,20 @@ MODEL_FILE = "xgboost-model"
 MULTI_THREAD_ROWS = 200_000
 
 
+def read_csv(path: Path) -> pd.DataFrame:
+    """A header-less CSV; pyarrow's multi-threaded reader when the image has it."""
+    try:
+        return pd.read_csv(path, header=None, engine="pyarrow")
+    except ImportError:
+        return pd.read_csv(path, header=None)
+
+
 def load_channel(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read every CSV of a channel directory: label first, no header."""
     files = sorted(p for p in path.rglob("*.csv") if p.is_file()) if path.is_dir() else [path]
     if not files:
         raise ValueError(f"no CSV file in channel directory {path}")
-    data = pd.concat([pd.read_csv(f, header=None) for f in files], ignore_index=True)
+    data = pd.concat([read_csv(f) for f in files], ignore_index=True)
     return data.iloc[:, 1:].to_numpy(dtype=np.float32), data.iloc[:, 0].to_numpy(dtype=np.float32)
 
 
