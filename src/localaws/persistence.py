@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from localaws import ddb_items
 from localaws.journal import Journal, fsync_dir, write_file
 
 log = logging.getLogger("localaws.persistence")
@@ -90,6 +91,12 @@ def _key_file(name: str) -> str:
     """File name for an S3 object name (which may be 1 KiB long or hold any character)."""
     return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() \
         + ".pkl"
+
+
+def _item_file(hash_key) -> str:
+    """File name for a DynamoDB hash key value (a moto DynamoType)."""
+    raw = pickle.dumps((hash_key.type, hash_key.value), protocol=4)
+    return hashlib.blake2b(raw, digest_size=16).hexdigest() + ".pkl"
 
 
 def _resolve_backend(module: str, attr: str, account: str, region: str):
@@ -280,6 +287,9 @@ class Store:
                 if service == "s3":
                     keys = wanted.get(name) if isinstance(wanted, dict) else None
                     records += self._s3_bucket_records(rel, entry, keys)
+                elif service == "dynamodb":
+                    keys = wanted.get(name) if isinstance(wanted, dict) else None
+                    records += self._dynamodb_table_records(rel, entry, keys)
                 elif entry is None:
                     if self._exists(rel):
                         records += self._record(rel, None)
@@ -316,6 +326,43 @@ class Store:
             versions = dict.get(store, name)
             if versions:
                 records += self._record(path, self._dumps((name, list(versions))))
+            elif self._exists(path):
+                records += self._record(path, None)
+        return records
+
+    def _dynamodb_table_records(self, rel: str, table, keys: set | None) -> list:
+        """A table without its items, plus one file per hash key (its item or items).
+
+        `keys`: the hash keys a request touched; None saves (and prunes) all of them.
+        """
+        from localaws import ddb_items
+
+        items_dir = rel[: -len(".pkl")] + ".items"
+        records: list = []
+        if table is None:
+            if self._exists(rel):
+                records += self._record(rel, None)
+            for stale in self._stored_files(items_dir):
+                records += self._record(f"{items_dir}/{stale}", None)
+            return records
+        if not ddb_items.track(table):
+            keys = None
+        meta = object.__new__(type(table))
+        meta.__dict__.update(table.__dict__)
+        meta.items = ddb_items.TrackedItems(dict)
+        meta.items.table_name = table.name
+        records += self._record(rel, self._dumps(meta))
+        items = table.items
+        if keys is None:
+            present = {_item_file(k): k for k in list(dict.keys(items))}
+            for stale in self._stored_files(items_dir) - set(present):
+                records += self._record(f"{items_dir}/{stale}", None)
+            keys = set(present.values())
+        for key in keys:
+            path = f"{items_dir}/{_item_file(key)}"
+            value = dict.get(items, key)
+            if value:
+                records += self._record(path, self._dumps((key, value)))
             elif self._exists(path):
                 records += self._record(path, None)
         return records
@@ -390,6 +437,11 @@ class Store:
                     for key_file in sorted(keys_dir.glob("*.pkl")):
                         name, versions = self._load(key_file)
                         dict.__setitem__(entry.keys, name, versions)
+                items_dir = path.with_suffix(".items")
+                if items_dir.is_dir():  # DynamoDB: the table's items, one file per hash key
+                    for item_file in sorted(items_dir.glob("*.pkl")):
+                        key, value = self._load(item_file)
+                        dict.__setitem__(entry.items, key, value)
                 collection[urllib.parse.unquote(path.name[:-4])] = entry
             state[spec.partition] = collection
         live.__dict__.clear()
@@ -535,9 +587,14 @@ LARGE_BODY = 8 * 1024 * 1024
 S3_KEYS_ENVIRON = "localaws.s3_keys"
 
 
-def _refine(service: str, parts, environ: dict):
-    """S3: save only the objects the request named (moto's parsed key names)."""
-    if service != "s3" or parts is None:
+def _refine(service: str, parts, environ: dict, touched: dict | None = None):
+    """S3: save only the objects the request named (moto's parsed key names); DynamoDB:
+    only the hash keys the request touched."""
+    if parts is None:
+        return parts
+    if service == "dynamodb":
+        return {table: set((touched or {}).get(table, ())) for table in parts}
+    if service != "s3":
         return parts
     keys = environ.get(S3_KEYS_ENVIRON)
     if keys:
@@ -627,15 +684,16 @@ class PersistMiddleware:
         if serialize:
             self._serial.acquire()
         try:
-            result = self.app(environ, capture)
-            try:
-                chunks = list(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
+            with ddb_items.tracking() as touched:
+                result = self.app(environ, capture)
+                try:
+                    chunks = list(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
             if int(captured[0].split()[0]) < 400:
                 try:
-                    tickets = [self.store.append(svc, _refine(svc, parts, environ))
+                    tickets = [self.store.append(svc, _refine(svc, parts, environ, touched))
                                for svc, parts in plan.targets]
                 except Exception as exc:  # noqa: BLE001 - the client must learn it is not durable
                     return self._failed(start_response, exc)

@@ -39,7 +39,7 @@ def create_app(config: Config, persist: bool = True):
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from localaws import auth, blobs, iam, persistence, state
+    from localaws import auth, blobs, ddb_items, iam, persistence, state
     from localaws.patches import apply_all
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
@@ -55,6 +55,7 @@ def create_app(config: Config, persist: bool = True):
     removed = blobs.collect_garbage(persistence.referenced_blobs())
     log.info("restored %s (%d unreferenced blobs removed)", restored or "nothing", removed)
     persistence.capture_s3_key_names()
+    ddb_items.install()
     state.activate(store)
     auth.ensure_admin(config.state_dir)
     iam.enable()
