@@ -142,6 +142,8 @@ def verify(srv: Server, exp: dict) -> None:
     assert keys == ["big/multi.bin", "small.bin"]
     multi = s3.get_object(Bucket=exp["bucket"], Key="big/multi.bin")["Body"].read()
     assert hashlib.sha256(multi).digest() == hashlib.sha256(exp["multi"]).digest()
+    ranged = s3.get_object(Bucket=exp["bucket"], Key="big/multi.bin", Range="bytes=5-14")
+    assert ranged["Body"].read() == exp["multi"][5:15]
     assert s3.get_object(Bucket=exp["versioned"], Key="doc")["Body"].read() == b"two"
     old = s3.get_object(Bucket=exp["versioned"], Key="doc", VersionId=exp["v1"])
     assert old["Body"].read() == b"one"

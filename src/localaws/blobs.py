@@ -18,7 +18,23 @@ from pathlib import Path
 _dir: Path | None = None
 _journal = None  # localaws.journal.Journal: small blobs are made durable through it
 _CHUNK = 8 * 1024 * 1024
+STREAM_MIN = 8 * 1024 * 1024  # GETs of bodies this large are streamed from the blob file
+_local = threading.local()
 JOURNALED_MAX = 1024 * 1024  # bodies up to this size ride on the request's journal commit
+
+
+class BlobStream:
+    """A response body read from a blob file chunk by chunk (for large S3 GETs)."""
+
+    def __init__(self, name: str, size: int):
+        self.name = name
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        return iter(iter_chunks(self.name))
 
 
 class BlobRef:
@@ -139,6 +155,8 @@ def _patch_fakekey() -> None:
 
     def get_value(self) -> bytes:
         name = self.__dict__.get("_blob")
+        if name and getattr(_local, "stream", False) and self.contentsize >= STREAM_MIN:
+            return BlobStream(name, self.contentsize)
         return read(name) if name else original_value.fget(self)
 
     def set_value(self, new_value) -> None:
@@ -194,7 +212,26 @@ def _patch_fakekey() -> None:
     key_cls.__setstate__ = setstate
     key_cls.dispose = dispose
     _patch_multipart(models)
+    _patch_get_object()
     _patched = True
+
+
+def _patch_get_object() -> None:
+    """Plain GETs (no Range, no partNumber) of large objects stream from the blob file."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_object
+
+    def get_object(self):
+        plain = (self.method == "GET" and not self.headers.get("range")
+                 and not self._get_param("partNumber"))
+        _local.stream = plain
+        try:
+            return original(self)
+        finally:
+            _local.stream = False
+
+    S3Response.get_object = get_object
 
 
 def _patch_multipart(models) -> None:
