@@ -129,3 +129,21 @@ def test_wrong_secret_is_refused(localaws, service, call, code):
     with pytest.raises(ClientError) as exc:
         getattr(bad.client(service, config=NO_RETRY), call)()
     assert _code(exc) == code
+
+
+@pytest.mark.parametrize("signature_version", ["s3", "s3v4"])
+def test_presigned_and_unsigned_requests_are_refused(setup, localaws, signature_version):
+    import urllib.error
+    import urllib.request
+
+    admin = boto3.Session(region_name="us-east-1").client(
+        "s3", config=BotoConfig(signature_version=signature_version))
+    url = admin.generate_presigned_url("put_object", Params={"Bucket": setup["mine"],
+                                                            "Key": "presigned"})
+    for target in (url, url.split("?", 1)[0]):  # presigned, then unsigned
+        request = urllib.request.Request(target, data=b"x", method="PUT")
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(request, timeout=30)
+        assert exc.value.code == 403
+    keys = [o["Key"] for o in setup["admin_s3"].list_objects_v2(Bucket=setup["mine"])["Contents"]]
+    assert "presigned" not in keys

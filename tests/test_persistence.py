@@ -311,3 +311,4 @@ def test_dynamodb_item_level_changes_survive_kill9(server: Server):
     server.start()
     assert server.client("dynamodb").get_item(
         TableName="ranged", Key={"pk": {"S": "c"}, "sk": {"N": "9"}})["Item"]
+

@@ -11,8 +11,8 @@ Authorization (policies) is enforced for S3 only:
   even without an identity policy. Principals match by `*`, the exact user/role ARN (an
   assumed-role session matches its role's ARN), the account id or `arn:aws:iam::<acct>:root`.
   Statements with a `Condition` are not evaluated (skipped).
-- unsigned requests are refused (no anonymous access, even where a bucket policy names `*`);
-  presigned URLs are accepted once moto verified their signature (no policy check).
+- unsigned requests are refused (no anonymous access, even where a bucket policy names `*`),
+  and so are presigned URLs (moto does not verify their signatures).
 For every other service (DynamoDB, SageMaker, Step Functions, CloudFormation, IAM, STS, logs,
 ...) valid credentials are enough: moto's resource-scoped checks do not match real ARNs there,
 so enforcing them would refuse legitimate calls.
@@ -42,8 +42,7 @@ def enable() -> None:
         if self.headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
             return None
         if "Authorization" not in self.headers:
-            if "X-Amz-Credential" in (self.querystring or {}):
-                return None  # presigned URL: moto checks its signature and expiry itself
+            # Unsigned, or a presigned URL: moto verifies neither, so both are refused.
             if iam_request_cls is S3IAMRequest:
                 raise S3AccessDeniedError()
             raise InvalidClientTokenIdError()

@@ -509,7 +509,7 @@ def classify(environ: dict) -> tuple[Plan | None, bytes | None]:
         scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
         signing = scope[3].lower()
     except IndexError:
-        return None, None  # unsigned: moto answers it without changing state (or refuses)
+        return None, None  # unsigned or presigned: refused (localaws.iam)
     services = SIGNING_NAMES.get(signing, (signing,))
     services = tuple(s for s in services if s in SERVICES)
     if not services:
