@@ -32,7 +32,7 @@ demo: up
 	$(PY) -m helpers.chain --tenant $(TENANT) --out runs/$(TENANT)
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks notebooks
 
 test: install lint
 	$(PY) -m pytest

@@ -63,4 +63,5 @@ def connect(backend: str = "local", region: str = "us-east-1") -> AwsSession:
             for key in _LOCAL_ENV_KEYS:
                 os.environ.pop(key, None)
     os.environ["AWS_DEFAULT_REGION"] = region
-    return AwsSession(backend=backend, region=region, boto_session=boto3.Session(region_name=region))
+    boto_session = boto3.Session(region_name=region)
+    return AwsSession(backend=backend, region=region, boto_session=boto_session)

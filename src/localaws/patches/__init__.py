@@ -1,4 +1,4 @@
-"""What localaws adds to moto. Every module here with an `apply()` is applied once, in name order."""
+"""What localaws adds to moto: every module here with an `apply()` is applied once, by name."""
 
 from __future__ import annotations
 
