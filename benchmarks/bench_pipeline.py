@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 import statistics
 import tarfile
@@ -142,6 +143,7 @@ def main() -> dict:
         os.environ.clear()
         os.environ.update(saved_env)
         logging.disable(logging.NOTSET)
+        shutil.rmtree(state, ignore_errors=True)
     results["targets"] = {"5k_wall_s": 10, "5k_overhead_s": 2, "1m_overhead_pct": 20}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
