@@ -147,3 +147,26 @@ def test_delete_versions_then_group(sm, group):
     names = [g["ModelPackageGroupName"] for g in sm.list_model_package_groups(
         NameContains=group)["ModelPackageGroupSummaryList"]]
     assert names == []
+
+
+def test_list_models_filters_sorts_and_pages(aws):
+    sm = aws("sagemaker")
+    role = "arn:aws:iam::123456789012:role/listing-role"
+    container = {"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                 "ModelDataUrl": "s3://listing-bucket/model.tar.gz"}
+    names = [f"listing-{i:02d}" for i in range(12)]
+    for name in names:
+        sm.create_model(ModelName=name, ExecutionRoleArn=role, PrimaryContainer=container)
+    sm.create_model(ModelName="elsewhere-01", ExecutionRoleArn=role, PrimaryContainer=container)
+
+    first = sm.list_models(NameContains="listing-", SortBy="Name", SortOrder="Ascending")
+    assert [m["ModelName"] for m in first["Models"]] == names[:10]
+    assert set(first["Models"][0]) == {"ModelName", "ModelArn", "CreationTime"}
+    rest = sm.list_models(NameContains="listing-", SortBy="Name", SortOrder="Ascending",
+                          NextToken=first["NextToken"])
+    assert [m["ModelName"] for m in rest["Models"]] == names[10:]
+    assert "NextToken" not in rest
+    pages = sm.get_paginator("list_models").paginate(NameContains="listing-")
+    assert sorted(m["ModelName"] for p in pages for m in p["Models"]) == names
+    with pytest.raises(ClientError, match="MaxResults"):
+        sm.list_models(MaxResults=101)
