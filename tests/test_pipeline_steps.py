@@ -176,3 +176,22 @@ def test_inference_rejects_malformed_bodies(model_dir, body, ctype, message):
 def test_evaluate_reads_bare_model_file(model_dir):
     report = evaluate.evaluate(evaluate.load_model(model_dir / "model"), model_dir / "out" / "test")
     assert report["test_rows"] == 60
+
+
+def test_plots_render_the_report_and_colour_steps_by_status(model_dir):
+    import io
+
+    from matplotlib.colors import to_hex
+
+    from helpers import plots
+
+    report = evaluate.evaluate(evaluate.load_model(model_dir / "model"), model_dir / "out" / "test")
+    for figure in (plots.roc_curve(report), plots.confusion_matrix(report),
+                   plots.feature_importance(report)):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        assert buffer.getvalue().startswith(b"\x89PNG")
+    graph = plots.pipeline_graph({"Preprocess": "Succeeded", "Train": "Failed"})
+    colours = [to_hex(p.get_facecolor(), keep_alpha=False) for p in graph.axes[0].patches]
+    assert colours[:3] == [plots.STATUS_COLORS[s].lower()
+                           for s in ("Succeeded", "Failed", "Not run")]

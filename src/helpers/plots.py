@@ -32,9 +32,9 @@ def pipeline_graph(statuses: Mapping[str, str], title: str = "") -> Figure:
                  "AccuracyTooLow": "else"}.get(b) if a == "CheckAccuracy" else None
         ax.annotate("", xy=(x1 - 0.38, y1), xytext=(x0 + 0.38, y0),
                     arrowprops={"arrowstyle": "->", "color": "#555"})
-        if label:
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + (0.12 if y1 > 0 else -0.2), label,
-                    ha="center", fontsize=8, color="#555")
+        if label:  # beside the arrow, on its left, clear of the line
+            ax.text((x0 + x1) / 2 - 0.08, (y0 + y1) / 2 + (0.06 if y1 > 0 else -0.14), label,
+                    ha="right", fontsize=8, color="#555")
     for name, (x, y) in LAYOUT.items():
         status = statuses.get(name, "Not run")
         color = STATUS_COLORS.get(status, "#6a1b9a")
