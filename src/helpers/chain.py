@@ -27,6 +27,8 @@ def run_notebook(source: Path, target: Path, parameters: dict | None = None) -> 
     papermill.execute_notebook(
         str(source), str(target), parameters=parameters or {}, cwd=str(NOTEBOOK_DIR),
         progress_bar=sys.stdout.isatty(), kernel_name="python3",
+        # ipykernel 7 warns on every start that its local TCP sockets are unencrypted.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     print(f"    done in {time.monotonic() - started:.1f}s -> {target}", flush=True)
     return target
