@@ -102,6 +102,12 @@ def test_steps_chain_and_types(built):
     evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"]
                        for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"]}
     assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    images = {n: steps[n]["Arguments"]["AppSpecification"]["ImageUri"]
+              for n in ("Preprocess", "Evaluate")}
+    assert "/sagemaker-scikit-learn:" in images["Preprocess"]
+    assert "/sagemaker-xgboost:" in images["Evaluate"]  # it loads the model: needs xgboost
+    assert "/sagemaker-xgboost:" in steps["Train"]["Arguments"]["AlgorithmSpecification"][
+        "TrainingImage"]
     assert steps["Evaluate"]["PropertyFiles"] == [{
         "PropertyFileName": "EvaluationReport", "OutputName": "evaluation",
         "FilePath": "evaluation.json"}]

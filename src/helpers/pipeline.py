@@ -1,8 +1,9 @@
 """The per-tenant model build pipeline (SageMaker Python SDK v3): define, upsert, start, wait.
 
 preprocess (ScriptProcessor, scikit-learn image) -> train (ModelTrainer, XGBoost framework
-image, script mode) -> evaluate (evaluation.json property file) -> accuracy >= threshold ?
-register a model version in the tenant's group : Fail with the metric and the shortfall.
+image, script mode) -> evaluate (ScriptProcessor, XGBoost image; evaluation.json property
+file) -> accuracy >= threshold ? register a model version in the tenant's group : Fail with
+the metric and the shortfall.
 
 One pipeline serves every tenant: the tenant, its data, bucket, model package group and IAM
 role are parameters of each execution, so every job of an execution runs under that tenant's
@@ -178,8 +179,8 @@ def build_pipeline(boto_session, bucket: str, region: str,
                                         instance_type=INSTANCE_TYPE)
     xgboost_image = image_uris.retrieve("xgboost", region, version=XGBOOST_VERSION)
 
-    def processor(base_name: str) -> ScriptProcessor:
-        return ScriptProcessor(role=role, image_uri=sklearn_image, command=["python3"],
+    def processor(base_name: str, image: str) -> ScriptProcessor:
+        return ScriptProcessor(role=role, image_uri=image, command=["python3"],
                                instance_type=INSTANCE_TYPE, instance_count=1,
                                base_job_name=base_name, sagemaker_session=session,
                                env={"TENANT_ID": tenant_id})
@@ -194,7 +195,7 @@ def build_pipeline(boto_session, bucket: str, region: str,
 
     preprocess = ProcessingStep(
         name="Preprocess",
-        step_args=processor("mt-preprocess").run(
+        step_args=processor("mt-preprocess", sklearn_image).run(
             code=str(STEPS_DIR / "preprocess.py"),
             inputs=[p_in("data", input_data, "/opt/ml/processing/input/data")],
             outputs=[p_out(n, f"/opt/ml/processing/{n}")
@@ -239,7 +240,8 @@ def build_pipeline(boto_session, bucket: str, region: str,
                               path="evaluation.json")
     evaluate = ProcessingStep(
         name="Evaluate",
-        step_args=processor("mt-evaluate").run(
+        # The XGBoost image: evaluation loads the model (the scikit-learn image has no xgboost).
+        step_args=processor("mt-evaluate", xgboost_image).run(
             code=str(STEPS_DIR / "evaluate.py"),
             inputs=[p_in("model", model_data, "/opt/ml/processing/model"),
                     p_in("test", split_uri("test"), "/opt/ml/processing/test")],

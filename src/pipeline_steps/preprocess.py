@@ -127,8 +127,9 @@ def run(input_dir: Path, output_dir: Path, train: float = 0.7, validation: float
         raise DataError(f"bad split ratios train={train} validation={validation}")
     data = engineer(read_input(input_dir))
     counts = {}
-    for name, part in zip(("train", "validation", "test"), split(data, train, validation, seed),
-                          strict=True):
+    parts = split(data, train, validation, seed)
+    # No zip(strict=...): the framework images run Python 3.8/3.9.
+    for name, part in (("train", parts[0]), ("validation", parts[1]), ("test", parts[2])):
         target = output_dir / name
         target.mkdir(parents=True, exist_ok=True)
         write_csv(part, target / f"{name}.csv")
