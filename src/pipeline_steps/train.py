@@ -38,7 +38,7 @@ def read_csv(path: Path) -> pd.DataFrame:
     """A header-less CSV; pyarrow's multi-threaded reader when the image has it."""
     try:
         return pd.read_csv(path, header=None, engine="pyarrow")
-    except ImportError:
+    except (ImportError, ValueError):  # no pyarrow, or pandas < 1.4 (no such engine)
         return pd.read_csv(path, header=None)
 
 
