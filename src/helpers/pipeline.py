@@ -81,6 +81,7 @@ def _sdk_build_context() -> Iterator[None]:
     staging code; our role is a placeholder and the code always goes to the platform code
     bucket, which tenant roles may read, so the probe's answer is known.
     """
+    root_level = logging.getLogger().level  # SDK modules call logging.basicConfig(INFO)
     from sagemaker.core.config.config_manager import SageMakerConfig
     from sagemaker.train.model_trainer import ModelTrainer
 
@@ -97,20 +98,18 @@ def _sdk_build_context() -> Iterator[None]:
     staging = ModelTrainer.__dict__["_resolve_staging_bucket"]
     ModelTrainer._resolve_staging_bucket = (
         lambda self: (self.sagemaker_session.default_bucket(), None))
-    # The SDK logs every config look-up and endpoint resolution at INFO while it builds.
-    loggers = [logging.getLogger(n) for n in ("sagemaker", "botocore", "boto3")]
-    levels = [lg.level for lg in loggers]
+    # The SDK logs every config look-up, endpoint resolution and instance-type guess while it
+    # builds, from loggers it sets to INFO/DEBUG itself: silence all of it for the build.
+    logging.disable(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for lg in loggers:
-                lg.setLevel(logging.ERROR)
             yield
     finally:
+        logging.disable(logging.NOTSET)
+        logging.getLogger().setLevel(root_level)
         SageMakerConfig.validate_sagemaker_config = original
         ModelTrainer._resolve_staging_bucket = staging
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
 
 
 def pipeline_session(boto_session, bucket: str):
