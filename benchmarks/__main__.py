@@ -11,6 +11,8 @@ import time
 import traceback
 from pathlib import Path
 
+from benchmarks.common import results_dir
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -34,7 +36,7 @@ def main(argv: list[str]) -> int:
             traceback.print_exc()
             failed.append(name)
         print(f"({name}: {time.monotonic() - began:.0f} s)", flush=True)
-    results = HERE / "results"
+    results = results_dir()
     shown = results.relative_to(Path.cwd()) if results.is_relative_to(Path.cwd()) else results
     print(f"\nFigures written to {shown}/:")
     for path in sorted(results.glob("*.json")):
