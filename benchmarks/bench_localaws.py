@@ -10,65 +10,38 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config as BotoConfig
 
-from localaws.cli import env_vars, start, stop
+from benchmarks.common import client_factory, print_table, summary, write_results
+from localaws.cli import start, stop
 from localaws.config import Config
+from localaws.ephemeral import free_port, running
 
-RESULTS = Path(__file__).resolve().parent / "results" / "localaws.json"
 OPS = int(os.environ.get("LOCALAWS_BENCH_OPS", "300"))
 GIB = float(os.environ.get("LOCALAWS_BENCH_GIB", "1"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _pid(config: Config) -> int:
+    return json.loads(config.pid_file.read_text())["pid"]
 
 
-class _Server:
-    def __init__(self, state_dir: Path):
-        self.config = Config(state_dir=state_dir, port=_free_port())
-
-    def start(self) -> float:
-        began = time.perf_counter()
-        start(self.config)
-        elapsed = time.perf_counter() - began
-        env = env_vars(self.config)
-        self.session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                     aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                     region_name="us-east-1")
-        return elapsed
-
-    def client(self, name: str):
-        return self.session.client(name, endpoint_url=self.config.endpoint_url,
-                                   config=BotoConfig(retries={"max_attempts": 1}))
-
-    def pid(self) -> int:
-        return json.loads(self.config.pid_file.read_text())["pid"]
-
-    def rss_mib(self) -> tuple[float, float]:
-        """(current RSS, peak RSS) of the server process in MiB."""
-        fields = {}
-        for line in Path(f"/proc/{self.pid()}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-        return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+def _rss_mib(config: Config) -> tuple[float, float]:
+    """(current RSS, peak RSS) of the server process in MiB."""
+    fields = {}
+    for line in Path(f"/proc/{_pid(config)}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"p50_ms": round(pick(0.5) * 1000, 2), "p99_ms": round(pick(0.99) * 1000, 2),
-            "mean_ms": round(statistics.fmean(ordered) * 1000, 2), "n": len(ordered)}
+def _timed_start(config: Config) -> float:
+    began = time.perf_counter()
+    start(config)
+    return time.perf_counter() - began
 
 
 def _timed(call, n: int) -> list[float]:
@@ -81,27 +54,25 @@ def _timed(call, n: int) -> list[float]:
 
 
 def bench_start(root: Path) -> dict:
-    srv = _Server(root / "start")
-    cold = srv.start()
-    s3 = srv.client("s3")
+    # Its own server rather than running(): the start itself is what is measured.
+    config = Config(state_dir=root / "start", port=free_port())
+    cold = _timed_start(config)
+    s3 = client_factory(config, max_attempts=1)("s3")
     s3.create_bucket(Bucket="bench-start")
     for i in range(50):
         s3.put_object(Bucket="bench-start", Key=f"k{i}", Body=b"x" * 1024)
-    stop(srv.config)
-    warm = srv.start()
-    again = time.perf_counter()
-    start(srv.config)  # already running: idempotent
-    idempotent = time.perf_counter() - again
-    stop(srv.config)
+    stop(config)
+    warm = _timed_start(config)
+    idempotent = _timed_start(config)  # already running: idempotent
+    stop(config)
     return {"start_fresh_s": round(cold, 3), "start_with_state_s": round(warm, 3),
             "start_when_running_s": round(idempotent, 3)}
 
 
 def bench_requests(root: Path) -> dict:
-    srv = _Server(root / "requests")
-    srv.start()
-    try:
-        s3, ddb = srv.client("s3"), srv.client("dynamodb")
+    with running(root / "requests") as config:
+        client = client_factory(config, max_attempts=1)
+        s3, ddb = client("s3"), client("dynamodb")
         s3.create_bucket(Bucket="bench")
         ddb.create_table(TableName="bench", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -122,16 +93,13 @@ def bench_requests(root: Path) -> dict:
             "dynamodb_get": _timed(
                 lambda i: ddb.get_item(TableName="bench", Key={"pk": {"S": f"k{i}"}}), OPS),
         }
-        return {name: _percentiles(samples) for name, samples in results.items()}
-    finally:
-        stop(srv.config)
+        return {name: summary(samples) for name, samples in results.items()}
 
 
 def bench_state_machine(root: Path, runs: int = 30) -> dict:
-    srv = _Server(root / "sfn")
-    srv.start()
-    try:
-        iam, sfn, ddb = srv.client("iam"), srv.client("stepfunctions"), srv.client("dynamodb")
+    with running(root / "sfn") as config:
+        client = client_factory(config, max_attempts=1)
+        iam, sfn, ddb = client("iam"), client("stepfunctions"), client("dynamodb")
         ddb.create_table(TableName="sfn", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                          BillingMode="PAY_PER_REQUEST")
@@ -160,48 +128,42 @@ def bench_state_machine(root: Path, runs: int = 30) -> dict:
             assert status == "SUCCEEDED", status
 
         run(-1)  # warm-up
-        return {"two_task_state_machine": _percentiles(_timed(run, runs))}
-    finally:
-        stop(srv.config)
+        return {"two_task_state_machine": summary(_timed(run, runs))}
 
 
 def bench_memory(root: Path) -> dict:
-    srv = _Server(root / "memory")
-    srv.start()
     source = root / "large.bin"
     size = int(GIB * 1024**3)
     block = os.urandom(8 * 1024 * 1024)
-    with open(source, "wb") as out:
-        for offset in range(0, size, len(block)):
-            out.write(block[: min(len(block), size - offset)])
-    try:
-        s3 = srv.client("s3")
+    with running(root / "memory") as config:
+        with open(source, "wb") as out:
+            for offset in range(0, size, len(block)):
+                out.write(block[: min(len(block), size - offset)])
+        s3 = client_factory(config, max_attempts=1)("s3")
         s3.create_bucket(Bucket="bench-large")
-        idle, _ = srv.rss_mib()
+        idle, _ = _rss_mib(config)
         began = time.perf_counter()
         s3.upload_file(str(source), "bench-large", "large.bin",
                        Config=TransferConfig(multipart_chunksize=64 * 1024**2, max_concurrency=2))
         upload_s = time.perf_counter() - began
-        after, peak = srv.rss_mib()
+        after, peak = _rss_mib(config)
         head = s3.head_object(Bucket="bench-large", Key="large.bin")
         assert head["ContentLength"] == size
-        Path(f"/proc/{srv.pid()}/clear_refs").write_text("5")  # reset the peak (VmHWM)
+        Path(f"/proc/{_pid(config)}/clear_refs").write_text("5")  # reset the peak (VmHWM)
         began = time.perf_counter()
         body = s3.get_object(Bucket="bench-large", Key="large.bin")["Body"]
         received = sum(len(chunk) for chunk in iter(lambda: body.read(8 * 1024**2), b""))
         download_s = time.perf_counter() - began
         assert received == size
-        _, download_peak = srv.rss_mib()
-        return {"stored_gib": GIB, "upload_s": round(upload_s, 1),
-                "server_rss_idle_mib": round(idle), "server_rss_after_mib": round(after),
-                "server_rss_peak_mib": round(peak), "download_s": round(download_s, 1),
-                "server_rss_peak_during_download_mib": round(download_peak)}
-    finally:
-        stop(srv.config)
-        source.unlink(missing_ok=True)
+        _, download_peak = _rss_mib(config)
+    source.unlink(missing_ok=True)
+    return {"stored_gib": GIB, "upload_s": round(upload_s, 1),
+            "server_rss_idle_mib": round(idle), "server_rss_after_mib": round(after),
+            "server_rss_peak_mib": round(peak), "download_s": round(download_s, 1),
+            "server_rss_peak_during_download_mib": round(download_peak)}
 
 
-def _table(results: dict) -> str:
+def _print_table(results: dict) -> None:
     rows = [("start (fresh state)", f"{results['start']['start_fresh_s']:.2f} s", "<= 3 s"),
             ("start (with state)", f"{results['start']['start_with_state_s']:.2f} s", "<= 3 s"),
             ("start (already running)", f"{results['start']['start_when_running_s']:.3f} s", "")]
@@ -215,11 +177,7 @@ def _table(results: dict) -> str:
                  f"peak {mem['server_rss_peak_mib']})", "not + 1 GiB"))
     rows.append(("server RSS peak reading it back",
                  f"{mem['server_rss_peak_during_download_mib']} MiB", "not + 1 GiB"))
-    width = max(len(r[0]) for r in rows)
-    value_width = max(len(r[1]) for r in rows)
-    lines = [f"{'localaws':<{width}}  {'measured':<{value_width}}  target", ""]
-    lines += [f"{a:<{width}}  {b:<{value_width}}  {c}" for a, b, c in rows]
-    return "\n".join(lines)
+    print_table(rows, ("localaws", "measured", "target"))
 
 
 def main() -> dict:
@@ -229,9 +187,9 @@ def main() -> dict:
                    "state_machine": bench_state_machine(root), "memory": bench_memory(root)}
     results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     results["cpus"] = os.cpu_count()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(_table(results))
+    path = write_results("localaws", results)
+    _print_table(results)
+    print(f"written to {path}")
     return results
 
 

@@ -12,40 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import statistics
-import tempfile
 import time
-from pathlib import Path
 
-import boto3
-from botocore.config import Config as BotoConfig
+from benchmarks.common import client_factory, print_table, summary, write_results
+from localaws.ephemeral import running
 
-from localaws.cli import env_vars, start, stop
-from localaws.config import Config
-
-RESULTS = Path(__file__).resolve().parent / "results" / "stepfunctions.json"
 RUNS = int(os.environ.get("LOCALAWS_BENCH_SFN_RUNS", "200"))
 WARMUP = 10
 POLL_SECONDS = 0.002
 TARGET_P50_MS = 100.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"p50_ms": round(pick(0.5) * 1000, 2), "p99_ms": round(pick(0.99) * 1000, 2),
-            "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
-            "max_ms": round(ordered[-1] * 1000, 2), "n": len(ordered)}
 
 
 def _setup(client) -> str:
@@ -95,29 +70,16 @@ def _run_once(sfn, machine: str) -> tuple[float, float]:
 
 
 def measure(runs: int = RUNS) -> dict:
-    with tempfile.TemporaryDirectory(prefix="bench-sfn-") as state_dir:
-        config = Config(state_dir=Path(state_dir), port=_free_port())
-        start(config)
-        try:
-            env = env_vars(config)
-            session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                    aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                    region_name="us-east-1")
-
-            def client(name: str):
-                return session.client(name, endpoint_url=config.endpoint_url,
-                                      config=BotoConfig(retries={"max_attempts": 1}))
-
-            machine = _setup(client)
-            sfn = client("stepfunctions")
-            first, _ = _run_once(sfn, machine)
-            for _ in range(WARMUP - 1):
-                _run_once(sfn, machine)
-            samples = [_run_once(sfn, machine) for _ in range(runs)]
-        finally:
-            stop(config)
-    client_side = _percentiles([s[0] for s in samples])
-    server_side = _percentiles([s[1] for s in samples])
+    with running() as config:
+        client = client_factory(config, max_attempts=1)
+        machine = _setup(client)
+        sfn = client("stepfunctions")
+        first, _ = _run_once(sfn, machine)
+        for _ in range(WARMUP - 1):
+            _run_once(sfn, machine)
+        samples = [_run_once(sfn, machine) for _ in range(runs)]
+    client_side = summary([s[0] for s in samples], extras=("mean", "max"))
+    server_side = summary([s[1] for s in samples], extras=("mean", "max"))
     return {
         "benchmark": "two-task state machine, StartExecution to SUCCEEDED over HTTP",
         "tasks": ["dynamodb:putItem (optimized)", "aws-sdk:s3:getObject"],
@@ -133,15 +95,13 @@ def measure(runs: int = RUNS) -> dict:
     }
 
 
-def print_table(result: dict) -> None:
-    rows = [("client-observed", result["client_observed"]),
-            ("server-side", result["server_side"])]
+def print_results(result: dict) -> None:
     print(f"Step Functions two-task execution ({result['client_observed']['n']} runs; "
           f"first execution {result['first_execution_ms']} ms)")
-    print(f"{'measure':<18}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'max ms':>9}")
-    for label, figures in rows:
-        print(f"{label:<18}{figures['p50_ms']:>9}{figures['p99_ms']:>9}"
-              f"{figures['mean_ms']:>9}{figures['max_ms']:>9}")
+    keys = ("p50_ms", "p99_ms", "mean_ms", "max_ms")
+    print_table([(label, *(result[field][k] for k in keys)) for label, field in
+                 (("client-observed", "client_observed"), ("server-side", "server_side"))],
+                ("measure", "p50 ms", "p99 ms", "mean ms", "max ms"), align="<>>>>")
     verdict = "meets" if result["meets_target"] else "MISSES"
     print(f"target p50 <= {result['target_p50_ms']:.0f} ms: {verdict} "
           f"(machine load {result['load_average_1m']} on {result['cpus']} CPUs)")
@@ -149,10 +109,9 @@ def print_table(result: dict) -> None:
 
 def main() -> dict:
     result = measure()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print_table(result)
-    print(f"written to {RESULTS}")
+    path = write_results("stepfunctions", result)
+    print_results(result)
+    print(f"written to {path}")
     return result
 
 

@@ -12,40 +12,21 @@ LOCALAWS_BENCH_TENANTS (default 100) tenants per onboarding run.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from localaws.cli import env_vars, start, stop
-from localaws.config import Config
+from benchmarks.common import print_table, summary, write_results
+from localaws.ephemeral import running
 
-RESULTS = Path(__file__).resolve().parent / "results" / "tenants.json"
 TENANTS = int(os.environ.get("LOCALAWS_BENCH_TENANTS", "100"))
 DELETES = min(TENANTS, int(os.environ.get("LOCALAWS_BENCH_DELETES", "30")))
 WORKERS = 8
 TARGETS = {"create_p50_s": 0.5, "onboard_sequential_s": 60.0, "onboard_parallel_s": 60.0}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _stats(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"p50_s": round(pick(0.5), 3), "p95_s": round(pick(0.95), 3),
-            "mean_s": round(statistics.fmean(ordered), 3), "max_s": round(ordered[-1], 3),
-            "n": len(ordered)}
+    return summary(samples, (0.5, 0.95), extras=("mean", "max"), unit="s", digits=3)
 
 
 def _run(session, kind: str, tenant: str) -> tuple[float, float]:
@@ -106,20 +87,9 @@ def measure() -> dict:
 
 
 def main() -> dict:
-    config = Config(state_dir=Path(tempfile.mkdtemp(prefix="bench-tenants-")), port=_free_port())
-    saved = dict(os.environ)
-    os.environ.update({"LOCALAWS_STATE_DIR": str(config.state_dir),
-                       "LOCALAWS_PORT": str(config.port)})
-    try:
-        start(config)
-        os.environ.update(env_vars(config))
+    with running():
         results = measure()
-    finally:
-        stop(config)
-        os.environ.clear()
-        os.environ.update(saved)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    path = write_results("tenants", results)
     rows = [
         ("create tenant p50 / p95 (client)",
          f"{results['create_client']['p50_s']:.3f} s / {results['create_client']['p95_s']:.3f} s",
@@ -142,11 +112,9 @@ def main() -> dict:
         (f"deleted tenants with leftovers (of {DELETES})",
          str(results["deleted_tenants_with_leftovers"]), "0"),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'measure':<{width}}  {'result':<22}  target")
-    for name, value, target in rows:
-        print(f"{name:<{width}}  {value:<22}  {target}")
-    print(f"\nwritten to {RESULTS}")
+    print()
+    print_table(rows, ("measure", "result", "target"))
+    print(f"\nwritten to {path}")
     return results
 
 
