@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import boto3
@@ -11,12 +10,7 @@ import pytest
 
 from localaws.cli import env_vars, start, stop
 from localaws.config import Config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from localaws.ephemeral import free_port  # also imported from here by other test modules
 
 
 @pytest.fixture(scope="session")

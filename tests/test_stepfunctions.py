@@ -304,15 +304,11 @@ def test_retry_on_an_aws_error_name(aws, admin_role):
 @pytest.mark.slow
 def test_executions_survive_a_restart(tmp_path):
     """History and output of an ended execution are still there after stop + start."""
-    import socket
-
     from localaws.cli import env_vars, start, stop
     from localaws.config import Config
+    from localaws.ephemeral import free_port
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = Config(state_dir=tmp_path / "state", port=port)
+    config = Config(state_dir=tmp_path / "state", port=free_port())
     start(config)
     try:
         env = env_vars(config)

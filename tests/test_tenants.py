@@ -254,14 +254,12 @@ def test_delete_removes_deployments_by_name_and_tag_only(session):
 def private_localaws(tmp_path):
     """A localaws of its own (stack deletion must not disturb the shared server's stack)."""
     import os
-    import socket
 
     from localaws.cli import env_vars, start, stop
     from localaws.config import Config
+    from localaws.ephemeral import free_port
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     config = Config(state_dir=tmp_path / "state", port=port)
     saved = dict(os.environ)
     os.environ.update({"LOCALAWS_STATE_DIR": str(config.state_dir), "LOCALAWS_PORT": str(port)})
