@@ -15,9 +15,7 @@ LOCALAWS_BENCH_INVOKES (default 1000), LOCALAWS_BENCH_DEPLOYS (default 5).
 from __future__ import annotations
 
 import io
-import json
 import os
-import socket
 import statistics
 import tarfile
 import tempfile
@@ -26,22 +24,18 @@ import time
 import uuid
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results" / "endpoints.json"
+from benchmarks.common import percentile, print_table, write_results
+from localaws.ephemeral import running
+
 INVOKES = int(os.environ.get("LOCALAWS_BENCH_INVOKES", "1000"))
 DEPLOYS = int(os.environ.get("LOCALAWS_BENCH_DEPLOYS", "5"))
 CLIENTS = 8
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+def _ms(values: list[float], q: float) -> float:
+    """The `q` percentile of `values` (seconds) in ms, rounded to 0.01."""
+    return round(percentile(values, q, rule="round") * 1000, 2)
 
 
 def register_version(aws, tenant: str, workdir: Path, num_round: int) -> str:
@@ -97,22 +91,8 @@ def _load(aws, endpoint: str, row: str, seconds: float, failures: list, latencie
 
 
 def main() -> dict:
-    from localaws.cli import env_vars, start, stop
-    from localaws.config import Config
-
-    state = Path(tempfile.mkdtemp(prefix="bench-endpoints-"))
-    config = Config(state_dir=state / "state", port=_free_port())
-    saved = dict(os.environ)
-    os.environ.update({"LOCALAWS_STATE_DIR": str(config.state_dir),
-                       "LOCALAWS_PORT": str(config.port)})
-    start(config)
-    os.environ.update(env_vars(config))
-    try:
-        return _run(state)
-    finally:
-        stop(config)
-        os.environ.clear()
-        os.environ.update(saved)
+    with tempfile.TemporaryDirectory(prefix="bench-endpoints-") as workdir, running():
+        return _run(Path(workdir))
 
 
 def _run(workdir: Path) -> dict:
@@ -201,23 +181,20 @@ def _run(workdir: Path) -> dict:
                                          "p50": round(statistics.median(deploy_seconds), 3),
                                          "max": round(max(deploy_seconds), 3), "target": 3.0},
         "invoke_one_client_ms": {"requests": INVOKES,
-                                 "p50": round(_percentile(single, 50) * 1000, 2),
-                                 "p99": round(_percentile(single, 99) * 1000, 2),
+                                 "p50": _ms(single, 0.5), "p99": _ms(single, 0.99),
                                  "target_p50": 5.0, "target_p99": 20.0,
-                                 "reference_describe_endpoint_p50": round(
-                                     _percentile(baseline, 50) * 1000, 2)},
+                                 "reference_describe_endpoint_p50": _ms(baseline, 0.5)},
         "invoke_8_clients": {"requests": len(latencies), "failed": len(failures),
                              "requests_per_second": round(throughput, 1),
-                             "p50_ms": round(_percentile(latencies, 50) * 1000, 2),
-                             "p99_ms": round(_percentile(latencies, 99) * 1000, 2)},
+                             "p50_ms": _ms(latencies, 0.5), "p99_ms": _ms(latencies, 0.99)},
         "update_swap_under_load": {"clients": CLIENTS, "requests": len(swap_latencies),
                                    "failed": len(swap_failures),
                                    "swap_seconds": round(swap_seconds, 3), "target_failed": 0},
         "machine": {"cpus": os.cpu_count()},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    path = write_results("endpoints", results)
     _print_table(results)
+    print(f"\nwritten to {path}")
     return results
 
 
@@ -238,11 +215,8 @@ def _print_table(r: dict) -> None:
          f"{swap['failed']} failed", "0 failed"),
         ("UpdateEndpoint swap time", f"{swap['swap_seconds']:.2f} s", ""),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'measure'.ljust(width)}  {'result':>14}  target")
-    for name, value, target in rows:
-        print(f"{name.ljust(width)}  {value:>14}  {target}")
-    print(f"\nwritten to {RESULTS}")
+    print()
+    print_table(rows, ("measure", "result", "target"), align="<><")
 
 
 if __name__ == "__main__":

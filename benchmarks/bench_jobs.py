@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
-import boto3
+from benchmarks.common import client_factory, environment, print_table, summary, write_results
+from localaws.ephemeral import running
 
-RESULTS = Path(__file__).resolve().parent / "results" / "jobs.json"
 SAMPLES = int(os.environ.get("LOCALAWS_BENCH_JOBS", "10"))
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SCRIPT = "import pandas, sklearn.ensemble, xgboost\nprint('ready')\n"
@@ -37,35 +36,18 @@ TRUST = {"Version": "2012-10-17", "Statement": [{
 POLL = 0.02
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
-    """A localaws of its own (temp state dir, free port), with the given environment."""
+    """A localaws of its own (temp state dir, free port), started with the given environment."""
 
     def __init__(self, state_dir: Path, **env: str) -> None:
-        from localaws.config import Config
-
-        self.config = Config(state_dir=state_dir, port=_free_port())
-        self.env = env
+        self.state_dir, self.env = state_dir, env
+        self._stack = ExitStack()
 
     def __enter__(self) -> Server:
-        from localaws.cli import env_vars, start
-
-        saved = dict(os.environ)
-        os.environ.update(self.env)
-        try:
-            start(self.config)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        creds = env_vars(self.config)
-        self.session = boto3.Session(aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-                                     aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-                                     region_name="us-east-1")
+        # `environment` outside `running`: the variables are gone again once the server stops.
+        self._stack.enter_context(environment(**self.env))
+        self.config = self._stack.enter_context(running(self.state_dir))
+        self.client = client_factory(self.config)
         self.sm, self.s3 = self.client("sagemaker"), self.client("s3")
         self.bucket = "bench-jobs"
         self.s3.create_bucket(Bucket=self.bucket)
@@ -81,12 +63,7 @@ class Server:
         return self
 
     def __exit__(self, *exc) -> None:
-        from localaws.cli import stop
-
-        stop(self.config)
-
-    def client(self, name: str):
-        return self.session.client(name, endpoint_url=self.config.endpoint_url)
+        self._stack.close()
 
     def request(self, script: str) -> dict:
         return {
@@ -141,9 +118,7 @@ class Server:
 
 
 def _stats(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"p50": round(statistics.median(ordered), 3), "min": round(ordered[0], 3),
-            "max": round(ordered[-1], 3), "n": len(ordered)}
+    return summary(samples, (0.5,), extras=("min", "max"), unit="", digits=3, rule="linear")
 
 
 def main() -> None:
@@ -179,15 +154,12 @@ def main() -> None:
         figures["pipeline_1_step_s"]["p50"] - figures["trivial_job_s"]["p50"], 3)
     figures["warm_saving_per_job_s"] = round(
         figures["job_cold_s"]["p50"] - figures["job_warm_s"]["p50"], 3)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"{'figure':<46}{'p50 s':>9}{'min s':>9}{'max s':>9}")
-    for key, value in figures.items():
-        if isinstance(value, dict):
-            print(f"{key:<46}{value['p50']:>9.3f}{value['min']:>9.3f}{value['max']:>9.3f}")
-        elif key not in ("samples", "cpus"):
-            print(f"{key:<46}{value:>9.3f}")
-    print(f"({SAMPLES} samples per figure, {os.cpu_count()} CPUs; {RESULTS.name})")
+    path = write_results("jobs", figures)
+    rows = [(key, *(f"{value[k]:.3f}" for k in ("p50", "min", "max")))
+            if isinstance(value, dict) else (key, f"{value:.3f}", "", "")
+            for key, value in figures.items() if key not in ("samples", "cpus")]
+    print_table(rows, ("figure", "p50 s", "min s", "max s"), align="<>>>")
+    print(f"({SAMPLES} samples per figure, {os.cpu_count()} CPUs; {path})")
 
 
 if __name__ == "__main__":
