@@ -70,6 +70,18 @@ def refresh_committed() -> None:
         for name in FULL_CHAIN:
             source = NOTEBOOK_DIR / f"{name}.ipynb"
             run_notebook(source, source)
+            strip_run_metadata(source)
+
+
+def strip_run_metadata(notebook: Path) -> None:
+    """Drop papermill's run metadata (absolute paths, timestamps): committed notebooks keep
+    only their cells and outputs."""
+    nb = json.loads(notebook.read_text())
+    nb["metadata"].pop("papermill", None)
+    for cell in nb["cells"]:
+        for key in ("papermill", "execution"):
+            cell.get("metadata", {}).pop(key, None)
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
