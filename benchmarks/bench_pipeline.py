@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import socket
 import statistics
 import tarfile
 import tempfile
@@ -26,17 +24,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
+from benchmarks.common import percentile, print_table, write_results
+from localaws.ephemeral import running
+
 TENANTS = int(os.environ.get("LOCALAWS_BENCH_PIPELINE_TENANTS", "20"))
 LARGE = os.environ.get("LOCALAWS_BENCH_PIPELINE_LARGE", "") not in ("", "0")
 POLL = 0.05
 WARM_RUNS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def direct_compute(frame, workdir: Path) -> float:
@@ -108,50 +102,41 @@ def many_tenants(aws, count: int) -> dict:
                 and versions["tenant-id"].iloc[0] == name
                 and f"model-package/mt-{name}/1" == result.model_package_arn.split(":")[-1]):
             correct += 1
-    walls = sorted(w for w, _ in results)
+    walls = [w for w, _ in results]
     return {"tenants": count, "total_s": round(total, 2),
-            "per_tenant_wall_p50_s": round(walls[len(walls) // 2], 2),
-            "per_tenant_wall_max_s": round(walls[-1], 2), "correct": correct}
+            "per_tenant_wall_p50_s": round(percentile(walls, 0.5), 2),
+            "per_tenant_wall_max_s": round(max(walls), 2), "correct": correct}
 
 
 def main() -> dict:
-    logging.disable(logging.WARNING)
-    saved_env = dict(os.environ)
-    state = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    os.environ["LOCALAWS_STATE_DIR"] = str(state)
-    os.environ["LOCALAWS_PORT"] = str(_free_port())
     from helpers import pipeline, stack
     from helpers.session import connect
-    from localaws.cli import stop
-    from localaws.config import Config
 
+    logging.disable(logging.WARNING)
     results: dict = {}
     try:
-        aws = connect("local")
-        stack.deploy_stack(aws)
-        started = time.perf_counter()
-        pipeline.upsert(aws)
-        results["upsert_s"] = round(time.perf_counter() - started, 2)
-        results["5k"] = single_tenant(aws, "bench-small", 5000, state / "direct")
-        if LARGE:
-            results["1m"] = single_tenant(aws, "bench-large", 1_000_000, state / "direct",
-                                          warm_runs=1)
-        results["concurrent"] = many_tenants(aws, TENANTS)
+        with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, running():
+            state = Path(tmp)
+            aws = connect("local")
+            stack.deploy_stack(aws)
+            started = time.perf_counter()
+            pipeline.upsert(aws)
+            results["upsert_s"] = round(time.perf_counter() - started, 2)
+            results["5k"] = single_tenant(aws, "bench-small", 5000, state / "direct")
+            if LARGE:
+                results["1m"] = single_tenant(aws, "bench-large", 1_000_000, state / "direct",
+                                              warm_runs=1)
+            results["concurrent"] = many_tenants(aws, TENANTS)
     finally:
-        stop(Config.from_env())
-        # Leave the environment as found: other benchmarks of `make bench` run in this process.
-        os.environ.clear()
-        os.environ.update(saved_env)
         logging.disable(logging.NOTSET)
-        shutil.rmtree(state, ignore_errors=True)
     results["targets"] = {"5k_wall_s": 10, "5k_overhead_s": 2, "1m_overhead_pct": 20}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
-    print_table(results)
+    path = write_results("pipeline", results)
+    _print_table(results)
+    print(f"written to {path}")
     return results
 
 
-def print_table(results: dict) -> None:
+def _print_table(results: dict) -> None:
     rows = [("pipeline upsert (SDK build + CreatePipeline)", f"{results['upsert_s']:.2f} s", "")]
     for key in ("5k", "1m"):
         if key in results:
@@ -172,10 +157,7 @@ def print_table(results: dict) -> None:
              ("  per-tenant wall p50 / max",
               f"{c['per_tenant_wall_p50_s']:.2f} / {c['per_tenant_wall_max_s']:.2f} s", ""),
              ("  tenants with a correct version", f"{c['correct']} / {c['tenants']}", "all")]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'result':>22}  target")
-    for name, value, target in rows:
-        print(f"{name.ljust(width)}  {value:>22}  {target}")
+    print_table(rows, ("measure", "result", "target"), align="<><")
 
 
 if __name__ == "__main__":
