@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benchmarks.common import percentile, print_table, write_results
+from benchmarks.common import percentile, print_table, publish
 from localaws.ephemeral import running
 
 INVOKES = int(os.environ.get("LOCALAWS_BENCH_INVOKES", "1000"))
@@ -192,9 +192,7 @@ def _run(workdir: Path) -> dict:
                                    "swap_seconds": round(swap_seconds, 3), "target_failed": 0},
         "machine": {"cpus": os.cpu_count()},
     }
-    path = write_results("endpoints", results)
-    _print_table(results)
-    print(f"\nwritten to {path}")
+    publish("endpoints", results, _print_table)
     return results
 
 

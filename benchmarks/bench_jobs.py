@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-from benchmarks.common import client_factory, environment, print_table, summary, write_results
+from benchmarks.common import client_factory, environment, print_table, publish, summary
 from localaws.ephemeral import running
 
 SAMPLES = int(os.environ.get("LOCALAWS_BENCH_JOBS", "10"))
@@ -154,12 +154,15 @@ def main() -> None:
         figures["pipeline_1_step_s"]["p50"] - figures["trivial_job_s"]["p50"], 3)
     figures["warm_saving_per_job_s"] = round(
         figures["job_cold_s"]["p50"] - figures["job_warm_s"]["p50"], 3)
-    path = write_results("jobs", figures)
+    publish("jobs", figures, _print_table)
+
+
+def _print_table(figures: dict) -> None:
     rows = [(key, *(f"{value[k]:.3f}" for k in ("p50", "min", "max")))
             if isinstance(value, dict) else (key, f"{value:.3f}", "", "")
             for key, value in figures.items() if key not in ("samples", "cpus")]
     print_table(rows, ("figure", "p50 s", "min s", "max s"), align="<>>>")
-    print(f"({SAMPLES} samples per figure, {os.cpu_count()} CPUs; {path})")
+    print(f"({SAMPLES} samples per figure, {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
-from benchmarks.common import client_factory, print_table, summary, write_results
+from benchmarks.common import client_factory, print_table, publish, summary
 from localaws.cli import start, stop
 from localaws.config import Config
 from localaws.ephemeral import free_port, running
@@ -187,9 +187,7 @@ def main() -> dict:
                    "state_machine": bench_state_machine(root), "memory": bench_memory(root)}
     results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     results["cpus"] = os.cpu_count()
-    path = write_results("localaws", results)
-    _print_table(results)
-    print(f"written to {path}")
+    publish("localaws", results, _print_table)
     return results
 
 

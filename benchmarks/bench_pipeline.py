@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import percentile, print_table, write_results
+from benchmarks.common import percentile, print_table, publish
 from localaws.ephemeral import running
 
 TENANTS = int(os.environ.get("LOCALAWS_BENCH_PIPELINE_TENANTS", "20"))
@@ -130,9 +130,7 @@ def main() -> dict:
     finally:
         logging.disable(logging.NOTSET)
     results["targets"] = {"5k_wall_s": 10, "5k_overhead_s": 2, "1m_overhead_pct": 20}
-    path = write_results("pipeline", results)
-    _print_table(results)
-    print(f"written to {path}")
+    publish("pipeline", results, _print_table)
     return results
 
 

@@ -14,7 +14,7 @@ import json
 import os
 import time
 
-from benchmarks.common import client_factory, print_table, summary, write_results
+from benchmarks.common import client_factory, print_table, publish, summary
 from localaws.ephemeral import running
 
 RUNS = int(os.environ.get("LOCALAWS_BENCH_SFN_RUNS", "200"))
@@ -109,9 +109,7 @@ def print_results(result: dict) -> None:
 
 def main() -> dict:
     result = measure()
-    path = write_results("stepfunctions", result)
-    print_results(result)
-    print(f"written to {path}")
+    publish("stepfunctions", result, print_results)
     return result
 
 

@@ -16,7 +16,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from benchmarks.common import print_table, summary, write_results
+from benchmarks.common import print_table, publish, summary
 from localaws.ephemeral import running
 
 TENANTS = int(os.environ.get("LOCALAWS_BENCH_TENANTS", "100"))
@@ -89,7 +89,11 @@ def measure() -> dict:
 def main() -> dict:
     with running():
         results = measure()
-    path = write_results("tenants", results)
+    publish("tenants", results, _print_table)
+    return results
+
+
+def _print_table(results: dict) -> None:
     rows = [
         ("create tenant p50 / p95 (client)",
          f"{results['create_client']['p50_s']:.3f} s / {results['create_client']['p95_s']:.3f} s",
@@ -114,8 +118,6 @@ def main() -> dict:
     ]
     print()
     print_table(rows, ("measure", "result", "target"))
-    print(f"\nwritten to {path}")
-    return results
 
 
 if __name__ == "__main__":

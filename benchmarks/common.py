@@ -113,6 +113,14 @@ def write_results(name: str, data: dict) -> Path:
     return path
 
 
+def publish(name: str, data: dict, show: Callable[[dict], None]) -> Path:
+    """How every benchmark ends: write_results(name, data), `show(data)`, say where it went."""
+    path = write_results(name, data)
+    show(data)
+    print(f"written to {path}")
+    return path
+
+
 def print_table(rows: Sequence[Sequence[object]], headers: Sequence[str],
                 align: str | None = None) -> None:
     """Print `rows` under `headers` in columns as wide as their widest cell.
