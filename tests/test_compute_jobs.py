@@ -421,10 +421,10 @@ def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
     import glob
 
     import boto3
-    from conftest import free_port
 
     from localaws.cli import env_vars, start, stop
     from localaws.config import Config
+    from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())
     info = start(config)

@@ -314,11 +314,10 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
     import os
     import signal
 
-    from conftest import free_port
-
     from localaws.auth import read_admin_credentials
     from localaws.cli import _read_info, start, stop
     from localaws.config import Config
+    from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())
     monkeypatch.setenv("LOCALAWS_MAX_LOADED_MODELS", "1")

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+
+from localaws.ephemeral import free_port
 
 
 def run(state_dir: Path, port: int, *args: str, stdin=subprocess.DEVNULL):

@@ -13,10 +13,10 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
-from conftest import free_port
 
 from localaws.cli import env_vars, start, stop
 from localaws.config import Config
+from localaws.ephemeral import free_port
 
 ROLE_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},

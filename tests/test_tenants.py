@@ -253,24 +253,10 @@ def test_delete_removes_deployments_by_name_and_tag_only(session):
 @pytest.fixture
 def private_localaws(tmp_path):
     """A localaws of its own (stack deletion must not disturb the shared server's stack)."""
-    import os
+    from localaws.ephemeral import running
 
-    from localaws.cli import env_vars, start, stop
-    from localaws.config import Config
-    from localaws.ephemeral import free_port
-
-    port = free_port()
-    config = Config(state_dir=tmp_path / "state", port=port)
-    saved = dict(os.environ)
-    os.environ.update({"LOCALAWS_STATE_DIR": str(config.state_dir), "LOCALAWS_PORT": str(port)})
-    start(config)
-    os.environ.update(env_vars(config))
-    try:
+    with running(tmp_path / "state") as config:
         yield config
-    finally:
-        stop(config)
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def test_stack_delete_refuses_while_tenants_remain(private_localaws):
