@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+from localaws.journal import fsync_dir
+
 _dir: Path | None = None
 _journal = None  # localaws.journal.Journal: small blobs are made durable through it
 _CHUNK = 8 * 1024 * 1024
@@ -61,14 +63,6 @@ def _new_name() -> str:
     return uuid.uuid4().hex
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write(chunks: Iterable[bytes]) -> BlobRef:
     """Store the concatenation of `chunks` as a new blob.
 
@@ -94,7 +88,7 @@ def write(chunks: Iterable[bytes]) -> BlobRef:
             os.fsync(out.fileno())
     os.replace(tmp, final)
     if small is None:
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     else:
         _journal.append([(f"blobs/{name[:2]}/{name}", b"".join(small), True)])
     return BlobRef(name, size)
