@@ -22,8 +22,11 @@ def main(argv: list[str]) -> int:
         wanted = {a if a.startswith("bench_") else f"bench_{a}" for a in argv}
         unknown = wanted - set(names)
         if unknown:
-            print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; "
-                  f"available: {', '.join(names)}", file=sys.stderr)
+            print(
+                f"unknown benchmark(s): {', '.join(sorted(unknown))}; "
+                f"available: {', '.join(names)}",
+                file=sys.stderr,
+            )
             return 2
         names = [n for n in names if n in wanted]
     failed = []

@@ -55,26 +55,49 @@ def register_version(aws, tenant: str, workdir: Path, num_round: int) -> str:
     bucket, prefix = tenant_bucket(tenant, aws.account_id, aws.region), f"pipeline/{run}"
     s3 = aws.client("s3")
     s3.put_object(Bucket=bucket, Key=f"{prefix}/model/model.tar.gz", Body=buf.getvalue())
-    s3.put_object(Bucket=bucket, Key=f"{prefix}/test/test.csv",
-                  Body=(workdir / run / "out" / "test" / "test.csv").read_bytes())
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{prefix}/test/test.csv",
+        Body=(workdir / run / "out" / "test" / "test.csv").read_bytes(),
+    )
     s3.put_object(Bucket=bucket, Key=f"{prefix}/evaluation/evaluation.json", Body=b"{}")
     return aws.client("sagemaker").create_model_package(
         ModelPackageGroupName=model_package_group(tenant),
         InferenceSpecification={
-            "Containers": [{"Image": XGB_IMAGE,
-                            "ModelDataUrl": f"s3://{bucket}/{prefix}/model/model.tar.gz",
-                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}}],
-            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+            "Containers": [
+                {
+                    "Image": XGB_IMAGE,
+                    "ModelDataUrl": f"s3://{bucket}/{prefix}/model/model.tar.gz",
+                    "Environment": {
+                        "SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                    },
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
         ModelApprovalStatus="Approved",
-        ModelMetrics={"ModelQuality": {"Statistics": {
-            "ContentType": "application/json",
-            "S3Uri": f"s3://{bucket}/{prefix}/evaluation/evaluation.json"}}},
+        ModelMetrics={
+            "ModelQuality": {
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": f"s3://{bucket}/{prefix}/evaluation/evaluation.json",
+                }
+            }
+        },
     )["ModelPackageArn"]
 
 
-def _load(aws, endpoint: str, row: str, seconds: float, failures: list, latencies: list,
-          stop: threading.Event | None = None) -> None:
+def _load(
+    aws,
+    endpoint: str,
+    row: str,
+    seconds: float,
+    failures: list,
+    latencies: list,
+    stop: threading.Event | None = None,
+) -> None:
     """One client invoking `endpoint` until `seconds` pass or `stop` is set."""
     import boto3
 
@@ -84,7 +107,8 @@ def _load(aws, endpoint: str, row: str, seconds: float, failures: list, latencie
         started = time.perf_counter()
         try:
             client.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=row)[
-                "Body"].read()
+                "Body"
+            ].read()
             latencies.append(time.perf_counter() - started)
         except Exception as exc:  # counted, not raised: the figure is the failure count
             failures.append(repr(exc))
@@ -125,7 +149,8 @@ def _run(workdir: Path) -> dict:
     for _ in range(INVOKES):
         started = time.perf_counter()
         client.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=row)[
-            "Body"].read()
+            "Body"
+        ].read()
         single.append(time.perf_counter() - started)
 
     # Reference: a SageMaker control-plane read through the same server (moto + IAM + HTTP).
@@ -138,8 +163,10 @@ def _run(workdir: Path) -> dict:
 
     failures: list = []
     latencies: list = []
-    threads = [threading.Thread(target=_load, args=(aws, endpoint, row, 5.0, failures, latencies))
-               for _ in range(CLIENTS)]
+    threads = [
+        threading.Thread(target=_load, args=(aws, endpoint, row, 5.0, failures, latencies))
+        for _ in range(CLIENTS)
+    ]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -150,17 +177,31 @@ def _run(workdir: Path) -> dict:
     sm = aws.client("sagemaker")
     current = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
     name = f"mt-{tenant}-swap-{uuid.uuid4().hex[:6]}"
-    sm.create_model(ModelName=name, ExecutionRoleArn=deploy.tenant_item(aws, tenant)["tenant-role"],
-                    PrimaryContainer={"ModelPackageName": versions[0]})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
-        "InitialInstanceCount": 1}])
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=deploy.tenant_item(aws, tenant)["tenant-role"],
+        PrimaryContainer={"ModelPackageName": versions[0]},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
     swap_failures: list = []
     swap_latencies: list = []
     stop_event = threading.Event()
-    threads = [threading.Thread(target=_load, args=(aws, endpoint, row, 60.0, swap_failures,
-                                                    swap_latencies, stop_event))
-               for _ in range(CLIENTS)]
+    threads = [
+        threading.Thread(
+            target=_load, args=(aws, endpoint, row, 60.0, swap_failures, swap_latencies, stop_event)
+        )
+        for _ in range(CLIENTS)
+    ]
     for t in threads:
         t.start()
     time.sleep(1.0)
@@ -176,20 +217,35 @@ def _run(workdir: Path) -> dict:
     assert desc["EndpointConfigName"] == name and current != name, desc
 
     results = {
-        "deploy_state_machine_seconds": {"runs": [round(s, 3) for s in deploy_seconds],
-                                         "kinds": kinds,
-                                         "p50": round(statistics.median(deploy_seconds), 3),
-                                         "max": round(max(deploy_seconds), 3), "target": 3.0},
-        "invoke_one_client_ms": {"requests": INVOKES,
-                                 "p50": _ms(single, 0.5), "p99": _ms(single, 0.99),
-                                 "target_p50": 5.0, "target_p99": 20.0,
-                                 "reference_describe_endpoint_p50": _ms(baseline, 0.5)},
-        "invoke_8_clients": {"requests": len(latencies), "failed": len(failures),
-                             "requests_per_second": round(throughput, 1),
-                             "p50_ms": _ms(latencies, 0.5), "p99_ms": _ms(latencies, 0.99)},
-        "update_swap_under_load": {"clients": CLIENTS, "requests": len(swap_latencies),
-                                   "failed": len(swap_failures),
-                                   "swap_seconds": round(swap_seconds, 3), "target_failed": 0},
+        "deploy_state_machine_seconds": {
+            "runs": [round(s, 3) for s in deploy_seconds],
+            "kinds": kinds,
+            "p50": round(statistics.median(deploy_seconds), 3),
+            "max": round(max(deploy_seconds), 3),
+            "target": 3.0,
+        },
+        "invoke_one_client_ms": {
+            "requests": INVOKES,
+            "p50": _ms(single, 0.5),
+            "p99": _ms(single, 0.99),
+            "target_p50": 5.0,
+            "target_p99": 20.0,
+            "reference_describe_endpoint_p50": _ms(baseline, 0.5),
+        },
+        "invoke_8_clients": {
+            "requests": len(latencies),
+            "failed": len(failures),
+            "requests_per_second": round(throughput, 1),
+            "p50_ms": _ms(latencies, 0.5),
+            "p99_ms": _ms(latencies, 0.99),
+        },
+        "update_swap_under_load": {
+            "clients": CLIENTS,
+            "requests": len(swap_latencies),
+            "failed": len(swap_failures),
+            "swap_seconds": round(swap_seconds, 3),
+            "target_failed": 0,
+        },
         "machine": {"cpus": os.cpu_count()},
     }
     publish("endpoints", results, _print_table)
@@ -197,20 +253,32 @@ def _run(workdir: Path) -> dict:
 
 
 def _print_table(r: dict) -> None:
-    d, one, many, swap = (r["deploy_state_machine_seconds"], r["invoke_one_client_ms"],
-                          r["invoke_8_clients"], r["update_swap_under_load"])
+    d, one, many, swap = (
+        r["deploy_state_machine_seconds"],
+        r["invoke_one_client_ms"],
+        r["invoke_8_clients"],
+        r["update_swap_under_load"],
+    )
     rows = [
         ("deploy state machine start->SUCCEEDED p50", f"{d['p50']:.2f} s", "<= 3 s"),
-        ("deploy state machine max (runs: " + ", ".join(d["kinds"]) + ")", f"{d['max']:.2f} s",
-         ""),
+        ("deploy state machine max (runs: " + ", ".join(d["kinds"]) + ")", f"{d['max']:.2f} s", ""),
         ("InvokeEndpoint p50, 1 client", f"{one['p50']:.2f} ms", "<= 5 ms"),
         ("InvokeEndpoint p99, 1 client", f"{one['p99']:.2f} ms", "<= 20 ms"),
-        ("reference: DescribeEndpoint p50, same server",
-         f"{one['reference_describe_endpoint_p50']:.2f} ms", ""),
-        (f"throughput, {CLIENTS} clients", f"{many['requests_per_second']:.0f} req/s",
-         f"{many['failed']} failed"),
-        (f"UpdateEndpoint swap under load ({swap['requests']} requests)",
-         f"{swap['failed']} failed", "0 failed"),
+        (
+            "reference: DescribeEndpoint p50, same server",
+            f"{one['reference_describe_endpoint_p50']:.2f} ms",
+            "",
+        ),
+        (
+            f"throughput, {CLIENTS} clients",
+            f"{many['requests_per_second']:.0f} req/s",
+            f"{many['failed']} failed",
+        ),
+        (
+            f"UpdateEndpoint swap under load ({swap['requests']} requests)",
+            f"{swap['failed']} failed",
+            "0 failed",
+        ),
         ("UpdateEndpoint swap time", f"{swap['swap_seconds']:.2f} s", ""),
     ]
     print()

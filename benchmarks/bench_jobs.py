@@ -30,9 +30,16 @@ from localaws.ephemeral import running
 SAMPLES = int(os.environ.get("LOCALAWS_BENCH_JOBS", "10"))
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 SCRIPT = "import pandas, sklearn.ensemble, xgboost\nprint('ready')\n"
-TRUST = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-    "Action": "sts:AssumeRole"}]}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
 POLL = 0.02
 
 
@@ -52,11 +59,19 @@ class Server:
         self.bucket = "bench-jobs"
         self.s3.create_bucket(Bucket=self.bucket)
         iam = self.client("iam")
-        self.role = iam.create_role(RoleName="bench-jobs",
-                                    AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-        iam.put_role_policy(RoleName="bench-jobs", PolicyName="s3", PolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
-                                                    "Resource": "*"}]}))
+        self.role = iam.create_role(
+            RoleName="bench-jobs", AssumeRolePolicyDocument=json.dumps(TRUST)
+        )["Role"]["Arn"]
+        iam.put_role_policy(
+            RoleName="bench-jobs",
+            PolicyName="s3",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+                }
+            ),
+        )
         for name, body in (("heavy.py", SCRIPT), ("trivial.py", "print('hi')\n")):
             self.s3.put_object(Bucket=self.bucket, Key=f"code/{name}", Body=body.encode())
         self.count = 0
@@ -68,14 +83,28 @@ class Server:
     def request(self, script: str) -> dict:
         return {
             "RoleArn": self.role,
-            "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large",
-                                                      "InstanceCount": 1, "VolumeSizeInGB": 1}},
-            "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": [
-                "python3", f"/opt/ml/processing/input/code/{script}"]},
-            "ProcessingInputs": [{"InputName": "code", "S3Input": {
-                "S3Uri": f"s3://{self.bucket}/code/{script}",
-                "LocalPath": "/opt/ml/processing/input/code", "S3DataType": "S3Prefix",
-                "S3InputMode": "File"}}],
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceType": "ml.m5.large",
+                    "InstanceCount": 1,
+                    "VolumeSizeInGB": 1,
+                }
+            },
+            "AppSpecification": {
+                "ImageUri": IMAGE,
+                "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
+            },
+            "ProcessingInputs": [
+                {
+                    "InputName": "code",
+                    "S3Input": {
+                        "S3Uri": f"s3://{self.bucket}/code/{script}",
+                        "LocalPath": "/opt/ml/processing/input/code",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
         }
 
     def job(self, script: str = "heavy.py") -> float:
@@ -96,19 +125,30 @@ class Server:
     def pipeline(self, steps: int) -> float:
         """Seconds from StartPipelineExecution to Succeeded for a chain of trivial steps."""
         name = f"bench-chain-{steps}"
-        definition = {"Version": "2020-12-01", "Steps": [
-            {"Name": f"S{i}", "Type": "Processing", "Arguments": self.request("trivial.py"),
-             **({"DependsOn": [f"S{i - 1}"]} if i else {})} for i in range(steps)]}
+        definition = {
+            "Version": "2020-12-01",
+            "Steps": [
+                {
+                    "Name": f"S{i}",
+                    "Type": "Processing",
+                    "Arguments": self.request("trivial.py"),
+                    **({"DependsOn": [f"S{i - 1}"]} if i else {}),
+                }
+                for i in range(steps)
+            ],
+        }
         try:
-            self.sm.create_pipeline(PipelineName=name, RoleArn=self.role,
-                                    PipelineDefinition=json.dumps(definition))
+            self.sm.create_pipeline(
+                PipelineName=name, RoleArn=self.role, PipelineDefinition=json.dumps(definition)
+            )
         except self.sm.exceptions.ClientError:
             pass
         started = time.perf_counter()
         arn = self.sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
         while True:
-            status = self.sm.describe_pipeline_execution(
-                PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+            status = self.sm.describe_pipeline_execution(PipelineExecutionArn=arn)[
+                "PipelineExecutionStatus"
+            ]
             if status != "Executing":
                 break
             time.sleep(POLL)
@@ -149,18 +189,25 @@ def main() -> None:
     figures["pipeline_3_steps_s"] = _stats(three)
     figures["trivial_job_s"] = _stats(trivial)
     figures["orchestration_per_step_s"] = round(
-        (figures["pipeline_3_steps_s"]["p50"] - figures["pipeline_1_step_s"]["p50"]) / 2, 3)
+        (figures["pipeline_3_steps_s"]["p50"] - figures["pipeline_1_step_s"]["p50"]) / 2, 3
+    )
     figures["pipeline_vs_direct_job_s"] = round(
-        figures["pipeline_1_step_s"]["p50"] - figures["trivial_job_s"]["p50"], 3)
+        figures["pipeline_1_step_s"]["p50"] - figures["trivial_job_s"]["p50"], 3
+    )
     figures["warm_saving_per_job_s"] = round(
-        figures["job_cold_s"]["p50"] - figures["job_warm_s"]["p50"], 3)
+        figures["job_cold_s"]["p50"] - figures["job_warm_s"]["p50"], 3
+    )
     publish("jobs", figures, _print_table)
 
 
 def _print_table(figures: dict) -> None:
-    rows = [(key, *(f"{value[k]:.3f}" for k in ("p50", "min", "max")))
-            if isinstance(value, dict) else (key, f"{value:.3f}", "", "")
-            for key, value in figures.items() if key not in ("samples", "cpus")]
+    rows = [
+        (key, *(f"{value[k]:.3f}" for k in ("p50", "min", "max")))
+        if isinstance(value, dict)
+        else (key, f"{value:.3f}", "", "")
+        for key, value in figures.items()
+        if key not in ("samples", "cpus")
+    ]
     print_table(rows, ("figure", "p50 s", "min s", "max s"), align="<>>>")
     print(f"({SAMPLES} samples per figure, {os.cpu_count()} CPUs)")
 

@@ -65,8 +65,11 @@ def bench_start(root: Path) -> dict:
     warm = _timed_start(config)
     idempotent = _timed_start(config)  # already running: idempotent
     stop(config)
-    return {"start_fresh_s": round(cold, 3), "start_with_state_s": round(warm, 3),
-            "start_when_running_s": round(idempotent, 3)}
+    return {
+        "start_fresh_s": round(cold, 3),
+        "start_with_state_s": round(warm, 3),
+        "start_when_running_s": round(idempotent, 3),
+    }
 
 
 def bench_requests(root: Path) -> dict:
@@ -74,9 +77,12 @@ def bench_requests(root: Path) -> dict:
         client = client_factory(config, max_attempts=1)
         s3, ddb = client("s3"), client("dynamodb")
         s3.create_bucket(Bucket="bench")
-        ddb.create_table(TableName="bench", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")
+        ddb.create_table(
+            TableName="bench",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         body = os.urandom(1024)
         for i in range(20):  # warm-up: first calls load code paths
             s3.put_object(Bucket="bench", Key=f"warm{i}", Body=body)
@@ -84,14 +90,21 @@ def bench_requests(root: Path) -> dict:
             ddb.put_item(TableName="bench", Item={"pk": {"S": f"warm{i}"}})
             ddb.get_item(TableName="bench", Key={"pk": {"S": f"warm{i}"}})
         results = {
-            "s3_put_1KiB": _timed(lambda i: s3.put_object(Bucket="bench", Key=f"k{i}", Body=body),
-                                  OPS),
+            "s3_put_1KiB": _timed(
+                lambda i: s3.put_object(Bucket="bench", Key=f"k{i}", Body=body), OPS
+            ),
             "s3_get_1KiB": _timed(
-                lambda i: s3.get_object(Bucket="bench", Key=f"k{i}")["Body"].read(), OPS),
-            "dynamodb_put": _timed(lambda i: ddb.put_item(
-                TableName="bench", Item={"pk": {"S": f"k{i}"}, "v": {"S": "x" * 100}}), OPS),
+                lambda i: s3.get_object(Bucket="bench", Key=f"k{i}")["Body"].read(), OPS
+            ),
+            "dynamodb_put": _timed(
+                lambda i: ddb.put_item(
+                    TableName="bench", Item={"pk": {"S": f"k{i}"}, "v": {"S": "x" * 100}}
+                ),
+                OPS,
+            ),
             "dynamodb_get": _timed(
-                lambda i: ddb.get_item(TableName="bench", Key={"pk": {"S": f"k{i}"}}), OPS),
+                lambda i: ddb.get_item(TableName="bench", Key={"pk": {"S": f"k{i}"}}), OPS
+            ),
         }
         return {name: summary(samples) for name, samples in results.items()}
 
@@ -100,29 +113,63 @@ def bench_state_machine(root: Path, runs: int = 30) -> dict:
     with running(root / "sfn") as config:
         client = client_factory(config, max_attempts=1)
         iam, sfn, ddb = client("iam"), client("stepfunctions"), client("dynamodb")
-        ddb.create_table(TableName="sfn", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")
-        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole"}]})
+        ddb.create_table(
+            TableName="sfn",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        trust = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "states.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        )
         role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-        iam.put_role_policy(RoleName="bench", PolicyName="all", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-        definition = json.dumps({"StartAt": "Put", "States": {
-            "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
-                    "Parameters": {"TableName": "sfn", "Item": {"pk": {"S.$": "$.id"}}},
-                    "ResultPath": None, "Next": "Get"},
-            "Get": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
-                    "Parameters": {"TableName": "sfn", "Key": {"pk": {"S.$": "$.id"}}},
-                    "End": True}}})
-        machine = sfn.create_state_machine(name="bench", definition=definition,
-                                           roleArn=role)["stateMachineArn"]
+        iam.put_role_policy(
+            RoleName="bench",
+            PolicyName="all",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
+        )
+        definition = json.dumps(
+            {
+                "StartAt": "Put",
+                "States": {
+                    "Put": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::dynamodb:putItem",
+                        "Parameters": {"TableName": "sfn", "Item": {"pk": {"S.$": "$.id"}}},
+                        "ResultPath": None,
+                        "Next": "Get",
+                    },
+                    "Get": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::dynamodb:getItem",
+                        "Parameters": {"TableName": "sfn", "Key": {"pk": {"S.$": "$.id"}}},
+                        "End": True,
+                    },
+                },
+            }
+        )
+        machine = sfn.create_state_machine(name="bench", definition=definition, roleArn=role)[
+            "stateMachineArn"
+        ]
 
         def run(i: int) -> None:
-            arn = sfn.start_execution(stateMachineArn=machine,
-                                      input=json.dumps({"id": f"r{i}"}))["executionArn"]
+            arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"id": f"r{i}"}))[
+                "executionArn"
+            ]
             while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
                 time.sleep(0.005)
             assert status == "SUCCEEDED", status
@@ -143,8 +190,12 @@ def bench_memory(root: Path) -> dict:
         s3.create_bucket(Bucket="bench-large")
         idle, _ = _rss_mib(config)
         began = time.perf_counter()
-        s3.upload_file(str(source), "bench-large", "large.bin",
-                       Config=TransferConfig(multipart_chunksize=64 * 1024**2, max_concurrency=2))
+        s3.upload_file(
+            str(source),
+            "bench-large",
+            "large.bin",
+            Config=TransferConfig(multipart_chunksize=64 * 1024**2, max_concurrency=2),
+        )
         upload_s = time.perf_counter() - began
         after, peak = _rss_mib(config)
         head = s3.head_object(Bucket="bench-large", Key="large.bin")
@@ -157,34 +208,56 @@ def bench_memory(root: Path) -> dict:
         assert received == size
         _, download_peak = _rss_mib(config)
     source.unlink(missing_ok=True)
-    return {"stored_gib": GIB, "upload_s": round(upload_s, 1),
-            "server_rss_idle_mib": round(idle), "server_rss_after_mib": round(after),
-            "server_rss_peak_mib": round(peak), "download_s": round(download_s, 1),
-            "server_rss_peak_during_download_mib": round(download_peak)}
+    return {
+        "stored_gib": GIB,
+        "upload_s": round(upload_s, 1),
+        "server_rss_idle_mib": round(idle),
+        "server_rss_after_mib": round(after),
+        "server_rss_peak_mib": round(peak),
+        "download_s": round(download_s, 1),
+        "server_rss_peak_during_download_mib": round(download_peak),
+    }
 
 
 def _print_table(results: dict) -> None:
-    rows = [("start (fresh state)", f"{results['start']['start_fresh_s']:.2f} s", "<= 3 s"),
-            ("start (with state)", f"{results['start']['start_with_state_s']:.2f} s", "<= 3 s"),
-            ("start (already running)", f"{results['start']['start_when_running_s']:.3f} s", "")]
+    rows = [
+        ("start (fresh state)", f"{results['start']['start_fresh_s']:.2f} s", "<= 3 s"),
+        ("start (with state)", f"{results['start']['start_with_state_s']:.2f} s", "<= 3 s"),
+        ("start (already running)", f"{results['start']['start_when_running_s']:.3f} s", ""),
+    ]
     for name, figures in {**results["requests"], **results["state_machine"]}.items():
         target = "p50 <= 100 ms" if name.startswith("two_task") else "p50 <= 5 ms"
-        rows.append((name, f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms",
-                     target))
+        rows.append(
+            (name, f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms", target)
+        )
     mem = results["memory"]
-    rows.append((f"server RSS after storing {mem['stored_gib']} GiB",
-                 f"{mem['server_rss_after_mib']} MiB (idle {mem['server_rss_idle_mib']}, "
-                 f"peak {mem['server_rss_peak_mib']})", "not + 1 GiB"))
-    rows.append(("server RSS peak reading it back",
-                 f"{mem['server_rss_peak_during_download_mib']} MiB", "not + 1 GiB"))
+    rows.append(
+        (
+            f"server RSS after storing {mem['stored_gib']} GiB",
+            f"{mem['server_rss_after_mib']} MiB (idle {mem['server_rss_idle_mib']}, "
+            f"peak {mem['server_rss_peak_mib']})",
+            "not + 1 GiB",
+        )
+    )
+    rows.append(
+        (
+            "server RSS peak reading it back",
+            f"{mem['server_rss_peak_during_download_mib']} MiB",
+            "not + 1 GiB",
+        )
+    )
     print_table(rows, ("localaws", "measured", "target"))
 
 
 def main() -> dict:
     with tempfile.TemporaryDirectory(prefix="localaws-bench-") as tmp:
         root = Path(tmp)
-        results = {"start": bench_start(root), "requests": bench_requests(root),
-                   "state_machine": bench_state_machine(root), "memory": bench_memory(root)}
+        results = {
+            "start": bench_start(root),
+            "requests": bench_requests(root),
+            "state_machine": bench_state_machine(root),
+            "memory": bench_memory(root),
+        }
     results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     results["cpus"] = os.cpu_count()
     publish("localaws", results, _print_table)

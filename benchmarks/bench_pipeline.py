@@ -42,8 +42,7 @@ def direct_compute(frame, workdir: Path) -> float:
     frame.to_csv(raw / "churn.csv", index=False)
     started = time.perf_counter()
     preprocess.run(raw, workdir / "out")
-    train.train(workdir / "out" / "train", workdir / "model", {},
-                workdir / "out" / "validation")
+    train.train(workdir / "out" / "train", workdir / "model", {}, workdir / "out" / "validation")
     with tarfile.open(workdir / "model.tar.gz", "w:gz") as tar:
         tar.add(workdir / "model", arcname=".")
     report = evaluate.evaluate(evaluate.load_model(workdir), workdir / "out" / "test")
@@ -77,11 +76,16 @@ def single_tenant(aws, tenant: str, rows: int, workdir: Path, warm_runs: int = W
         assert result.status == "Succeeded", result.failure_reason
         walls.append(wall)
     wall, direct = statistics.median(walls), statistics.median(directs)
-    return {"rows": rows, "first_run_wall_s": round(first, 3),
-            "pipeline_wall_s": round(wall, 3), "direct_compute_s": round(direct, 3),
-            "overhead_s": round(wall - direct, 3),
-            "overhead_pct": round(100 * (wall - direct) / direct, 1), "runs": warm_runs,
-            "last_run_steps_s": {s.name: s.seconds for s in result.steps}}
+    return {
+        "rows": rows,
+        "first_run_wall_s": round(first, 3),
+        "pipeline_wall_s": round(wall, 3),
+        "direct_compute_s": round(direct, 3),
+        "overhead_s": round(wall - direct, 3),
+        "overhead_pct": round(100 * (wall - direct) / direct, 1),
+        "runs": warm_runs,
+        "last_run_steps_s": {s.name: s.seconds for s in result.steps},
+    }
 
 
 def many_tenants(aws, count: int) -> dict:
@@ -98,14 +102,21 @@ def many_tenants(aws, count: int) -> dict:
     correct = 0
     for name, (_, result) in zip(names, results, strict=True):
         versions = registry.tenant_versions(aws, name)
-        if (result.status == "Succeeded" and len(versions) == 1
-                and versions["tenant-id"].iloc[0] == name
-                and f"model-package/mt-{name}/1" == result.model_package_arn.split(":")[-1]):
+        if (
+            result.status == "Succeeded"
+            and len(versions) == 1
+            and versions["tenant-id"].iloc[0] == name
+            and f"model-package/mt-{name}/1" == result.model_package_arn.split(":")[-1]
+        ):
             correct += 1
     walls = [w for w, _ in results]
-    return {"tenants": count, "total_s": round(total, 2),
-            "per_tenant_wall_p50_s": round(percentile(walls, 0.5), 2),
-            "per_tenant_wall_max_s": round(max(walls), 2), "correct": correct}
+    return {
+        "tenants": count,
+        "total_s": round(total, 2),
+        "per_tenant_wall_p50_s": round(percentile(walls, 0.5), 2),
+        "per_tenant_wall_max_s": round(max(walls), 2),
+        "correct": correct,
+    }
 
 
 def main() -> dict:
@@ -124,8 +135,9 @@ def main() -> dict:
             results["upsert_s"] = round(time.perf_counter() - started, 2)
             results["5k"] = single_tenant(aws, "bench-small", 5000, state / "direct")
             if LARGE:
-                results["1m"] = single_tenant(aws, "bench-large", 1_000_000, state / "direct",
-                                              warm_runs=1)
+                results["1m"] = single_tenant(
+                    aws, "bench-large", 1_000_000, state / "direct", warm_runs=1
+                )
             results["concurrent"] = many_tenants(aws, TENANTS)
     finally:
         logging.disable(logging.NOTSET)
@@ -140,21 +152,37 @@ def _print_table(results: dict) -> None:
         if key in results:
             r = results[key]
             rows += [
-                (f"{r['rows']:,} rows: pipeline wall time, first run",
-                 f"{r['first_run_wall_s']:.2f} s", "<= 10 s" if key == "5k" else ""),
-                (f"{r['rows']:,} rows: pipeline wall time, median of {r['runs']} more",
-                 f"{r['pipeline_wall_s']:.2f} s", "<= 10 s" if key == "5k" else ""),
-                (f"{r['rows']:,} rows: scripts' compute in one process",
-                 f"{r['direct_compute_s']:.2f} s", ""),
-                (f"{r['rows']:,} rows: orchestration overhead",
-                 f"{r['overhead_s']:.2f} s ({r['overhead_pct']:.0f} %)",
-                 "<= 2 s" if key == "5k" else "<= 20 %"),
+                (
+                    f"{r['rows']:,} rows: pipeline wall time, first run",
+                    f"{r['first_run_wall_s']:.2f} s",
+                    "<= 10 s" if key == "5k" else "",
+                ),
+                (
+                    f"{r['rows']:,} rows: pipeline wall time, median of {r['runs']} more",
+                    f"{r['pipeline_wall_s']:.2f} s",
+                    "<= 10 s" if key == "5k" else "",
+                ),
+                (
+                    f"{r['rows']:,} rows: scripts' compute in one process",
+                    f"{r['direct_compute_s']:.2f} s",
+                    "",
+                ),
+                (
+                    f"{r['rows']:,} rows: orchestration overhead",
+                    f"{r['overhead_s']:.2f} s ({r['overhead_pct']:.0f} %)",
+                    "<= 2 s" if key == "5k" else "<= 20 %",
+                ),
             ]
     c = results["concurrent"]
-    rows += [(f"{c['tenants']} tenants started together: total", f"{c['total_s']:.2f} s", ""),
-             ("  per-tenant wall p50 / max",
-              f"{c['per_tenant_wall_p50_s']:.2f} / {c['per_tenant_wall_max_s']:.2f} s", ""),
-             ("  tenants with a correct version", f"{c['correct']} / {c['tenants']}", "all")]
+    rows += [
+        (f"{c['tenants']} tenants started together: total", f"{c['total_s']:.2f} s", ""),
+        (
+            "  per-tenant wall p50 / max",
+            f"{c['per_tenant_wall_p50_s']:.2f} / {c['per_tenant_wall_max_s']:.2f} s",
+            "",
+        ),
+        ("  tenants with a correct version", f"{c['correct']} / {c['tenants']}", "all"),
+    ]
     print_table(rows, ("measure", "result", "target"), align="<><")
 
 

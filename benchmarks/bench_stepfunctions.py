@@ -26,31 +26,64 @@ TARGET_P50_MS = 100.0
 def _setup(client) -> str:
     """Table, bucket, role and the two-task state machine; returns its ARN."""
     client("dynamodb").create_table(
-        TableName="bench", BillingMode="PAY_PER_REQUEST",
+        TableName="bench",
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
     client("s3").create_bucket(Bucket="bench-sfn")
     client("s3").put_object(Bucket="bench-sfn", Key="config.json", Body=b'{"ok": true}')
     iam = client("iam")
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "sts:AssumeRole",
-        "Principal": {"Service": "states.amazonaws.com"}}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "states.amazonaws.com"},
+            }
+        ],
+    }
     role = iam.create_role(RoleName="bench-sfn", AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(RoleName="bench-sfn", PolicyName="tasks", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"},
-            {"Effect": "Allow", "Action": "s3:GetObject",
-             "Resource": "arn:aws:s3:::bench-sfn/*"}]}))
-    definition = {"StartAt": "Put", "States": {
-        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+    iam.put_role_policy(
+        RoleName="bench-sfn",
+        PolicyName="tasks",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"},
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::bench-sfn/*",
+                    },
+                ],
+            }
+        ),
+    )
+    definition = {
+        "StartAt": "Put",
+        "States": {
+            "Put": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:putItem",
                 "Parameters": {"TableName": "bench", "Item": {"pk": {"S.$": "$$.Execution.Name"}}},
-                "ResultPath": None, "Next": "Get"},
-        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "ResultPath": None,
+                "Next": "Get",
+            },
+            "Get": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
                 "Parameters": {"Bucket": "bench-sfn", "Key": "config.json"},
-                "ResultSelector": {"body.$": "$.Body"}, "End": True}}}
+                "ResultSelector": {"body.$": "$.Body"},
+                "End": True,
+            },
+        },
+    }
     return client("stepfunctions").create_state_machine(
-        name="bench-two-tasks", definition=json.dumps(definition),
-        roleArn=role["Role"]["Arn"])["stateMachineArn"]
+        name="bench-two-tasks", definition=json.dumps(definition), roleArn=role["Role"]["Arn"]
+    )["stateMachineArn"]
 
 
 def _run_once(sfn, machine: str) -> tuple[float, float]:
@@ -64,8 +97,10 @@ def _run_once(sfn, machine: str) -> tuple[float, float]:
         time.sleep(POLL_SECONDS)
     elapsed = time.perf_counter() - began
     if desc["status"] != "SUCCEEDED":
-        raise RuntimeError(f"benchmark execution {arn} ended {desc['status']}: "
-                           f"{desc.get('error')} {desc.get('cause')}")
+        raise RuntimeError(
+            f"benchmark execution {arn} ended {desc['status']}: "
+            f"{desc.get('error')} {desc.get('cause')}"
+        )
     return elapsed, (desc["stopDate"] - desc["startDate"]).total_seconds()
 
 
@@ -96,15 +131,27 @@ def measure(runs: int = RUNS) -> dict:
 
 
 def print_results(result: dict) -> None:
-    print(f"Step Functions two-task execution ({result['client_observed']['n']} runs; "
-          f"first execution {result['first_execution_ms']} ms)")
+    print(
+        f"Step Functions two-task execution ({result['client_observed']['n']} runs; "
+        f"first execution {result['first_execution_ms']} ms)"
+    )
     keys = ("p50_ms", "p99_ms", "mean_ms", "max_ms")
-    print_table([(label, *(result[field][k] for k in keys)) for label, field in
-                 (("client-observed", "client_observed"), ("server-side", "server_side"))],
-                ("measure", "p50 ms", "p99 ms", "mean ms", "max ms"), align="<>>>>")
+    print_table(
+        [
+            (label, *(result[field][k] for k in keys))
+            for label, field in (
+                ("client-observed", "client_observed"),
+                ("server-side", "server_side"),
+            )
+        ],
+        ("measure", "p50 ms", "p99 ms", "mean ms", "max ms"),
+        align="<>>>>",
+    )
     verdict = "meets" if result["meets_target"] else "MISSES"
-    print(f"target p50 <= {result['target_p50_ms']:.0f} ms: {verdict} "
-          f"(machine load {result['load_average_1m']} on {result['cpus']} CPUs)")
+    print(
+        f"target p50 <= {result['target_p50_ms']:.0f} ms: {verdict} "
+        f"(machine load {result['load_average_1m']} on {result['cpus']} CPUs)"
+    )
 
 
 def main() -> dict:

@@ -52,16 +52,22 @@ def percentile(samples: Sequence[float], q: float, rule: Rule = "floor") -> floa
     raise ValueError(f"unknown percentile rule {rule!r}: use floor, round or linear")
 
 
-def percentiles(samples: Sequence[float], qs: Sequence[float] = (0.5, 0.95, 0.99),
-                rule: Rule = "floor") -> dict[str, float]:
+def percentiles(
+    samples: Sequence[float], qs: Sequence[float] = (0.5, 0.95, 0.99), rule: Rule = "floor"
+) -> dict[str, float]:
     """{"p50": ..., "p95": ..., "p99": ...} for the quantiles `qs` (0..1) of `samples`."""
     return {f"p{round(q * 100):g}": percentile(samples, q, rule) for q in qs}
 
 
-def summary(samples: Sequence[float], qs: Sequence[float] = (0.5, 0.99), *,
-            extras: Sequence[Literal["mean", "min", "max"]] = ("mean",),
-            unit: Literal["ms", "s", ""] = "ms", digits: int = 2,
-            rule: Rule = "floor") -> dict[str, float]:
+def summary(
+    samples: Sequence[float],
+    qs: Sequence[float] = (0.5, 0.99),
+    *,
+    extras: Sequence[Literal["mean", "min", "max"]] = ("mean",),
+    unit: Literal["ms", "s", ""] = "ms",
+    digits: int = 2,
+    rule: Rule = "floor",
+) -> dict[str, float]:
     """Percentiles, then `extras`, then n, of samples in seconds, keys suffixed `_<unit>`.
 
     E.g. summary(xs) -> {"p50_ms", "p99_ms", "mean_ms", "n"}, values rounded to `digits`.
@@ -86,9 +92,11 @@ def client_factory(config: Config, max_attempts: int | None = None) -> Callable[
     from localaws.cli import env_vars
 
     env = env_vars(config)
-    session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                            region_name=env["AWS_DEFAULT_REGION"])
+    session = boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
     retries = BotoConfig(retries={"max_attempts": max_attempts}) if max_attempts else None
     return lambda name: session.client(name, endpoint_url=config.endpoint_url, config=retries)
 
@@ -121,8 +129,9 @@ def publish(name: str, data: dict, show: Callable[[dict], None]) -> Path:
     return path
 
 
-def print_table(rows: Sequence[Sequence[object]], headers: Sequence[str],
-                align: str | None = None) -> None:
+def print_table(
+    rows: Sequence[Sequence[object]], headers: Sequence[str], align: str | None = None
+) -> None:
     """Print `rows` under `headers` in columns as wide as their widest cell.
 
     `align` has one character per column, "<" (left) or ">" (right); default: all left.
@@ -131,5 +140,4 @@ def print_table(rows: Sequence[Sequence[object]], headers: Sequence[str],
     cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
-        print("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True))
-              .rstrip())
+        print("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)).rstrip())

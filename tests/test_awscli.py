@@ -21,16 +21,22 @@ pytestmark = pytest.mark.skipif(AWS is None, reason="the AWS CLI (awscli) is not
 @pytest.fixture(scope="module")
 def aws_cli(localaws, tmp_path_factory):
     """Run `aws ...` in a clean environment holding only `localaws env`'s exports."""
-    env_lines = subprocess.run([sys.executable, "-m", "localaws", "env"], capture_output=True,
-                               text=True, check=True, env=os.environ).stdout
+    env_lines = subprocess.run(
+        [sys.executable, "-m", "localaws", "env"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ,
+    ).stdout
     exported = dict(line.removeprefix("export ").split("=", 1) for line in env_lines.splitlines())
     assert exported == env_vars(localaws)
     home = tmp_path_factory.mktemp("home")  # no ~/.aws config of the machine
     base = {"PATH": os.environ["PATH"], "HOME": str(home), **exported}
 
     def aws(*args: str) -> str:
-        result = subprocess.run([AWS, *args, "--output", "json"], capture_output=True,
-                                text=True, env=base, timeout=120)
+        result = subprocess.run(
+            [AWS, *args, "--output", "json"], capture_output=True, text=True, env=base, timeout=120
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -52,21 +58,61 @@ def test_s3_mb_cp_ls(aws_cli, tmp_path):
 
 def test_stepfunctions_start_execution(aws_cli):
     name = f"cli-{uuid.uuid4().hex[:8]}"
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
-        "Action": "sts:AssumeRole"}]})
-    role = json.loads(aws_cli("iam", "create-role", "--role-name", name,
-                              "--assume-role-policy-document", trust))["Role"]["Arn"]
-    definition = json.dumps({"StartAt": "Hello", "States": {
-        "Hello": {"Type": "Pass", "Parameters": {"greeting.$": "States.Format('hi {}', $.who)"},
-                  "End": True}}})
-    machine = json.loads(aws_cli("stepfunctions", "create-state-machine", "--name", name,
-                                 "--definition", definition, "--role-arn", role))
-    started = json.loads(aws_cli("stepfunctions", "start-execution", "--state-machine-arn",
-                                 machine["stateMachineArn"], "--input", '{"who": "cli"}'))
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "states.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    role = json.loads(
+        aws_cli("iam", "create-role", "--role-name", name, "--assume-role-policy-document", trust)
+    )["Role"]["Arn"]
+    definition = json.dumps(
+        {
+            "StartAt": "Hello",
+            "States": {
+                "Hello": {
+                    "Type": "Pass",
+                    "Parameters": {"greeting.$": "States.Format('hi {}', $.who)"},
+                    "End": True,
+                }
+            },
+        }
+    )
+    machine = json.loads(
+        aws_cli(
+            "stepfunctions",
+            "create-state-machine",
+            "--name",
+            name,
+            "--definition",
+            definition,
+            "--role-arn",
+            role,
+        )
+    )
+    started = json.loads(
+        aws_cli(
+            "stepfunctions",
+            "start-execution",
+            "--state-machine-arn",
+            machine["stateMachineArn"],
+            "--input",
+            '{"who": "cli"}',
+        )
+    )
     for _ in range(200):
-        desc = json.loads(aws_cli("stepfunctions", "describe-execution", "--execution-arn",
-                                  started["executionArn"]))
+        desc = json.loads(
+            aws_cli(
+                "stepfunctions", "describe-execution", "--execution-arn", started["executionArn"]
+            )
+        )
         if desc["status"] != "RUNNING":
             break
     assert desc["status"] == "SUCCEEDED"

@@ -13,10 +13,18 @@ import pytest
 from botocore.exceptions import ClientError
 
 TEMPLATE = Path(__file__).parent / "data" / "cfn_stack.yaml"
-GET_DEFINITION = {"StartAt": "Get", "States": {"Get": {
-    "Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
-    "Parameters": {"TableName": "${table}", "Key": {"pk": {"S.$": "$.key"}}},
-    "ResultSelector": {"pk.$": "$.Item.pk.S"}, "End": True}}}
+GET_DEFINITION = {
+    "StartAt": "Get",
+    "States": {
+        "Get": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:getItem",
+            "Parameters": {"TableName": "${table}", "Key": {"pk": {"S.$": "$.key"}}},
+            "ResultSelector": {"pk.$": "$.Item.pk.S"},
+            "End": True,
+        }
+    },
+}
 
 
 def uid(prefix: str) -> str:
@@ -33,7 +41,8 @@ def outputs(stack: dict) -> dict[str, str]:
 
 def execute(sfn, machine_arn: str, payload: dict) -> dict:
     arn = sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps(payload))[
-        "executionArn"]
+        "executionArn"
+    ]
     deadline = time.monotonic() + 30
     while (desc := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
         assert time.monotonic() < deadline
@@ -53,19 +62,24 @@ def definitions(aws) -> list[dict]:
     bucket = uid("cfn-defs")
     aws("s3").create_bucket(Bucket=bucket)
     aws("s3").put_object(Bucket=bucket, Key="asl/get.json", Body=json.dumps(GET_DEFINITION))
-    return [{"ParameterKey": "DefinitionBucket", "ParameterValue": bucket},
-            {"ParameterKey": "DefinitionKey", "ParameterValue": "asl/get.json"}]
+    return [
+        {"ParameterKey": "DefinitionBucket", "ParameterValue": bucket},
+        {"ParameterKey": "DefinitionKey", "ParameterValue": "asl/get.json"},
+    ]
 
 
 def test_stack_creates_executes_updates_and_deletes(aws, definitions):
-    cf, sfn, ddb, iam, sm, s3, logs = (aws(n) for n in (
-        "cloudformation", "stepfunctions", "dynamodb", "iam", "sagemaker", "s3", "logs"))
+    cf, sfn, ddb, iam, sm, s3, logs = (
+        aws(n)
+        for n in ("cloudformation", "stepfunctions", "dynamodb", "iam", "sagemaker", "s3", "logs")
+    )
     name, table = uid("cfn"), uid("cfn-table")
     body = TEMPLATE.read_text()
     params = [*definitions, {"ParameterKey": "TableName", "ParameterValue": table}]
 
-    cf.create_stack(StackName=name, TemplateBody=body, Parameters=params,
-                    Capabilities=["CAPABILITY_IAM"])
+    cf.create_stack(
+        StackName=name, TemplateBody=body, Parameters=params, Capabilities=["CAPABILITY_IAM"]
+    )
     stack = stack_of(cf, name)
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     out = outputs(stack)
@@ -93,37 +107,53 @@ def test_stack_creates_executes_updates_and_deletes(aws, definitions):
     group = sm.describe_model_package_group(ModelPackageGroupName=f"{name}-group")
     assert group["ModelPackageGroupDescription"] == "first"
     assert sm.list_tags(ResourceArn=out["GroupArn"])["Tags"] == [
-        {"Key": "tenant-id", "Value": "cfn"}]
+        {"Key": "tenant-id", "Value": "cfn"}
+    ]
     assert logs.describe_log_groups(logGroupNamePrefix=f"/localaws/{name}")["logGroups"]
     assert s3.head_bucket(Bucket=out["BucketName"])
 
     with pytest.raises(ClientError, match="No updates are to be performed"):
-        cf.update_stack(StackName=name, TemplateBody=body, Parameters=params,
-                        Capabilities=["CAPABILITY_IAM"])
+        cf.update_stack(
+            StackName=name, TemplateBody=body, Parameters=params, Capabilities=["CAPABILITY_IAM"]
+        )
     with pytest.raises(ClientError, match="No updates are to be performed"):
-        cf.update_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
-                        Parameters=[{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
-                                    for p in params])
+        cf.update_stack(
+            StackName=name,
+            TemplateBody=body,
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[
+                {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in params
+            ],
+        )
 
     changed = body.replace("greeting: hello", "greeting: bonjour")
-    cf.update_stack(StackName=name, TemplateBody=changed, Capabilities=["CAPABILITY_IAM"],
-                    Parameters=[*params, {"ParameterKey": "GroupDescription",
-                                          "ParameterValue": "second"}])
+    cf.update_stack(
+        StackName=name,
+        TemplateBody=changed,
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[*params, {"ParameterKey": "GroupDescription", "ParameterValue": "second"}],
+    )
     stack = stack_of(cf, name)
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     assert outputs(stack)["PutMachineArn"] == out["PutMachineArn"]
     again = execute(sfn, out["PutMachineArn"], {"key": "beta"})
     assert json.loads(again["output"]) == "bonjour"
-    assert sm.describe_model_package_group(ModelPackageGroupName=f"{name}-group")[
-        "ModelPackageGroupDescription"] == "second"
+    assert (
+        sm.describe_model_package_group(ModelPackageGroupName=f"{name}-group")[
+            "ModelPackageGroupDescription"
+        ]
+        == "second"
+    )
 
     cf.delete_stack(StackName=name)
     statuses = {s["StackName"]: s["StackStatus"] for s in cf.list_stacks()["StackSummaries"]}
     assert statuses[name] == "DELETE_COMPLETE"
     assert table not in ddb.list_tables()["TableNames"]
     assert not any(r["RoleName"] == role for r in iam.list_roles()["Roles"])
-    assert not any("ReadPolicy" in p["PolicyName"] and p["PolicyName"].startswith(name)
-                   for p in iam.list_policies(Scope="Local")["Policies"])
+    assert not any(
+        "ReadPolicy" in p["PolicyName"] and p["PolicyName"].startswith(name)
+        for p in iam.list_policies(Scope="Local")["Policies"]
+    )
     machines = {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     assert out["PutMachineArn"] not in machines and out["S3MachineArn"] not in machines
     groups = sm.list_model_package_groups(NameContains=name)["ModelPackageGroupSummaryList"]
@@ -136,34 +166,48 @@ def test_stack_creates_executes_updates_and_deletes(aws, definitions):
 def test_unsupported_resource_type_fails_the_stack_and_rolls_back(aws, definitions):
     cf, ddb, sfn = aws("cloudformation"), aws("dynamodb"), aws("stepfunctions")
     name, table = uid("cfn-bad"), uid("cfn-bad-table")
-    body = TEMPLATE.read_text().replace("Type: AWS::Logs::LogGroup",
-                                        "Type: AWS::SageMaker::Pipeline")
-    cf.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
-                    Parameters=[*definitions,
-                                {"ParameterKey": "TableName", "ParameterValue": table}])
+    body = TEMPLATE.read_text().replace(
+        "Type: AWS::Logs::LogGroup", "Type: AWS::SageMaker::Pipeline"
+    )
+    cf.create_stack(
+        StackName=name,
+        TemplateBody=body,
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[*definitions, {"ParameterKey": "TableName", "ParameterValue": table}],
+    )
 
     stack = stack_of(cf, name)
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "AWS::SageMaker::Pipeline" in stack["StackStatusReason"]
     events = cf.describe_stack_events(StackName=name)["StackEvents"]
-    failed = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"
-              and e["LogicalResourceId"] == "Logs"]
+    failed = [
+        e
+        for e in events
+        if e["ResourceStatus"] == "CREATE_FAILED" and e["LogicalResourceId"] == "Logs"
+    ]
     assert failed and "AWS::SageMaker::Pipeline" in failed[0]["ResourceStatusReason"]
     # what was made before the failure is gone, and nothing appears later
     assert stack.get("Outputs") is None
     assert table not in ddb.list_tables()["TableNames"]
-    assert not [m for m in sfn.list_state_machines()["stateMachines"]
-                if m["name"].startswith(name)]
+    assert not [m for m in sfn.list_state_machines()["stateMachines"] if m["name"].startswith(name)]
     cf.delete_stack(StackName=name)
 
 
 def test_update_adding_unsupported_type_is_refused_and_changes_nothing(aws):
     cf = aws("cloudformation")
     name = uid("cfn-upd")
-    small = {"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}}}}
+    small = {
+        "Resources": {
+            "Table": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                },
+            }
+        }
+    }
     cf.create_stack(StackName=name, TemplateBody=json.dumps(small))
     bigger = json.loads(json.dumps(small))
     bigger["Resources"]["Domain"] = {"Type": "AWS::SageMaker::Domain", "Properties": {}}
@@ -180,12 +224,23 @@ def test_failed_delete_keeps_the_stack_with_a_reason(aws):
     """A group that still holds versions cannot go (as on AWS): DELETE_FAILED, then retry."""
     cf, sm = aws("cloudformation"), aws("sagemaker")
     name = uid("cfn-del")
-    template = {"Resources": {"Group": {"Type": "AWS::SageMaker::ModelPackageGroup",
-                                        "Properties": {"ModelPackageGroupName": name}}}}
+    template = {
+        "Resources": {
+            "Group": {
+                "Type": "AWS::SageMaker::ModelPackageGroup",
+                "Properties": {"ModelPackageGroupName": name},
+            }
+        }
+    }
     cf.create_stack(StackName=name, TemplateBody=json.dumps(template))
-    version = sm.create_model_package(ModelPackageGroupName=name, InferenceSpecification={
-        "Containers": [{"Image": "img"}], "SupportedContentTypes": ["text/csv"],
-        "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+    version = sm.create_model_package(
+        ModelPackageGroupName=name,
+        InferenceSpecification={
+            "Containers": [{"Image": "img"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
     cf.delete_stack(StackName=name)
     stack = stack_of(cf, name)
     assert stack["StackStatus"] == "DELETE_FAILED"
@@ -199,11 +254,21 @@ def test_failed_delete_keeps_the_stack_with_a_reason(aws):
 def test_iam_resources_need_capabilities_as_on_aws(aws):
     cf = aws("cloudformation")
     name = uid("cfn-caps")
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
-        "Action": "sts:AssumeRole"}]}
-    unnamed = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": trust}}}}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    unnamed = {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}}
+        }
+    }
     named = json.loads(json.dumps(unnamed))
     named["Resources"]["Role"]["Properties"]["RoleName"] = name
 
@@ -211,18 +276,22 @@ def test_iam_resources_need_capabilities_as_on_aws(aws):
         cf.create_stack(StackName=name, TemplateBody=json.dumps(unnamed))
     assert exc.value.response["Error"]["Code"] == "InsufficientCapabilitiesException"
     with pytest.raises(ClientError, match="CAPABILITY_NAMED_IAM"):
-        cf.create_stack(StackName=name, TemplateBody=json.dumps(named),
-                        Capabilities=["CAPABILITY_IAM"])
+        cf.create_stack(
+            StackName=name, TemplateBody=json.dumps(named), Capabilities=["CAPABILITY_IAM"]
+        )
     with pytest.raises(ClientError):
         cf.describe_stacks(StackName=name)  # nothing was created
 
-    cf.create_stack(StackName=name, TemplateBody=json.dumps(unnamed),
-                    Capabilities=["CAPABILITY_IAM"])
+    cf.create_stack(
+        StackName=name, TemplateBody=json.dumps(unnamed), Capabilities=["CAPABILITY_IAM"]
+    )
     with pytest.raises(ClientError, match="CAPABILITY_NAMED_IAM"):
-        cf.update_stack(StackName=name, TemplateBody=json.dumps(named),
-                        Capabilities=["CAPABILITY_IAM"])
-    cf.update_stack(StackName=name, TemplateBody=json.dumps(named),
-                    Capabilities=["CAPABILITY_NAMED_IAM"])
+        cf.update_stack(
+            StackName=name, TemplateBody=json.dumps(named), Capabilities=["CAPABILITY_IAM"]
+        )
+    cf.update_stack(
+        StackName=name, TemplateBody=json.dumps(named), Capabilities=["CAPABILITY_NAMED_IAM"]
+    )
     assert stack_of(cf, name)["StackStatus"] == "UPDATE_COMPLETE"
     assert aws("iam").get_role(RoleName=name)
     cf.delete_stack(StackName=name)
@@ -231,11 +300,16 @@ def test_iam_resources_need_capabilities_as_on_aws(aws):
 def test_disable_rollback_keeps_what_was_made(aws, definitions):
     cf, ddb = aws("cloudformation"), aws("dynamodb")
     name, table = uid("cfn-keep"), uid("cfn-keep-table")
-    body = TEMPLATE.read_text().replace("Type: AWS::Logs::LogGroup",
-                                        "Type: AWS::SageMaker::Pipeline")
-    cf.create_stack(StackName=name, TemplateBody=body, DisableRollback=True,
-                    Capabilities=["CAPABILITY_IAM"], Parameters=[
-                        *definitions, {"ParameterKey": "TableName", "ParameterValue": table}])
+    body = TEMPLATE.read_text().replace(
+        "Type: AWS::Logs::LogGroup", "Type: AWS::SageMaker::Pipeline"
+    )
+    cf.create_stack(
+        StackName=name,
+        TemplateBody=body,
+        DisableRollback=True,
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[*definitions, {"ParameterKey": "TableName", "ParameterValue": table}],
+    )
     stack = stack_of(cf, name)
     assert stack["StackStatus"] == "CREATE_FAILED"
     assert "AWS::SageMaker::Pipeline" in stack["StackStatusReason"]
@@ -251,9 +325,19 @@ def test_aws_cli_deploy_uses_change_sets_like_aws(aws, definitions, localaws):
     overrides = [f"{p['ParameterKey']}={p['ParameterValue']}" for p in definitions]
 
     def deploy(*extra: str, capabilities: bool = True) -> subprocess.CompletedProcess:
-        args = [str(cli), "cloudformation", "deploy", "--stack-name", name,
-                "--template-file", str(TEMPLATE), "--parameter-overrides", *overrides,
-                f"TableName={table}", *extra]
+        args = [
+            str(cli),
+            "cloudformation",
+            "deploy",
+            "--stack-name",
+            name,
+            "--template-file",
+            str(TEMPLATE),
+            "--parameter-overrides",
+            *overrides,
+            f"TableName={table}",
+            *extra,
+        ]
         if capabilities:
             args += ["--capabilities", "CAPABILITY_IAM"]
         return subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -272,8 +356,12 @@ def test_aws_cli_deploy_uses_change_sets_like_aws(aws, definitions, localaws):
     stack = stack_of(cf, name)
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     assert outputs(stack)["TableName"] == table
-    assert aws("sagemaker").describe_model_package_group(
-        ModelPackageGroupName=f"{name}-group")["ModelPackageGroupDescription"] == "second"
+    assert (
+        aws("sagemaker").describe_model_package_group(ModelPackageGroupName=f"{name}-group")[
+            "ModelPackageGroupDescription"
+        ]
+        == "second"
+    )
     cf.delete_stack(StackName=name)
     assert table not in aws("dynamodb").list_tables()["TableNames"]
 
@@ -281,12 +369,19 @@ def test_aws_cli_deploy_uses_change_sets_like_aws(aws, definitions, localaws):
 def test_update_localaws_cannot_apply_fails_with_the_reason(aws):
     cf, ddb = aws("cloudformation"), aws("dynamodb")
     name = uid("cfn-tbl")
-    table = {"Type": "AWS::DynamoDB::Table", "Properties": {
-        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}}
-    template = {"Resources": {"Table": table},
-                "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Table", "Arn"]}}}}
+    table = {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        },
+    }
+    template = {
+        "Resources": {"Table": table},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Table", "Arn"]}}},
+    }
     cf.create_stack(StackName=name, TemplateBody=json.dumps(template))
     changed = json.loads(json.dumps(template))
     changed["Resources"]["Table"]["Properties"]["Tags"] = [{"Key": "k", "Value": "v"}]

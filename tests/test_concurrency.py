@@ -27,17 +27,22 @@ def test_concurrent_mixed_requests_are_correct_and_durable(tmp_path):
 
 
 def _client(srv: Server, name: str):
-    return srv.session.client(name, endpoint_url=srv.config.endpoint_url,
-                              config=BotoConfig(retries={"max_attempts": 1},
-                                                max_pool_connections=THREADS))
+    return srv.session.client(
+        name,
+        endpoint_url=srv.config.endpoint_url,
+        config=BotoConfig(retries={"max_attempts": 1}, max_pool_connections=THREADS),
+    )
 
 
 def _run(srv: Server) -> None:
     s3, ddb = _client(srv, "s3"), _client(srv, "dynamodb")
     s3.create_bucket(Bucket="conc-shared")
-    ddb.create_table(TableName="conc", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST")
+    ddb.create_table(
+        TableName="conc",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     barrier = threading.Barrier(THREADS)
 
     def worker(t: int) -> int:
@@ -48,9 +53,12 @@ def _run(srv: Server) -> None:
             body = f"{t}-{r}".encode() * 50
             s3c.put_object(Bucket="conc-shared", Key=f"t{t}/{r}", Body=body)
             assert s3c.get_object(Bucket="conc-shared", Key=f"t{t}/{r}")["Body"].read() == body
-            ddbc.update_item(TableName="conc", Key={"pk": {"S": "counter"}},
-                             UpdateExpression="ADD n :one",
-                             ExpressionAttributeValues={":one": {"N": "1"}})
+            ddbc.update_item(
+                TableName="conc",
+                Key={"pk": {"S": "counter"}},
+                UpdateExpression="ADD n :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
             ddbc.put_item(TableName="conc", Item={"pk": {"S": f"t{t}-{r}"}, "r": {"N": str(r)}})
             if r % 10 == 0:
                 smc.create_model_package_group(ModelPackageGroupName=f"conc-{t}-{r}")
@@ -78,8 +86,11 @@ def _verify(srv: Server) -> None:
     for page in ddb.get_paginator("scan").paginate(TableName="conc", Select="COUNT"):
         items += page["Count"]
     assert items == THREADS * ROUNDS + 1
-    groups = [g["ModelPackageGroupName"] for page in
-              sm.get_paginator("list_model_package_groups").paginate()
-              for g in page["ModelPackageGroupSummaryList"]]
-    assert sorted(groups) == sorted(f"conc-{t}-{r}" for t in range(THREADS)
-                                    for r in range(0, ROUNDS, 10))
+    groups = [
+        g["ModelPackageGroupName"]
+        for page in sm.get_paginator("list_model_package_groups").paginate()
+        for g in page["ModelPackageGroupSummaryList"]
+    ]
+    assert sorted(groups) == sorted(
+        f"conc-{t}-{r}" for t in range(THREADS) for r in range(0, ROUNDS, 10)
+    )

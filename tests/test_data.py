@@ -69,23 +69,29 @@ def test_read_good_csv_roundtrip():
     assert list(back.columns) == data.COLUMNS and len(back) == 50
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda df: df.drop(columns=["Day Mins"]), "missing column.*'Day Mins'"),
-    (lambda df: df.assign(Extra=1), "unexpected column.*'Extra'"),
-    (lambda df: df.head(0), "empty"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda df: df.drop(columns=["Day Mins"]), "missing column.*'Day Mins'"),
+        (lambda df: df.assign(Extra=1), "unexpected column.*'Extra'"),
+        (lambda df: df.head(0), "empty"),
+    ],
+)
 def test_structural_errors(mutate, message):
     with pytest.raises(data.DataValidationError, match=message):
         data.read_churn_csv(csv_bytes(mutate(data.generate_churn("acme", 20))))
 
 
-@pytest.mark.parametrize(("column", "row", "value", "expected"), [
-    ("Churn?", 3, "maybe", "'True.' or 'False.'"),
-    ("Day Mins", 7, "lots", "a number >= 0"),
-    ("Day Calls", 1, "-4", "a whole number >= 0"),
-    ("Int'l Plan", 12, "YES", "'yes' or 'no'"),
-    ("State", 5, "", "a two-letter state code"),
-])
+@pytest.mark.parametrize(
+    ("column", "row", "value", "expected"),
+    [
+        ("Churn?", 3, "maybe", "'True.' or 'False.'"),
+        ("Day Mins", 7, "lots", "a number >= 0"),
+        ("Day Calls", 1, "-4", "a whole number >= 0"),
+        ("Int'l Plan", 12, "YES", "'yes' or 'no'"),
+        ("State", 5, "", "a two-letter state code"),
+    ],
+)
 def test_bad_value_names_column_and_row(column, row, value, expected):
     df = data.generate_churn("acme", 20).astype({column: object})
     df.loc[row - 1, column] = value

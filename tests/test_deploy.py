@@ -54,8 +54,9 @@ def tar_dir(folder: Path) -> bytes:
     return buf.getvalue()
 
 
-def register_version(aws, tenant: str, workdir: Path, num_round: int = 10,
-                     broken: bool = False) -> tuple[str, xgb.Booster]:
+def register_version(
+    aws, tenant: str, workdir: Path, num_round: int = 10, broken: bool = False
+) -> tuple[str, xgb.Booster]:
     """Build and register one model version as the pipeline does; returns (ARN, booster)."""
     execution = uuid.uuid4().hex[:12]
     run_dir = workdir / execution
@@ -67,25 +68,43 @@ def register_version(aws, tenant: str, workdir: Path, num_round: int = 10,
     s3 = aws.client("s3")
     prefix = f"pipeline/{execution}"
     model_key = f"{prefix}/model/mt-train-{execution}/output/model.tar.gz"
-    s3.put_object(Bucket=bucket, Key=model_key,
-                  Body=b"corrupt" if broken else tar_dir(run_dir / "model"))
-    s3.put_object(Bucket=bucket, Key=f"{prefix}/test/test.csv",
-                  Body=(run_dir / "out" / "test" / "test.csv").read_bytes())
+    s3.put_object(
+        Bucket=bucket, Key=model_key, Body=b"corrupt" if broken else tar_dir(run_dir / "model")
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{prefix}/test/test.csv",
+        Body=(run_dir / "out" / "test" / "test.csv").read_bytes(),
+    )
     report = {"binary_classification_metrics": {"accuracy": {"value": 0.9}, "auc": {"value": 0.8}}}
-    s3.put_object(Bucket=bucket, Key=f"{prefix}/evaluation/evaluation.json",
-                  Body=json.dumps(report).encode())
+    s3.put_object(
+        Bucket=bucket, Key=f"{prefix}/evaluation/evaluation.json", Body=json.dumps(report).encode()
+    )
     arn = aws.client("sagemaker").create_model_package(
         ModelPackageGroupName=model_package_group(tenant),
         InferenceSpecification={
-            "Containers": [{"Image": XGB_IMAGE, "ModelDataUrl": f"s3://{bucket}/{model_key}",
-                            "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}}],
+            "Containers": [
+                {
+                    "Image": XGB_IMAGE,
+                    "ModelDataUrl": f"s3://{bucket}/{model_key}",
+                    "Environment": {
+                        "SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                    },
+                }
+            ],
             "SupportedContentTypes": ["text/csv", "application/json"],
-            "SupportedResponseMIMETypes": ["text/csv", "application/json"]},
+            "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+        },
         ModelApprovalStatus="PendingManualApproval",
-        ModelMetrics={"ModelQuality": {"Statistics": {
-            "ContentType": "application/json",
-            "S3Uri": f"s3://{bucket}/{prefix}/evaluation/evaluation.json"}}},
+        ModelMetrics={
+            "ModelQuality": {
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": f"s3://{bucket}/{prefix}/evaluation/evaluation.json",
+                }
+            }
+        },
         CustomerMetadataProperties={"tenant-id": tenant},
     )["ModelPackageArn"]
     return arn, booster
@@ -106,8 +125,13 @@ def tenant(aws, tmp_path_factory):
     arn, booster = register_version(aws, name, tmp_path_factory.mktemp(name), num_round=5)
     approval.approve(aws, name, 1, "first model")
     result = deploy.deploy(aws, name, progress=False)
-    return {"name": name, "v1": arn, "booster1": booster, "first": result,
-            "workdir": tmp_path_factory.mktemp(f"{name}-more")}
+    return {
+        "name": name,
+        "v1": arn,
+        "booster1": booster,
+        "first": result,
+        "workdir": tmp_path_factory.mktemp(f"{name}-more"),
+    }
 
 
 def test_deploy_latest_approved_serves_it_and_records_it(aws, tenant):
@@ -160,13 +184,18 @@ def test_redeploy_v2_then_rollback_to_v1(aws, tenant):
     assert status["ModelPackage"] == v2 and status["EndpointConfigName"] == second.endpoint_config
     assert deploy.tenant_item(aws, name)["tenant-deployed-version"] == v2
     _, features = deploy.sample_rows(aws, name, n=3)
-    np.testing.assert_allclose(deploy.invoke(aws, name, features),
-                               booster2.predict(xgb.DMatrix(features.to_numpy(np.float32))),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        deploy.invoke(aws, name, features),
+        booster2.predict(xgb.DMatrix(features.to_numpy(np.float32))),
+        rtol=1e-4,
+    )
     # the replaced deployment's config and model are gone
     sm = aws.client("sagemaker")
-    configs = [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]
-               if c["EndpointConfigName"].startswith(f"mt-{name}-v")]
+    configs = [
+        c["EndpointConfigName"]
+        for c in sm.list_endpoint_configs()["EndpointConfigs"]
+        if c["EndpointConfigName"].startswith(f"mt-{name}-v")
+    ]
     assert configs == [second.endpoint_config]
 
     time.sleep(1.0)
@@ -189,13 +218,18 @@ def test_failed_deploy_keeps_previous_deployment_serving(aws, tenant):
     after = deploy.endpoint_status(aws, name)
     assert after["EndpointStatus"] == "InService"
     assert after["EndpointConfigName"] == before["EndpointConfigName"]
-    assert deploy.tenant_item(aws, name)["tenant-deployed-version"] == item_before[
-        "tenant-deployed-version"]
+    assert (
+        deploy.tenant_item(aws, name)["tenant-deployed-version"]
+        == item_before["tenant-deployed-version"]
+    )
     _, features = deploy.sample_rows(aws, name, n=2)
     assert len(deploy.invoke(aws, name, features)) == 2
     sm = aws.client("sagemaker")
-    left = [m["ModelName"] for m in sm.list_models()["Models"]
-            if m["ModelName"].startswith(f"mt-{name}-v")]
+    left = [
+        m["ModelName"]
+        for m in sm.list_models()["Models"]
+        if m["ModelName"].startswith(f"mt-{name}-v")
+    ]
     assert left == [before["ModelName"]]  # the failed deployment's model was cleaned up
     approval.reject(aws, name, bad, "broken artifact")
 
@@ -226,8 +260,9 @@ def test_other_tenants_version_is_refused(aws, tenant, tmp_path):
         approval.approve(aws, tenant["name"], their_arn)
     assert approval.list_versions(aws, other)[0].status == "PendingManualApproval"
     approval.approve(aws, other, their_arn, "theirs")
-    desc = run_state_machine(aws, "deploy", {"tenant": {"name": tenant["name"]},
-                                             "modelPackageArn": their_arn})
+    desc = run_state_machine(
+        aws, "deploy", {"tenant": {"name": tenant["name"]}, "modelPackageArn": their_arn}
+    )
     assert desc["status"] == "FAILED" and desc["error"] == "WrongTenant"
     assert deploy.endpoint_status(aws, tenant["name"])["ModelPackage"] != their_arn
 
@@ -251,27 +286,46 @@ def test_tenant_role_cannot_load_another_tenants_model(aws, tenant, tmp_path):
     create_tenant(aws, b)
     b_arn, _ = register_version(aws, b, tmp_path)
     sm = aws.client("sagemaker")
-    b_container = sm.describe_model_package(
-        ModelPackageName=b_arn)["InferenceSpecification"]["Containers"][0]
+    b_container = sm.describe_model_package(ModelPackageName=b_arn)["InferenceSpecification"][
+        "Containers"
+    ][0]
     a_role = deploy.tenant_item(aws, a)["tenant-role"]
     name = f"mt-{a}-steal"
-    sm.create_model(ModelName=name, ExecutionRoleArn=a_role, PrimaryContainer={
-        "Image": b_container["Image"], "ModelDataUrl": b_container["ModelDataUrl"],
-        "Environment": b_container["Environment"]})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
-        "InitialInstanceCount": 1}])
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=a_role,
+        PrimaryContainer={
+            "Image": b_container["Image"],
+            "ModelDataUrl": b_container["ModelDataUrl"],
+            "Environment": b_container["Environment"],
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     deadline = time.monotonic() + 30
     while (desc := sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "Creating":
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert desc["EndpointStatus"] == "Failed"
-    assert "AccessDenied" in desc["FailureReason"] and b_container["ModelDataUrl"] in desc[
-        "FailureReason"]
-    for cleanup in (lambda: sm.delete_endpoint(EndpointName=name),
-                    lambda: sm.delete_endpoint_config(EndpointConfigName=name),
-                    lambda: sm.delete_model(ModelName=name)):
+    assert (
+        "AccessDenied" in desc["FailureReason"]
+        and b_container["ModelDataUrl"] in desc["FailureReason"]
+    )
+    for cleanup in (
+        lambda: sm.delete_endpoint(EndpointName=name),
+        lambda: sm.delete_endpoint_config(EndpointConfigName=name),
+        lambda: sm.delete_model(ModelName=name),
+    ):
         cleanup()
 
     iam = aws.client("iam")
@@ -281,8 +335,11 @@ def test_tenant_role_cannot_load_another_tenants_model(aws, tenant, tmp_path):
         document = iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]
         document = json.loads(document) if isinstance(document, str) else document
         for statement in document["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [
-                statement["Action"]]
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
             if statement["Effect"] == "Allow" and "sagemaker:InvokeEndpoint" in actions:
                 resources = statement["Resource"]
                 allowed += resources if isinstance(resources, list) else [resources]
@@ -295,8 +352,9 @@ def test_unknown_version_fails_with_the_service_error(aws, tenant):
     bogus = f"arn:aws:sagemaker:{aws.region}:{aws.account_id}:model-package/mt-{tenant['name']}/99"
     with pytest.raises(approval.ApprovalError, match="does not exist"):
         deploy.deploy(aws, tenant["name"], version=bogus, progress=False)
-    desc = run_state_machine(aws, "deploy", {"tenant": {"name": tenant["name"]},
-                                             "modelPackageArn": bogus})
+    desc = run_state_machine(
+        aws, "deploy", {"tenant": {"name": tenant["name"]}, "modelPackageArn": bogus}
+    )
     assert desc["status"] == "FAILED" and desc["error"] == "DeployFailed"
     assert "99" in desc["cause"]
     assert deploy.endpoint_status(aws, tenant["name"])["EndpointStatus"] == "InService"
@@ -311,11 +369,25 @@ def test_deploy_replaces_a_failed_endpoint(aws, tmp_path):
     role = deploy.tenant_item(aws, name)["tenant-role"]
     broken = f"mt-{name}-v0-20000101000000"
     bucket = tenant_bucket(name, aws.account_id, aws.region)
-    sm.create_model(ModelName=broken, ExecutionRoleArn=role, PrimaryContainer={
-        "Image": XGB_IMAGE, "ModelDataUrl": f"s3://{bucket}/missing/model.tar.gz"})
-    sm.create_endpoint_config(EndpointConfigName=broken, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": broken, "InstanceType": "ml.m5.large",
-        "InitialInstanceCount": 1}])
+    sm.create_model(
+        ModelName=broken,
+        ExecutionRoleArn=role,
+        PrimaryContainer={
+            "Image": XGB_IMAGE,
+            "ModelDataUrl": f"s3://{bucket}/missing/model.tar.gz",
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=broken,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": broken,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
     sm.create_endpoint(EndpointName=f"mt-{name}", EndpointConfigName=broken)
     deadline = time.monotonic() + 30
     while sm.describe_endpoint(EndpointName=f"mt-{name}")["EndpointStatus"] != "Failed":

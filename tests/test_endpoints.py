@@ -61,14 +61,40 @@ def env(localaws):
     bucket = f"endpoints-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     role_name = f"endpoint-role-{uuid.uuid4().hex[:6]}"
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-             "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+            }
+        ],
+    }
     role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-    iam.put_role_policy(RoleName=role_name, PolicyName="read-models", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"],
-                                                 "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
-    return {"s3": s3, "sm": aws("sagemaker"), "rt": aws("sagemaker-runtime"), "bucket": bucket,
-            "role": role["Arn"]}
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName="read-models",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": f"arn:aws:s3:::{bucket}/*",
+                    }
+                ],
+            }
+        ),
+    )
+    return {
+        "s3": s3,
+        "sm": aws("sagemaker"),
+        "rt": aws("sagemaker-runtime"),
+        "bucket": bucket,
+        "role": role["Arn"],
+    }
 
 
 def upload(env, key: str, data: bytes) -> str:
@@ -82,9 +108,17 @@ def make_model(env, artifact_url: str | None, environment: dict | None = None) -
     if artifact_url:
         container["ModelDataUrl"] = artifact_url
     env["sm"].create_model(ModelName=name, ExecutionRoleArn=env["role"], PrimaryContainer=container)
-    env["sm"].create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
-        "InitialInstanceCount": 1}])
+    env["sm"].create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
     return name
 
 
@@ -104,8 +138,9 @@ def wait_status(sm, name: str, timeout: float = 30) -> dict:
 
 
 def invoke(env, name: str, body: str, content_type="text/csv", accept="text/csv") -> str:
-    answer = env["rt"].invoke_endpoint(EndpointName=name, Body=body, ContentType=content_type,
-                                       Accept=accept)
+    answer = env["rt"].invoke_endpoint(
+        EndpointName=name, Body=body, ContentType=content_type, Accept=accept
+    )
     return answer["Body"].read().decode()
 
 
@@ -125,18 +160,29 @@ def test_algorithm_model_serves_csv_and_json(env):
 
     csv_scores = [float(v) for v in invoke(env, name, csv_of(ROWS)).split()]
     np.testing.assert_allclose(csv_scores, expected, rtol=1e-5)
-    answer = json.loads(invoke(env, name, json.dumps({"instances": ROWS.tolist()}),
-                               "application/json", "application/json"))
+    answer = json.loads(
+        invoke(
+            env,
+            name,
+            json.dumps({"instances": ROWS.tolist()}),
+            "application/json",
+            "application/json",
+        )
+    )
     np.testing.assert_allclose([p["score"] for p in answer["predictions"]], expected, rtol=1e-5)
     assert all(0 <= s <= 1 for s in csv_scores)
 
 
 def test_script_mode_with_code_in_artifact(env):
     booster = train_booster(2)
-    artifact = tar_gz({"xgboost-model": booster_bytes(booster),
-                       "code/inference.py": INFERENCE.read_bytes()})
-    config = make_model(env, upload(env, f"script/{uuid.uuid4().hex[:6]}/model.tar.gz", artifact),
-                        {"SAGEMAKER_PROGRAM": "inference.py"})
+    artifact = tar_gz(
+        {"xgboost-model": booster_bytes(booster), "code/inference.py": INFERENCE.read_bytes()}
+    )
+    config = make_model(
+        env,
+        upload(env, f"script/{uuid.uuid4().hex[:6]}/model.tar.gz", artifact),
+        {"SAGEMAKER_PROGRAM": "inference.py"},
+    )
     name = deploy(env, config)
     assert wait_status(env["sm"], name)["EndpointStatus"] == "InService"
     answer = json.loads(invoke(env, name, csv_of(ROWS), accept="application/json"))
@@ -145,12 +191,24 @@ def test_script_mode_with_code_in_artifact(env):
 
 def test_script_mode_with_submit_directory_in_s3(env):
     booster = train_booster(3)
-    model_url = upload(env, f"sd/{uuid.uuid4().hex[:6]}/model.tar.gz",
-                       tar_gz({"xgboost-model": booster_bytes(booster)}))
-    code_url = upload(env, f"sd/{uuid.uuid4().hex[:6]}/sourcedir.tar.gz",
-                      tar_gz({"inference.py": INFERENCE.read_bytes()}))
-    name = deploy(env, make_model(env, model_url, {"SAGEMAKER_PROGRAM": "inference.py",
-                                                   "SAGEMAKER_SUBMIT_DIRECTORY": code_url}))
+    model_url = upload(
+        env,
+        f"sd/{uuid.uuid4().hex[:6]}/model.tar.gz",
+        tar_gz({"xgboost-model": booster_bytes(booster)}),
+    )
+    code_url = upload(
+        env,
+        f"sd/{uuid.uuid4().hex[:6]}/sourcedir.tar.gz",
+        tar_gz({"inference.py": INFERENCE.read_bytes()}),
+    )
+    name = deploy(
+        env,
+        make_model(
+            env,
+            model_url,
+            {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": code_url},
+        ),
+    )
     assert wait_status(env["sm"], name)["EndpointStatus"] == "InService"
     scores = [float(v) for v in invoke(env, name, csv_of(ROWS[:1])).split()]
     np.testing.assert_allclose(scores, booster.predict(xgb.DMatrix(ROWS[:1])), rtol=1e-4)
@@ -158,18 +216,22 @@ def test_script_mode_with_submit_directory_in_s3(env):
 
 def test_unknown_endpoint_is_a_validation_error(env):
     with pytest.raises(ClientError) as err:
-        env["rt"].invoke_endpoint(EndpointName="no-such-endpoint", Body="1,2",
-                                  ContentType="text/csv")
+        env["rt"].invoke_endpoint(
+            EndpointName="no-such-endpoint", Body="1,2", ContentType="text/csv"
+        )
     assert err.value.response["Error"]["Code"] == "ValidationError"
     assert "no-such-endpoint" in err.value.response["Error"]["Message"]
 
 
-@pytest.mark.parametrize("body,content_type", [
-    ("a,b,c,d", "text/csv"),            # not numbers
-    ("1,2", "text/csv"),                # wrong feature count
-    ("{not json", "application/json"),
-    ("\n\n", "text/csv"),              # no rows
-])
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        ("a,b,c,d", "text/csv"),  # not numbers
+        ("1,2", "text/csv"),  # wrong feature count
+        ("{not json", "application/json"),
+        ("\n\n", "text/csv"),  # no rows
+    ],
+)
 def test_malformed_body_is_a_4xx_model_error_and_endpoint_keeps_serving(env, body, content_type):
     name = _shared_endpoint(env)
     with pytest.raises(env["rt"].exceptions.ModelError) as err:
@@ -198,8 +260,9 @@ def test_missing_artifact_fails_with_reason(env):
     assert desc["EndpointStatus"] == "Failed"
     assert "nothing/here/model.tar.gz" in desc["FailureReason"]
     logs = boto3.Session(region_name="us-east-1").client("logs")
-    events = logs.get_log_events(logGroupName=f"/aws/sagemaker/Endpoints/{name}",
-                                 logStreamName="AllTraffic/localaws")["events"]
+    events = logs.get_log_events(
+        logGroupName=f"/aws/sagemaker/Endpoints/{name}", logStreamName="AllTraffic/localaws"
+    )["events"]
     assert any("failed to load" in e["message"] and "NoSuchKey" in e["message"] for e in events)
     with pytest.raises(ClientError) as err:
         invoke(env, name, csv_of(ROWS))
@@ -216,8 +279,9 @@ def test_corrupt_artifact_fails_with_reason(env):
 def test_model_fn_that_raises_fails_with_reason(env):
     script = b"def model_fn(model_dir):\n    raise RuntimeError('weights are corrupt')\n"
     artifact = tar_gz({"xgboost-model": booster_bytes(train_booster(5)), "code/serve.py": script})
-    config = make_model(env, upload(env, "raising/model.tar.gz", artifact),
-                        {"SAGEMAKER_PROGRAM": "serve.py"})
+    config = make_model(
+        env, upload(env, "raising/model.tar.gz", artifact), {"SAGEMAKER_PROGRAM": "serve.py"}
+    )
     desc = wait_status(env["sm"], deploy(env, config))
     assert desc["EndpointStatus"] == "Failed"
     assert "model_fn raised RuntimeError: weights are corrupt" in desc["FailureReason"]
@@ -225,11 +289,22 @@ def test_model_fn_that_raises_fails_with_reason(env):
 
 def test_unsupported_image_fails_with_reason(env):
     name = f"m-{uuid.uuid4().hex[:8]}"
-    env["sm"].create_model(ModelName=name, ExecutionRoleArn=env["role"], PrimaryContainer={
-        "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-server:1"})
-    env["sm"].create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
-        "InitialInstanceCount": 1}])
+    env["sm"].create_model(
+        ModelName=name,
+        ExecutionRoleArn=env["role"],
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-server:1"},
+    )
+    env["sm"].create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
     desc = wait_status(env["sm"], deploy(env, name))
     assert desc["EndpointStatus"] == "Failed"
     assert "my-own-server" in desc["FailureReason"]
@@ -324,9 +399,11 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
     start(config)
     try:
         keys = read_admin_credentials(config.state_dir)
-        session = boto3.Session(aws_access_key_id=keys["AccessKeyId"],
-                                aws_secret_access_key=keys["SecretAccessKey"],
-                                region_name="us-east-1")
+        session = boto3.Session(
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            region_name="us-east-1",
+        )
 
         def clients():
             aws = lambda name: session.client(name, endpoint_url=config.endpoint_url)  # noqa: E731
@@ -335,31 +412,59 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
         own = {**clients(), "bucket": "restart-models"}
         own["s3"].create_bucket(Bucket=own["bucket"])
         own["role"] = session.client("iam", endpoint_url=config.endpoint_url).create_role(
-            RoleName="restart-role", AssumeRolePolicyDocument=json.dumps({
-                "Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Action": "sts:AssumeRole",
-                    "Principal": {"Service": "sagemaker.amazonaws.com"}}]}))["Role"]["Arn"]
+            RoleName="restart-role",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
         session.client("iam", endpoint_url=config.endpoint_url).put_role_policy(
-            RoleName="restart-role", PolicyName="read", PolicyDocument=json.dumps({
-                "Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Action": "s3:GetObject",
-                    "Resource": "arn:aws:s3:::restart-models/*"}]}))
+            RoleName="restart-role",
+            PolicyName="read",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:GetObject",
+                            "Resource": "arn:aws:s3:::restart-models/*",
+                        }
+                    ],
+                }
+            ),
+        )
         boosters = [train_booster(8), train_booster(8, flip=True)]
         names = [deploy(own, algorithm_model(own, b)) for b in boosters]
         expected = [" ".join(f"{v:.4f}" for v in b.predict(xgb.DMatrix(ROWS))) for b in boosters]
 
         def answers() -> list[str]:
-            return [" ".join(f"{float(v):.4f}" for v in invoke(own, n, csv_of(ROWS)).split())
-                    for n in names]
+            return [
+                " ".join(f"{float(v):.4f}" for v in invoke(own, n, csv_of(ROWS)).split())
+                for n in names
+            ]
 
         for name in names:
             assert wait_status(own["sm"], name)["EndpointStatus"] == "InService"
         for _ in range(3):
             assert answers() == expected
         logs = session.client("logs", endpoint_url=config.endpoint_url)
-        loads = [e for e in logs.get_log_events(
-            logGroupName=f"/aws/sagemaker/Endpoints/{names[0]}",
-            logStreamName="AllTraffic/localaws")["events"] if "loaded in" in e["message"]]
+        loads = [
+            e
+            for e in logs.get_log_events(
+                logGroupName=f"/aws/sagemaker/Endpoints/{names[0]}",
+                logStreamName="AllTraffic/localaws",
+            )["events"]
+            if "loaded in" in e["message"]
+        ]
         assert len(loads) >= 3  # loaded when deployed, then reloaded after each eviction
 
         os.kill(_read_info(config)["pid"], signal.SIGKILL)
@@ -382,14 +487,43 @@ def test_aws_cli_invokes_an_endpoint(env, tmp_path):
     out = tmp_path / "answer.txt"
     aws_cli = Path(sys.executable).with_name("aws")
     done = subprocess.run(
-        [str(aws_cli), "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", name,
-         "--content-type", "text/csv", "--accept", "text/csv", "--body", csv_of(ROWS[:2]),
-         str(out)], capture_output=True, text=True, env=os.environ, timeout=60)
+        [
+            str(aws_cli),
+            "sagemaker-runtime",
+            "invoke-endpoint",
+            "--endpoint-name",
+            name,
+            "--content-type",
+            "text/csv",
+            "--accept",
+            "text/csv",
+            "--body",
+            csv_of(ROWS[:2]),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ContentType"] == "text/csv"
     scores = [float(v) for v in out.read_text().split()]
     assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
     missing = subprocess.run(
-        [str(aws_cli), "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", "nope",
-         "--body", "1", str(out)], capture_output=True, text=True, env=os.environ, timeout=60)
+        [
+            str(aws_cli),
+            "sagemaker-runtime",
+            "invoke-endpoint",
+            "--endpoint-name",
+            "nope",
+            "--body",
+            "1",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        timeout=60,
+    )
     assert missing.returncode != 0 and "ValidationError" in missing.stderr

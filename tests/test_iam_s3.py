@@ -29,18 +29,38 @@ def setup(localaws):
         s3.put_object(Bucket=bucket, Key="seed.txt", Body=b"seed")
     admin_arn = sts.get_caller_identity()["Arn"]
     role_name = f"iam-one-bucket-{suffix}"
-    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=_doc(
-        {"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "sts:AssumeRole"}))["Role"]
-    iam.put_role_policy(RoleName=role_name, PolicyName="one-bucket", PolicyDocument=_doc(
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": f"arn:aws:s3:::{mine}"},
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
-         "Resource": f"arn:aws:s3:::{mine}/*"}))
+    role = iam.create_role(
+        RoleName=role_name,
+        AssumeRolePolicyDocument=_doc(
+            {"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "sts:AssumeRole"}
+        ),
+    )["Role"]
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName="one-bucket",
+        PolicyDocument=_doc(
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": f"arn:aws:s3:::{mine}"},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": f"arn:aws:s3:::{mine}/*",
+            },
+        ),
+    )
     creds = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="test")["Credentials"]
     role_session = boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"], region_name="us-east-1")
-    return {"mine": mine, "other": other, "admin_s3": s3, "role_arn": role["Arn"],
-            "role": lambda name: role_session.client(name, config=NO_RETRY)}
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name="us-east-1",
+    )
+    return {
+        "mine": mine,
+        "other": other,
+        "admin_s3": s3,
+        "role_arn": role["Arn"],
+        "role": lambda name: role_session.client(name, config=NO_RETRY),
+    }
 
 
 def _code(exc: pytest.ExceptionInfo) -> str:
@@ -52,12 +72,16 @@ def test_assumed_role_reaches_only_its_bucket(setup):
     s3.put_object(Bucket=setup["mine"], Key="data.csv", Body=b"a,b\n")
     assert s3.get_object(Bucket=setup["mine"], Key="data.csv")["Body"].read() == b"a,b\n"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=setup["mine"])["Contents"]] == [
-        "data.csv", "seed.txt"]
-    for call in (lambda: s3.get_object(Bucket=setup["other"], Key="seed.txt"),
-                 lambda: s3.put_object(Bucket=setup["other"], Key="x", Body=b"x"),
-                 lambda: s3.list_objects_v2(Bucket=setup["other"]),
-                 lambda: s3.list_buckets(),
-                 lambda: s3.delete_object(Bucket=setup["mine"], Key="seed.txt")):
+        "data.csv",
+        "seed.txt",
+    ]
+    for call in (
+        lambda: s3.get_object(Bucket=setup["other"], Key="seed.txt"),
+        lambda: s3.put_object(Bucket=setup["other"], Key="x", Body=b"x"),
+        lambda: s3.list_objects_v2(Bucket=setup["other"]),
+        lambda: s3.list_buckets(),
+        lambda: s3.delete_object(Bucket=setup["mine"], Key="seed.txt"),
+    ):
         with pytest.raises(ClientError) as exc:
             call()
         assert _code(exc) == "AccessDenied"
@@ -68,9 +92,17 @@ def test_assumed_role_reaches_only_its_bucket(setup):
 
 def test_bucket_policy_allows_and_denies(setup):
     admin, s3 = setup["admin_s3"], setup["role"]("s3")
-    admin.put_bucket_policy(Bucket=setup["other"], Policy=_doc(
-        {"Effect": "Allow", "Principal": {"AWS": setup["role_arn"]}, "Action": "s3:GetObject",
-         "Resource": f"arn:aws:s3:::{setup['other']}/*"}))
+    admin.put_bucket_policy(
+        Bucket=setup["other"],
+        Policy=_doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": setup["role_arn"]},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{setup['other']}/*",
+            }
+        ),
+    )
     try:
         assert s3.get_object(Bucket=setup["other"], Key="seed.txt")["Body"].read() == b"seed"
         with pytest.raises(ClientError) as exc:
@@ -79,9 +111,17 @@ def test_bucket_policy_allows_and_denies(setup):
     finally:
         admin.delete_bucket_policy(Bucket=setup["other"])
 
-    admin.put_bucket_policy(Bucket=setup["mine"], Policy=_doc(
-        {"Effect": "Deny", "Principal": {"AWS": setup["role_arn"]}, "Action": "s3:PutObject",
-         "Resource": f"arn:aws:s3:::{setup['mine']}/locked/*"}))
+    admin.put_bucket_policy(
+        Bucket=setup["mine"],
+        Policy=_doc(
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": setup["role_arn"]},
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{setup['mine']}/locked/*",
+            }
+        ),
+    )
     try:
         with pytest.raises(ClientError) as exc:
             s3.put_object(Bucket=setup["mine"], Key="locked/x", Body=b"x")
@@ -94,9 +134,12 @@ def test_bucket_policy_allows_and_denies(setup):
 def test_other_services_need_valid_credentials_only(setup, localaws):
     table = f"iam-table-{uuid.uuid4().hex[:8]}"
     ddb = setup["role"]("dynamodb")
-    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST")
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     ddb.put_item(TableName=table, Item={"k": {"S": "v"}})
     identity = setup["role"]("sts").get_caller_identity()
     assert identity["Arn"].endswith(f":assumed-role/{setup['role_arn'].rsplit('/', 1)[1]}/test")
@@ -104,28 +147,40 @@ def test_other_services_need_valid_credentials_only(setup, localaws):
 
 @pytest.mark.parametrize("service", ["s3", "dynamodb", "sts"])
 def test_unknown_or_forged_credentials_are_refused(localaws, service):
-    forged = boto3.Session(aws_access_key_id="AKIAFORGED0000000000",
-                           aws_secret_access_key="nope", region_name="us-east-1")
+    forged = boto3.Session(
+        aws_access_key_id="AKIAFORGED0000000000",
+        aws_secret_access_key="nope",
+        region_name="us-east-1",
+    )
     client = forged.client(service, config=NO_RETRY)
-    call = {"s3": client.list_buckets if service == "s3" else None,
-            "dynamodb": getattr(client, "list_tables", None),
-            "sts": getattr(client, "get_caller_identity", None)}[service]
+    call = {
+        "s3": client.list_buckets if service == "s3" else None,
+        "dynamodb": getattr(client, "list_tables", None),
+        "sts": getattr(client, "get_caller_identity", None),
+    }[service]
     with pytest.raises(ClientError) as exc:
         call()
-    assert _code(exc) in ("InvalidAccessKeyId", "InvalidClientTokenId",
-                          "UnrecognizedClientException")
+    assert _code(exc) in (
+        "InvalidAccessKeyId",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+    )
 
 
-@pytest.mark.parametrize(("service", "call", "code"), [
-    ("s3", "list_buckets", "SignatureDoesNotMatch"),
-    ("dynamodb", "list_tables", "InvalidSignatureException"),
-    ("iam", "list_roles", "SignatureDoesNotMatch"),
-])
+@pytest.mark.parametrize(
+    ("service", "call", "code"),
+    [
+        ("s3", "list_buckets", "SignatureDoesNotMatch"),
+        ("dynamodb", "list_tables", "InvalidSignatureException"),
+        ("iam", "list_roles", "SignatureDoesNotMatch"),
+    ],
+)
 def test_wrong_secret_is_refused(localaws, service, call, code):
     session = boto3.Session(region_name="us-east-1")
     key = session.get_credentials().access_key
-    bad = boto3.Session(aws_access_key_id=key, aws_secret_access_key="wrong-secret",
-                        region_name="us-east-1")
+    bad = boto3.Session(
+        aws_access_key_id=key, aws_secret_access_key="wrong-secret", region_name="us-east-1"
+    )
     with pytest.raises(ClientError) as exc:
         getattr(bad.client(service, config=NO_RETRY), call)()
     assert _code(exc) == code
@@ -137,9 +192,11 @@ def test_presigned_and_unsigned_requests_are_refused(setup, localaws, signature_
     import urllib.request
 
     admin = boto3.Session(region_name="us-east-1").client(
-        "s3", config=BotoConfig(signature_version=signature_version))
-    url = admin.generate_presigned_url("put_object", Params={"Bucket": setup["mine"],
-                                                            "Key": "presigned"})
+        "s3", config=BotoConfig(signature_version=signature_version)
+    )
+    url = admin.generate_presigned_url(
+        "put_object", Params={"Bucket": setup["mine"], "Key": "presigned"}
+    )
     for target in (url, url.split("?", 1)[0]):  # presigned, then unsigned
         request = urllib.request.Request(target, data=b"x", method="PUT")
         with pytest.raises(urllib.error.HTTPError) as exc:

@@ -10,9 +10,18 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 NO_RETRY = BotoConfig(retries={"max_attempts": 1})
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-    "Action": "sts:AssumeRole"}]})
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
 
 
 def _doc(*statements: dict) -> str:
@@ -28,21 +37,39 @@ def principal(localaws):
     suffix = uuid.uuid4().hex[:8]
     bucket = f"sim-{suffix}"
     role = iam.create_role(RoleName=f"sim-role-{suffix}", AssumeRolePolicyDocument=TRUST)["Role"]
-    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="data", PolicyDocument=_doc(
-        {"Effect": "Allow", "Action": "s3:*", "Resource": f"arn:aws:s3:::{bucket}/*"},
-        {"Effect": "Deny", "Action": "s3:DeleteObject",
-         "Resource": f"arn:aws:s3:::{bucket}/locked/*"},
-        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*",
-         "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}))
-    managed = iam.create_policy(PolicyName=f"sim-logs-{suffix}", PolicyDocument=_doc(
-        {"Effect": "Allow", "Action": ["logs:Put*", "logs:CreateLogStream"], "Resource": "*"}),
+    iam.put_role_policy(
+        RoleName=role["RoleName"],
+        PolicyName="data",
+        PolicyDocument=_doc(
+            {"Effect": "Allow", "Action": "s3:*", "Resource": f"arn:aws:s3:::{bucket}/*"},
+            {
+                "Effect": "Deny",
+                "Action": "s3:DeleteObject",
+                "Resource": f"arn:aws:s3:::{bucket}/locked/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "dynamodb:GetItem",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}},
+            },
+        ),
+    )
+    managed = iam.create_policy(
+        PolicyName=f"sim-logs-{suffix}",
+        PolicyDocument=_doc(
+            {"Effect": "Allow", "Action": ["logs:Put*", "logs:CreateLogStream"], "Resource": "*"}
+        ),
     )["Policy"]
     iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=managed["Arn"])
     user = iam.create_user(UserName=f"sim-user-{suffix}")["User"]
     iam.create_group(GroupName=f"sim-group-{suffix}")
     iam.add_user_to_group(GroupName=f"sim-group-{suffix}", UserName=user["UserName"])
-    iam.put_group_policy(GroupName=f"sim-group-{suffix}", PolicyName="read", PolicyDocument=_doc(
-        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}))
+    iam.put_group_policy(
+        GroupName=f"sim-group-{suffix}",
+        PolicyName="read",
+        PolicyDocument=_doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}),
+    )
     return {"iam": iam, "role": role, "user": user, "bucket": bucket, "managed": managed}
 
 
@@ -69,29 +96,41 @@ def test_allowed_by_inline_wildcard_action_with_statement_position(principal):
 
 def test_implicit_deny_outside_the_resource_and_for_unlisted_actions(principal):
     other = "arn:aws:s3:::someone-elses-bucket/x"
-    results = _simulate(principal, principal["role"]["Arn"],
-                        ["s3:GetObject", "sagemaker:CreateEndpoint"], [other])
+    results = _simulate(
+        principal, principal["role"]["Arn"], ["s3:GetObject", "sagemaker:CreateEndpoint"], [other]
+    )
     assert [(r["EvalActionName"], r["EvalDecision"]) for r in results] == [
-        ("s3:GetObject", "implicitDeny"), ("sagemaker:CreateEndpoint", "implicitDeny")]
+        ("s3:GetObject", "implicitDeny"),
+        ("sagemaker:CreateEndpoint", "implicitDeny"),
+    ]
     assert all(r["MatchedStatements"] == [] for r in results)
 
 
 def test_explicit_deny_wins_over_allow(principal):
     bucket = principal["bucket"]
-    results = _simulate(principal, principal["role"]["Arn"], ["s3:DeleteObject"], [
-        f"arn:aws:s3:::{bucket}/locked/a.csv", f"arn:aws:s3:::{bucket}/open/a.csv"])
+    results = _simulate(
+        principal,
+        principal["role"]["Arn"],
+        ["s3:DeleteObject"],
+        [f"arn:aws:s3:::{bucket}/locked/a.csv", f"arn:aws:s3:::{bucket}/open/a.csv"],
+    )
     assert [r["EvalDecision"] for r in results] == ["explicitDeny", "allowed"]
     assert results[0]["MatchedStatements"][0]["StartPosition"]["Line"] > 4
 
 
 def test_attached_managed_policy_wildcards_and_default_resource(principal):
-    results = _simulate(principal, principal["role"]["Arn"],
-                        ["logs:PutLogEvents", "LOGS:createlogstream", "logs:DeleteLogGroup"])
+    results = _simulate(
+        principal,
+        principal["role"]["Arn"],
+        ["logs:PutLogEvents", "LOGS:createlogstream", "logs:DeleteLogGroup"],
+    )
     assert [r["EvalResourceName"] for r in results] == ["*"] * 3
     assert [r["EvalDecision"] for r in results] == ["allowed", "allowed", "implicitDeny"]
     matched = results[0]["MatchedStatements"][0]
     assert (matched["SourcePolicyId"], matched["SourcePolicyType"]) == (
-        principal["managed"]["PolicyName"], "user-managed")
+        principal["managed"]["PolicyName"],
+        "user-managed",
+    )
 
 
 def test_condition_statements_are_reported_missing_not_granted(principal):
@@ -110,12 +149,13 @@ def test_paginator_and_policy_input_list(principal):
     iam = principal["iam"]
     extra = _doc({"Effect": "Deny", "Action": "logs:*", "Resource": "*"})
     pages = iam.get_paginator("simulate_principal_policy").paginate(
-        PolicySourceArn=principal["role"]["Arn"], PolicyInputList=[extra],
+        PolicySourceArn=principal["role"]["Arn"],
+        PolicyInputList=[extra],
         ActionNames=["logs:PutLogEvents", "s3:GetObject", "logs:CreateLogStream"],
-        PaginationConfig={"PageSize": 2})
+        PaginationConfig={"PageSize": 2},
+    )
     results = [r for page in pages for r in page["EvaluationResults"]]
-    assert [r["EvalDecision"] for r in results] == ["explicitDeny", "implicitDeny",
-                                                    "explicitDeny"]
+    assert [r["EvalDecision"] for r in results] == ["explicitDeny", "implicitDeny", "explicitDeny"]
     assert results[0]["MatchedStatements"][0]["SourcePolicyId"] == "PolicyInputList.1"
 
 

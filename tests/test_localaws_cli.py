@@ -17,15 +17,23 @@ from localaws.ephemeral import free_port
 
 def run(state_dir: Path, port: int, *args: str, stdin=subprocess.DEVNULL):
     env = {**os.environ, "LOCALAWS_STATE_DIR": str(state_dir), "LOCALAWS_PORT": str(port)}
-    return subprocess.run([sys.executable, "-m", "localaws", *args], env=env, stdin=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "localaws", *args],
+        env=env,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Content hash of every stored file (logs and the lock excluded)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name not in ("server.log", "server.lock", "server.json")}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in ("server.log", "server.lock", "server.json")
+    }
 
 
 @pytest.fixture
@@ -57,8 +65,13 @@ def test_start_status_env_stop(cli):
     env = cli("env")
     assert env.returncode == 0
     exports = dict(line.removeprefix("export ").split("=", 1) for line in env.stdout.splitlines())
-    assert set(exports) == {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                            "AWS_DEFAULT_REGION", "AWS_REGION"}
+    assert set(exports) == {
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+    }
     assert exports["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{cli.port}"
     assert exports["AWS_ACCESS_KEY_ID"].startswith("AKIA")
 

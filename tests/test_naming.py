@@ -53,7 +53,8 @@ def test_rule_agrees_with_the_contract_regex():
 
 def test_names_follow_the_contract():
     assert naming.tenant_bucket("acme", "123456789012", "us-east-1") == (
-        "mt-acme-123456789012-us-east-1")
+        "mt-acme-123456789012-us-east-1"
+    )
     assert naming.tenant_role_name("acme") == "mt-tenant-acme"
     assert naming.model_package_group("acme") == "mt-acme"
     assert naming.endpoint_name("acme") == "mt-acme"

@@ -38,8 +38,9 @@ def chains(localaws, aws, tmp_path_factory):
     """Both tenants through the chain; then alpha runs 02 again and 03 approves + redeploys v2."""
     runs = {t: run_chain(t, tmp_path_factory.mktemp(t)) for t in TENANTS}
     runs["v1"] = approval.latest_version(aws, TENANTS[0], "Approved")
-    runs["again"] = run_chain(TENANTS[0], tmp_path_factory.mktemp("again"),
-                              ("02_pipeline", "03_deploy"))
+    runs["again"] = run_chain(
+        TENANTS[0], tmp_path_factory.mktemp("again"), ("02_pipeline", "03_deploy")
+    )
     return runs
 
 
@@ -66,13 +67,18 @@ def test_second_version_is_approved_and_served(aws, chains):
     assert deploy.tenant_item(aws, TENANTS[0])["tenant-deployed-version"] == versions[0].arn
     # the other tenant still serves its version 1
     assert deploy.endpoint_status(aws, TENANTS[1])["EndpointConfigName"].startswith(
-        f"mt-{TENANTS[1]}-v1-")
+        f"mt-{TENANTS[1]}-v1-"
+    )
 
 
 def test_rollback_to_version_1_through_notebook_03(aws, chains, tmp_path):
     v1 = chains["v1"]
-    (notebook,) = run_chain(TENANTS[0], tmp_path, ("03_deploy",), extra={
-        "03_deploy": {"model_package_arn": v1.arn, "approve_latest": False}})
+    (notebook,) = run_chain(
+        TENANTS[0],
+        tmp_path,
+        ("03_deploy",),
+        extra={"03_deploy": {"model_package_arn": v1.arn, "approve_latest": False}},
+    )
     assert f"endpoint mt-{TENANTS[0]} serves version 1" in text_of(notebook)
     assert deploy.endpoint_status(aws, TENANTS[0])["ModelPackage"] == v1.arn
     assert deploy.tenant_item(aws, TENANTS[0])["tenant-deployed-version"] == v1.arn
@@ -82,9 +88,11 @@ def test_cleanup_removes_the_endpoint_and_leaves_the_other_tenant_serving(aws, c
     run_chain(TENANTS[1], tmp_path, ("99_cleanup",))
     assert not any(tenant_leftovers(aws, TENANTS[1]).values())
     sm = aws.client("sagemaker")
-    assert not [e for e in sm.list_endpoints()["Endpoints"]
-                if e["EndpointName"] == f"mt-{TENANTS[1]}"]
-    assert not [m for m in sm.list_models()["Models"]
-                if m["ModelName"].startswith(f"mt-{TENANTS[1]}-v")]
+    assert not [
+        e for e in sm.list_endpoints()["Endpoints"] if e["EndpointName"] == f"mt-{TENANTS[1]}"
+    ]
+    assert not [
+        m for m in sm.list_models()["Models"] if m["ModelName"].startswith(f"mt-{TENANTS[1]}-v")
+    ]
     _, features = deploy.sample_rows(aws, TENANTS[0], n=3)
     assert len(deploy.invoke(aws, TENANTS[0], features)) == 3

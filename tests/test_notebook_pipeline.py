@@ -72,8 +72,9 @@ def test_notebook_shows_progress_graph_metrics_and_versions(chains):
 
 def test_failing_condition_registers_nothing_and_shows_the_fail_message(aws, chains, tmp_path):
     before = len(registry.tenant_versions(aws, TENANTS[1], with_metrics=False))
-    (notebook,) = run_chain(TENANTS[1], tmp_path, ("02_pipeline",),
-                            extra={"02_pipeline": {"accuracy_threshold": 0.99}})
+    (notebook,) = run_chain(
+        TENANTS[1], tmp_path, ("02_pipeline",), extra={"02_pipeline": {"accuracy_threshold": 0.99}}
+    )
     text, _ = outputs(notebook)
     assert "AccuracyTooLow" in text
     assert f"Model not registered for tenant {TENANTS[1]}: accuracy 0." in text
@@ -85,10 +86,12 @@ def test_malformed_tenant_data_fails_at_preprocessing_naming_the_problem(aws, ch
     target = pipeline.tenant_target(aws, TENANTS[1])
     s3 = aws.client("s3")
     key = "data/raw/broken/churn.csv"
-    s3.put_object(Bucket=target.bucket, Key=key,
-                  Body=b"State,Account Length,Churn?\nCA,12,True.\n")
-    result = pipeline.wait(aws, pipeline.start(
-        aws, TENANTS[1], input_data_url=f"s3://{target.bucket}/{key}"), progress=False)
+    s3.put_object(Bucket=target.bucket, Key=key, Body=b"State,Account Length,Churn?\nCA,12,True.\n")
+    result = pipeline.wait(
+        aws,
+        pipeline.start(aws, TENANTS[1], input_data_url=f"s3://{target.bucket}/{key}"),
+        progress=False,
+    )
     assert result.status == "Failed"
     assert [s.name for s in result.steps] == ["Preprocess"]
     reason = result.step("Preprocess").failure_reason
@@ -98,8 +101,9 @@ def test_malformed_tenant_data_fails_at_preprocessing_naming_the_problem(aws, ch
 
 def test_tenant_execution_cannot_read_another_tenants_data(aws, chains):
     other = pipeline.tenant_target(aws, TENANTS[1])
-    result = pipeline.wait(aws, pipeline.start(
-        aws, TENANTS[0], input_data_url=other.input_data_url), progress=False)
+    result = pipeline.wait(
+        aws, pipeline.start(aws, TENANTS[0], input_data_url=other.input_data_url), progress=False
+    )
     assert result.status == "Failed"
     assert [s.name for s in result.steps] == ["Preprocess"]
     assert "AccessDenied" in result.step("Preprocess").failure_reason

@@ -18,8 +18,11 @@ def _outputs_text(path) -> str:
     texts = []
     for cell in notebook["cells"]:
         for output in cell.get("outputs", []):
-            texts += output.get("text", []) if isinstance(output.get("text"), list) else [
-                output.get("text", "")]
+            texts += (
+                output.get("text", [])
+                if isinstance(output.get("text"), list)
+                else [output.get("text", "")]
+            )
             data = output.get("data", {})
             texts += data.get("text/plain", [])
     return "".join(texts)

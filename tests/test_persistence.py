@@ -18,11 +18,24 @@ from localaws.cli import env_vars, start, stop
 from localaws.config import Config
 from localaws.ephemeral import free_port
 
-ROLE_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
-    "Action": "sts:AssumeRole"}]})
-ROLE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Action": ["dynamodb:*", "s3:*"], "Resource": "*"}]})
+ROLE_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["dynamodb:*", "s3:*"], "Resource": "*"}],
+    }
+)
 MIB = 1024 * 1024
 
 
@@ -37,11 +50,16 @@ class Server:
         env = env_vars(self.config)
         self.session = boto3.Session(
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
 
     def client(self, name: str):
-        return self.session.client(name, endpoint_url=self.config.endpoint_url,
-                                   config=BotoConfig(retries={"max_attempts": 1}))
+        return self.session.client(
+            name,
+            endpoint_url=self.config.endpoint_url,
+            config=BotoConfig(retries={"max_attempts": 1}),
+        )
 
     def pid(self) -> int:
         return json.loads(self.config.pid_file.read_text())["pid"]
@@ -64,12 +82,24 @@ def server(tmp_path) -> Iterator[Server]:
 
 
 def _machine_definition(table: str) -> str:
-    return json.dumps({"StartAt": "Put", "States": {
-        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
-                "Parameters": {"TableName": table,
-                               "Item": {"pk": {"S.$": "$.id"}, "v": {"S": "from-sfn"}}},
-                "ResultPath": None, "Next": "Done"},
-        "Done": {"Type": "Pass", "Result": "ok", "End": True}}})
+    return json.dumps(
+        {
+            "StartAt": "Put",
+            "States": {
+                "Put": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::dynamodb:putItem",
+                    "Parameters": {
+                        "TableName": table,
+                        "Item": {"pk": {"S.$": "$.id"}, "v": {"S": "from-sfn"}},
+                    },
+                    "ResultPath": None,
+                    "Next": "Done",
+                },
+                "Done": {"Type": "Pass", "Result": "ok", "End": True},
+            },
+        }
+    )
 
 
 def _wait_execution(sfn, arn: str, timeout: float = 30) -> dict:
@@ -97,11 +127,20 @@ def populate(srv: Server, tag: str) -> dict:
     chunks = [os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(123_457)]
     parts = []
     for number, chunk in enumerate(chunks, start=1):
-        etag = s3.upload_part(Bucket=bucket, Key="big/multi.bin", PartNumber=number,
-                              UploadId=upload["UploadId"], Body=chunk)["ETag"]
+        etag = s3.upload_part(
+            Bucket=bucket,
+            Key="big/multi.bin",
+            PartNumber=number,
+            UploadId=upload["UploadId"],
+            Body=chunk,
+        )["ETag"]
         parts.append({"PartNumber": number, "ETag": etag})
-    s3.complete_multipart_upload(Bucket=bucket, Key="big/multi.bin", UploadId=upload["UploadId"],
-                                 MultipartUpload={"Parts": parts})
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="big/multi.bin",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": parts},
+    )
     versioned = f"persist-{tag}-versions"
     s3.create_bucket(Bucket=versioned)
     s3.put_bucket_versioning(Bucket=versioned, VersioningConfiguration={"Status": "Enabled"})
@@ -109,27 +148,43 @@ def populate(srv: Server, tag: str) -> dict:
     s3.put_object(Bucket=versioned, Key="doc", Body=b"two")
 
     table = f"persist-{tag}"
-    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST")
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     for i in range(20):
         ddb.put_item(TableName=table, Item={"pk": {"S": f"item-{i}"}, "n": {"N": str(i)}})
-    ddb.update_item(TableName=table, Key={"pk": {"S": "item-0"}},
-                    UpdateExpression="SET n = :v", ExpressionAttributeValues={":v": {"N": "100"}})
+    ddb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "item-0"}},
+        UpdateExpression="SET n = :v",
+        ExpressionAttributeValues={":v": {"N": "100"}},
+    )
     ddb.delete_item(TableName=table, Key={"pk": {"S": "item-1"}})
 
     role = iam.create_role(RoleName=f"persist-{tag}", AssumeRolePolicyDocument=ROLE_TRUST)["Role"]
-    iam.put_role_policy(RoleName=f"persist-{tag}", PolicyName="inline",
-                        PolicyDocument=ROLE_POLICY)
-    machine = sfn.create_state_machine(name=f"persist-{tag}", roleArn=role["Arn"],
-                                       definition=_machine_definition(table))["stateMachineArn"]
+    iam.put_role_policy(RoleName=f"persist-{tag}", PolicyName="inline", PolicyDocument=ROLE_POLICY)
+    machine = sfn.create_state_machine(
+        name=f"persist-{tag}", roleArn=role["Arn"], definition=_machine_definition(table)
+    )["stateMachineArn"]
     run = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"id": "sfn-1"}))
     assert _wait_execution(sfn, run["executionArn"])["status"] == "SUCCEEDED"
     group = f"persist-{tag}"
     sm.create_model_package_group(ModelPackageGroupName=group)
-    return {"bucket": bucket, "small": small, "multi": b"".join(chunks), "versioned": versioned,
-            "v1": v1, "table": table, "role": role["Arn"], "machine": machine,
-            "execution": run["executionArn"], "group": group}
+    return {
+        "bucket": bucket,
+        "small": small,
+        "multi": b"".join(chunks),
+        "versioned": versioned,
+        "v1": v1,
+        "table": table,
+        "role": role["Arn"],
+        "machine": machine,
+        "execution": run["executionArn"],
+        "group": group,
+    }
 
 
 def verify(srv: Server, exp: dict) -> None:
@@ -185,10 +240,12 @@ def test_state_survives_stop_start_and_kill9(server: Server):
 def test_running_execution_comes_back_failed_after_kill9(server: Server):
     sfn, iam = server.client("stepfunctions"), server.client("iam")
     role = iam.create_role(RoleName="waiter", AssumeRolePolicyDocument=ROLE_TRUST)["Role"]
-    definition = json.dumps({"StartAt": "Wait", "States": {
-        "Wait": {"Type": "Wait", "Seconds": 120, "End": True}}})
-    machine = sfn.create_state_machine(name="waiter", roleArn=role["Arn"],
-                                       definition=definition)["stateMachineArn"]
+    definition = json.dumps(
+        {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 120, "End": True}}}
+    )
+    machine = sfn.create_state_machine(name="waiter", roleArn=role["Arn"], definition=definition)[
+        "stateMachineArn"
+    ]
     arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
     server.kill9()
@@ -220,14 +277,27 @@ def test_other_services_and_stacks_survive_kill9(server: Server):
     server.client("secretsmanager").create_secret(Name="persist-s", SecretString="s3cret")
     logs.create_log_group(logGroupName="persist-g")
     logs.create_log_stream(logGroupName="persist-g", logStreamName="s")
-    logs.put_log_events(logGroupName="persist-g", logStreamName="s",
-                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "line"}])
-    template = {"Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
-        "TableName": "persist-cfn", "BillingMode": "PAY_PER_REQUEST",
-        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}]}}}}
-    server.client("cloudformation").create_stack(StackName="persist-stack",
-                                                 TemplateBody=json.dumps(template))
+    logs.put_log_events(
+        logGroupName="persist-g",
+        logStreamName="s",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "line"}],
+    )
+    template = {
+        "Resources": {
+            "Table": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "TableName": "persist-cfn",
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+                    "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+                },
+            }
+        }
+    }
+    server.client("cloudformation").create_stack(
+        StackName="persist-stack", TemplateBody=json.dumps(template)
+    )
     server.kill9()
     server.start()
     sqs = server.client("sqs")
@@ -252,8 +322,9 @@ def test_object_level_changes_survive_kill9(server: Server):
         s3.put_object(Bucket="objects", Key=name, Body=name.encode())
     s3.delete_objects(Bucket="objects", Delete={"Objects": [{"Key": "drop-1"}, {"Key": "drop-2"}]})
     s3.put_object_acl(Bucket="objects", Key="keep", ACL="public-read")
-    s3.put_object_tagging(Bucket="objects", Key="keep",
-                          Tagging={"TagSet": [{"Key": "tenant-id", "Value": "acme"}]})
+    s3.put_object_tagging(
+        Bucket="objects", Key="keep", Tagging={"TagSet": [{"Key": "tenant-id", "Value": "acme"}]}
+    )
     s3.copy_object(Bucket="objects", Key="copy", CopySource={"Bucket": "objects", "Key": "keep"})
     s3.create_bucket(Bucket="short-lived")
     s3.put_object(Bucket="short-lived", Key="x", Body=b"x")
@@ -264,12 +335,16 @@ def test_object_level_changes_survive_kill9(server: Server):
     s3 = server.client("s3")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="objects")["Contents"])
     assert keys == ["copy", "dir/ünïcode name+plus", "keep"]
-    assert s3.get_object(Bucket="objects", Key="dir/ünïcode name+plus")["Body"].read() == \
-        "dir/ünïcode name+plus".encode()
+    assert (
+        s3.get_object(Bucket="objects", Key="dir/ünïcode name+plus")["Body"].read()
+        == "dir/ünïcode name+plus".encode()
+    )
     assert s3.get_object(Bucket="objects", Key="copy")["Body"].read() == b"keep"
     grants = s3.get_object_acl(Bucket="objects", Key="keep")["Grants"]
-    assert any(g["Permission"] == "READ" and g["Grantee"].get("URI", "").endswith("AllUsers")
-               for g in grants)
+    assert any(
+        g["Permission"] == "READ" and g["Grantee"].get("URI", "").endswith("AllUsers")
+        for g in grants
+    )
     tags = s3.get_object_tagging(Bucket="objects", Key="keep")["TagSet"]
     assert tags == [{"Key": "tenant-id", "Value": "acme"}]
     assert "short-lived" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
@@ -277,23 +352,47 @@ def test_object_level_changes_survive_kill9(server: Server):
 
 def test_dynamodb_item_level_changes_survive_kill9(server: Server):
     ddb = server.client("dynamodb")
-    ddb.create_table(TableName="ranged", BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "N"}])
-    ddb.batch_write_item(RequestItems={"ranged": [
-        {"PutRequest": {"Item": {"pk": {"S": p}, "sk": {"N": str(n)}}}}
-        for p in ("a", "b") for n in range(3)]})
-    ddb.transact_write_items(TransactItems=[
-        {"Update": {"TableName": "ranged", "Key": {"pk": {"S": "a"}, "sk": {"N": "0"}},
+    ddb.create_table(
+        TableName="ranged",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+    )
+    ddb.batch_write_item(
+        RequestItems={
+            "ranged": [
+                {"PutRequest": {"Item": {"pk": {"S": p}, "sk": {"N": str(n)}}}}
+                for p in ("a", "b")
+                for n in range(3)
+            ]
+        }
+    )
+    ddb.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "ranged",
+                    "Key": {"pk": {"S": "a"}, "sk": {"N": "0"}},
                     "UpdateExpression": "SET v = :v",
-                    "ExpressionAttributeValues": {":v": {"S": "updated"}}}},
-        {"Delete": {"TableName": "ranged", "Key": {"pk": {"S": "b"}, "sk": {"N": "2"}}}}])
+                    "ExpressionAttributeValues": {":v": {"S": "updated"}},
+                }
+            },
+            {"Delete": {"TableName": "ranged", "Key": {"pk": {"S": "b"}, "sk": {"N": "2"}}}},
+        ]
+    )
     ddb.delete_item(TableName="ranged", Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
-    ddb.create_table(TableName="dropped", BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    ddb.create_table(
+        TableName="dropped",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    )
     ddb.put_item(TableName="dropped", Item={"pk": {"S": "x"}})
     ddb.delete_table(TableName="dropped")
     server.kill9()
@@ -302,7 +401,11 @@ def test_dynamodb_item_level_changes_survive_kill9(server: Server):
     assert ddb.list_tables()["TableNames"] == ["ranged"]
     items = ddb.scan(TableName="ranged")["Items"]
     assert sorted((i["pk"]["S"], int(i["sk"]["N"])) for i in items) == [
-        ("a", 0), ("a", 2), ("b", 0), ("b", 1)]
+        ("a", 0),
+        ("a", 2),
+        ("b", 0),
+        ("b", 1),
+    ]
     got = ddb.get_item(TableName="ranged", Key={"pk": {"S": "a"}, "sk": {"N": "0"}})["Item"]
     assert got["v"] == {"S": "updated"}
     # Still writable after the restart, and that write persists too.
@@ -310,5 +413,5 @@ def test_dynamodb_item_level_changes_survive_kill9(server: Server):
     stop(server.config)
     server.start()
     assert server.client("dynamodb").get_item(
-        TableName="ranged", Key={"pk": {"S": "c"}, "sk": {"N": "9"}})["Item"]
-
+        TableName="ranged", Key={"pk": {"S": "c"}, "sk": {"N": "9"}}
+    )["Item"]

@@ -82,8 +82,11 @@ def test_parameters_and_defaults(built):
     params = {p["Name"]: p for p in definition["Parameters"]}
     assert set(params) == {k.split(".")[1] for k in SAMPLE if k.startswith("Parameters.")}
     assert params["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
-    assert params["AccuracyThreshold"] == {"Name": "AccuracyThreshold", "Type": "Float",
-                                           "DefaultValue": 0.7}
+    assert params["AccuracyThreshold"] == {
+        "Name": "AccuracyThreshold",
+        "Type": "Float",
+        "DefaultValue": 0.7,
+    }
     assert params["MaxDepth"]["Type"] == "Integer"
 
 
@@ -91,26 +94,47 @@ def test_steps_chain_and_types(built):
     definition, _ = built
     steps = steps_by_name(definition)
     assert [s["Name"] for s in definition["Steps"]] == [
-        "Preprocess", "Train", "Evaluate", "CheckAccuracy"]
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        "CheckAccuracy",
+    ]
     assert {n: s["Type"] for n, s in steps.items()} == {
-        "Preprocess": "Processing", "Train": "Training", "Evaluate": "Processing",
-        "CheckAccuracy": "Condition", "RegisterModel": "RegisterModel", "AccuracyTooLow": "Fail"}
-    train_channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
-                      for c in steps["Train"]["Arguments"]["InputDataConfig"]}
+        "Preprocess": "Processing",
+        "Train": "Training",
+        "Evaluate": "Processing",
+        "CheckAccuracy": "Condition",
+        "RegisterModel": "RegisterModel",
+        "AccuracyTooLow": "Fail",
+    }
+    train_channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+        for c in steps["Train"]["Arguments"]["InputDataConfig"]
+    }
     assert train_channels["train"] == {
-        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}
-    evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"]
-                       for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"]}
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+    }
+    evaluate_inputs = {
+        i["InputName"]: i["S3Input"]["S3Uri"]
+        for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"]
+    }
     assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
-    images = {n: steps[n]["Arguments"]["AppSpecification"]["ImageUri"]
-              for n in ("Preprocess", "Evaluate")}
+    images = {
+        n: steps[n]["Arguments"]["AppSpecification"]["ImageUri"] for n in ("Preprocess", "Evaluate")
+    }
     assert "/sagemaker-scikit-learn:" in images["Preprocess"]
     assert "/sagemaker-xgboost:" in images["Evaluate"]  # it loads the model: needs xgboost
-    assert "/sagemaker-xgboost:" in steps["Train"]["Arguments"]["AlgorithmSpecification"][
-        "TrainingImage"]
-    assert steps["Evaluate"]["PropertyFiles"] == [{
-        "PropertyFileName": "EvaluationReport", "OutputName": "evaluation",
-        "FilePath": "evaluation.json"}]
+    assert (
+        "/sagemaker-xgboost:"
+        in steps["Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    )
+    assert steps["Evaluate"]["PropertyFiles"] == [
+        {
+            "PropertyFileName": "EvaluationReport",
+            "OutputName": "evaluation",
+            "FilePath": "evaluation.json",
+        }
+    ]
 
 
 def test_every_job_runs_under_the_tenant_role_and_writes_to_the_tenant_bucket(built):
@@ -121,9 +145,11 @@ def test_every_job_runs_under_the_tenant_role_and_writes_to_the_tenant_bucket(bu
     args = resolve(steps["Preprocess"]["Arguments"])
     for output in args["ProcessingOutputConfig"]["Outputs"]:
         assert output["S3Output"]["S3Uri"].startswith(
-            "s3://mt-acme-123456789012-us-east-1/pipeline/abc123/")
+            "s3://mt-acme-123456789012-us-east-1/pipeline/abc123/"
+        )
     assert resolve(steps["Train"]["Arguments"])["OutputDataConfig"]["S3OutputPath"] == (
-        "s3://mt-acme-123456789012-us-east-1/pipeline/abc123/model")
+        "s3://mt-acme-123456789012-us-east-1/pipeline/abc123/model"
+    )
 
 
 def test_condition_register_and_fail_message(built):
@@ -133,7 +159,8 @@ def test_condition_register_and_fail_message(built):
     assert condition["Type"] == "GreaterThanOrEqualTo"
     assert condition["LeftValue"]["Std:JsonGet"] == {
         "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
-        "Path": "binary_classification_metrics.accuracy.value"}
+        "Path": "binary_classification_metrics.accuracy.value",
+    }
     assert condition["RightValue"] == {"Get": "Parameters.AccuracyThreshold"}
     register = steps["RegisterModel"]["Arguments"]
     assert register["ModelPackageGroupName"] == {"Get": "Parameters.ModelPackageGroupName"}
@@ -145,11 +172,14 @@ def test_condition_register_and_fail_message(built):
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     message = resolve(steps["AccuracyTooLow"]["Arguments"]["ErrorMessage"])
-    assert message == ("Model not registered for tenant acme: accuracy 0.8 is below the "
-                       "threshold 0.7 by 0.8")
-    paths = [v["Std:JsonGet"]["Path"] for v in
-             steps["AccuracyTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-             if isinstance(v, dict) and "Std:JsonGet" in v]
+    assert message == (
+        "Model not registered for tenant acme: accuracy 0.8 is below the threshold 0.7 by 0.8"
+    )
+    paths = [
+        v["Std:JsonGet"]["Path"]
+        for v in steps["AccuracyTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+        if isinstance(v, dict) and "Std:JsonGet" in v
+    ]
     assert paths == ["binary_classification_metrics.accuracy.value", "threshold_check.shortfall"]
 
 
@@ -157,8 +187,9 @@ def test_step_arguments_are_valid_service_requests(built):
     definition, _ = built
     steps = steps_by_name(definition)
     for name in ("Preprocess", "Evaluate"):
-        validate("CreateProcessingJob", {"ProcessingJobName": "x", **resolve(
-            steps[name]["Arguments"])})
+        validate(
+            "CreateProcessingJob", {"ProcessingJobName": "x", **resolve(steps[name]["Arguments"])}
+        )
     validate("CreateTrainingJob", {"TrainingJobName": "x", **resolve(steps["Train"]["Arguments"])})
     validate("CreateModelPackage", resolve(steps["RegisterModel"]["Arguments"]))
     hps = resolve(steps["Train"]["Arguments"])["HyperParameters"]
@@ -169,10 +200,16 @@ def test_job_code_is_uploaded_under_the_code_prefix_tenant_roles_may_read(built)
     definition, bucket = built
     steps = steps_by_name(definition)
     s3 = boto3.client("s3", region_name="us-east-1")
-    code_inputs = [i["S3Input"]["S3Uri"] for n in ("Preprocess", "Evaluate")
-                   for i in steps[n]["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"]
-    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
-                for c in steps["Train"]["Arguments"]["InputDataConfig"]}
+    code_inputs = [
+        i["S3Input"]["S3Uri"]
+        for n in ("Preprocess", "Evaluate")
+        for i in steps[n]["Arguments"]["ProcessingInputs"]
+        if i["InputName"] == "code"
+    ]
+    channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+        for c in steps["Train"]["Arguments"]["InputDataConfig"]
+    }
     prefix = f"s3://{bucket}/{pipeline.code_prefix()}/"
     uris = [*code_inputs, channels["code"], channels["sm_drivers"]]
     assert all(u.startswith(prefix) for u in uris)
@@ -181,20 +218,30 @@ def test_job_code_is_uploaded_under_the_code_prefix_tenant_roles_may_read(built)
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert body == (pipeline.STEPS_DIR / Path(key).name).read_bytes()
     train_code = channels["code"].removeprefix(f"s3://{bucket}/")
-    keys = {o["Key"].rsplit("/", 1)[-1] for o in s3.list_objects_v2(
-        Bucket=bucket, Prefix=train_code)["Contents"]}
+    keys = {
+        o["Key"].rsplit("/", 1)[-1]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=train_code)["Contents"]
+    }
     assert {"train.py", "inference.py"} <= keys and not any(k.endswith(".pyc") for k in keys)
 
 
 def test_parameters_for_a_tenant_and_bad_options():
     target = pipeline.TenantTarget("acme", "mt-acme-1-us-east-1", "mt-acme", ROLE)
-    params = {p["Name"]: p["Value"] for p in pipeline.execution_parameters(
-        target, accuracy_threshold=0.8, hyperparameters={"max_depth": 3})}
-    assert params == {"TenantId": "acme", "TenantRoleArn": ROLE,
-                      "TenantBucket": "mt-acme-1-us-east-1",
-                      "InputDataUrl": "s3://mt-acme-1-us-east-1/data/raw/churn.csv",
-                      "ModelPackageGroupName": "mt-acme", "AccuracyThreshold": "0.8",
-                      "MaxDepth": "3"}
+    params = {
+        p["Name"]: p["Value"]
+        for p in pipeline.execution_parameters(
+            target, accuracy_threshold=0.8, hyperparameters={"max_depth": 3}
+        )
+    }
+    assert params == {
+        "TenantId": "acme",
+        "TenantRoleArn": ROLE,
+        "TenantBucket": "mt-acme-1-us-east-1",
+        "InputDataUrl": "s3://mt-acme-1-us-east-1/data/raw/churn.csv",
+        "ModelPackageGroupName": "mt-acme",
+        "AccuracyThreshold": "0.8",
+        "MaxDepth": "3",
+    }
     with pytest.raises(ValueError, match="accuracy_threshold must lie in"):
         pipeline.execution_parameters(target, accuracy_threshold=7)
     with pytest.raises(ValueError, match="approval_status must be one of"):

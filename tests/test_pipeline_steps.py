@@ -23,31 +23,49 @@ def churn(tenant: str, rows: int = 2000) -> pd.DataFrame:
 
 
 def run_script(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(STEPS / f"{name}.py"), *args],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, str(STEPS / f"{name}.py"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def run_all(tmp: Path, tenant: str, rows: int = 2000, hp: dict | None = None) -> dict:
     """preprocess -> train -> evaluate as three separate processes; return evaluation.json."""
     (tmp / "raw").mkdir(parents=True)
     churn(tenant, rows).to_csv(tmp / "raw" / "churn.csv", index=False)
-    proc = run_script("preprocess", "--input-dir", str(tmp / "raw"), "--output-dir",
-                      str(tmp / "out"))
+    proc = run_script(
+        "preprocess", "--input-dir", str(tmp / "raw"), "--output-dir", str(tmp / "out")
+    )
     assert proc.returncode == 0, proc.stderr
     hp_args = [a for k, v in (hp or {}).items() for a in (f"--{k}", str(v))]
-    proc = run_script("train", *hp_args, env={
-        "SM_CHANNEL_TRAIN": str(tmp / "out" / "train"),
-        "SM_CHANNEL_VALIDATION": str(tmp / "out" / "validation"),
-        "SM_MODEL_DIR": str(tmp / "model"), "SM_HP_NUM_ROUND": "30"})
+    proc = run_script(
+        "train",
+        *hp_args,
+        env={
+            "SM_CHANNEL_TRAIN": str(tmp / "out" / "train"),
+            "SM_CHANNEL_VALIDATION": str(tmp / "out" / "validation"),
+            "SM_MODEL_DIR": str(tmp / "model"),
+            "SM_HP_NUM_ROUND": "30",
+        },
+    )
     assert proc.returncode == 0, proc.stderr
     assert "validation-auc" in proc.stdout
     with tarfile.open(tmp / "model.tar.gz", "w:gz") as tar:
         tar.add(tmp / "model" / train.MODEL_FILE, arcname=train.MODEL_FILE)
     (tmp / "artifact").mkdir()
     (tmp / "model.tar.gz").rename(tmp / "artifact" / "model.tar.gz")
-    proc = run_script("evaluate", "--model-dir", str(tmp / "artifact"), "--test-dir",
-                      str(tmp / "out" / "test"), "--output-dir", str(tmp / "evaluation"))
+    proc = run_script(
+        "evaluate",
+        "--model-dir",
+        str(tmp / "artifact"),
+        "--test-dir",
+        str(tmp / "out" / "test"),
+        "--output-dir",
+        str(tmp / "evaluation"),
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads((tmp / "evaluation" / "evaluation.json").read_text())
 
@@ -65,17 +83,27 @@ def test_preprocess_writes_label_first_splits_without_header(tmp_path):
         assert frame.notna().all().all()
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda df: df.drop(columns=["Day Mins"]), "missing column(s) ['Day Mins']"),
-    (lambda df: df.assign(**{"Churn?": "maybe"}), "'Churn?' has values ['maybe']"),
-    (lambda df: df.assign(**{"Eve Calls": "lots"}), "'Eve Calls' must be numeric"),
-    (lambda df: df.head(10), "only 10 rows"),
-    (lambda df: df.assign(State="XX"), "'State' has unknown values ['XX']"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda df: df.drop(columns=["Day Mins"]), "missing column(s) ['Day Mins']"),
+        (lambda df: df.assign(**{"Churn?": "maybe"}), "'Churn?' has values ['maybe']"),
+        (lambda df: df.assign(**{"Eve Calls": "lots"}), "'Eve Calls' must be numeric"),
+        (lambda df: df.head(10), "only 10 rows"),
+        (lambda df: df.assign(State="XX"), "'State' has unknown values ['XX']"),
+    ],
+)
 def test_preprocess_rejects_bad_data_naming_the_problem(tmp_path, mutate, message):
     mutate(churn("acme", 300)).to_csv(tmp_path / "churn.csv", index=False)
-    proc = run_script("preprocess", "--input-dir", str(tmp_path), "--output-dir",
-                      str(tmp_path / "out"), "--failure-file", str(tmp_path / "message"))
+    proc = run_script(
+        "preprocess",
+        "--input-dir",
+        str(tmp_path),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--failure-file",
+        str(tmp_path / "message"),
+    )
     assert proc.returncode == 1
     assert "bad input data" in proc.stderr and message in proc.stderr
     assert message in (tmp_path / "message").read_text()
@@ -83,12 +111,14 @@ def test_preprocess_rejects_bad_data_naming_the_problem(tmp_path, mutate, messag
 
 
 def test_preprocess_rejects_missing_and_garbage_files(tmp_path):
-    proc = run_script("preprocess", "--input-dir", str(tmp_path), "--output-dir",
-                      str(tmp_path / "out"))
+    proc = run_script(
+        "preprocess", "--input-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")
+    )
     assert proc.returncode == 1 and "no CSV file found" in proc.stderr
     (tmp_path / "churn.csv").write_bytes(b"\xff\xfe\x00garbage\x00\n\x01")
-    proc = run_script("preprocess", "--input-dir", str(tmp_path), "--output-dir",
-                      str(tmp_path / "out"))
+    proc = run_script(
+        "preprocess", "--input-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")
+    )
     assert proc.returncode == 1 and "bad input data" in proc.stderr
 
 
@@ -105,10 +135,13 @@ def test_scripts_chain_gives_sane_metrics_and_models_differ_per_tenant(tmp_path)
         assert roc["false_positive_rates"][0] == 0.0 and roc["true_positive_rates"][-1] == 1.0
         assert report["feature_importance"] and all(
             not k.startswith("f") or k in preprocess.feature_names()
-            for k in report["feature_importance"])
+            for k in report["feature_importance"]
+        )
     acme, globex = (reports[t]["binary_classification_metrics"] for t in ("acme", "globex"))
     assert (acme["auc"]["value"], acme["accuracy"]["value"]) != (
-        globex["auc"]["value"], globex["accuracy"]["value"])
+        globex["auc"]["value"],
+        globex["accuracy"]["value"],
+    )
     models = [(tmp_path / t / "model" / "xgboost-model").read_bytes() for t in ("acme", "globex")]
     assert models[0] != models[1]
 
@@ -117,13 +150,22 @@ def test_train_hyperparameters_from_command_line_change_the_model(tmp_path):
     churn("acme", 600).to_csv(tmp_path / "churn.csv", index=False)
     preprocess.run(tmp_path, tmp_path / "out")
     for depth in ("2", "6"):
-        proc = run_script("train", "--max_depth", depth, "--num_round", "5", env={
-            "SM_CHANNEL_TRAIN": str(tmp_path / "out" / "train"),
-            "SM_MODEL_DIR": str(tmp_path / f"model{depth}")})
+        proc = run_script(
+            "train",
+            "--max_depth",
+            depth,
+            "--num_round",
+            "5",
+            env={
+                "SM_CHANNEL_TRAIN": str(tmp_path / "out" / "train"),
+                "SM_MODEL_DIR": str(tmp_path / f"model{depth}"),
+            },
+        )
         assert proc.returncode == 0, proc.stderr
     shallow = inference.model_fn(str(tmp_path / "model2"))
     deep = inference.model_fn(str(tmp_path / "model6"))
     assert shallow.save_raw() != deep.save_raw()
+
     def depth(booster):
         return max(line.count("\t") for tree in booster.get_dump() for line in tree.splitlines())
 
@@ -144,29 +186,33 @@ def test_inference_handlers_answer_csv_and_json(model_dir):
     rows = pd.read_csv(model_dir / "out" / "test" / "test.csv", header=None).iloc[:5, 1:]
     body = rows.to_csv(header=False, index=False)
     csv_probs, ctype = inference.output_fn(
-        inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv")
+        inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv"
+    )
     assert ctype == "text/csv"
     values = [float(v) for v in csv_probs.splitlines()]
     assert len(values) == 5 and all(0.0 <= v <= 1.0 for v in values)
     doc = json.dumps({"instances": rows.values.tolist()}).encode()
     out, ctype = inference.output_fn(
-        inference.predict_fn(inference.input_fn(doc, "application/json"), model),
-        "application/json")
+        inference.predict_fn(inference.input_fn(doc, "application/json"), model), "application/json"
+    )
     assert ctype == "application/json"
     assert json.loads(out)["predictions"] == pytest.approx(values, abs=1e-5)
     single = inference.input_fn(json.dumps(rows.values[0].tolist()), "application/json")
     assert inference.predict_fn(single, model)[0] == pytest.approx(values[0], abs=1e-5)
 
 
-@pytest.mark.parametrize(("body", "ctype", "message"), [
-    ("1,2,abc", "text/csv", "malformed text/csv body"),
-    ("", "text/csv", "empty text/csv body"),
-    ("{not json", "application/json", "malformed application/json body"),
-    ('{"rows": []}', "application/json", '"instances" or "features"'),
-    ('[[1, 2], [3]]', "application/json", "equal length"),
-    ("1,2", "application/x-npy", "unsupported content type"),
-    ("1,2,3", "text/csv", "feature values; got 3"),
-])
+@pytest.mark.parametrize(
+    ("body", "ctype", "message"),
+    [
+        ("1,2,abc", "text/csv", "malformed text/csv body"),
+        ("", "text/csv", "empty text/csv body"),
+        ("{not json", "application/json", "malformed application/json body"),
+        ('{"rows": []}', "application/json", '"instances" or "features"'),
+        ("[[1, 2], [3]]", "application/json", "equal length"),
+        ("1,2", "application/x-npy", "unsupported content type"),
+        ("1,2,3", "text/csv", "feature values; got 3"),
+    ],
+)
 def test_inference_rejects_malformed_bodies(model_dir, body, ctype, message):
     model = inference.model_fn(str(model_dir / "model"))
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
@@ -186,12 +232,16 @@ def test_plots_render_the_report_and_colour_steps_by_status(model_dir):
     from helpers import plots
 
     report = evaluate.evaluate(evaluate.load_model(model_dir / "model"), model_dir / "out" / "test")
-    for figure in (plots.roc_curve(report), plots.confusion_matrix(report),
-                   plots.feature_importance(report)):
+    for figure in (
+        plots.roc_curve(report),
+        plots.confusion_matrix(report),
+        plots.feature_importance(report),
+    ):
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
         assert buffer.getvalue().startswith(b"\x89PNG")
     graph = plots.pipeline_graph({"Preprocess": "Succeeded", "Train": "Failed"})
     colours = [to_hex(p.get_facecolor(), keep_alpha=False) for p in graph.axes[0].patches]
-    assert colours[:3] == [plots.STATUS_COLORS[s].lower()
-                           for s in ("Succeeded", "Failed", "Not run")]
+    assert colours[:3] == [
+        plots.STATUS_COLORS[s].lower() for s in ("Succeeded", "Failed", "Not run")
+    ]

@@ -15,9 +15,16 @@ import xgboost as xgb
 from botocore.exceptions import ClientError
 
 ACCOUNT = "123456789012"
-TRUST_STATES = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
-    "Action": "sts:AssumeRole"}]}
+TRUST_STATES = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "states.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
@@ -28,10 +35,14 @@ def uid(prefix: str) -> str:
 def make_role(iam, statements: list[dict]) -> str:
     """A state machine role whose inline policy holds `statements`."""
     name = uid("sfn-role")
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_STATES))[
-        "Role"]["Arn"]
-    iam.put_role_policy(RoleName=name, PolicyName="tasks", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": statements}))
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_STATES))["Role"][
+        "Arn"
+    ]
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="tasks",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
     return arn
 
 
@@ -47,16 +58,20 @@ def wait_done(sfn, execution_arn: str, timeout: float = 60) -> dict:
 
 def run(sfn, definition: dict, role_arn: str, execution_input: dict | None = None) -> dict:
     """Create a state machine, run it once to the end, return DescribeExecution."""
-    machine = sfn.create_state_machine(name=uid("sm"), definition=json.dumps(definition),
-                                       roleArn=role_arn)["stateMachineArn"]
-    started = sfn.start_execution(stateMachineArn=machine,
-                                  input=json.dumps(execution_input or {}))
+    machine = sfn.create_state_machine(
+        name=uid("sm"), definition=json.dumps(definition), roleArn=role_arn
+    )["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input or {}))
     return wait_done(sfn, started["executionArn"])
 
 
 def task(resource: str, parameters: dict, **fields) -> dict:
-    return {"Type": "Task", "Resource": f"arn:aws:states:::{resource}",
-            "Parameters": parameters, **fields}
+    return {
+        "Type": "Task",
+        "Resource": f"arn:aws:states:::{resource}",
+        "Parameters": parameters,
+        **fields,
+    }
 
 
 def chain(*states: tuple[str, dict]) -> dict:
@@ -77,42 +92,107 @@ def admin_role(localaws):
 def table(localaws):
     name = uid("sfn-table")
     boto3.client("dynamodb", region_name="us-east-1").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
     return name
 
 
 def test_integrations_run_to_succeeded_with_side_effects(aws, admin_role, table):
-    s3, sm, iam, ddb, sfn = (aws(n) for n in ("s3", "sagemaker", "iam", "dynamodb",
-                                              "stepfunctions"))
+    s3, sm, iam, ddb, sfn = (
+        aws(n) for n in ("s3", "sagemaker", "iam", "dynamodb", "stepfunctions")
+    )
     bucket, group, role_name = uid("sfn-bucket"), uid("sfn-group"), uid("made-by-sfn")
     s3.create_bucket(Bucket=bucket)
     key = {"pk": {"S.$": "$.id"}}
     definition = chain(
-        ("Put", task("aws-sdk:s3:putObject", {"Bucket": bucket, "Key": "hello.txt",
-                                              "Body.$": "$.text"}, ResultPath=None)),
-        ("Get", task("aws-sdk:s3:getObject", {"Bucket": bucket, "Key": "hello.txt"},
-                     ResultSelector={"body.$": "$.Body"}, ResultPath="$.read")),
-        ("Group", task("aws-sdk:sagemaker:createModelPackageGroup", {
-            "ModelPackageGroupName": group, "Tags": [{"Key": "tenant-id", "Value": "t1"}]},
-            ResultPath="$.group")),
-        ("Role", task("aws-sdk:iam:createRole", {
-            "RoleName": role_name, "AssumeRolePolicyDocument": TRUST_STATES},
-            ResultSelector={"arn.$": "$.Role.Arn"}, ResultPath="$.role")),
-        ("PutItem", task("dynamodb:putItem", {"TableName": table, "Item": {
-            "pk": {"S.$": "$.id"}, "status": {"S": "NEW"}}}, ResultPath=None)),
-        ("UpdateItem", task("dynamodb:updateItem", {
-            "TableName": table, "Key": key, "UpdateExpression": "SET #s = :s",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":s": {"S": "ACTIVE"}}}, ResultPath=None)),
-        ("GetItem", task("dynamodb:getItem", {"TableName": table, "Key": key},
-                         ResultSelector={"status.$": "$.Item.status.S"}, ResultPath="$.item")),
-        ("SdkGetItem", task("aws-sdk:dynamodb:getItem", {"TableName": table, "Key": key},
-                            ResultSelector={"status.$": "$.Item.status.S"},
-                            ResultPath="$.sdkItem")),
-        ("Copy", task("dynamodb:putItem", {"TableName": table, "Item": {
-            "pk": {"S": "copy"}, "status": {"S.$": "$.item.status"}}}, ResultPath=None)),
+        (
+            "Put",
+            task(
+                "aws-sdk:s3:putObject",
+                {"Bucket": bucket, "Key": "hello.txt", "Body.$": "$.text"},
+                ResultPath=None,
+            ),
+        ),
+        (
+            "Get",
+            task(
+                "aws-sdk:s3:getObject",
+                {"Bucket": bucket, "Key": "hello.txt"},
+                ResultSelector={"body.$": "$.Body"},
+                ResultPath="$.read",
+            ),
+        ),
+        (
+            "Group",
+            task(
+                "aws-sdk:sagemaker:createModelPackageGroup",
+                {"ModelPackageGroupName": group, "Tags": [{"Key": "tenant-id", "Value": "t1"}]},
+                ResultPath="$.group",
+            ),
+        ),
+        (
+            "Role",
+            task(
+                "aws-sdk:iam:createRole",
+                {"RoleName": role_name, "AssumeRolePolicyDocument": TRUST_STATES},
+                ResultSelector={"arn.$": "$.Role.Arn"},
+                ResultPath="$.role",
+            ),
+        ),
+        (
+            "PutItem",
+            task(
+                "dynamodb:putItem",
+                {"TableName": table, "Item": {"pk": {"S.$": "$.id"}, "status": {"S": "NEW"}}},
+                ResultPath=None,
+            ),
+        ),
+        (
+            "UpdateItem",
+            task(
+                "dynamodb:updateItem",
+                {
+                    "TableName": table,
+                    "Key": key,
+                    "UpdateExpression": "SET #s = :s",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":s": {"S": "ACTIVE"}},
+                },
+                ResultPath=None,
+            ),
+        ),
+        (
+            "GetItem",
+            task(
+                "dynamodb:getItem",
+                {"TableName": table, "Key": key},
+                ResultSelector={"status.$": "$.Item.status.S"},
+                ResultPath="$.item",
+            ),
+        ),
+        (
+            "SdkGetItem",
+            task(
+                "aws-sdk:dynamodb:getItem",
+                {"TableName": table, "Key": key},
+                ResultSelector={"status.$": "$.Item.status.S"},
+                ResultPath="$.sdkItem",
+            ),
+        ),
+        (
+            "Copy",
+            task(
+                "dynamodb:putItem",
+                {
+                    "TableName": table,
+                    "Item": {"pk": {"S": "copy"}, "status": {"S.$": "$.item.status"}},
+                },
+                ResultPath=None,
+            ),
+        ),
     )
 
     desc = run(sfn, definition, admin_role, {"id": "acme", "text": "hello, tenant"})
@@ -124,15 +204,21 @@ def test_integrations_run_to_succeeded_with_side_effects(aws, admin_role, table)
     assert output["item"] == {"status": "ACTIVE"} and output["sdkItem"] == {"status": "ACTIVE"}
     assert s3.get_object(Bucket=bucket, Key="hello.txt")["Body"].read() == b"hello, tenant"
     assert sm.list_tags(ResourceArn=output["group"]["ModelPackageGroupArn"])["Tags"] == [
-        {"Key": "tenant-id", "Value": "t1"}]
+        {"Key": "tenant-id", "Value": "t1"}
+    ]
     trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
     assert output["role"]["arn"] == f"arn:aws:iam::{ACCOUNT}:role/{role_name}"
     items = {i["pk"]["S"]: i["status"]["S"] for i in ddb.scan(TableName=table)["Items"]}
     assert items["acme"] == "ACTIVE" and items["copy"] == "ACTIVE"
 
-    deleted = run(sfn, chain(("Del", task("dynamodb:deleteItem", {
-        "TableName": table, "Key": {"pk": {"S": "copy"}}}))), admin_role)
+    deleted = run(
+        sfn,
+        chain(
+            ("Del", task("dynamodb:deleteItem", {"TableName": table, "Key": {"pk": {"S": "copy"}}}))
+        ),
+        admin_role,
+    )
     assert deleted["status"] == "SUCCEEDED"
     assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "copy"}})
 
@@ -143,12 +229,25 @@ def test_tasks_sign_as_the_state_machine_role(aws):
     mine, other = uid("sfn-mine"), uid("sfn-other")
     for bucket in (mine, other):
         s3.create_bucket(Bucket=bucket)
-    role = make_role(iam, [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
-                            "Resource": f"arn:aws:s3:::{mine}/*"}])
+    role = make_role(
+        iam,
+        [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject"],
+                "Resource": f"arn:aws:s3:::{mine}/*",
+            }
+        ],
+    )
 
     def put(bucket: str) -> dict:
-        return run(sfn, chain(("Put", task("aws-sdk:s3:putObject", {
-            "Bucket": bucket, "Key": "k", "Body": "x"}))), role)
+        return run(
+            sfn,
+            chain(
+                ("Put", task("aws-sdk:s3:putObject", {"Bucket": bucket, "Key": "k", "Body": "x"}))
+            ),
+            role,
+        )
 
     assert put(mine)["status"] == "SUCCEEDED"
     denied = put(other)
@@ -157,19 +256,34 @@ def test_tasks_sign_as_the_state_machine_role(aws):
     assert not s3.list_objects_v2(Bucket=other).get("Contents")
 
 
-@pytest.mark.parametrize("resource,parameters,error", [
-    ("aws-sdk:s3:getObject", {"Bucket": "no-such-bucket-h2", "Key": "k"},
-     "S3.NoSuchBucketException"),
-    ("aws-sdk:iam:getRole", {"RoleName": "no-such-role-h2"}, "Iam.NoSuchEntityException"),
-    ("aws-sdk:dynamodb:getItem", {"TableName": "no-such-table-h2", "Key": {"pk": {"S": "a"}}},
-     "DynamoDb.ResourceNotFoundException"),
-    ("dynamodb:getItem", {"TableName": "no-such-table-h2", "Key": {"pk": {"S": "a"}}},
-     "DynamoDB.ResourceNotFoundException"),
-    # SageMaker models ResourceNotFound; its ValidationException is unmodelled, which Step
-    # Functions reports under the SDK's service exception name.
-    ("aws-sdk:sagemaker:deleteModelPackageGroup", {"ModelPackageGroupName": "no-such-group"},
-     "SageMaker.SageMakerException"),
-])
+@pytest.mark.parametrize(
+    "resource,parameters,error",
+    [
+        (
+            "aws-sdk:s3:getObject",
+            {"Bucket": "no-such-bucket-h2", "Key": "k"},
+            "S3.NoSuchBucketException",
+        ),
+        ("aws-sdk:iam:getRole", {"RoleName": "no-such-role-h2"}, "Iam.NoSuchEntityException"),
+        (
+            "aws-sdk:dynamodb:getItem",
+            {"TableName": "no-such-table-h2", "Key": {"pk": {"S": "a"}}},
+            "DynamoDb.ResourceNotFoundException",
+        ),
+        (
+            "dynamodb:getItem",
+            {"TableName": "no-such-table-h2", "Key": {"pk": {"S": "a"}}},
+            "DynamoDB.ResourceNotFoundException",
+        ),
+        # SageMaker models ResourceNotFound; its ValidationException is unmodelled, which Step
+        # Functions reports under the SDK's service exception name.
+        (
+            "aws-sdk:sagemaker:deleteModelPackageGroup",
+            {"ModelPackageGroupName": "no-such-group"},
+            "SageMaker.SageMakerException",
+        ),
+    ],
+)
 def test_failing_task_surfaces_the_aws_error_name(aws, admin_role, resource, parameters, error):
     sfn = aws("stepfunctions")
     desc = run(sfn, chain(("T", task(resource, parameters))), admin_role)
@@ -185,23 +299,54 @@ def test_failing_task_surfaces_the_aws_error_name(aws, admin_role, resource, par
 def test_catch_on_aws_error_names(aws, admin_role, table):
     sfn, ddb = aws("stepfunctions"), aws("dynamodb")
     ddb.put_item(TableName=table, Item={"pk": {"S": "taken"}})
-    definition = {"StartAt": "Create", "States": {
-        "Create": task("dynamodb:putItem", {
-            "TableName": table, "Item": {"pk": {"S": "taken"}},
-            "ConditionExpression": "attribute_not_exists(pk)"},
-            Catch=[{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
-                    "ResultPath": "$.error", "Next": "Read"}], End=True),
-        "Read": task("aws-sdk:s3:getObject", {"Bucket": "no-such-bucket-h2", "Key": "k"},
-                     Catch=[{"ErrorEquals": ["S3.NoSuchKeyException"], "Next": "Wrong"},
-                            {"ErrorEquals": ["S3.NoSuchBucketException"],
-                             "ResultPath": "$.s3error", "Next": "Any"}], End=True),
-        "Any": task("aws-sdk:sagemaker:describeModelPackageGroup",
-                    {"ModelPackageGroupName": "no-such-group"},
-                    Catch=[{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.smerror",
-                            "Next": "Done"}], End=True),
-        "Wrong": {"Type": "Fail", "Error": "WrongCatch"},
-        "Done": {"Type": "Pass", "End": True},
-    }}
+    definition = {
+        "StartAt": "Create",
+        "States": {
+            "Create": task(
+                "dynamodb:putItem",
+                {
+                    "TableName": table,
+                    "Item": {"pk": {"S": "taken"}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                },
+                Catch=[
+                    {
+                        "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
+                        "ResultPath": "$.error",
+                        "Next": "Read",
+                    }
+                ],
+                End=True,
+            ),
+            "Read": task(
+                "aws-sdk:s3:getObject",
+                {"Bucket": "no-such-bucket-h2", "Key": "k"},
+                Catch=[
+                    {"ErrorEquals": ["S3.NoSuchKeyException"], "Next": "Wrong"},
+                    {
+                        "ErrorEquals": ["S3.NoSuchBucketException"],
+                        "ResultPath": "$.s3error",
+                        "Next": "Any",
+                    },
+                ],
+                End=True,
+            ),
+            "Any": task(
+                "aws-sdk:sagemaker:describeModelPackageGroup",
+                {"ModelPackageGroupName": "no-such-group"},
+                Catch=[
+                    {
+                        "ErrorEquals": ["States.TaskFailed"],
+                        "ResultPath": "$.smerror",
+                        "Next": "Done",
+                    }
+                ],
+                End=True,
+            ),
+            "Wrong": {"Type": "Fail", "Error": "WrongCatch"},
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
     desc = run(sfn, definition, admin_role)
     assert desc["status"] == "SUCCEEDED", desc
     output = json.loads(desc["output"])
@@ -214,9 +359,12 @@ def test_catch_on_aws_error_names(aws, admin_role, table):
 def test_start_without_name_twice_and_describe(aws, admin_role):
     sfn = aws("stepfunctions")
     machine = sfn.create_state_machine(
-        name=uid("sm"), roleArn=admin_role, definition=json.dumps(
-            {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True},
-                                              "End": True}}}))["stateMachineArn"]
+        name=uid("sm"),
+        roleArn=admin_role,
+        definition=json.dumps(
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "End": True}}}
+        ),
+    )["stateMachineArn"]
     first = sfn.start_execution(stateMachineArn=machine, input='{"n": 1}')["executionArn"]
     second = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     assert first != second
@@ -236,15 +384,19 @@ def test_start_without_name_twice_and_describe(aws, admin_role):
     newest = sfn.get_execution_history(executionArn=first, reverseOrder=True, maxResults=1)
     assert newest["events"][0]["type"] == "ExecutionSucceeded" and newest["nextToken"]
     pages = sfn.get_paginator("get_execution_history").paginate(
-        executionArn=first, PaginationConfig={"PageSize": 2})
+        executionArn=first, PaginationConfig={"PageSize": 2}
+    )
     assert [e["id"] for page in pages for e in page["events"]] == [e["id"] for e in events]
 
 
 def _tiny_model_artifact() -> bytes:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(100, 3))
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2},
-                        xgb.DMatrix(x, label=(x[:, 0] > 0).astype(int)), 4)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 2},
+        xgb.DMatrix(x, label=(x[:, 0] > 0).astype(int)),
+        4,
+    )
     raw = bytes(booster.save_raw(raw_format="ubj"))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
@@ -259,11 +411,22 @@ def test_invoke_endpoint_integration(aws, admin_role):
     bucket, name = uid("sfn-models"), uid("sfn-ep")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=_tiny_model_artifact())
-    sm.create_model(ModelName=name, ExecutionRoleArn=admin_role, PrimaryContainer={
-        "Image": XGB_IMAGE, "ModelDataUrl": f"s3://{bucket}/model.tar.gz"})
-    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
-        "InitialInstanceCount": 1}])
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=admin_role,
+        PrimaryContainer={"Image": XGB_IMAGE, "ModelDataUrl": f"s3://{bucket}/model.tar.gz"},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     deadline = time.monotonic() + 60
     while sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Creating":
@@ -271,9 +434,25 @@ def test_invoke_endpoint_integration(aws, admin_role):
         time.sleep(0.05)
 
     def invoke(endpoint: str) -> dict:
-        return run(sfn, chain(("Invoke", task("aws-sdk:sagemakerruntime:invokeEndpoint", {
-            "EndpointName": endpoint, "ContentType": "text/csv", "Accept": "text/csv",
-            "Body.$": "$.row"}))), admin_role, {"row": "1.0,0.0,0.0\n-1.0,0.0,0.0"})
+        return run(
+            sfn,
+            chain(
+                (
+                    "Invoke",
+                    task(
+                        "aws-sdk:sagemakerruntime:invokeEndpoint",
+                        {
+                            "EndpointName": endpoint,
+                            "ContentType": "text/csv",
+                            "Accept": "text/csv",
+                            "Body.$": "$.row",
+                        },
+                    ),
+                )
+            ),
+            admin_role,
+            {"row": "1.0,0.0,0.0\n-1.0,0.0,0.0"},
+        )
 
     desc = invoke(name)
     assert desc["status"] == "SUCCEEDED", desc
@@ -289,12 +468,25 @@ def test_invoke_endpoint_integration(aws, admin_role):
 
 def test_retry_on_an_aws_error_name(aws, admin_role):
     sfn = aws("stepfunctions")
-    definition = {"StartAt": "Read", "States": {"Read": task(
-        "aws-sdk:s3:getObject", {"Bucket": "no-such-bucket-h2", "Key": "k"},
-        Retry=[{"ErrorEquals": ["S3.NoSuchBucketException"], "IntervalSeconds": 1,
-                "MaxAttempts": 1}],
-        Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Gave up"}], End=True),
-        "Gave up": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "Read",
+        "States": {
+            "Read": task(
+                "aws-sdk:s3:getObject",
+                {"Bucket": "no-such-bucket-h2", "Key": "k"},
+                Retry=[
+                    {
+                        "ErrorEquals": ["S3.NoSuchBucketException"],
+                        "IntervalSeconds": 1,
+                        "MaxAttempts": 1,
+                    }
+                ],
+                Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Gave up"}],
+                End=True,
+            ),
+            "Gave up": {"Type": "Pass", "End": True},
+        },
+    }
     desc = run(sfn, definition, admin_role)
     assert desc["status"] == "SUCCEEDED"
     events = sfn.get_execution_history(executionArn=desc["executionArn"])["events"]
@@ -312,14 +504,19 @@ def test_executions_survive_a_restart(tmp_path):
     start(config)
     try:
         env = env_vars(config)
-        session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                region_name="us-east-1")
+        session = boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
         sfn = session.client("stepfunctions", endpoint_url=config.endpoint_url)
         iam = session.client("iam", endpoint_url=config.endpoint_url)
         role = make_role(iam, [{"Effect": "Allow", "Action": "*", "Resource": "*"}])
-        desc = run(sfn, {"StartAt": "P", "States": {"P": {
-            "Type": "Pass", "Result": "kept", "End": True}}}, role)
+        desc = run(
+            sfn,
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "kept", "End": True}}},
+            role,
+        )
         assert desc["status"] == "SUCCEEDED"
         before = sfn.get_execution_history(executionArn=desc["executionArn"])["events"]
         stop(config)
@@ -341,16 +538,43 @@ def test_executions_survive_a_restart(tmp_path):
 def test_optimized_sagemaker_integration(aws, admin_role):
     sm, sfn = aws("sagemaker"), aws("stepfunctions")
     name = uid("opt-model")
-    created = run(sfn, chain(("Model", task("sagemaker:createModel", {
-        "ModelName": name, "ExecutionRoleArn": admin_role,
-        "PrimaryContainer": {"Image": XGB_IMAGE, "ModelDataUrl": "s3://bucket/model.tar.gz"}}))),
-        admin_role)
+    created = run(
+        sfn,
+        chain(
+            (
+                "Model",
+                task(
+                    "sagemaker:createModel",
+                    {
+                        "ModelName": name,
+                        "ExecutionRoleArn": admin_role,
+                        "PrimaryContainer": {
+                            "Image": XGB_IMAGE,
+                            "ModelDataUrl": "s3://bucket/model.tar.gz",
+                        },
+                    },
+                ),
+            )
+        ),
+        admin_role,
+    )
     assert created["status"] == "SUCCEEDED", created
     assert json.loads(created["output"])["ModelArn"].endswith(f"model/{name}")
     assert sm.describe_model(ModelName=name)["PrimaryContainer"]["Image"] == XGB_IMAGE
 
-    failed = run(sfn, chain(("Endpoint", task("sagemaker:createEndpoint", {
-        "EndpointName": uid("opt-ep"), "EndpointConfigName": "no-such-config"}))), admin_role)
+    failed = run(
+        sfn,
+        chain(
+            (
+                "Endpoint",
+                task(
+                    "sagemaker:createEndpoint",
+                    {"EndpointName": uid("opt-ep"), "EndpointConfigName": "no-such-config"},
+                ),
+            )
+        ),
+        admin_role,
+    )
     assert failed["status"] == "FAILED"
     assert failed["error"].startswith("SageMaker."), failed
 
@@ -358,18 +582,27 @@ def test_optimized_sagemaker_integration(aws, admin_role):
 def test_role_that_step_functions_cannot_assume_is_refused(aws):
     iam, sfn = aws("iam"), aws("stepfunctions")
     name = uid("sagemaker-only")
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-        "Action": "sts:AssumeRole"}]}
-    wrong = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))[
-        "Role"]["Arn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    wrong = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
     definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     for role in (wrong, f"arn:aws:iam::{ACCOUNT}:role/{uid('missing')}"):
         with pytest.raises(ClientError, match="is authorized to assume the provided role") as exc:
             sfn.create_state_machine(name=uid("sm"), definition=definition, roleArn=role)
         assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
-    assert not [m for m in sfn.list_state_machines()["stateMachines"]
-                if m["stateMachineArn"].endswith(name)]
+    assert not [
+        m for m in sfn.list_state_machines()["stateMachines"] if m["stateMachineArn"].endswith(name)
+    ]
 
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -381,26 +614,59 @@ def test_sagemaker_job_sync_waits_for_the_job(aws, admin_role):
     s3, sfn = aws("s3"), aws("stepfunctions")
     bucket = uid("sfn-jobs")
     s3.create_bucket(Bucket=bucket)
-    scripts = {"ok": "import pathlib\npathlib.Path('/opt/ml/processing/output/done.txt')"
-                     ".write_text('done')\n",
-               "bad": "raise SystemExit('no data for this tenant')\n"}
+    scripts = {
+        "ok": "import pathlib\npathlib.Path('/opt/ml/processing/output/done.txt')"
+        ".write_text('done')\n",
+        "bad": "raise SystemExit('no data for this tenant')\n",
+    }
     for name, code in scripts.items():
         s3.put_object(Bucket=bucket, Key=f"code/{name}.py", Body=code.encode())
 
     def job(script: str) -> dict:
-        return task("sagemaker:createProcessingJob.sync", {
-            "ProcessingJobName.$": "$$.Execution.Name", "RoleArn": admin_role,
-            "ProcessingResources": {"ClusterConfig": {
-                "InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
-            "AppSpecification": {"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": [
-                "python3", f"/opt/ml/processing/input/code/{script}.py"]},
-            "ProcessingInputs": [{"InputName": "code", "S3Input": {
-                "S3Uri": f"s3://{bucket}/code/{script}.py",
-                "LocalPath": "/opt/ml/processing/input/code", "S3DataType": "S3Prefix",
-                "S3InputMode": "File"}}],
-            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
-                "S3Uri": f"s3://{bucket}/out/{script}", "LocalPath": "/opt/ml/processing/output",
-                "S3UploadMode": "EndOfJob"}}]}})
+        return task(
+            "sagemaker:createProcessingJob.sync",
+            {
+                "ProcessingJobName.$": "$$.Execution.Name",
+                "RoleArn": admin_role,
+                "ProcessingResources": {
+                    "ClusterConfig": {
+                        "InstanceCount": 1,
+                        "InstanceType": "ml.m5.large",
+                        "VolumeSizeInGB": 5,
+                    }
+                },
+                "AppSpecification": {
+                    "ImageUri": SKLEARN_IMAGE,
+                    "ContainerEntrypoint": [
+                        "python3",
+                        f"/opt/ml/processing/input/code/{script}.py",
+                    ],
+                },
+                "ProcessingInputs": [
+                    {
+                        "InputName": "code",
+                        "S3Input": {
+                            "S3Uri": f"s3://{bucket}/code/{script}.py",
+                            "LocalPath": "/opt/ml/processing/input/code",
+                            "S3DataType": "S3Prefix",
+                            "S3InputMode": "File",
+                        },
+                    }
+                ],
+                "ProcessingOutputConfig": {
+                    "Outputs": [
+                        {
+                            "OutputName": "out",
+                            "S3Output": {
+                                "S3Uri": f"s3://{bucket}/out/{script}",
+                                "LocalPath": "/opt/ml/processing/output",
+                                "S3UploadMode": "EndOfJob",
+                            },
+                        }
+                    ]
+                },
+            },
+        )
 
     done = run(aws("stepfunctions"), chain(("Job", job("ok"))), admin_role)
     assert done["status"] == "SUCCEEDED", done
@@ -417,10 +683,19 @@ def test_wait_for_task_token_callback(aws, admin_role):
     s3, sfn = aws("s3"), aws("stepfunctions")
     bucket = uid("sfn-callback")
     s3.create_bucket(Bucket=bucket)
-    definition = chain(("Ask", task("aws-sdk:s3:putObject.waitForTaskToken", {
-        "Bucket": bucket, "Key": "token", "Body.$": "$$.Task.Token"}, TimeoutSeconds=60)))
-    machine = sfn.create_state_machine(name=uid("sm"), definition=json.dumps(definition),
-                                       roleArn=admin_role)["stateMachineArn"]
+    definition = chain(
+        (
+            "Ask",
+            task(
+                "aws-sdk:s3:putObject.waitForTaskToken",
+                {"Bucket": bucket, "Key": "token", "Body.$": "$$.Task.Token"},
+                TimeoutSeconds=60,
+            ),
+        )
+    )
+    machine = sfn.create_state_machine(
+        name=uid("sm"), definition=json.dumps(definition), roleArn=admin_role
+    )["stateMachineArn"]
     arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     deadline = time.monotonic() + 30
     while not s3.list_objects_v2(Bucket=bucket).get("Contents"):

@@ -39,8 +39,7 @@ def _template() -> dict:
 
 def _cfn_lint(path: Path) -> subprocess.CompletedProcess:
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
-    return subprocess.run([str(cfn_lint), str(path)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([str(cfn_lint), str(path)], capture_output=True, text=True, timeout=300)
 
 
 def test_cfn_lint_source_template():
@@ -61,16 +60,24 @@ def test_template_contract():
     assert params["TableName"]["Default"] == "allTenants"
     assert params["ResourcePrefix"]["Default"] == "mt"
     resources = template["Resources"]
-    names = {r["Properties"].get("StateMachineName") for r in resources.values()
-             if r["Type"] == "AWS::StepFunctions::StateMachine"}
+    names = {
+        r["Properties"].get("StateMachineName")
+        for r in resources.values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    }
     kinds = ("create", "deploy", "delete")
     assert names == {f"sm-multitenant-{k}-tenant-statemachine" for k in kinds}
     table = resources["TenantTable"]["Properties"]
     assert table["KeySchema"] == [{"AttributeName": "tenant-name", "KeyType": "HASH"}]
     outputs = set(template["Outputs"])
-    assert {"TenantTableName", "PipelineRoleArn", "StateMachineRoleArn",
-            "CreateTenantStateMachineArn", "DeployTenantStateMachineArn",
-            "DeleteTenantStateMachineArn"} <= outputs
+    assert {
+        "TenantTableName",
+        "PipelineRoleArn",
+        "StateMachineRoleArn",
+        "CreateTenantStateMachineArn",
+        "DeployTenantStateMachineArn",
+        "DeleteTenantStateMachineArn",
+    } <= outputs
 
 
 def test_least_privilege_roles():
@@ -98,7 +105,8 @@ def test_substitutions_cover_every_placeholder():
         text = (CLOUDFORMATION_DIR / props["DefinitionS3Location"]).read_text()
         used = set(re.findall(r"\$\{(\w+)\}", text))
         assert used <= set(props["DefinitionSubstitutions"]), used - set(
-            props["DefinitionSubstitutions"])
+            props["DefinitionSubstitutions"]
+        )
 
 
 def _walk(states: dict, start: str, path: str):
@@ -146,7 +154,8 @@ def _check_parameters(where: str, shape, params: dict) -> None:
         member = key[:-2] if key.endswith(".$") else key
         assert member in shape.members, (
             f"{where}: {member!r} is not a parameter of {shape.name} "
-            f"(expected one of {sorted(shape.members)})")
+            f"(expected one of {sorted(shape.members)})"
+        )
         target = shape.members[member]
         if not key.endswith(".$") and isinstance(value, dict) and target.type_name == "structure":
             _check_parameters(f"{where}.{member}", target, value)
@@ -158,8 +167,9 @@ def test_asl_is_valid(path):
     tasks = list(_walk(definition["States"], definition["StartAt"], path.name))
     models = botocore.session.get_session()
     for where, state in tasks:
-        match = re.fullmatch(r"arn:aws:states:::(aws-sdk:)?([a-z0-9]+):([a-zA-Z0-9]+)",
-                             state["Resource"])
+        match = re.fullmatch(
+            r"arn:aws:states:::(aws-sdk:)?([a-z0-9]+):([a-zA-Z0-9]+)", state["Resource"]
+        )
         assert match, f"{where}: unsupported resource {state['Resource']}"
         sdk, service, action = match.groups()
         if not sdk:
@@ -167,12 +177,15 @@ def test_asl_is_valid(path):
         model = models.get_service_model(SDK_SERVICES.get(service, service))
         operation = action[0].upper() + action[1:]
         assert operation in model.operation_names, f"{where}: {service} has no {operation}"
-        _check_parameters(where, model.operation_model(operation).input_shape,
-                          state.get("Parameters", {}))
+        _check_parameters(
+            where, model.operation_model(operation).input_shape, state.get("Parameters", {})
+        )
 
 
 def test_asl_files_are_all_referenced():
-    referenced = {r["Properties"]["DefinitionS3Location"]
-                  for r in _template()["Resources"].values()
-                  if r["Type"] == "AWS::StepFunctions::StateMachine"}
+    referenced = {
+        r["Properties"]["DefinitionS3Location"]
+        for r in _template()["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    }
     assert referenced == {f"statemachines/{p.name}" for p in ASL_FILES}

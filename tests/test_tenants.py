@@ -42,7 +42,8 @@ def test_deploy_is_idempotent(session):
     assert outputs == stack.stack_outputs(session)
     assert outputs["TenantTableName"] == "allTenants"
     assert outputs["CreateTenantStateMachineArn"].endswith(
-        ":stateMachine:sm-multitenant-create-tenant-statemachine")
+        ":stateMachine:sm-multitenant-create-tenant-statemachine"
+    )
 
 
 def test_create_describe_delete(session):
@@ -86,8 +87,9 @@ def test_duplicate_create_fails_and_changes_nothing(session):
     with pytest.raises(tenants.TenantExists, match="already exists"):
         tenants.create_tenant(session, tenant, progress=False)
     # The state machine refuses on its own too (atomically, through a conditional put).
-    execution = tenants.run_state_machine(session, "create", {"tenant": {"name": tenant}},
-                                          progress=False)
+    execution = tenants.run_state_machine(
+        session, "create", {"tenant": {"name": tenant}}, progress=False
+    )
     assert (execution.status, execution.error) == ("FAILED", "TenantAlreadyExists")
     assert tenants.get_tenant_item(session, tenant) == first
     tenants.describe_tenant(session, tenant)  # bucket, group still there
@@ -98,8 +100,9 @@ def test_duplicate_create_fails_and_changes_nothing(session):
 def test_state_machine_rejects_invalid_names(session, name):
     with pytest.raises(InvalidTenantId):
         tenants.create_tenant(session, name, progress=False)
-    execution = tenants.run_state_machine(session, "create", {"tenant": {"name": name}},
-                                          progress=False)
+    execution = tenants.run_state_machine(
+        session, "create", {"tenant": {"name": name}}, progress=False
+    )
     assert (execution.status, execution.error) == ("FAILED", "InvalidTenantName")
     assert "ReserveTenant" not in execution.states
     assert tenants.get_tenant_item(session, name or "none") is None
@@ -130,11 +133,15 @@ def test_unknown_tenant_delete_fails_clearly_and_changes_nothing(session):
 
 
 def _role_session(session, role_arn: str) -> boto3.Session:
-    creds = session.client("sts").assume_role(
-        RoleArn=role_arn, RoleSessionName="isolation-test")["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name=session.region)
+    creds = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="isolation-test")[
+        "Credentials"
+    ]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=session.region,
+    )
 
 
 def test_tenant_role_reaches_only_its_own_bucket(session):
@@ -148,10 +155,12 @@ def test_tenant_role_reaches_only_its_own_bucket(session):
     s3.put_object(Bucket=own, Key="data/raw/churn.csv", Body=b"mine")
     assert s3.get_object(Bucket=own, Key="data/raw/churn.csv")["Body"].read() == b"mine"
     assert s3.list_objects_v2(Bucket=own)["KeyCount"] == 1
-    for call in (lambda: s3.get_object(Bucket=other, Key="data/raw/churn.csv"),
-                 lambda: s3.put_object(Bucket=other, Key="data/raw/churn.csv", Body=b"x"),
-                 lambda: s3.list_objects_v2(Bucket=other),
-                 lambda: s3.delete_object(Bucket=other, Key="data/raw/churn.csv")):
+    for call in (
+        lambda: s3.get_object(Bucket=other, Key="data/raw/churn.csv"),
+        lambda: s3.put_object(Bucket=other, Key="data/raw/churn.csv", Body=b"x"),
+        lambda: s3.list_objects_v2(Bucket=other),
+        lambda: s3.delete_object(Bucket=other, Key="data/raw/churn.csv"),
+    ):
         with pytest.raises(ClientError) as err:
             call()
         assert err.value.response["Error"]["Code"] == "AccessDenied"
@@ -165,13 +174,17 @@ def test_create_failing_midway_leaves_nothing(session):
     """An orphan model package group of the same name makes the create fail late."""
     tenant = new_id("half")
     sm = session.client("sagemaker")
-    sm.create_model_package_group(ModelPackageGroupName=model_package_group(tenant),
-                                  Tags=[{"Key": "owner", "Value": "someone-else"}])
-    execution = tenants.run_state_machine(session, "create", {"tenant": {"name": tenant}},
-                                          progress=False)
+    sm.create_model_package_group(
+        ModelPackageGroupName=model_package_group(tenant),
+        Tags=[{"Key": "owner", "Value": "someone-else"}],
+    )
+    execution = tenants.run_state_machine(
+        session, "create", {"tenant": {"name": tenant}}, progress=False
+    )
     assert execution.status == "FAILED"
     assert {"CreateRole", "PutBucketPolicy", "UndoRole", "UndoBucket", "UndoItem"} <= set(
-        execution.states)
+        execution.states
+    )
     left = tenants.tenant_leftovers(session, tenant)
     assert left.pop("model package group") == [model_package_group(tenant)]  # not ours: kept
     assert not any(left.values()), left
@@ -181,9 +194,16 @@ def test_create_failing_midway_leaves_nothing(session):
 def test_create_failing_at_the_role_keeps_the_foreign_role(session):
     tenant = new_id("orphan")
     iam = session.client("iam")
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "sts:AssumeRole",
-        "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+            }
+        ],
+    }
     iam.create_role(RoleName=tenant_role_name(tenant), AssumeRolePolicyDocument=json.dumps(trust))
     with pytest.raises(tenants.TenantError) as err:
         tenants.create_tenant(session, tenant, progress=False)
@@ -202,41 +222,62 @@ def test_delete_removes_deployments_by_name_and_tag_only(session):
         tenants.create_tenant(session, tenant, progress=False)
     sm = session.client("sagemaker")
     role = tenants.get_tenant_item(session, x)["tenant-role"]
-    container = {"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-                 "ModelDataUrl": f"s3://{tenant_bucket(x, session.account_id, session.region)}"
-                                 "/model.tar.gz"}
+    container = {
+        "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        "ModelDataUrl": f"s3://{tenant_bucket(x, session.account_id, session.region)}/model.tar.gz",
+    }
 
     def model(name: str, owner: str) -> None:
-        sm.create_model(ModelName=name, ExecutionRoleArn=role, PrimaryContainer=container,
-                        Tags=[{"Key": "tenant-id", "Value": owner}])
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=role,
+            PrimaryContainer=container,
+            Tags=[{"Key": "tenant-id", "Value": owner}],
+        )
         sm.create_endpoint_config(
-            EndpointConfigName=name, Tags=[{"Key": "tenant-id", "Value": owner}],
-            ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name,
-                                 "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+            EndpointConfigName=name,
+            Tags=[{"Key": "tenant-id", "Value": owner}],
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": name,
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        )
 
     model(f"mt-{x}-v1-20260101000000", x)
     model(f"mt-{x}-v2-20260102000000", x)
     model(f"mt-{x2}-v1-20260101000000", x2)
     model(f"mt-{x}-v9-20260109000000", x2)  # looks like x's, but tenant x-2 owns it
     for tenant in (x, x2):  # endpoints whose model cannot load: they fail, and must still go
-        sm.create_endpoint(EndpointName=f"mt-{tenant}",
-                           EndpointConfigName=f"mt-{tenant}-v1-20260101000000",
-                           Tags=[{"Key": "tenant-id", "Value": tenant}])
+        sm.create_endpoint(
+            EndpointName=f"mt-{tenant}",
+            EndpointConfigName=f"mt-{tenant}-v1-20260101000000",
+            Tags=[{"Key": "tenant-id", "Value": tenant}],
+        )
     for tenant in (x, x2):
         sm.create_model_package(
             ModelPackageGroupName=model_package_group(tenant),
-            InferenceSpecification={"Containers": [container],
-                                    "SupportedContentTypes": ["text/csv"],
-                                    "SupportedResponseMIMETypes": ["text/csv"]})
+            InferenceSpecification={
+                "Containers": [container],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )
     tenants.delete_tenant(session, x, progress=False)
 
     assert nothing_left(session, x)
     assert [e["EndpointName"] for e in sm.list_endpoints(NameContains=f"mt-{x}")["Endpoints"]] == [
-        f"mt-{x2}"]
+        f"mt-{x2}"
+    ]
     survivors = {m["ModelName"] for m in sm.list_models(NameContains=f"mt-{x}")["Models"]}
     assert survivors == {f"mt-{x2}-v1-20260101000000", f"mt-{x}-v9-20260109000000"}
-    configs = {c["EndpointConfigName"] for c in sm.list_endpoint_configs(
-        NameContains=f"mt-{x}")["EndpointConfigs"]}
+    configs = {
+        c["EndpointConfigName"]
+        for c in sm.list_endpoint_configs(NameContains=f"mt-{x}")["EndpointConfigs"]
+    }
     assert configs == survivors
     left = tenants.tenant_leftovers(session, x2)
     assert len(left["model packages"]) == 1 and left["bucket"] and left["role"]
@@ -271,8 +312,11 @@ def test_stack_delete_refuses_while_tenants_remain(private_localaws):
     assert stack.delete_stack(session) is True
     assert stack.delete_stack(session) is False
     sfn = session.client("stepfunctions")
-    assert not [m for m in sfn.list_state_machines()["stateMachines"]
-                if m["name"].startswith("sm-multitenant-")]
+    assert not [
+        m
+        for m in sfn.list_state_machines()["stateMachines"]
+        if m["name"].startswith("sm-multitenant-")
+    ]
     with pytest.raises(ClientError):
         session.client("dynamodb").describe_table(TableName="allTenants")
     with pytest.raises(stack.StackError, match="not found"):
@@ -282,13 +326,21 @@ def test_stack_delete_refuses_while_tenants_remain(private_localaws):
 
 def test_extra_input_fields_are_accepted(session):
     tenant = new_id("extra")
-    payload = {"tenant": {"name": tenant, "tags": [{"Key": "tier", "Value": "gold"}]},
-               "requestedBy": "test"}
+    payload = {
+        "tenant": {"name": tenant, "tags": [{"Key": "tier", "Value": "gold"}]},
+        "requestedBy": "test",
+    }
     execution = tenants.run_state_machine(session, "create", payload, progress=False)
     assert execution.status == "SUCCEEDED", execution
     assert execution.output["tenant"] == tenant and execution.output["status"] == "ACTIVE"
     item = tenants.get_tenant_item(session, tenant)
-    assert {"tenant-name", "tenant-bucket", "tenant-modelregistry", "tenant-role",
-            "tenant-status", "tenant-created"} <= set(item)
+    assert {
+        "tenant-name",
+        "tenant-bucket",
+        "tenant-modelregistry",
+        "tenant-role",
+        "tenant-status",
+        "tenant-created",
+    } <= set(item)
     execution = tenants.run_state_machine(session, "delete", payload, progress=False)
     assert execution.status == "SUCCEEDED" and nothing_left(session, tenant)

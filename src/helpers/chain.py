@@ -25,8 +25,12 @@ def run_notebook(source: Path, target: Path, parameters: dict | None = None) -> 
     started = time.monotonic()
     print(f"==> {source.stem}", flush=True)
     papermill.execute_notebook(
-        str(source), str(target), parameters=parameters or {}, cwd=str(NOTEBOOK_DIR),
-        progress_bar=sys.stdout.isatty(), kernel_name="python3",
+        str(source),
+        str(target),
+        parameters=parameters or {},
+        cwd=str(NOTEBOOK_DIR),
+        progress_bar=sys.stdout.isatty(),
+        kernel_name="python3",
         # ipykernel 7 warns on every start that its local TCP sockets are unencrypted.
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
@@ -89,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenant", default="demo")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--backend", default="local", choices=["local", "aws"])
-    parser.add_argument("--refresh-committed", action="store_true",
-                        help="re-execute the committed notebooks in place on a fresh localaws")
+    parser.add_argument(
+        "--refresh-committed",
+        action="store_true",
+        help="re-execute the committed notebooks in place on a fresh localaws",
+    )
     args = parser.parse_args(argv)
     if args.refresh_committed:
         refresh_committed()

@@ -18,10 +18,27 @@ import pandas as pd
 from helpers.naming import RAW_DATA_KEY, validate_tenant_id
 
 COLUMNS = [
-    "State", "Account Length", "Area Code", "Phone", "Int'l Plan", "VMail Plan",
-    "VMail Message", "Day Mins", "Day Calls", "Day Charge", "Eve Mins", "Eve Calls",
-    "Eve Charge", "Night Mins", "Night Calls", "Night Charge", "Intl Mins", "Intl Calls",
-    "Intl Charge", "CustServ Calls", "Churn?",
+    "State",
+    "Account Length",
+    "Area Code",
+    "Phone",
+    "Int'l Plan",
+    "VMail Plan",
+    "VMail Message",
+    "Day Mins",
+    "Day Calls",
+    "Day Charge",
+    "Eve Mins",
+    "Eve Calls",
+    "Eve Charge",
+    "Night Mins",
+    "Night Calls",
+    "Night Charge",
+    "Intl Mins",
+    "Intl Calls",
+    "Intl Charge",
+    "CustServ Calls",
+    "Churn?",
 ]
 TARGET = "Churn?"
 TARGET_VALUES = ("True.", "False.")
@@ -31,15 +48,40 @@ STATES = (
     "AK AL AR AZ CA CO CT DC DE FL GA HI IA ID IL IN KS KY LA MA MD ME MI MN MO MS MT NC ND NE "
     "NH NJ NM NV NY OH OK OR PA RI SC SD TN TX UT VA VT WA WI WV WY"
 ).split()
-INT_COLUMNS = ("Account Length", "VMail Message", "Day Calls", "Eve Calls", "Night Calls",
-               "Intl Calls", "CustServ Calls")
-FLOAT_COLUMNS = ("Day Mins", "Day Charge", "Eve Mins", "Eve Charge", "Night Mins",
-                 "Night Charge", "Intl Mins", "Intl Charge")
+INT_COLUMNS = (
+    "Account Length",
+    "VMail Message",
+    "Day Calls",
+    "Eve Calls",
+    "Night Calls",
+    "Intl Calls",
+    "CustServ Calls",
+)
+FLOAT_COLUMNS = (
+    "Day Mins",
+    "Day Charge",
+    "Eve Mins",
+    "Eve Charge",
+    "Night Mins",
+    "Night Charge",
+    "Intl Mins",
+    "Intl Charge",
+)
 # Per-minute tariffs of the original data set; charges are minutes times these.
 RATES = {"Day": 0.17, "Eve": 0.085, "Night": 0.045, "Intl": 0.27}
 # Features a tenant's churn may depend on (standardised before weighting).
-DRIVERS = ("Day Mins", "Eve Mins", "Night Mins", "Intl Mins", "CustServ Calls", "Int'l Plan",
-           "VMail Plan", "Account Length", "Intl Calls", "Day Calls")
+DRIVERS = (
+    "Day Mins",
+    "Eve Mins",
+    "Night Mins",
+    "Intl Mins",
+    "CustServ Calls",
+    "Int'l Plan",
+    "VMail Plan",
+    "Account Length",
+    "Intl Calls",
+    "Day Calls",
+)
 
 
 def tenant_seed(tenant_id: str) -> int:
@@ -66,8 +108,11 @@ def generate_churn(tenant_id: str, rows: int = 5000) -> pd.DataFrame:
     rng = np.random.default_rng(tenant_seed(tenant_id))
     # Tenant-level traits come from their own stream, so they do not depend on `rows`.
     traits = np.random.default_rng(tenant_seed(tenant_id) ^ 0x7A175)
-    intl_share, vmail_share, rate = (traits.uniform(0.07, 0.14), traits.uniform(0.2, 0.35),
-                                     traits.uniform(0.10, 0.25))
+    intl_share, vmail_share, rate = (
+        traits.uniform(0.07, 0.14),
+        traits.uniform(0.2, 0.35),
+        traits.uniform(0.10, 0.25),
+    )
     n = rows
     intl_plan = rng.random(n) < intl_share
     vmail_plan = rng.random(n) < vmail_share
@@ -75,15 +120,22 @@ def generate_churn(tenant_id: str, rows: int = 5000) -> pd.DataFrame:
         "State": rng.choice(STATES, n),
         "Account Length": np.clip(rng.normal(101, 40, n), 1, 243).round().astype(int),
         "Area Code": rng.choice(AREA_CODES, n, p=(0.25, 0.5, 0.25)),
-        "Phone": [f"{a}-{b:04d}" for a, b in zip(rng.integers(327, 423, n),
-                                                  rng.integers(0, 10000, n), strict=True)],
+        "Phone": [
+            f"{a}-{b:04d}"
+            for a, b in zip(rng.integers(327, 423, n), rng.integers(0, 10000, n), strict=True)
+        ],
         "Int'l Plan": np.where(intl_plan, "yes", "no"),
         "VMail Plan": np.where(vmail_plan, "yes", "no"),
         "VMail Message": np.where(vmail_plan, np.clip(rng.normal(29, 8, n), 1, 51), 0)
-        .round().astype(int),
+        .round()
+        .astype(int),
     }
-    for period, mean, sd, calls, cmax in (("Day", 180, 54, 100, 165), ("Eve", 201, 51, 100, 170),
-                                          ("Night", 201, 51, 100, 175), ("Intl", 10.2, 2.8, 4, 20)):
+    for period, mean, sd, calls, cmax in (
+        ("Day", 180, 54, 100, 165),
+        ("Eve", 201, 51, 100, 170),
+        ("Night", 201, 51, 100, 175),
+        ("Intl", 10.2, 2.8, 4, 20),
+    ):
         minutes = np.clip(rng.normal(mean, sd, n), 0, mean + 4.5 * sd).round(1)
         if period == "Intl":
             n_calls = np.clip(rng.poisson(calls, n), 0, cmax)
@@ -142,27 +194,34 @@ def validate_churn(df: pd.DataFrame) -> pd.DataFrame:
     unexpected = [c for c in df.columns if c not in COLUMNS]
     if unexpected:
         raise DataValidationError(
-            f"unexpected column(s): {', '.join(repr(str(c)) for c in unexpected)}")
+            f"unexpected column(s): {', '.join(repr(str(c)) for c in unexpected)}"
+        )
 
     def fail(column: str, index: int, value: object, expected: str) -> None:
         row = df.index.get_loc(index) + 1
         raise DataValidationError(
             f"column {column!r}, row {row} (line {row + 1}): "
-            f"bad value {value!r}, expected {expected}")
+            f"bad value {value!r}, expected {expected}"
+        )
 
     checks: list[tuple[str, object, str]] = [
-        ("State", lambda v: isinstance(v, str) and len(v) == 2 and v.isalpha() and v.isupper(),
-         "a two-letter state code"),
+        (
+            "State",
+            lambda v: isinstance(v, str) and len(v) == 2 and v.isalpha() and v.isupper(),
+            "a two-letter state code",
+        ),
         ("Area Code", lambda v: _is_int(v) and 100 <= int(float(v)) <= 999, "a 3-digit area code"),
         ("Phone", lambda v: isinstance(v, str) and bool(v.strip()), "a phone number"),
         ("Int'l Plan", lambda v: v in YES_NO, "'yes' or 'no'"),
         ("VMail Plan", lambda v: v in YES_NO, "'yes' or 'no'"),
         (TARGET, lambda v: v in TARGET_VALUES, "'True.' or 'False.'"),
     ]
-    checks += [(c, lambda v: _is_int(v) and float(v) >= 0, "a whole number >= 0")
-               for c in INT_COLUMNS]
-    checks += [(c, lambda v: _is_number(v) and float(v) >= 0, "a number >= 0")
-               for c in FLOAT_COLUMNS]
+    checks += [
+        (c, lambda v: _is_int(v) and float(v) >= 0, "a whole number >= 0") for c in INT_COLUMNS
+    ]
+    checks += [
+        (c, lambda v: _is_number(v) and float(v) >= 0, "a number >= 0") for c in FLOAT_COLUMNS
+    ]
     checks.sort(key=lambda check: COLUMNS.index(check[0]))
     # Report the first bad cell in reading order (row by row, then column by column).
     first: tuple[int, int, str, object, object, str] | None = None
@@ -197,8 +256,7 @@ def read_churn_csv(source: str | Path | bytes) -> pd.DataFrame:
     if not raw.strip():
         raise DataValidationError("the file is empty")
     try:
-        df = pd.read_csv(io.BytesIO(raw), dtype={"Phone": str, "State": str},
-                         keep_default_na=False)
+        df = pd.read_csv(io.BytesIO(raw), dtype={"Phone": str, "State": str}, keep_default_na=False)
     except pd.errors.ParserError as exc:
         raise DataValidationError(f"not a readable CSV file: {exc}") from exc
     except pd.errors.EmptyDataError as exc:
@@ -210,8 +268,9 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False).encode()
 
 
-def upload_churn(s3_client, bucket: str, data: pd.DataFrame | str | Path | bytes,
-                 key: str = RAW_DATA_KEY) -> str:
+def upload_churn(
+    s3_client, bucket: str, data: pd.DataFrame | str | Path | bytes, key: str = RAW_DATA_KEY
+) -> str:
     """Validate `data` (a DataFrame, a CSV path or CSV bytes), then put it at s3://bucket/key.
 
     Nothing is uploaded when validation fails. Returns the object's S3 URI.

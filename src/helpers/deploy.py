@@ -54,7 +54,8 @@ def _progress(aws, execution_arn: str, seen: set, show: bool) -> None:
     if not show:
         return
     events = aws.client("stepfunctions").get_execution_history(
-        executionArn=execution_arn, maxResults=1000)["events"]
+        executionArn=execution_arn, maxResults=1000
+    )["events"]
     for event in events:
         details = event.get("stateEnteredEventDetails")
         if details and event["id"] not in seen:
@@ -62,9 +63,15 @@ def _progress(aws, execution_arn: str, seen: set, show: bool) -> None:
             print(f"  {event['timestamp']:%H:%M:%S}  {details['name']}", flush=True)
 
 
-def deploy(aws, tenant_id: str, version: int | str | None = None, timeout: float = 1800,
-           poll: float = 0.1, progress: bool = True,
-           prefix: str = DEFAULT_PREFIX) -> Deployment:
+def deploy(
+    aws,
+    tenant_id: str,
+    version: int | str | None = None,
+    timeout: float = 1800,
+    poll: float = 0.1,
+    progress: bool = True,
+    prefix: str = DEFAULT_PREFIX,
+) -> Deployment:
     """Deploy `version` (number or ARN; default: the latest Approved) to the tenant's endpoint."""
     validate_tenant_id(tenant_id)
     payload: dict = {"tenant": {"name": tenant_id}}
@@ -73,8 +80,9 @@ def deploy(aws, tenant_id: str, version: int | str | None = None, timeout: float
     sfn = aws.client("stepfunctions")
     started = time.monotonic()
     name = f"deploy-{tenant_id}-{datetime.now():%Y%m%d%H%M%S%f}"[:80]
-    arn = sfn.start_execution(stateMachineArn=state_machine_arn(aws), name=name,
-                              input=json.dumps(payload))["executionArn"]
+    arn = sfn.start_execution(
+        stateMachineArn=state_machine_arn(aws), name=name, input=json.dumps(payload)
+    )["executionArn"]
     if progress:
         target = payload.get("modelPackageArn", "the latest Approved version")
         print(f"deploying {target} for tenant {tenant_id} ({name})", flush=True)
@@ -89,24 +97,39 @@ def deploy(aws, tenant_id: str, version: int | str | None = None, timeout: float
         time.sleep(poll)
     seconds = time.monotonic() - started
     if desc["status"] != "SUCCEEDED":
-        raise DeployError(desc.get("error", desc["status"]),
-                          desc.get("cause", "no cause recorded"), arn)
+        raise DeployError(
+            desc.get("error", desc["status"]), desc.get("cause", "no cause recorded"), arn
+        )
     out = json.loads(desc["output"])
     if progress:
-        print(f"deployed version {out['version']} to {out['endpoint']} in {seconds:.1f}s "
-              f"(test row: label {out['testLabel']}, prediction {out['testPrediction']:.4f})")
-    return Deployment(tenant=out["tenant"], endpoint=out["endpoint"],
-                      model_package_arn=out["modelPackageArn"], version=int(out["version"]),
-                      endpoint_config=out["endpointConfig"],
-                      test_prediction=float(out["testPrediction"]),
-                      test_label=str(out["testLabel"]), execution_arn=arn, seconds=seconds)
+        print(
+            f"deployed version {out['version']} to {out['endpoint']} in {seconds:.1f}s "
+            f"(test row: label {out['testLabel']}, prediction {out['testPrediction']:.4f})"
+        )
+    return Deployment(
+        tenant=out["tenant"],
+        endpoint=out["endpoint"],
+        model_package_arn=out["modelPackageArn"],
+        version=int(out["version"]),
+        endpoint_config=out["endpointConfig"],
+        test_prediction=float(out["testPrediction"]),
+        test_label=str(out["testLabel"]),
+        execution_arn=arn,
+        seconds=seconds,
+    )
 
 
 def tenant_item(aws, tenant_id: str, table_name: str = DEFAULT_TABLE) -> dict:
     """The tenant's table item as plain {attribute: value}."""
-    item = aws.client("dynamodb").get_item(
-        TableName=table_name, Key={"tenant-name": {"S": validate_tenant_id(tenant_id)}},
-        ConsistentRead=True).get("Item")
+    item = (
+        aws.client("dynamodb")
+        .get_item(
+            TableName=table_name,
+            Key={"tenant-name": {"S": validate_tenant_id(tenant_id)}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
     if item is None:
         raise ApprovalError(f"tenant {tenant_id!r} does not exist in table {table_name}")
     return {k: next(iter(v.values())) for k, v in item.items()}
@@ -119,10 +142,14 @@ def endpoint_status(aws, tenant_id: str, prefix: str = DEFAULT_PREFIX) -> dict:
     config = sm.describe_endpoint_config(EndpointConfigName=desc["EndpointConfigName"])
     model = config["ProductionVariants"][0]["ModelName"]
     container = sm.describe_model(ModelName=model)["PrimaryContainer"]
-    return {"EndpointName": desc["EndpointName"], "EndpointStatus": desc["EndpointStatus"],
-            "EndpointConfigName": desc["EndpointConfigName"], "ModelName": model,
-            "ModelPackage": container.get("ModelPackageName", ""),
-            "FailureReason": desc.get("FailureReason", "")}
+    return {
+        "EndpointName": desc["EndpointName"],
+        "EndpointStatus": desc["EndpointStatus"],
+        "EndpointConfigName": desc["EndpointConfigName"],
+        "ModelName": model,
+        "ModelPackage": container.get("ModelPackageName", ""),
+        "FailureReason": desc.get("FailureReason", ""),
+    }
 
 
 def invoke(aws, tenant_id: str, rows, prefix: str = DEFAULT_PREFIX) -> list[float]:
@@ -134,8 +161,11 @@ def invoke(aws, tenant_id: str, rows, prefix: str = DEFAULT_PREFIX) -> list[floa
         data = data.reshape(1, -1)
     body = "\n".join(",".join(repr(float(v)) for v in row) for row in data)
     answer = aws.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=endpoint_name(tenant_id, prefix), ContentType="text/csv",
-        Accept="text/csv", Body=body)
+        EndpointName=endpoint_name(tenant_id, prefix),
+        ContentType="text/csv",
+        Accept="text/csv",
+        Body=body,
+    )
     return [float(v) for v in answer["Body"].read().decode().split()]
 
 
@@ -147,11 +177,16 @@ def sample_rows(aws, tenant_id: str, n: int = 5, table_name: str = DEFAULT_TABLE
     if "tenant-deployed-version" not in item:
         raise ApprovalError(f"tenant {tenant_id!r} has no deployment yet")
     package = aws.client("sagemaker").describe_model_package(
-        ModelPackageName=item["tenant-deployed-version"])
+        ModelPackageName=item["tenant-deployed-version"]
+    )
     uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     execution = uri.split("/")[-3]  # s3://bucket/pipeline/{execution}/evaluation/evaluation.json
-    body = aws.client("s3").get_object(
-        Bucket=item["tenant-bucket"],
-        Key=f"{PIPELINE_OUTPUT_PREFIX}/{execution}/test/test.csv")["Body"].read()
+    body = (
+        aws.client("s3")
+        .get_object(
+            Bucket=item["tenant-bucket"], Key=f"{PIPELINE_OUTPUT_PREFIX}/{execution}/test/test.csv"
+        )["Body"]
+        .read()
+    )
     frame = pd.read_csv(io.BytesIO(body), header=None, nrows=n)
     return frame.iloc[:, 0].astype(int), frame.iloc[:, 1:]

@@ -50,8 +50,9 @@ def tenant_id_problem(tenant_id: object) -> str | None:
         return f"must be 3-24 characters long, got {len(tenant_id)}"
     bad = sorted(set(re.sub(r"[a-z0-9-]", "", tenant_id)))
     if bad:
-        return ("may contain only lowercase letters, digits and hyphens; found "
-                + ", ".join(repr(c) for c in bad))
+        return "may contain only lowercase letters, digits and hyphens; found " + ", ".join(
+            repr(c) for c in bad
+        )
     if not tenant_id[0].isalpha():
         return "must start with a lowercase letter"
     if tenant_id.endswith("-"):
@@ -97,13 +98,15 @@ def endpoint_name(tenant_id: str, prefix: str = DEFAULT_PREFIX) -> str:
     return f"{validate_prefix(prefix)}-{validate_tenant_id(tenant_id)}"
 
 
-def deployment_name(tenant_id: str, version: int, when: datetime,
-                    prefix: str = DEFAULT_PREFIX) -> str:
+def deployment_name(
+    tenant_id: str, version: int, when: datetime, prefix: str = DEFAULT_PREFIX
+) -> str:
     """Model / endpoint-config name of one deployment of model version `version` at `when`."""
     if not isinstance(version, int) or version < 1:
         raise ValueError(f"version must be a positive integer, got {version!r}")
-    return (f"{validate_prefix(prefix)}-{validate_tenant_id(tenant_id)}"
-            f"-v{version}-{when:%Y%m%d%H%M%S}")
+    return (
+        f"{validate_prefix(prefix)}-{validate_tenant_id(tenant_id)}-v{version}-{when:%Y%m%d%H%M%S}"
+    )
 
 
 _DEPLOYMENT_SUFFIX = re.compile(r"^-v[0-9]+-[0-9]{14}$")
@@ -115,7 +118,7 @@ def is_deployment_of(name: str, tenant_id: str, prefix: str = DEFAULT_PREFIX) ->
     A plain prefix test is not enough: `mt-acme-...` also starts tenant `acme-2`'s names.
     """
     head = f"{prefix}-{tenant_id}"
-    return name.startswith(head) and bool(_DEPLOYMENT_SUFFIX.match(name[len(head):]))
+    return name.startswith(head) and bool(_DEPLOYMENT_SUFFIX.match(name[len(head) :]))
 
 
 def state_machine_name(kind: str) -> str:

@@ -28,12 +28,19 @@ SKLEARN_VERSION = "1.2-1"
 XGBOOST_VERSION = "1.7-1"
 INSTANCE_TYPE = "ml.m5.large"
 # The SDK's own config: no telemetry calls from notebooks, CI or localaws runs.
-SDK_CONFIG = {"SchemaVersion": "1.0",
-              "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
-DEFAULT_HYPERPARAMETERS = {"max_depth": 5, "eta": 0.2, "gamma": 4.0, "min_child_weight": 6.0,
-                           "subsample": 0.8, "num_round": 50}
-STEP_ORDER = ("Preprocess", "Train", "Evaluate", "CheckAccuracy", "RegisterModel",
-              "AccuracyTooLow")
+SDK_CONFIG = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
+DEFAULT_HYPERPARAMETERS = {
+    "max_depth": 5,
+    "eta": 0.2,
+    "gamma": 4.0,
+    "min_child_weight": 6.0,
+    "subsample": 0.8,
+    "num_round": 50,
+}
+STEP_ORDER = ("Preprocess", "Train", "Evaluate", "CheckAccuracy", "RegisterModel", "AccuracyTooLow")
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
 
 
@@ -96,8 +103,10 @@ def _sdk_build_context() -> Iterator[None]:
 
     SageMakerConfig.validate_sagemaker_config = staticmethod(validate_once)
     staging = ModelTrainer.__dict__["_resolve_staging_bucket"]
-    ModelTrainer._resolve_staging_bucket = (
-        lambda self: (self.sagemaker_session.default_bucket(), None))
+    ModelTrainer._resolve_staging_bucket = lambda self: (
+        self.sagemaker_session.default_bucket(),
+        None,
+    )
     # The SDK logs every config look-up, endpoint resolution and instance-type guess while it
     # builds, from loggers it sets to INFO/DEBUG itself: silence all of it for the build.
     logging.disable(logging.WARNING)
@@ -117,12 +126,12 @@ def pipeline_session(boto_session, bucket: str):
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
-    return PipelineSession(boto_session=boto_session, default_bucket=bucket,
-                           sagemaker_config=SDK_CONFIG)
+    return PipelineSession(
+        boto_session=boto_session, default_bucket=bucket, sagemaker_config=SDK_CONFIG
+    )
 
 
-def build_pipeline(boto_session, bucket: str, region: str,
-                   hyperparameters: dict | None = None):
+def build_pipeline(boto_session, bucket: str, region: str, hyperparameters: dict | None = None):
     """Return the SDK `Pipeline` object (not yet upserted); job code goes to `bucket`."""
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
     from sagemaker.core import image_uris
@@ -167,41 +176,78 @@ def build_pipeline(boto_session, bucket: str, region: str,
     max_depth = ParameterInteger("MaxDepth", default_value=int(hp["max_depth"]))
     eta = ParameterFloat("Eta", default_value=float(hp["eta"]))
     num_round = ParameterInteger("NumRound", default_value=int(hp["num_round"]))
-    parameters = [tenant_id, role, tenant_bucket, input_data, group, threshold, approval,
-                  max_depth, eta, num_round]
+    parameters = [
+        tenant_id,
+        role,
+        tenant_bucket,
+        input_data,
+        group,
+        threshold,
+        approval,
+        max_depth,
+        eta,
+        num_round,
+    ]
 
     def s3_out(*parts: str):
-        return Join(on="/", values=["s3:/", tenant_bucket, "pipeline",
-                                    ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+        return Join(
+            on="/",
+            values=[
+                "s3:/",
+                tenant_bucket,
+                "pipeline",
+                ExecutionVariables.PIPELINE_EXECUTION_ID,
+                *parts,
+            ],
+        )
 
-    sklearn_image = image_uris.retrieve("sklearn", region, version=SKLEARN_VERSION,
-                                        instance_type=INSTANCE_TYPE)
+    sklearn_image = image_uris.retrieve(
+        "sklearn", region, version=SKLEARN_VERSION, instance_type=INSTANCE_TYPE
+    )
     xgboost_image = image_uris.retrieve("xgboost", region, version=XGBOOST_VERSION)
 
     def processor(base_name: str, image: str) -> ScriptProcessor:
-        return ScriptProcessor(role=role, image_uri=image, command=["python3"],
-                               instance_type=INSTANCE_TYPE, instance_count=1,
-                               base_job_name=base_name, sagemaker_session=session,
-                               env={"TENANT_ID": tenant_id})
+        return ScriptProcessor(
+            role=role,
+            image_uri=image,
+            command=["python3"],
+            instance_type=INSTANCE_TYPE,
+            instance_count=1,
+            base_job_name=base_name,
+            sagemaker_session=session,
+            env={"TENANT_ID": tenant_id},
+        )
 
     def p_in(name: str, source, local: str) -> ProcessingInput:
-        return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
-            s3_uri=source, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"))
+        return ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(
+                s3_uri=source, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"
+            ),
+        )
 
     def p_out(name: str, local: str) -> ProcessingOutput:
-        return ProcessingOutput(output_name=name, s3_output=ProcessingS3Output(
-            s3_uri=s3_out(name), local_path=local, s3_upload_mode="EndOfJob"))
+        return ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=s3_out(name), local_path=local, s3_upload_mode="EndOfJob"
+            ),
+        )
 
     preprocess = ProcessingStep(
         name="Preprocess",
         step_args=processor("mt-preprocess", sklearn_image).run(
             code=str(STEPS_DIR / "preprocess.py"),
             inputs=[p_in("data", input_data, "/opt/ml/processing/input/data")],
-            outputs=[p_out(n, f"/opt/ml/processing/{n}")
-                     for n in ("train", "validation", "test")],
-            arguments=["--input-dir", "/opt/ml/processing/input/data",
-                       "--output-dir", "/opt/ml/processing",
-                       "--failure-file", "/opt/ml/output/message"],
+            outputs=[p_out(n, f"/opt/ml/processing/{n}") for n in ("train", "validation", "test")],
+            arguments=[
+                "--input-dir",
+                "/opt/ml/processing/input/data",
+                "--output-dir",
+                "/opt/ml/processing",
+                "--failure-file",
+                "/opt/ml/output/message",
+            ],
         ),
     )
 
@@ -210,16 +256,23 @@ def build_pipeline(boto_session, bucket: str, region: str,
 
     trainer = ModelTrainer(
         training_image=xgboost_image,
-        source_code=SourceCode(source_dir=str(STEPS_DIR), entry_script="train.py",
-                               ignore_patterns=["__pycache__", "*.pyc"]),
+        source_code=SourceCode(
+            source_dir=str(STEPS_DIR),
+            entry_script="train.py",
+            ignore_patterns=["__pycache__", "*.pyc"],
+        ),
         compute=Compute(instance_type=INSTANCE_TYPE, instance_count=1),
         role=ROLE_PLACEHOLDER,  # replaced by the TenantRoleArn parameter (TenantTrainingStep)
         base_job_name="mt-train",
         # Hyperparameters are strings in CreateTrainingJob: numbers go through Std:Join.
-        hyperparameters={"max_depth": max_depth.to_string(), "eta": eta.to_string(),
-                         "num_round": num_round.to_string(),
-                         "gamma": hp["gamma"], "min_child_weight": hp["min_child_weight"],
-                         "subsample": hp["subsample"]},
+        hyperparameters={
+            "max_depth": max_depth.to_string(),
+            "eta": eta.to_string(),
+            "num_round": num_round.to_string(),
+            "gamma": hp["gamma"],
+            "min_child_weight": hp["min_child_weight"],
+            "subsample": hp["subsample"],
+        },
         output_data_config=OutputDataConfig(s3_output_path=s3_out("model")),
         environment={"TENANT_ID": tenant_id},
         sagemaker_session=session,
@@ -228,42 +281,62 @@ def build_pipeline(boto_session, bucket: str, region: str,
     train = TenantTrainingStep(
         role=role,
         name="Train",
-        step_args=trainer.train(input_data_config=[
-            InputData(channel_name="train", data_source=split_uri("train")),
-            InputData(channel_name="validation", data_source=split_uri("validation")),
-        ]),
+        step_args=trainer.train(
+            input_data_config=[
+                InputData(channel_name="train", data_source=split_uri("train")),
+                InputData(channel_name="validation", data_source=split_uri("validation")),
+            ]
+        ),
     )
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
 
-    evaluation = PropertyFile(name="EvaluationReport", output_name="evaluation",
-                              path="evaluation.json")
+    evaluation = PropertyFile(
+        name="EvaluationReport", output_name="evaluation", path="evaluation.json"
+    )
     evaluate = ProcessingStep(
         name="Evaluate",
         # The XGBoost image: evaluation loads the model (the scikit-learn image has no xgboost).
         step_args=processor("mt-evaluate", xgboost_image).run(
             code=str(STEPS_DIR / "evaluate.py"),
-            inputs=[p_in("model", model_data, "/opt/ml/processing/model"),
-                    p_in("test", split_uri("test"), "/opt/ml/processing/test")],
+            inputs=[
+                p_in("model", model_data, "/opt/ml/processing/model"),
+                p_in("test", split_uri("test"), "/opt/ml/processing/test"),
+            ],
             outputs=[p_out("evaluation", "/opt/ml/processing/evaluation")],
-            arguments=["--model-dir", "/opt/ml/processing/model",
-                       "--test-dir", "/opt/ml/processing/test",
-                       "--output-dir", "/opt/ml/processing/evaluation",
-                       "--accuracy-threshold", threshold.to_string()],
+            arguments=[
+                "--model-dir",
+                "/opt/ml/processing/model",
+                "--test-dir",
+                "/opt/ml/processing/test",
+                "--output-dir",
+                "/opt/ml/processing/evaluation",
+                "--accuracy-threshold",
+                threshold.to_string(),
+            ],
         ),
         property_files=[evaluation],
     )
-    accuracy = JsonGet(step_name=evaluate.name, property_file=evaluation,
-                       json_path="binary_classification_metrics.accuracy.value")
-    evaluation_uri = Join(on="/", values=[
-        evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
-        "evaluation.json"])
+    accuracy = JsonGet(
+        step_name=evaluate.name,
+        property_file=evaluation,
+        json_path="binary_classification_metrics.accuracy.value",
+    )
+    evaluation_uri = Join(
+        on="/",
+        values=[
+            evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
+            "evaluation.json",
+        ],
+    )
 
     builder = ModelBuilder(
         image_uri=xgboost_image,
         s3_model_data_url=model_data,
         role_arn=role,
-        env_vars={"SAGEMAKER_PROGRAM": "inference.py",
-                  "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        env_vars={
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        },
         sagemaker_session=session,
     )
     register = ModelStep(
@@ -275,18 +348,32 @@ def build_pipeline(boto_session, bucket: str, region: str,
             inference_instances=[INSTANCE_TYPE],
             transform_instances=[INSTANCE_TYPE],
             approval_status=approval,
-            model_metrics=ModelMetrics(model_statistics=MetricsSource(
-                content_type="application/json", s3_uri=evaluation_uri)),
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(
+                    content_type="application/json", s3_uri=evaluation_uri
+                )
+            ),
             customer_metadata_properties={"tenant-id": tenant_id},
         ),
     )
-    shortfall = JsonGet(step_name=evaluate.name, property_file=evaluation,
-                        json_path="threshold_check.shortfall")
+    shortfall = JsonGet(
+        step_name=evaluate.name, property_file=evaluation, json_path="threshold_check.shortfall"
+    )
     fail = FailStep(
         name="AccuracyTooLow",
-        error_message=Join(on="", values=[
-            "Model not registered for tenant ", tenant_id, ": accuracy ", accuracy,
-            " is below the threshold ", threshold, " by ", shortfall]),
+        error_message=Join(
+            on="",
+            values=[
+                "Model not registered for tenant ",
+                tenant_id,
+                ": accuracy ",
+                accuracy,
+                " is below the threshold ",
+                threshold,
+                " by ",
+                shortfall,
+            ],
+        ),
     )
     check = ConditionStep(
         name="CheckAccuracy",
@@ -294,9 +381,13 @@ def build_pipeline(boto_session, bucket: str, region: str,
         if_steps=[register],
         else_steps=[fail],
     )
-    return Pipeline(name=PIPELINE_NAME, parameters=parameters,
-                    steps=[preprocess, train, evaluate, check], sagemaker_session=session,
-                    pipeline_experiment_config=None)
+    return Pipeline(
+        name=PIPELINE_NAME,
+        parameters=parameters,
+        steps=[preprocess, train, evaluate, check],
+        sagemaker_session=session,
+        pipeline_experiment_config=None,
+    )
 
 
 # --- running it ---------------------------------------------------------------------------
@@ -316,8 +407,11 @@ def upsert(aws, role_arn: str | None = None, hyperparameters: dict | None = None
     try:
         s3.head_bucket(Bucket=bucket)
     except s3.exceptions.ClientError:
-        kwargs = ({} if aws.region == "us-east-1"
-                  else {"CreateBucketConfiguration": {"LocationConstraint": aws.region}})
+        kwargs = (
+            {}
+            if aws.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": aws.region}}
+        )
         s3.create_bucket(Bucket=bucket, **kwargs)
     with _sdk_build_context():
         pipeline = build_pipeline(aws.boto_session, bucket, aws.region, hyperparameters)
@@ -328,12 +422,12 @@ def upsert(aws, role_arn: str | None = None, hyperparameters: dict | None = None
     return response["PipelineArn"]
 
 
-def definition(boto_session, bucket: str, region: str, hyperparameters: dict | None = None
-               ) -> dict:
+def definition(boto_session, bucket: str, region: str, hyperparameters: dict | None = None) -> dict:
     """The pipeline definition JSON as a dict (uploads the job code to `bucket`)."""
     with _sdk_build_context():
-        return json.loads(build_pipeline(boto_session, bucket, region, hyperparameters)
-                          .definition())
+        return json.loads(
+            build_pipeline(boto_session, bucket, region, hyperparameters).definition()
+        )
 
 
 @dataclass
@@ -352,23 +446,31 @@ class TenantTarget:
 
 def tenant_target(aws, tenant_id: str, table_name: str = "allTenants") -> TenantTarget:
     """Read the tenant's bucket, model package group and role from the tenant table."""
-    item = aws.client("dynamodb").get_item(
-        TableName=table_name, Key={"tenant-name": {"S": tenant_id}}, ConsistentRead=True
-    ).get("Item")
+    item = (
+        aws.client("dynamodb")
+        .get_item(TableName=table_name, Key={"tenant-name": {"S": tenant_id}}, ConsistentRead=True)
+        .get("Item")
+    )
     if not item:
         raise LookupError(f"tenant {tenant_id!r} is not in table {table_name!r}; create it first")
-    missing = [a for a in ("tenant-bucket", "tenant-modelregistry", "tenant-role")
-               if a not in item]
+    missing = [a for a in ("tenant-bucket", "tenant-modelregistry", "tenant-role") if a not in item]
     if missing:
         raise LookupError(f"tenant {tenant_id!r} item lacks {missing}; is its creation finished?")
-    return TenantTarget(tenant_id, item["tenant-bucket"]["S"], item["tenant-modelregistry"]["S"],
-                        item["tenant-role"]["S"])
+    return TenantTarget(
+        tenant_id,
+        item["tenant-bucket"]["S"],
+        item["tenant-modelregistry"]["S"],
+        item["tenant-role"]["S"],
+    )
 
 
-def execution_parameters(target: TenantTarget, accuracy_threshold: float | None = None,
-                         approval_status: str | None = None,
-                         hyperparameters: dict | None = None,
-                         input_data_url: str | None = None) -> list[dict]:
+def execution_parameters(
+    target: TenantTarget,
+    accuracy_threshold: float | None = None,
+    approval_status: str | None = None,
+    hyperparameters: dict | None = None,
+    input_data_url: str | None = None,
+) -> list[dict]:
     """The StartPipelineExecution parameter list for one tenant."""
     values: dict[str, object] = {
         "TenantId": target.tenant_id,
@@ -389,8 +491,9 @@ def execution_parameters(target: TenantTarget, accuracy_threshold: float | None 
     names = {"max_depth": "MaxDepth", "eta": "Eta", "num_round": "NumRound"}
     for key, value in (hyperparameters or {}).items():
         if key not in names:
-            raise ValueError(f"hyperparameter {key!r} is not a pipeline parameter; "
-                             f"use one of {sorted(names)}")
+            raise ValueError(
+                f"hyperparameter {key!r} is not a pipeline parameter; use one of {sorted(names)}"
+            )
         values[names[key]] = value
     return [{"Name": k, "Value": str(v)} for k, v in values.items()]
 
@@ -438,8 +541,17 @@ class ExecutionResult:
         """The steps as a pandas DataFrame (name, status, duration, failure reason)."""
         import pandas as pd
 
-        return pd.DataFrame([{"step": s.name, "status": s.status, "seconds": s.seconds,
-                              "failure reason": s.failure_reason} for s in self.steps])
+        return pd.DataFrame(
+            [
+                {
+                    "step": s.name,
+                    "status": s.status,
+                    "seconds": s.seconds,
+                    "failure reason": s.failure_reason,
+                }
+                for s in self.steps
+            ]
+        )
 
 
 def _duration(step: dict) -> float | None:
@@ -457,17 +569,30 @@ def execution_steps(aws, arn: str) -> list[StepState]:
         if token:
             kwargs["NextToken"] = token
         page = sm.list_pipeline_execution_steps(**kwargs)
-        steps += [StepState(s["StepName"], s["StepStatus"], s.get("FailureReason", ""),
-                            s.get("Metadata", {}), _duration(s))
-                  for s in page["PipelineExecutionSteps"]]
+        steps += [
+            StepState(
+                s["StepName"],
+                s["StepStatus"],
+                s.get("FailureReason", ""),
+                s.get("Metadata", {}),
+                _duration(s),
+            )
+            for s in page["PipelineExecutionSteps"]
+        ]
         token = page.get("NextToken")
         if not token:
             return steps
 
 
-def wait(aws, arn: str, timeout: float = 1800.0, poll: float = 0.5, progress: bool = True,
-         on_update: Callable[[list[StepState]], None] | None = None,
-         slow_after: float | None = 30.0) -> ExecutionResult:
+def wait(
+    aws,
+    arn: str,
+    timeout: float = 1800.0,
+    poll: float = 0.5,
+    progress: bool = True,
+    on_update: Callable[[list[StepState]], None] | None = None,
+    slow_after: float | None = 30.0,
+) -> ExecutionResult:
     """Wait for the execution to end, showing a live progress bar of its steps.
 
     Polls every `poll` seconds, every 5 s once `slow_after` seconds have passed (None: never).
@@ -486,19 +611,26 @@ def wait(aws, arn: str, timeout: float = 1800.0, poll: float = 0.5, progress: bo
             if bar is not None:
                 done = sum(s.status in ("Succeeded", "Failed", "Stopped") for s in steps)
                 bar.n = min(done, bar.total)
-                current = next((s.name for s in reversed(steps)
-                                if s.status in ("Executing", "Starting")), "")
+                current = next(
+                    (s.name for s in reversed(steps) if s.status in ("Executing", "Starting")), ""
+                )
                 bar.set_postfix_str(f"{status['PipelineExecutionStatus']} {current}".strip())
                 bar.refresh()
             if on_update is not None:
                 on_update(steps)
             if status["PipelineExecutionStatus"] in TERMINAL:
-                return ExecutionResult(arn, status["PipelineExecutionStatus"],
-                                       status.get("FailureReason", ""), steps,
-                                       time.monotonic() - started)
+                return ExecutionResult(
+                    arn,
+                    status["PipelineExecutionStatus"],
+                    status.get("FailureReason", ""),
+                    steps,
+                    time.monotonic() - started,
+                )
             if time.monotonic() - started > timeout:
-                raise TimeoutError(f"pipeline execution {arn} still "
-                                   f"{status['PipelineExecutionStatus']} after {timeout:.0f}s")
+                raise TimeoutError(
+                    f"pipeline execution {arn} still "
+                    f"{status['PipelineExecutionStatus']} after {timeout:.0f}s"
+                )
             # On AWS a run takes minutes: poll gently after the first half minute.
             slow = slow_after is not None and time.monotonic() - started > slow_after
             time.sleep(max(poll, 5.0) if slow else poll)
@@ -522,21 +654,25 @@ def evaluation_report(aws, result: ExecutionResult) -> dict:
         raise LookupError(f"execution {result.arn} has no successful Evaluate step")
     job_arn = step.metadata["ProcessingJob"]["Arn"]
     job = aws.client("sagemaker").describe_processing_job(
-        ProcessingJobName=job_arn.rsplit("/", 1)[-1])
-    outputs = {o["OutputName"]: o["S3Output"]["S3Uri"]
-               for o in job["ProcessingOutputConfig"]["Outputs"]}
+        ProcessingJobName=job_arn.rsplit("/", 1)[-1]
+    )
+    outputs = {
+        o["OutputName"]: o["S3Output"]["S3Uri"] for o in job["ProcessingOutputConfig"]["Outputs"]
+    }
     return _read_s3_json(aws, outputs["evaluation"].rstrip("/") + "/evaluation.json")
 
 
 def metrics_summary(report: dict) -> dict[str, float]:
     """The scalar metrics of an evaluation report: accuracy, auc, precision, recall, f1."""
-    return {name: value["value"]
-            for name, value in report["binary_classification_metrics"].items()
-            if isinstance(value, dict) and "value" in value}
+    return {
+        name: value["value"]
+        for name, value in report["binary_classification_metrics"].items()
+        if isinstance(value, dict) and "value" in value
+    }
 
 
-def run_for_tenant(aws, tenant_id: str, table_name: str = "allTenants",
-                   progress: bool = True, **options) -> ExecutionResult:
+def run_for_tenant(
+    aws, tenant_id: str, table_name: str = "allTenants", progress: bool = True, **options
+) -> ExecutionResult:
     """Start the pipeline for a tenant and wait for it."""
     return wait(aws, start(aws, tenant_id, table_name, **options), progress=progress)
-

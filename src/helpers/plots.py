@@ -10,16 +10,30 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 STATUS_COLORS = {
-    "Succeeded": "#2e7d32", "Failed": "#c62828", "Executing": "#1565c0", "Starting": "#1565c0",
-    "Stopping": "#ef6c00", "Stopped": "#ef6c00", "Not run": "#9e9e9e",
+    "Succeeded": "#2e7d32",
+    "Failed": "#c62828",
+    "Executing": "#1565c0",
+    "Starting": "#1565c0",
+    "Stopping": "#ef6c00",
+    "Stopped": "#ef6c00",
+    "Not run": "#9e9e9e",
 }
 # (x, y) of each step of the model build pipeline in the picture.
 LAYOUT = {
-    "Preprocess": (0, 0), "Train": (1, 0), "Evaluate": (2, 0), "CheckAccuracy": (3, 0),
-    "RegisterModel": (4, 0.6), "AccuracyTooLow": (4, -0.6),
+    "Preprocess": (0, 0),
+    "Train": (1, 0),
+    "Evaluate": (2, 0),
+    "CheckAccuracy": (3, 0),
+    "RegisterModel": (4, 0.6),
+    "AccuracyTooLow": (4, -0.6),
 }
-EDGES = [("Preprocess", "Train"), ("Train", "Evaluate"), ("Evaluate", "CheckAccuracy"),
-         ("CheckAccuracy", "RegisterModel"), ("CheckAccuracy", "AccuracyTooLow")]
+EDGES = [
+    ("Preprocess", "Train"),
+    ("Train", "Evaluate"),
+    ("Evaluate", "CheckAccuracy"),
+    ("CheckAccuracy", "RegisterModel"),
+    ("CheckAccuracy", "AccuracyTooLow"),
+]
 
 
 def pipeline_graph(statuses: Mapping[str, str], title: str = "") -> Figure:
@@ -28,20 +42,50 @@ def pipeline_graph(statuses: Mapping[str, str], title: str = "") -> Figure:
     ax = fig.subplots()
     for a, b in EDGES:
         (x0, y0), (x1, y1) = LAYOUT[a], LAYOUT[b]
-        label = {"RegisterModel": "accuracy >= threshold",
-                 "AccuracyTooLow": "else"}.get(b) if a == "CheckAccuracy" else None
-        ax.annotate("", xy=(x1 - 0.38, y1), xytext=(x0 + 0.38, y0),
-                    arrowprops={"arrowstyle": "->", "color": "#555"})
+        label = (
+            {"RegisterModel": "accuracy >= threshold", "AccuracyTooLow": "else"}.get(b)
+            if a == "CheckAccuracy"
+            else None
+        )
+        ax.annotate(
+            "",
+            xy=(x1 - 0.38, y1),
+            xytext=(x0 + 0.38, y0),
+            arrowprops={"arrowstyle": "->", "color": "#555"},
+        )
         if label:  # beside the arrow, on its left, clear of the line
-            ax.text((x0 + x1) / 2 - 0.08, (y0 + y1) / 2 + (0.06 if y1 > 0 else -0.14), label,
-                    ha="right", fontsize=8, color="#555")
+            ax.text(
+                (x0 + x1) / 2 - 0.08,
+                (y0 + y1) / 2 + (0.06 if y1 > 0 else -0.14),
+                label,
+                ha="right",
+                fontsize=8,
+                color="#555",
+            )
     for name, (x, y) in LAYOUT.items():
         status = statuses.get(name, "Not run")
         color = STATUS_COLORS.get(status, "#6a1b9a")
-        ax.add_patch(FancyBboxPatch((x - 0.38, y - 0.22), 0.76, 0.44,
-                                    boxstyle="round,pad=0.02", fc=color, ec="black", alpha=0.9))
-        ax.text(x, y + 0.06, name, ha="center", va="center", color="white", fontsize=9,
-                fontweight="bold")
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - 0.38, y - 0.22),
+                0.76,
+                0.44,
+                boxstyle="round,pad=0.02",
+                fc=color,
+                ec="black",
+                alpha=0.9,
+            )
+        )
+        ax.text(
+            x,
+            y + 0.06,
+            name,
+            ha="center",
+            va="center",
+            color="white",
+            fontsize=9,
+            fontweight="bold",
+        )
         ax.text(x, y - 0.1, status, ha="center", va="center", color="white", fontsize=8)
     ax.set_xlim(-0.5, 4.5)
     ax.set_ylim(-1.0, 1.0)
@@ -60,8 +104,11 @@ def roc_curve(report: dict) -> Figure:
     curve = _metrics(report)["receiver_operating_characteristic_curve"]
     fig = Figure(figsize=(4.5, 4.5))
     ax = fig.subplots()
-    ax.plot(curve["false_positive_rates"], curve["true_positive_rates"],
-            label=f"AUC = {_metrics(report)['auc']['value']:.3f}")
+    ax.plot(
+        curve["false_positive_rates"],
+        curve["true_positive_rates"],
+        label=f"AUC = {_metrics(report)['auc']['value']:.3f}",
+    )
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -79,8 +126,15 @@ def confusion_matrix(report: dict) -> Figure:
     ax.imshow(grid, cmap="Blues")
     for i in range(2):
         for j in range(2):
-            ax.text(j, i, str(grid[i][j]), ha="center", va="center", fontsize=12,
-                    color="white" if grid[i][j] > max(map(max, grid)) / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(grid[i][j]),
+                ha="center",
+                va="center",
+                fontsize=12,
+                color="white" if grid[i][j] > max(map(max, grid)) / 2 else "black",
+            )
     ax.set_xticks([0, 1], ["stays", "churns"])
     ax.set_yticks([0, 1], ["stays", "churns"])
     ax.set_xlabel("predicted")

@@ -11,8 +11,7 @@ COLUMNS = ["version", "status", "created", *METRICS, "tenant-id", "arn"]
 
 
 def _metrics(aws, package: dict) -> dict[str, float]:
-    uri = (package.get("ModelMetrics", {}).get("ModelQuality", {})
-           .get("Statistics", {}).get("S3Uri"))
+    uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
     if not uri:
         return {}
     bucket, _, key = uri.removeprefix("s3://").partition("/")
@@ -54,10 +53,12 @@ def list_versions(aws, group: str, with_metrics: bool = True) -> pd.DataFrame:
     return frame.sort_values("version", ignore_index=True) if rows else frame
 
 
-def tenant_versions(aws, tenant_id: str, table_name: str = "allTenants",
-                    with_metrics: bool = True) -> pd.DataFrame:
+def tenant_versions(
+    aws, tenant_id: str, table_name: str = "allTenants", with_metrics: bool = True
+) -> pd.DataFrame:
     """The versions of the tenant's model package group, named by the tenant table."""
     from helpers.pipeline import tenant_target
 
-    return list_versions(aws, tenant_target(aws, tenant_id, table_name).model_package_group,
-                         with_metrics)
+    return list_versions(
+        aws, tenant_target(aws, tenant_id, table_name).model_package_group, with_metrics
+    )

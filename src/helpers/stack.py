@@ -23,8 +23,9 @@ from helpers.session import AwsSession
 
 CLOUDFORMATION_DIR = Path(__file__).resolve().parents[2] / "cloudformation"
 TEMPLATE = CLOUDFORMATION_DIR / "stack.yaml"
-_DEFINITION_FILE = re.compile(r"^(?P<indent>\s*)DefinitionS3Location:\s*(?P<path>\S+\.json)\s*$",
-                              re.MULTILINE)
+_DEFINITION_FILE = re.compile(
+    r"^(?P<indent>\s*)DefinitionS3Location:\s*(?P<path>\S+\.json)\s*$", re.MULTILINE
+)
 _TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 TEMPLATE_BODY_LIMIT = 51_200
 
@@ -56,9 +57,14 @@ def admin_principal(session: AwsSession) -> str:
     return arn
 
 
-def deploy_stack(session: AwsSession, table_name: str = DEFAULT_TABLE,
-                 prefix: str = DEFAULT_PREFIX, stack_name: str = STACK_NAME,
-                 admin_arns: list[str] | None = None, timeout: float = 900) -> dict[str, str]:
+def deploy_stack(
+    session: AwsSession,
+    table_name: str = DEFAULT_TABLE,
+    prefix: str = DEFAULT_PREFIX,
+    stack_name: str = STACK_NAME,
+    admin_arns: list[str] | None = None,
+    timeout: float = 900,
+) -> dict[str, str]:
     """Create the stack, or update it if it exists; wait; return its outputs.
 
     An update with no changes is not an error. `admin_arns` default to the calling identity.
@@ -71,8 +77,12 @@ def deploy_stack(session: AwsSession, table_name: str = DEFAULT_TABLE,
         {"ParameterKey": "ResourcePrefix", "ParameterValue": prefix},
         {"ParameterKey": "AdminPrincipalArns", "ParameterValue": ",".join(admins)},
     ]
-    request = dict(StackName=stack_name, Parameters=params, Capabilities=["CAPABILITY_NAMED_IAM"],
-                   **_template_source(session, render_template(), stack_name))
+    request = dict(
+        StackName=stack_name,
+        Parameters=params,
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        **_template_source(session, render_template(), stack_name),
+    )
     existing = _stack_status(cfn, stack_name)
     if existing == "ROLLBACK_COMPLETE":  # a failed first create can only be deleted
         delete_stack(session, stack_name, timeout=timeout)
@@ -98,15 +108,18 @@ def stack_outputs(session: AwsSession, stack_name: str = STACK_NAME) -> dict[str
     try:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     except ClientError as exc:
-        raise StackError(f"stack {stack_name!r} not found; deploy it first "
-                         "(notebooks/00_setup.ipynb or helpers.stack.deploy_stack)") from exc
+        raise StackError(
+            f"stack {stack_name!r} not found; deploy it first "
+            "(notebooks/00_setup.ipynb or helpers.stack.deploy_stack)"
+        ) from exc
     if stack["StackStatus"] not in _TERMINAL_OK:
         raise StackError(f"stack {stack_name!r} is {stack['StackStatus']}")
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def delete_stack(session: AwsSession, stack_name: str = STACK_NAME, timeout: float = 900,
-                 force: bool = False) -> bool:
+def delete_stack(
+    session: AwsSession, stack_name: str = STACK_NAME, timeout: float = 900, force: bool = False
+) -> bool:
     """Delete the stack (and its template artifacts bucket) and wait; False if there was none.
 
     Refuses while the tenant table still lists tenants (their buckets, roles and registries
@@ -120,7 +133,8 @@ def delete_stack(session: AwsSession, stack_name: str = STACK_NAME, timeout: flo
             raise StackError(
                 f"stack {stack_name!r} still has {len(remaining)} tenant(s) "
                 f"({', '.join(remaining[:10])}{', ...' if len(remaining) > 10 else ''}): "
-                "delete them first (notebooks/99_cleanup.ipynb) or pass force=True")
+                "delete them first (notebooks/99_cleanup.ipynb) or pass force=True"
+            )
     if existed:
         cfn.delete_stack(StackName=stack_name)
         _wait(cfn, "stack_delete_complete", stack_name, timeout)
@@ -134,8 +148,15 @@ def _remaining_tenants(session: AwsSession, stack_name: str) -> list[str]:
     except (StackError, KeyError):
         return []
     names: list[str] = []
-    pages = session.client("dynamodb").get_paginator("scan").paginate(
-        TableName=table, ProjectionExpression="#n", ExpressionAttributeNames={"#n": "tenant-name"})
+    pages = (
+        session.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=table,
+            ProjectionExpression="#n",
+            ExpressionAttributeNames={"#n": "tenant-name"},
+        )
+    )
     for page in pages:
         names += [item["tenant-name"]["S"] for item in page["Items"]]
     return sorted(names)
@@ -155,12 +176,21 @@ def _template_source(session: AwsSession, body: str, stack_name: str) -> dict[st
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError:
-        config = ({} if session.region == "us-east-1" else
-                  {"CreateBucketConfiguration": {"LocationConstraint": session.region}})
+        config = (
+            {}
+            if session.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": session.region}}
+        )
         s3.create_bucket(Bucket=bucket, **config)
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True})
+        s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
     key = f"templates/{stack_name}-{hashlib.sha256(data).hexdigest()[:16]}.yaml"
     s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-yaml")
     return {"TemplateURL": f"https://{bucket}.s3.{session.region}.amazonaws.com/{key}"}
@@ -197,11 +227,14 @@ def _wait(cfn, waiter_name: str, stack_name: str, timeout: float) -> None:
     try:
         cfn.get_waiter(waiter_name).wait(
             StackName=stack_name,
-            WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(timeout // delay))})
+            WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(timeout // delay))},
+        )
     except WaiterError as exc:
         reasons = _failure_reasons(cfn, stack_name)
-        raise StackError(f"stack {stack_name!r}: {waiter_name} failed after "
-                         f"{time.monotonic() - started:.0f}s: {exc}; {reasons}") from exc
+        raise StackError(
+            f"stack {stack_name!r}: {waiter_name} failed after "
+            f"{time.monotonic() - started:.0f}s: {exc}; {reasons}"
+        ) from exc
 
 
 def _failure_reasons(cfn, stack_name: str) -> str:
@@ -209,6 +242,9 @@ def _failure_reasons(cfn, stack_name: str) -> str:
         events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
     except ClientError:
         return "no stack events"
-    failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
-              for e in events if e["ResourceStatus"].endswith("FAILED")]
+    failed = [
+        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+        for e in events
+        if e["ResourceStatus"].endswith("FAILED")
+    ]
     return "; ".join(failed[:5]) or "no failed resource events"

@@ -37,8 +37,9 @@ from helpers.session import AwsSession
 class TenantError(RuntimeError):
     """A tenant operation failed; `error` and `cause` are the execution's (or ours)."""
 
-    def __init__(self, message: str, error: str = "", cause: str = "",
-                 execution_arn: str | None = None):
+    def __init__(
+        self, message: str, error: str = "", cause: str = "", execution_arn: str | None = None
+    ):
         super().__init__(message)
         self.error = error
         self.cause = cause
@@ -72,14 +73,28 @@ class Execution:
 def state_machine_arn(session: AwsSession, kind: str) -> str:
     """ARN of the platform's `kind` ("create", "deploy", "delete") state machine."""
     region = session.region
-    partition = ("aws-cn" if region.startswith("cn-") else
-                 "aws-us-gov" if region.startswith("us-gov-") else "aws")
-    return (f"arn:{partition}:states:{session.region}:{session.account_id}:stateMachine:"
-            f"{state_machine_name(kind)}")
+    partition = (
+        "aws-cn"
+        if region.startswith("cn-")
+        else "aws-us-gov"
+        if region.startswith("us-gov-")
+        else "aws"
+    )
+    return (
+        f"arn:{partition}:states:{session.region}:{session.account_id}:stateMachine:"
+        f"{state_machine_name(kind)}"
+    )
 
 
-def run_state_machine(session: AwsSession, kind: str, payload: dict, *, name_hint: str = "",
-                      progress: bool | TextIO = True, timeout: float = 900) -> Execution:
+def run_state_machine(
+    session: AwsSession,
+    kind: str,
+    payload: dict,
+    *,
+    name_hint: str = "",
+    progress: bool | TextIO = True,
+    timeout: float = 900,
+) -> Execution:
     """Start the `kind` state machine with `payload`, wait for it to finish and return it.
 
     With `progress`, each state is printed as the execution enters it (to stdout, or to the
@@ -91,8 +106,9 @@ def run_state_machine(session: AwsSession, kind: str, payload: dict, *, name_hin
     started = time.monotonic()
     machine = state_machine_arn(session, kind)
     try:
-        arn = sfn.start_execution(stateMachineArn=machine, name=name,
-                                  input=json.dumps(payload))["executionArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))[
+            "executionArn"
+        ]
     except sfn.exceptions.ExecutionAlreadyExists:
         # The name is fresh, so the execution is this call's own: an earlier attempt that
         # boto3 retried (e.g. after a read timeout) had already started it.
@@ -106,8 +122,11 @@ def run_state_machine(session: AwsSession, kind: str, payload: dict, *, name_hin
         if described["status"] != "RUNNING":
             break
         if time.monotonic() - started > timeout:
-            raise TenantError(f"{kind} execution {arn} still running after {timeout:.0f}s",
-                              error="Timeout", execution_arn=arn)
+            raise TenantError(
+                f"{kind} execution {arn} still running after {timeout:.0f}s",
+                error="Timeout",
+                execution_arn=arn,
+            )
         time.sleep(delay)
         # Poll briskly while an execution is young (most finish in well under a second).
         delay = min(delay * 1.3, 0.1 if time.monotonic() - started < 10 else 1.0)
@@ -115,9 +134,14 @@ def run_state_machine(session: AwsSession, kind: str, payload: dict, *, name_hin
         seen = _entered_states(sfn, arn)
     output = described.get("output")
     return Execution(
-        arn=arn, status=described["status"], output=json.loads(output) if output else None,
-        error=described.get("error"), cause=described.get("cause"), states=seen,
-        seconds=time.monotonic() - started)
+        arn=arn,
+        status=described["status"],
+        output=json.loads(output) if output else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        states=seen,
+        seconds=time.monotonic() - started,
+    )
 
 
 def _entered_states(sfn, arn: str) -> list[str]:
@@ -125,8 +149,11 @@ def _entered_states(sfn, arn: str) -> list[str]:
     while True:
         kwargs = {"nextToken": token} if token else {}
         page = sfn.get_execution_history(executionArn=arn, maxResults=1000, **kwargs)
-        states += [e["stateEnteredEventDetails"]["name"] for e in page["events"]
-                   if "stateEnteredEventDetails" in e]
+        states += [
+            e["stateEnteredEventDetails"]["name"]
+            for e in page["events"]
+            if "stateEnteredEventDetails" in e
+        ]
         token = page.get("nextToken")
         if not token:
             return states
@@ -134,7 +161,7 @@ def _entered_states(sfn, arn: str) -> list[str]:
 
 def _report_states(sfn, arn: str, seen: list[str], stream: TextIO) -> None:
     states = _entered_states(sfn, arn)
-    for state in states[len(seen):]:
+    for state in states[len(seen) :]:
         print(f"  -> {state}", file=stream, flush=True)
     seen[:] = states
 
@@ -145,20 +172,25 @@ def _raise_for(execution: Execution, what: str) -> None:
     error = execution.error or execution.status
     cause = execution.cause or ""
     cls = {"TenantAlreadyExists": TenantExists, "TenantNotFound": TenantNotFound}.get(
-        error, TenantError)
-    raise cls(f"{what} failed: {error}: {cause}", error=error, cause=cause,
-              execution_arn=execution.arn)
+        error, TenantError
+    )
+    raise cls(
+        f"{what} failed: {error}: {cause}", error=error, cause=cause, execution_arn=execution.arn
+    )
 
 
 # ----- tenant lifecycle
 
 
-def get_tenant_item(session: AwsSession, tenant_id: str,
-                    table_name: str = DEFAULT_TABLE) -> dict[str, str] | None:
+def get_tenant_item(
+    session: AwsSession, tenant_id: str, table_name: str = DEFAULT_TABLE
+) -> dict[str, str] | None:
     """The tenant's table item as {attribute: value}, or None."""
-    item = session.client("dynamodb").get_item(
-        TableName=table_name, Key={"tenant-name": {"S": tenant_id}}, ConsistentRead=True
-    ).get("Item")
+    item = (
+        session.client("dynamodb")
+        .get_item(TableName=table_name, Key={"tenant-name": {"S": tenant_id}}, ConsistentRead=True)
+        .get("Item")
+    )
     if item is None:
         return None
     return {key: next(iter(value.values())) for key, value in item.items()}
@@ -173,8 +205,12 @@ def list_tenants(session: AwsSession, table_name: str = DEFAULT_TABLE) -> pd.Dat
     return frame.sort_values("tenant-name").reset_index(drop=True) if rows else frame
 
 
-def create_tenant(session: AwsSession, tenant_id: str, table_name: str = DEFAULT_TABLE,
-                  progress: bool | TextIO = True) -> dict:
+def create_tenant(
+    session: AwsSession,
+    tenant_id: str,
+    table_name: str = DEFAULT_TABLE,
+    progress: bool | TextIO = True,
+) -> dict:
     """Onboard `tenant_id` through the create state machine; return describe_tenant's view.
 
     An invalid id or an existing tenant raises before anything starts (the state machine
@@ -182,31 +218,38 @@ def create_tenant(session: AwsSession, tenant_id: str, table_name: str = DEFAULT
     """
     validate_tenant_id(tenant_id)
     if get_tenant_item(session, tenant_id, table_name) is not None:
-        raise TenantExists(f"tenant {tenant_id!r} already exists; nothing was changed",
-                           error="TenantAlreadyExists")
-    execution = run_state_machine(session, "create", {"tenant": {"name": tenant_id}},
-                                  name_hint=tenant_id, progress=progress)
+        raise TenantExists(
+            f"tenant {tenant_id!r} already exists; nothing was changed", error="TenantAlreadyExists"
+        )
+    execution = run_state_machine(
+        session, "create", {"tenant": {"name": tenant_id}}, name_hint=tenant_id, progress=progress
+    )
     _raise_for(execution, f"creating tenant {tenant_id!r}")
     return describe_tenant(session, tenant_id, table_name)
 
 
-def delete_tenant(session: AwsSession, tenant_id: str, table_name: str = DEFAULT_TABLE,
-                  progress: bool | TextIO = True) -> Execution:
+def delete_tenant(
+    session: AwsSession,
+    tenant_id: str,
+    table_name: str = DEFAULT_TABLE,
+    progress: bool | TextIO = True,
+) -> Execution:
     """Offboard `tenant_id` through the delete state machine (everything it owns goes)."""
     validate_tenant_id(tenant_id)
-    execution = run_state_machine(session, "delete", {"tenant": {"name": tenant_id}},
-                                  name_hint=tenant_id, progress=progress)
+    execution = run_state_machine(
+        session, "delete", {"tenant": {"name": tenant_id}}, name_hint=tenant_id, progress=progress
+    )
     _raise_for(execution, f"deleting tenant {tenant_id!r}")
     return execution
 
 
-def describe_tenant(session: AwsSession, tenant_id: str,
-                    table_name: str = DEFAULT_TABLE) -> dict:
+def describe_tenant(session: AwsSession, tenant_id: str, table_name: str = DEFAULT_TABLE) -> dict:
     """The tenant's table item, bucket (settings and objects) and model package group."""
     item = get_tenant_item(session, validate_tenant_id(tenant_id), table_name)
     if item is None:
-        raise TenantNotFound(f"tenant {tenant_id!r} not found in table {table_name!r}",
-                             error="TenantNotFound")
+        raise TenantNotFound(
+            f"tenant {tenant_id!r} not found in table {table_name!r}", error="TenantNotFound"
+        )
     s3 = session.client("s3")
     bucket = item["tenant-bucket"]
     encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
@@ -214,13 +257,15 @@ def describe_tenant(session: AwsSession, tenant_id: str,
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
     objects = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
     group = session.client("sagemaker").describe_model_package_group(
-        ModelPackageGroupName=item["tenant-modelregistry"])
+        ModelPackageGroupName=item["tenant-modelregistry"]
+    )
     return {
         "item": item,
         "bucket": {
             "name": bucket,
             "encryption": encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"][
-                "SSEAlgorithm"],
+                "SSEAlgorithm"
+            ],
             "public_access_blocked": all(public.values()),
             "versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status", "Disabled"),
             "tags": tags,
@@ -253,9 +298,13 @@ def tenant_summary(description: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["resource", "value"])
 
 
-def upload_tenant_data(session: AwsSession, tenant_id: str,
-                       data: pd.DataFrame | str | bytes | None = None,
-                       table_name: str = DEFAULT_TABLE, rows: int = 5000) -> str:
+def upload_tenant_data(
+    session: AwsSession,
+    tenant_id: str,
+    data: pd.DataFrame | str | bytes | None = None,
+    table_name: str = DEFAULT_TABLE,
+    rows: int = 5000,
+) -> str:
     """Validate and upload the tenant's churn data to its bucket (`data/raw/churn.csv`).
 
     `data` is a DataFrame, a CSV path or CSV bytes; None uploads `generate_churn(tenant_id,
@@ -263,19 +312,23 @@ def upload_tenant_data(session: AwsSession, tenant_id: str,
     """
     item = get_tenant_item(session, validate_tenant_id(tenant_id), table_name)
     if item is None:
-        raise TenantNotFound(f"tenant {tenant_id!r} not found in table {table_name!r}",
-                             error="TenantNotFound")
+        raise TenantNotFound(
+            f"tenant {tenant_id!r} not found in table {table_name!r}", error="TenantNotFound"
+        )
     if data is None:
         data = tenant_data.generate_churn(tenant_id, rows)
-    return tenant_data.upload_churn(session.client("s3"), item["tenant-bucket"], data,
-                                    RAW_DATA_KEY)
+    return tenant_data.upload_churn(session.client("s3"), item["tenant-bucket"], data, RAW_DATA_KEY)
 
 
 # ----- what a tenant owns, wherever it is
 
 
-def tenant_leftovers(session: AwsSession, tenant_id: str, table_name: str = DEFAULT_TABLE,
-                     prefix: str = DEFAULT_PREFIX) -> dict[str, list[str]]:
+def tenant_leftovers(
+    session: AwsSession,
+    tenant_id: str,
+    table_name: str = DEFAULT_TABLE,
+    prefix: str = DEFAULT_PREFIX,
+) -> dict[str, list[str]]:
     """Every resource of `tenant_id` that still exists, by kind (all lists empty = none).
 
     Looks by name AND tenant-id tag, so another tenant's look-alike names are not counted.
@@ -301,8 +354,11 @@ def tenant_leftovers(session: AwsSession, tenant_id: str, table_name: str = DEFA
         found["model package group"] = [group]
     except ClientError:
         found["model package group"] = []
-    packages = sm.list_model_packages(ModelPackageGroupName=group).get(
-        "ModelPackageSummaryList", []) if found["model package group"] else []
+    packages = (
+        sm.list_model_packages(ModelPackageGroupName=group).get("ModelPackageSummaryList", [])
+        if found["model package group"]
+        else []
+    )
     found["model packages"] = [p["ModelPackageArn"] for p in packages]
 
     def owned(arn: str) -> bool:
@@ -310,14 +366,20 @@ def tenant_leftovers(session: AwsSession, tenant_id: str, table_name: str = DEFA
         return any(t["Key"] == TENANT_TAG and t["Value"] == tenant_id for t in tags)
 
     endpoint = endpoint_name(tenant_id, prefix)
-    found["endpoints"] = [e["EndpointName"] for e in sm.list_endpoints(
-        NameContains=endpoint)["Endpoints"] if e["EndpointName"] == endpoint
-        and owned(e["EndpointArn"])]
-    found["endpoint configs"] = [c["EndpointConfigName"] for c in sm.list_endpoint_configs(
-        NameContains=endpoint)["EndpointConfigs"]
+    found["endpoints"] = [
+        e["EndpointName"]
+        for e in sm.list_endpoints(NameContains=endpoint)["Endpoints"]
+        if e["EndpointName"] == endpoint and owned(e["EndpointArn"])
+    ]
+    found["endpoint configs"] = [
+        c["EndpointConfigName"]
+        for c in sm.list_endpoint_configs(NameContains=endpoint)["EndpointConfigs"]
         if is_deployment_of(c["EndpointConfigName"], tenant_id, prefix)
-        and owned(c["EndpointConfigArn"])]
-    found["models"] = [m["ModelName"] for m in sm.list_models(NameContains=endpoint)["Models"]
-                       if is_deployment_of(m["ModelName"], tenant_id, prefix)
-                       and owned(m["ModelArn"])]
+        and owned(c["EndpointConfigArn"])
+    ]
+    found["models"] = [
+        m["ModelName"]
+        for m in sm.list_models(NameContains=endpoint)["Models"]
+        if is_deployment_of(m["ModelName"], tenant_id, prefix) and owned(m["ModelArn"])
+    ]
     return found

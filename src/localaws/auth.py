@@ -86,12 +86,18 @@ def role_credentials(role_arn: str, session_name: str) -> dict[str, str]:
         if cached and time.time() - cached[0] < _REUSE_SECONDS:
             return dict(cached[1])
         assumed = sts_backends[account]["global"].assume_role(
-            region_name=DEFAULT_REGION, role_session_name=session_name, role_arn=role_arn,
-            policy=None, duration=_SESSION_SECONDS, external_id=None,
+            region_name=DEFAULT_REGION,
+            role_session_name=session_name,
+            role_arn=role_arn,
+            policy=None,
+            duration=_SESSION_SECONDS,
+            external_id=None,
         )
-        creds = {"AccessKeyId": assumed.access_key_id,
-                 "SecretAccessKey": assumed.secret_access_key,
-                 "SessionToken": assumed.session_token}
+        creds = {
+            "AccessKeyId": assumed.access_key_id,
+            "SecretAccessKey": assumed.secret_access_key,
+            "SessionToken": assumed.session_token,
+        }
         _role_cache[key] = (time.time(), creds)
     state.changed("sts")
     return dict(creds)

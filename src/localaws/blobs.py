@@ -217,8 +217,11 @@ def _patch_get_object() -> None:
     original = S3Response.get_object
 
     def get_object(self):
-        plain = (self.method == "GET" and not self.headers.get("range")
-                 and not self._get_param("partNumber"))
+        plain = (
+            self.method == "GET"
+            and not self.headers.get("range")
+            and not self._get_param("partNumber")
+        )
         _local.stream = plain
         try:
             return original(self)
@@ -249,8 +252,9 @@ def _patch_multipart(models) -> None:
             last = part
         if not parts:
             raise models.MalformedXML
-        checksum = _StreamingChecksum(self.metadata.get("x-amz-checksum-algorithm"),
-                                      self.metadata.get("x-amz-checksum-type"))
+        checksum = _StreamingChecksum(
+            self.metadata.get("x-amz-checksum-algorithm"), self.metadata.get("x-amz-checksum-type")
+        )
 
         def chunks():
             for part in parts:
@@ -272,13 +276,17 @@ class _StreamingChecksum:
     def __init__(self, algorithm: str | None, checksum_type: str | None):
         self.algorithm = algorithm or "CRC64NVME"
         self.type = checksum_type or (
-            "FULL_OBJECT" if self.algorithm == "CRC64NVME" else "COMPOSITE")
+            "FULL_OBJECT" if self.algorithm == "CRC64NVME" else "COMPOSITE"
+        )
         self.parts = bytearray()
         self.count = 0
         self._crc = 0
         self._hash = None
         if self.algorithm in ("SHA1", "SHA256") or self.algorithm not in (
-                "CRC32", "CRC32C", "CRC64NVME"):
+            "CRC32",
+            "CRC32C",
+            "CRC64NVME",
+        ):
             self._hash = hashlib.sha1() if self.algorithm == "SHA1" else hashlib.sha256()
 
     def start_part(self, part) -> None:

@@ -82,26 +82,41 @@ def start(config: Config, wait: float = 30.0) -> dict:
     if health:
         if Path(health["state_dir"]) == config.state_dir:
             return _read_info(config) or health
-        raise CliError(f"port {config.port} is used by another localaws server "
-                       f"(state directory {health['state_dir']})")
+        raise CliError(
+            f"port {config.port} is used by another localaws server "
+            f"(state directory {health['state_dir']})"
+        )
     if _port_busy(config):
-        raise CliError(f"port {config.port} on {config.host} is in use by another program; "
-                       "choose another with --port or LOCALAWS_PORT")
+        raise CliError(
+            f"port {config.port} on {config.host} is in use by another program; "
+            "choose another with --port or LOCALAWS_PORT"
+        )
     if config.state_dir.exists() and not config.state_dir.is_dir():
         raise CliError(f"state directory {config.state_dir} is not a directory")
     try:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(config.log_file, "ab")
     except OSError as exc:
-        raise CliError(f"state directory {config.state_dir} is not writable: "
-                       f"{exc.strerror}") from None
+        raise CliError(
+            f"state directory {config.state_dir} is not writable: {exc.strerror}"
+        ) from None
     offset = log.tell()
     with log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "localaws.server", "--state-dir", str(config.state_dir),
-             "--port", str(config.port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=_server_env(config),
+            [
+                sys.executable,
+                "-m",
+                "localaws.server",
+                "--state-dir",
+                str(config.state_dir),
+                "--port",
+                str(config.port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=_server_env(config),
         )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
@@ -189,8 +204,10 @@ def status(config: Config) -> tuple[bool, str]:
     size = _human(_size(config.state_dir)) if config.state_dir.is_dir() else "none"
     if info and is_up(config):
         since = datetime.datetime.fromtimestamp(info["started"]).isoformat(timespec="seconds")
-        return True, (f"localaws running at {config.endpoint_url}\n  pid {info['pid']}, "
-                      f"since {since}\n  state {config.state_dir} ({size})")
+        return True, (
+            f"localaws running at {config.endpoint_url}\n  pid {info['pid']}, "
+            f"since {since}\n  state {config.state_dir} ({size})"
+        )
     return False, f"localaws not running\n  state {config.state_dir} ({size})"
 
 
@@ -200,9 +217,12 @@ def reset(config: Config, yes: bool) -> str:
         return f"nothing to delete: {state_dir} does not exist"
     if not state_dir.is_dir():
         raise CliError(f"{state_dir} is not a directory; not deleting it")
-    print(f"This deletes {state_dir} ({_human(_size(state_dir))}): every bucket, object, "
-          "table, role, stack, state machine and SageMaker record stored there, and the "
-          "admin credentials.", flush=True)
+    print(
+        f"This deletes {state_dir} ({_human(_size(state_dir))}): every bucket, object, "
+        "table, role, stack, state machine and SageMaker record stored there, and the "
+        "admin credentials.",
+        flush=True,
+    )
     if not yes and sys.stdin.isatty():
         answer = input("Delete? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
@@ -214,13 +234,16 @@ def reset(config: Config, yes: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="localaws", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--state-dir", type=Path,
-                        help="default: $LOCALAWS_STATE_DIR or ./.localaws")
+        prog="localaws", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, help="default: $LOCALAWS_STATE_DIR or ./.localaws"
+    )
     parser.add_argument("--port", type=int, help="default: $LOCALAWS_PORT or 4599")
     parser.add_argument("--yes", "-y", action="store_true", help="reset: do not ask")
-    parser.add_argument("command", choices=COMMANDS, metavar="command",
-                        help="one of: " + ", ".join(COMMANDS))
+    parser.add_argument(
+        "command", choices=COMMANDS, metavar="command", help="one of: " + ", ".join(COMMANDS)
+    )
     args = parser.parse_args(argv)
     if args.port is not None and not 0 < args.port < 65536:
         parser.error(f"--port must be between 1 and 65535, got {args.port}")
@@ -228,8 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "start":
             info = start(config)
-            print(f"localaws running at {config.endpoint_url} (pid {info['pid']}, "
-                  f"state {config.state_dir})")
+            print(
+                f"localaws running at {config.endpoint_url} (pid {info['pid']}, "
+                f"state {config.state_dir})"
+            )
         elif args.command == "stop":
             print("localaws stopped" if stop(config) else "localaws was not running")
         elif args.command == "status":

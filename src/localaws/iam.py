@@ -54,13 +54,16 @@ def enable() -> None:
             if json_protocol:  # moto answers XML, which JSON clients cannot parse
                 raise _json_error(
                     "UnrecognizedClientException",
-                    "The security token included in the request is invalid.") from None
+                    "The security token included in the request is invalid.",
+                ) from None
             raise
         except SignatureDoesNotMatchError:
             if json_protocol:
-                raise _json_error("InvalidSignatureException",
-                                  "The request signature we calculated does not match the "
-                                  "signature you provided.") from None
+                raise _json_error(
+                    "InvalidSignatureException",
+                    "The request signature we calculated does not match the "
+                    "signature you provided.",
+                ) from None
             raise
         if iam_request_cls is S3IAMRequest:
             _authorize_s3(self, request, resource)
@@ -86,8 +89,12 @@ def _build_request(response, iam_request_cls):
     parsed = urlparse(response.uri)
     path = response.raw_path + (f"?{parsed.query}" if parsed.query else "")
     return iam_request_cls(
-        account_id=response.current_account, method=response.method, path=path,
-        data=response.data, body=response.raw_body, headers=response.headers,
+        account_id=response.current_account,
+        method=response.method,
+        path=path,
+        data=response.data,
+        body=response.raw_body,
+        headers=response.headers,
         action=response._get_action(),
     )
 

@@ -48,7 +48,7 @@ def write_file(path: Path, data: bytes, sync: bool = True) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         if sync:
             os.fsync(fd)
     finally:
@@ -112,8 +112,9 @@ class Journal:
         """Start a fresh segment and the background checkpointer."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self._segment = self._new_segment()
-        self._thread = threading.Thread(target=self._checkpointer, daemon=True,
-                                        name="localaws-checkpoint")
+        self._thread = threading.Thread(
+            target=self._checkpointer, daemon=True, name="localaws-checkpoint"
+        )
         self._thread.start()
 
     def _new_segment(self) -> _Segment:
@@ -133,8 +134,11 @@ class Journal:
     def pending_under(self, rel_dir: str) -> dict[str, bytes | None]:
         prefix = rel_dir.rstrip("/") + "/"
         with self._append_lock:
-            return {p: d for p, (d, _) in self._pending.items()
-                    if p.startswith(prefix) and "/" not in p[len(prefix):]}
+            return {
+                p: d
+                for p, (d, _) in self._pending.items()
+                if p.startswith(prefix) and "/" not in p[len(prefix) :]
+            }
 
     def append(self, records: list[Record]) -> tuple[_Segment, int]:
         """Append a batch (not yet durable); `sync(ticket)` makes it so. Keep call order."""
@@ -145,7 +149,7 @@ class Journal:
             assert segment is not None, "journal not open"
             view = memoryview(batch)
             while view:
-                view = view[os.write(segment.fd, view):]
+                view = view[os.write(segment.fd, view) :]
             segment.written += len(batch)
             for path, data, direct in records:
                 self._pending[path] = (data, direct)

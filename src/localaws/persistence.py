@@ -64,7 +64,8 @@ SERVICES: dict[str, ServiceSpec] = {
     "cloudformation": ServiceSpec("moto.cloudformation.models", "cloudformation_backends"),
     "stepfunctions": ServiceSpec("moto.stepfunctions.models", "stepfunctions_backends"),
     "stepfunctions_parser": ServiceSpec(
-        "moto.stepfunctions.parser.models", "stepfunctions_parser_backends"),
+        "moto.stepfunctions.parser.models", "stepfunctions_parser_backends"
+    ),
     "sagemaker": ServiceSpec("moto.sagemaker.models", "sagemaker_backends"),
     "logs": ServiceSpec("moto.logs.models", "logs_backends"),
     "events": ServiceSpec("moto.events.models", "events_backends"),
@@ -89,8 +90,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def _key_file(name: str) -> str:
     """File name for an S3 object name (which may be 1 KiB long or hold any character)."""
-    return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() \
-        + ".pkl"
+    return (
+        hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest() + ".pkl"
+    )
 
 
 def _item_file(hash_key) -> str:
@@ -131,17 +133,19 @@ def _base_dispatch() -> dict:
     import copyreg
 
     table: dict = dict(copyreg.dispatch_table)
-    table.update({
-        type(threading.Lock()): lambda _: (_fresh_lock, ("lock",)),
-        type(threading.RLock()): lambda _: (_fresh_lock, ("rlock",)),
-        threading.Thread: lambda _: (_none, ()),
-        threading.Event: lambda _: (threading.Event, ()),
-        threading.Condition: lambda _: (threading.Condition, ()),
-        io.BufferedRandom: lambda _: (_none, ()),
-        io.BufferedReader: lambda _: (_none, ()),
-        io.BufferedWriter: lambda _: (_none, ()),
-        io.TextIOWrapper: lambda _: (_none, ()),
-    })
+    table.update(
+        {
+            type(threading.Lock()): lambda _: (_fresh_lock, ("lock",)),
+            type(threading.RLock()): lambda _: (_fresh_lock, ("rlock",)),
+            threading.Thread: lambda _: (_none, ()),
+            threading.Event: lambda _: (threading.Event, ()),
+            threading.Condition: lambda _: (threading.Condition, ()),
+            io.BufferedRandom: lambda _: (_none, ()),
+            io.BufferedReader: lambda _: (_none, ()),
+            io.BufferedWriter: lambda _: (_none, ()),
+            io.TextIOWrapper: lambda _: (_none, ()),
+        }
+    )
     import tempfile
 
     table[tempfile.SpooledTemporaryFile] = lambda _: (_none, ())
@@ -253,8 +257,9 @@ class Store:
             records: list = []
             for account, regional in list(backends.items()):
                 for region, backend in list(regional.items()):
-                    records += self._backend_records(service, spec, account, region, backend,
-                                                     wanted)
+                    records += self._backend_records(
+                        service, spec, account, region, backend, wanted
+                    )
             # Appended under the service lock so snapshots reach the journal in order.
             return self.journal.append(records) if records else None
 
@@ -487,8 +492,23 @@ def _bucket_keys(bucket) -> Iterable:
 
 # ----- request classification
 
-_READ_PREFIXES = ("Get", "List", "Describe", "Query", "Scan", "BatchGet", "Head", "Search",
-                  "Validate", "Test", "Simulate", "Lookup", "Check", "Estimate", "Filter")
+_READ_PREFIXES = (
+    "Get",
+    "List",
+    "Describe",
+    "Query",
+    "Scan",
+    "BatchGet",
+    "Head",
+    "Search",
+    "Validate",
+    "Test",
+    "Simulate",
+    "Lookup",
+    "Check",
+    "Estimate",
+    "Filter",
+)
 
 
 @dataclass
@@ -657,8 +677,10 @@ class PersistMiddleware:
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == HEALTH_PATH:
             payload = json.dumps(self.health()).encode()
-            start_response("200 OK", [("Content-Type", "application/json"),
-                                      ("Content-Length", str(len(payload)))])
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+            )
             return [payload]
         plan, _ = classify(environ)
         if plan is None:
@@ -693,8 +715,10 @@ class PersistMiddleware:
                         result.close()
             if int(captured[0].split()[0]) < 400:
                 try:
-                    tickets = [self.store.append(svc, _refine(svc, parts, environ, touched))
-                               for svc, parts in plan.targets]
+                    tickets = [
+                        self.store.append(svc, _refine(svc, parts, environ, touched))
+                        for svc, parts in plan.targets
+                    ]
                 except Exception as exc:  # noqa: BLE001 - the client must learn it is not durable
                     return self._failed(start_response, exc)
         finally:
@@ -713,6 +737,8 @@ class PersistMiddleware:
     def _failed(start_response, exc: Exception) -> list[bytes]:
         log.error("saving state failed", exc_info=exc)
         payload = f"localaws could not save its state: {exc!r}".encode()
-        start_response("500 Internal Server Error",
-                       [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))])
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))],
+        )
         return [payload]

@@ -64,8 +64,12 @@ def create_app(config: Config, persist: bool = True):
         store.save(service)
 
     def health() -> dict:
-        return {"pid": os.getpid(), "state_dir": str(config.state_dir), "port": config.port,
-                "started": started}
+        return {
+            "pid": os.getpid(),
+            "state_dir": str(config.state_dir),
+            "port": config.port,
+            "started": started,
+        }
 
     return persistence.PersistMiddleware(app, store, health)
 
@@ -78,8 +82,9 @@ def _lock_state_dir(config: Config):
         state_dir.mkdir(parents=True, exist_ok=True)
         handle = open(state_dir / LOCK_FILE, "a+")
     except OSError as exc:
-        raise StartupError(f"state directory {state_dir} is not writable: {exc.strerror}",
-                           EXIT_BAD_STATE) from None
+        raise StartupError(
+            f"state directory {state_dir} is not writable: {exc.strerror}", EXIT_BAD_STATE
+        ) from None
     if not os.access(state_dir, os.W_OK):
         raise StartupError(f"state directory {state_dir} is not writable", EXIT_BAD_STATE)
     try:
@@ -90,8 +95,9 @@ def _lock_state_dir(config: Config):
             other = f" (pid {json.loads(config.pid_file.read_text())['pid']})"
         except (OSError, ValueError, KeyError):
             pass
-        raise StartupError(f"another localaws server{other} already uses state directory "
-                           f"{state_dir}", EXIT_IN_USE) from None
+        raise StartupError(
+            f"another localaws server{other} already uses state directory {state_dir}", EXIT_IN_USE
+        ) from None
     return handle
 
 
@@ -111,8 +117,9 @@ def serve(config: Config) -> None:
     try:
         httpd = make_server(config.host, config.port, deferred, threaded=True)
     except OSError as exc:
-        raise StartupError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}",
-                           EXIT_IN_USE) from None
+        raise StartupError(
+            f"cannot listen on {config.host}:{config.port}: {exc.strerror}", EXIT_IN_USE
+        ) from None
     try:
         deferred.app = create_app(config)
     except Exception as exc:
@@ -123,8 +130,13 @@ def serve(config: Config) -> None:
         raise
     from localaws.persistence import write_atomic
 
-    info = {"pid": os.getpid(), "host": config.host, "port": config.port,
-            "started": time.time(), "state_dir": str(config.state_dir)}
+    info = {
+        "pid": os.getpid(),
+        "host": config.host,
+        "port": config.port,
+        "started": time.time(),
+        "state_dir": str(config.state_dir),
+    }
     write_atomic(config.pid_file, json.dumps(info).encode())
 
     def _stop(*_):

@@ -34,8 +34,7 @@ from localaws import sfn_clients
 # create action -> (describe method, name parameter, status field)
 SYNC_JOBS: dict[str, tuple[str, str, str]] = {
     "createTrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
-    "createProcessingJob": ("describe_processing_job", "ProcessingJobName",
-                            "ProcessingJobStatus"),
+    "createProcessingJob": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
     "createTransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
 }
 _RUNNING = ("InProgress", "Stopping")
@@ -48,14 +47,17 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
 
     def __init__(self) -> None:
         super().__init__()
-        self._supported_integration_patterns = {ResourceCondition.WaitForTaskToken,
-                                                ResourceCondition.Sync}
+        self._supported_integration_patterns = {
+            ResourceCondition.WaitForTaskToken,
+            ResourceCondition.Sync,
+        }
 
     def _validate_service_integration_is_supported(self) -> None:
         pass  # supported here: no "unsupported integration" warning
 
-    def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters,
-                             state_credentials) -> Callable[[], Any] | None:
+    def _build_sync_resolver(
+        self, env, resource_runtime_part, normalised_parameters, state_credentials
+    ) -> Callable[[], Any] | None:
         action = self.resource.api_action
         if action not in SYNC_JOBS:
             raise RuntimeError(
@@ -65,8 +67,9 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
         describe_name, name_key, status_key = SYNC_JOBS[action]
         env.stack.pop()  # the Create* response; the Describe output replaces it
         name = normalised_parameters[name_key]
-        client = sfn_clients.client_for(resource_runtime_part.region, "sagemaker",
-                                        state_credentials)
+        client = sfn_clients.client_for(
+            resource_runtime_part.region, "sagemaker", state_credentials
+        )
 
         def resolve() -> dict | None:
             job = sfn_clients.to_state_value(getattr(client, describe_name)(**{name_key: name}))
@@ -76,14 +79,20 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
             if status == "Completed":
                 return job
             error = StatesErrorNameType.StatesTaskFailed.to_name()
-            raise FailureEventException(FailureEvent(
-                env=env,
-                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                    resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type(),
-                    error=error, cause=to_json_str(job),
-                )),
-            ))
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=error,
+                            cause=to_json_str(job),
+                        )
+                    ),
+                )
+            )
 
         return resolve

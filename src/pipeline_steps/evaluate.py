@@ -93,9 +93,7 @@ def evaluate(model: xgb.Booster, test_dir: Path, threshold: float = 0.5) -> dict
             "recall": value(metrics.recall_score(y, pred, zero_division=0)),
             "f1": value(metrics.f1_score(y, pred, zero_division=0)),
             # SageMaker's layout: confusion_matrix[actual][predicted].
-            "confusion_matrix": {
-                str(a): {str(p): int(cm[a][p]) for p in (0, 1)} for a in (0, 1)
-            },
+            "confusion_matrix": {str(a): {str(p): int(cm[a][p]) for p in (0, 1)} for a in (0, 1)},
             "receiver_operating_characteristic_curve": {
                 "false_positive_rates": roc_fpr,
                 "true_positive_rates": roc_tpr,
@@ -110,28 +108,39 @@ def evaluate(model: xgb.Booster, test_dir: Path, threshold: float = 0.5) -> dict
 def threshold_check(report: dict, bar: float, metric: str = "accuracy") -> dict:
     """How far `metric` is from `bar` (shortfall 0 when it passes), for the Fail message."""
     value = report["binary_classification_metrics"][metric]["value"]
-    return {"metric": metric, "value": value, "threshold": bar,
-            "passed": value >= bar, "shortfall": round(max(0.0, bar - value), 6)}
+    return {
+        "metric": metric,
+        "value": value,
+        "threshold": bar,
+        "passed": value >= bar,
+        "shortfall": round(max(0.0, bar - value), 6),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-dir", type=Path, default=Path("/opt/ml/processing/model"))
     parser.add_argument("--test-dir", type=Path, default=Path("/opt/ml/processing/test"))
-    parser.add_argument("--output-dir", type=Path,
-                        default=Path("/opt/ml/processing/evaluation"))
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="probability cut-off for the positive class")
-    parser.add_argument("--accuracy-threshold", type=float,
-                        help="the pipeline's registration bar; recorded with the shortfall")
+    parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
+    parser.add_argument(
+        "--threshold", type=float, default=0.5, help="probability cut-off for the positive class"
+    )
+    parser.add_argument(
+        "--accuracy-threshold",
+        type=float,
+        help="the pipeline's registration bar; recorded with the shortfall",
+    )
     args = parser.parse_args(argv)
     report = evaluate(load_model(args.model_dir), args.test_dir, args.threshold)
     if args.accuracy_threshold is not None:
         report["threshold_check"] = threshold_check(report, args.accuracy_threshold)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=1))
-    summary = {k: v["value"] for k, v in report["binary_classification_metrics"].items()
-               if isinstance(v, dict) and "value" in v}
+    summary = {
+        k: v["value"]
+        for k, v in report["binary_classification_metrics"].items()
+        if isinstance(v, dict) and "value" in v
+    }
     print(f"Evaluation: {summary}")
     return 0
 

@@ -19,16 +19,72 @@ import pandas as pd
 
 TARGET = "Churn?"
 NUMERIC = [
-    "Account Length", "VMail Message", "Day Mins", "Day Calls", "Eve Mins", "Eve Calls",
-    "Night Mins", "Night Calls", "Intl Mins", "Intl Calls", "CustServ Calls",
+    "Account Length",
+    "VMail Message",
+    "Day Mins",
+    "Day Calls",
+    "Eve Mins",
+    "Eve Calls",
+    "Night Mins",
+    "Night Calls",
+    "Intl Mins",
+    "Intl Calls",
+    "CustServ Calls",
 ]
 # Charges are a fixed rate times minutes: perfectly collinear, so dropped like Phone (an id).
 DROPPED = ["Phone", "Day Charge", "Eve Charge", "Night Charge", "Intl Charge"]
 STATES = [
-    "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL",
-    "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND", "NE",
-    "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-    "VA", "VT", "WA", "WI", "WV", "WY",
+    "AK",
+    "AL",
+    "AR",
+    "AZ",
+    "CA",
+    "CO",
+    "CT",
+    "DC",
+    "DE",
+    "FL",
+    "GA",
+    "HI",
+    "IA",
+    "ID",
+    "IL",
+    "IN",
+    "KS",
+    "KY",
+    "LA",
+    "MA",
+    "MD",
+    "ME",
+    "MI",
+    "MN",
+    "MO",
+    "MS",
+    "MT",
+    "NC",
+    "ND",
+    "NE",
+    "NH",
+    "NJ",
+    "NM",
+    "NV",
+    "NY",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VA",
+    "VT",
+    "WA",
+    "WI",
+    "WV",
+    "WY",
 ]
 # Fixed category lists keep the feature columns identical for every tenant and every run, so a
 # model's input layout never depends on which values one data set happens to contain.
@@ -117,11 +173,12 @@ def split(data: pd.DataFrame, train: float, validation: float, seed: int):
     order = np.random.default_rng(seed).permutation(len(data))
     n_train, n_val = int(train * len(data)), int(validation * len(data))
     shuffled = data.iloc[order]
-    return (shuffled[:n_train], shuffled[n_train:n_train + n_val], shuffled[n_train + n_val:])
+    return (shuffled[:n_train], shuffled[n_train : n_train + n_val], shuffled[n_train + n_val :])
 
 
-def run(input_dir: Path, output_dir: Path, train: float = 0.7, validation: float = 0.2,
-        seed: int = 42) -> dict[str, int]:
+def run(
+    input_dir: Path, output_dir: Path, train: float = 0.7, validation: float = 0.2, seed: int = 42
+) -> dict[str, int]:
     """Preprocess `input_dir` into `output_dir`; return the row count of each split."""
     if not (0 < train < 1 and 0 < validation < 1 and train + validation < 1):
         raise DataError(f"bad split ratios train={train} validation={validation}")
@@ -145,12 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-ratio", type=float, default=0.7)
     parser.add_argument("--validation-ratio", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--failure-file", type=Path,
-                        help="where to write the failure reason (/opt/ml/output/message in a job)")
+    parser.add_argument(
+        "--failure-file",
+        type=Path,
+        help="where to write the failure reason (/opt/ml/output/message in a job)",
+    )
     args = parser.parse_args(argv)
     try:
-        counts = run(args.input_dir, args.output_dir, args.train_ratio, args.validation_ratio,
-                     args.seed)
+        counts = run(
+            args.input_dir, args.output_dir, args.train_ratio, args.validation_ratio, args.seed
+        )
     except DataError as exc:
         message = f"bad input data: {exc}"
         print(f"Preprocessing failed: {message}", file=sys.stderr)

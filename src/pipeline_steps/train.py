@@ -65,8 +65,9 @@ def _threads(rows: int) -> int:
     return cpus if rows >= MULTI_THREAD_ROWS else 1
 
 
-def train(train_dir: Path, model_dir: Path, hyperparameters: dict,
-          validation_dir: Path | None = None) -> xgb.Booster:
+def train(
+    train_dir: Path, model_dir: Path, hyperparameters: dict, validation_dir: Path | None = None
+) -> xgb.Booster:
     """Train, save `model_dir/xgboost-model`, return the booster."""
     hp = {**DEFAULTS, **{k: _unquote(v) for k, v in hyperparameters.items()}}
     num_round = int(hp.pop("num_round"))
@@ -89,8 +90,9 @@ def train(train_dir: Path, model_dir: Path, hyperparameters: dict,
         xv, yv = load_channel(validation_dir)
         evals.append((xgb.DMatrix(xv, label=yv, nthread=params["nthread"]), "validation"))
     # verbose_eval prints "[i]\ttrain-auc:...\tvalidation-auc:..." lines for MetricDefinitions.
-    booster = xgb.train(params, dtrain, num_boost_round=num_round, evals=evals,
-                        verbose_eval=max(1, num_round // 5))
+    booster = xgb.train(
+        params, dtrain, num_boost_round=num_round, evals=evals, verbose_eval=max(1, num_round // 5)
+    )
     model_dir.mkdir(parents=True, exist_ok=True)
     # No extension, as the built-in container names it: write UBJSON explicitly.
     (model_dir / MODEL_FILE).write_bytes(booster.save_raw(raw_format="ubj"))
@@ -106,13 +108,13 @@ def train(train_dir: Path, model_dir: Path, hyperparameters: dict,
 def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, dict]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--train", type=Path, default=os.environ.get("SM_CHANNEL_TRAIN"))
-    parser.add_argument("--validation", type=Path,
-                        default=os.environ.get("SM_CHANNEL_VALIDATION"))
+    parser.add_argument("--validation", type=Path, default=os.environ.get("SM_CHANNEL_VALIDATION"))
     parser.add_argument("--model-dir", type=Path, default=os.environ.get("SM_MODEL_DIR"))
     args, rest = parser.parse_known_args(argv)
     hyperparameters = {
-        key[len("SM_HP_"):].lower(): value
-        for key, value in os.environ.items() if key.startswith("SM_HP_")
+        key[len("SM_HP_") :].lower(): value
+        for key, value in os.environ.items()
+        if key.startswith("SM_HP_")
     }
     # Command-line `--name value` pairs (the toolkit's form) win over SM_HP_* variables.
     it = iter(rest)

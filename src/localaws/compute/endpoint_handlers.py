@@ -45,6 +45,7 @@ def _media_type(value: str | None) -> str:
 
 # --- XGBoost built-in algorithm ---------------------------------------------------------------
 
+
 def load_xgboost_model(model_dir: str | Path):
     """Load `xgboost-model` as the built-in container writes it (native format or a pickle)."""
     import xgboost as xgb
@@ -98,8 +99,9 @@ def parse_rows(body: bytes, content_type: str) -> np.ndarray:
             data = [data]
         rows = data
     else:
-        raise InvocationError(415, f"content type {content_type!r} is not supported "
-                                   f"(use {CSV} or {JSON})")
+        raise InvocationError(
+            415, f"content type {content_type!r} is not supported (use {CSV} or {JSON})"
+        )
     if not rows:
         raise InvocationError(400, "request body holds no rows")
     try:
@@ -153,11 +155,14 @@ class XGBoostAlgorithm:
 
 # --- script mode ------------------------------------------------------------------------------
 
+
 def _import_script(code_dir: Path, program: str):
     path = code_dir / program
     if not path.is_file():
-        raise LoadError(f"inference script {program!r} not found in the model's code "
-                        f"(looked in {code_dir.name}/)")
+        raise LoadError(
+            f"inference script {program!r} not found in the model's code "
+            f"(looked in {code_dir.name}/)"
+        )
     name = f"_localaws_inference_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -176,8 +181,14 @@ def _import_script(code_dir: Path, program: str):
 class ScriptHandler:
     """A framework container serving a user script (the SageMaker inference handler chain)."""
 
-    def __init__(self, model_dir: Path, code_dir: Path, program: str, xgboost_image: bool,
-                 default_accept: str):
+    def __init__(
+        self,
+        model_dir: Path,
+        code_dir: Path,
+        program: str,
+        xgboost_image: bool,
+        default_accept: str,
+    ):
         self.module = _import_script(code_dir, program)
         self.xgboost = xgboost_image
         self.default_accept = default_accept
@@ -225,13 +236,19 @@ class ScriptHandler:
             result = _stage(400, transform_fn, self.model, body, content_type, accept)
         else:
             input_fn = getattr(m, "input_fn", None)
-            data = (_stage(400, input_fn, body, content_type) if input_fn
-                    else self._default_input(body, content_type))
+            data = (
+                _stage(400, input_fn, body, content_type)
+                if input_fn
+                else self._default_input(body, content_type)
+            )
             predict_fn = getattr(m, "predict_fn", None) or self._default_predict
             prediction = _stage(400, predict_fn, data, self.model)
             output_fn = getattr(m, "output_fn", None)
-            result = (_stage(500, output_fn, prediction, accept) if output_fn
-                      else self._default_output(prediction, accept))
+            result = (
+                _stage(500, output_fn, prediction, accept)
+                if output_fn
+                else self._default_output(prediction, accept)
+            )
         response, content = result if isinstance(result, tuple) else (result, accept)
         if isinstance(response, str):
             response = response.encode()

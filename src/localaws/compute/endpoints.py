@@ -83,8 +83,10 @@ def _container_of(backend, model) -> dict:
         if not containers:
             raise LoadError(f"model package {package_name} has no inference container")
         merged = dict(containers[0])
-        merged["Environment"] = {**merged.get("Environment", {}),
-                                 **container.get("Environment", {})}
+        merged["Environment"] = {
+            **merged.get("Environment", {}),
+            **container.get("Environment", {}),
+        }
         return merged
     return container
 
@@ -96,19 +98,22 @@ def snapshot_variants(backend, config_name: str) -> list[Variant]:
     for pv in config.production_variants:
         model = backend._models.get(pv["ModelName"])
         if model is None:
-            raise LoadError(f"model {pv['ModelName']} of variant {pv['VariantName']} "
-                            "does not exist")
+            raise LoadError(
+                f"model {pv['ModelName']} of variant {pv['VariantName']} does not exist"
+            )
         container = _container_of(backend, model)
-        variants.append(Variant(
-            name=pv["VariantName"],
-            weight=float(pv.get("InitialVariantWeight", 1.0) or 1.0),
-            model_name=model.model_name,
-            model_key=f"{model.arn}@{model.creation_time}",
-            role_arn=model.execution_role_arn,
-            image=container.get("Image", ""),
-            model_data_url=container.get("ModelDataUrl"),
-            environment=dict(container.get("Environment") or {}),
-        ))
+        variants.append(
+            Variant(
+                name=pv["VariantName"],
+                weight=float(pv.get("InitialVariantWeight", 1.0) or 1.0),
+                model_name=model.model_name,
+                model_key=f"{model.arn}@{model.creation_time}",
+                role_arn=model.execution_role_arn,
+                image=container.get("Image", ""),
+                model_data_url=container.get("ModelDataUrl"),
+                environment=dict(container.get("Environment") or {}),
+            )
+        )
     return variants
 
 
@@ -136,17 +141,21 @@ def endpoint_log(region: str, endpoint_name: str, variant: str, *messages: str) 
     try:
         logs = client("logs", admin_credentials(), region)
         if (region, group, stream) not in _log_streams:
-            for create, kwargs in ((logs.create_log_group, {"logGroupName": group}),
-                                   (logs.create_log_stream, {"logGroupName": group,
-                                                             "logStreamName": stream})):
+            for create, kwargs in (
+                (logs.create_log_group, {"logGroupName": group}),
+                (logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
+            ):
                 try:
                     create(**kwargs)
                 except logs.exceptions.ResourceAlreadyExistsException:
                     pass
             _log_streams.add((region, group, stream))
         now = int(time.time() * 1000)
-        logs.put_log_events(logGroupName=group, logStreamName=stream,
-                            logEvents=[{"timestamp": now, "message": m} for m in messages])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": now, "message": m} for m in messages],
+        )
     except Exception:  # logging must never fail a deployment or a request
         _log_streams.discard((region, group, stream))
 
@@ -167,8 +176,10 @@ def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise LoadError(f"could not download {url} with role {role_arn}: {code} "
-                        f"{error.get('Message', '')}".rstrip()) from exc
+        raise LoadError(
+            f"could not download {url} with role {role_arn}: {code} "
+            f"{error.get('Message', '')}".rstrip()
+        ) from exc
     dest.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive, "r:gz") as tar:
@@ -196,18 +207,22 @@ def load_variant(variant: Variant, region: str, workdir: Path) -> Any:
             code_dir = workdir / "code"
             _fetch_tar(s3, submit, code_dir, variant.role_arn)
         elif submit.rstrip("/").startswith("/opt/ml/model"):
-            code_dir = model_dir / submit.rstrip("/")[len("/opt/ml/model"):].lstrip("/")
+            code_dir = model_dir / submit.rstrip("/")[len("/opt/ml/model") :].lstrip("/")
         else:
-            raise LoadError(f"SAGEMAKER_SUBMIT_DIRECTORY {submit!r} must be an s3:// tar.gz "
-                            "or a folder under /opt/ml/model")
+            raise LoadError(
+                f"SAGEMAKER_SUBMIT_DIRECTORY {submit!r} must be an s3:// tar.gz "
+                "or a folder under /opt/ml/model"
+            )
         if not (code_dir / program).is_file() and (model_dir / program).is_file():
             code_dir = model_dir
         accept = env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", CSV if xgb else "application/json")
         return ScriptHandler(model_dir, code_dir, program, xgb, accept)
     if xgb:
         return XGBoostAlgorithm(model_dir)
-    raise LoadError(f"image {variant.image!r} is not served by localaws: set SAGEMAKER_PROGRAM "
-                    "to serve an inference script, or use the XGBoost algorithm image")
+    raise LoadError(
+        f"image {variant.image!r} is not served by localaws: set SAGEMAKER_PROGRAM "
+        "to serve an inference script, or use the XGBoost algorithm image"
+    )
 
 
 class EndpointHost:
@@ -278,9 +293,13 @@ class EndpointHost:
                     shutil.rmtree(evicted.workdir, ignore_errors=True)
                 self._key_locks.pop(key, None)
             if endpoint_name:
-                endpoint_log(region, endpoint_name, variant.name,
-                             f"model {variant.model_name} ({variant.model_data_url}) loaded in "
-                             f"{time.monotonic() - started:.2f}s")
+                endpoint_log(
+                    region,
+                    endpoint_name,
+                    variant.name,
+                    f"model {variant.model_name} ({variant.model_data_url}) loaded in "
+                    f"{time.monotonic() - started:.2f}s",
+                )
             return handler
 
     def loaded_count(self) -> int:
@@ -303,10 +322,16 @@ class EndpointHost:
                 try:
                     self.handler(variant, backend.region_name, endpoint.endpoint_name)
                 except LoadError as exc:
-                    endpoint_log(backend.region_name, endpoint.endpoint_name, variant.name,
-                                 f"model {variant.model_name} failed to load: {exc}")
-                    raise LoadError(f"production variant {variant.name} (model "
-                                    f"{variant.model_name}) failed to load: {exc}") from exc
+                    endpoint_log(
+                        backend.region_name,
+                        endpoint.endpoint_name,
+                        variant.name,
+                        f"model {variant.model_name} failed to load: {exc}",
+                    )
+                    raise LoadError(
+                        f"production variant {variant.name} (model "
+                        f"{variant.model_name}) failed to load: {exc}"
+                    ) from exc
             error = None
         except LoadError as exc:
             error = str(exc)
@@ -321,14 +346,16 @@ class EndpointHost:
                 self._serving[key] = (endpoint, variants)
                 endpoint.endpoint_config_name = config_name
                 endpoint.production_variants = endpoint._process_production_variants(
-                    config_variants)
+                    config_variants
+                )
                 endpoint.endpoint_status, endpoint.failure_reason = IN_SERVICE, None
             elif creating:
                 endpoint.endpoint_status, endpoint.failure_reason = FAILED, error
             else:  # a failed update rolls back: the previous config keeps serving
                 endpoint.endpoint_status = IN_SERVICE
-                endpoint.failure_reason = (f"Update to {config_name} failed and was rolled "
-                                           f"back: {error}")
+                endpoint.failure_reason = (
+                    f"Update to {config_name} failed and was rolled back: {error}"
+                )
             endpoint.last_modified_time = utcnow()
             self._jobs.pop(key, None)
         state.changed("sagemaker")
@@ -355,8 +382,15 @@ class EndpointHost:
             job.result(timeout)
 
     # --- serving ----------------------------------------------------------------------------
-    def invoke(self, backend, endpoint, body: bytes, content_type: str, accept: str,
-               target_variant: str | None = None) -> tuple[bytes, str, str]:
+    def invoke(
+        self,
+        backend,
+        endpoint,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        target_variant: str | None = None,
+    ) -> tuple[bytes, str, str]:
         """Answer one invocation: (body, content type, variant name). Raises InvocationError."""
         key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
         owner, variants = self._serving.get(key, (None, None))
@@ -385,8 +419,12 @@ class EndpointHost:
         except Exception as exc:
             if not isinstance(exc, InvocationError):  # a fault of the handler itself
                 exc = InvocationError(500, f"{type(exc).__name__}: {exc}")
-            endpoint_log(backend.region_name, endpoint.endpoint_name, chosen.name,
-                         f"invocation failed ({exc.status}): {exc.message}")
+            endpoint_log(
+                backend.region_name,
+                endpoint.endpoint_name,
+                chosen.name,
+                f"invocation failed ({exc.status}): {exc.message}",
+            )
             raise exc from None
         return answer, answer_type, chosen.name
 

@@ -462,13 +462,21 @@ def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
                 "SM_MODULE_NAME": program.rsplit(".", 1)[0],
             }
         )
-        spec = {"kind": "script", "path": os.path.join(code, program), "argv": _cli_args(user_hps),
-                "toolkit": True}
+        spec = {
+            "kind": "script",
+            "path": os.path.join(code, program),
+            "argv": _cli_args(user_hps),
+            "toolkit": True,
+        }
     elif entry:
         spec = _command_spec(_rewrite(list(entry), base), _rewrite(list(args), base))
     elif image.has_builtin_algorithm:
-        spec = {"kind": "call", "target": "localaws.compute.xgboost_algorithm:main", "argv": [],
-                "toolkit": True}
+        spec = {
+            "kind": "call",
+            "target": "localaws.compute.xgboost_algorithm:main",
+            "argv": [],
+            "toolkit": True,
+        }
     else:
         raise JobError(
             f"ClientError: image {image.uri} needs a training script "
@@ -480,8 +488,10 @@ def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
 
 def _one_instance(count) -> None:
     if int(count or 1) != 1:
-        raise JobError(f"ClientError: InstanceCount {count} is not supported by localaws, which "
-                       "runs every job on one instance (algo-1); use InstanceCount 1 locally")
+        raise JobError(
+            f"ClientError: InstanceCount {count} is not supported by localaws, which "
+            "runs every job on one instance (algo-1); use InstanceCount 1 locally"
+        )
 
 
 def _cli_args(hps: dict[str, str]) -> list[str]:

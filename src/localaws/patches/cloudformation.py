@@ -47,8 +47,9 @@ def _read_s3(location: dict[str, Any], account_id: str, region_name: str) -> str
     backend = s3_backends[account_id][get_partition(region_name)]
     key = backend.get_object(location["Bucket"], location["Key"], location.get("Version"))
     if key is None:
-        raise ValueError(f"DefinitionS3Location s3://{location['Bucket']}/{location['Key']} "
-                         "does not exist")
+        raise ValueError(
+            f"DefinitionS3Location s3://{location['Bucket']}/{location['Key']} does not exist"
+        )
     return key.value.decode("utf-8")
 
 
@@ -60,8 +61,7 @@ def _substitute(text: str, substitutions: dict[str, Any]) -> str:
     return text
 
 
-def state_machine_definition(properties: dict[str, Any], account_id: str,
-                             region_name: str) -> str:
+def state_machine_definition(properties: dict[str, Any], account_id: str, region_name: str) -> str:
     """The ASL JSON a `AWS::StepFunctions::StateMachine` resource's properties describe."""
     if "DefinitionString" in properties:
         text = properties["DefinitionString"]
@@ -99,8 +99,9 @@ def _patch_state_machine() -> None:
             sm_type=props.get("StateMachineType"),
         )
 
-    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
-               region_name):
+    def update(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
         props = cloudformation_json.get("Properties", {})
         name = props.get("StateMachineName", original_resource.name)
         sfn = backend(account_id, region_name)
@@ -162,8 +163,9 @@ def _register_model_package_group() -> None:
     def delete(cls, resource_name, cloudformation_json, account_id, region_name):
         sagemaker_backends[account_id][region_name].delete_model_package_group(resource_name)
 
-    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
-               region_name):
+    def update(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
         props = cloudformation_json.get("Properties", {})
         name = props.get("ModelPackageGroupName", original_resource.model_package_group_name)
         if name != original_resource.model_package_group_name:
@@ -245,8 +247,10 @@ def _patch_iam() -> None:
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         props = cloudformation_json["Properties"]
-        bare = {**cloudformation_json, "Properties": {k: v for k, v in props.items()
-                                                      if k != "Policies"}}
+        bare = {
+            **cloudformation_json,
+            "Properties": {k: v for k, v in props.items() if k != "Policies"},
+        }
         role = original_create(cls, resource_name, bare, account_id, region_name, **kwargs)
         backend = iam_backends[account_id][get_partition(region_name)]
         try:
@@ -256,14 +260,16 @@ def _patch_iam() -> None:
             raise
         return role
 
-    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
-               region_name):
+    def update(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
         props = cloudformation_json["Properties"]
         backend = iam_backends[account_id][get_partition(region_name)]
         name = props.get("RoleName", original_resource.name)
         if name != original_resource.name:
-            new = cls.create_from_cloudformation_json(name, cloudformation_json, account_id,
-                                                      region_name)
+            new = cls.create_from_cloudformation_json(
+                name, cloudformation_json, account_id, region_name
+            )
             _delete_role(backend, original_resource.name)
             return new
         role = original_resource
@@ -312,24 +318,28 @@ def _patch_parsing() -> None:
         return
     original_create = parsing.parse_and_create_resource
 
-    def parse_and_create_resource(logical_id, resource_json, resources_map, account_id,
-                                  region_name):
+    def parse_and_create_resource(
+        logical_id, resource_json, resources_map, account_id, region_name
+    ):
         resource_type = resource_json.get("Type", "")
-        if (resource_type not in parsing.NULL_MODELS and not resource_type.startswith("Custom::")
-                and resource_type not in parsing.get_model_map()):
+        if (
+            resource_type not in parsing.NULL_MODELS
+            and not resource_type.startswith("Custom::")
+            and resource_type not in parsing.get_model_map()
+        ):
             raise ResourceFailed(
-                logical_id, resource_type,
-                f"localaws cannot create resources of type {resource_type} "
-                f"(resource {logical_id})",
+                logical_id,
+                resource_type,
+                f"localaws cannot create resources of type {resource_type} (resource {logical_id})",
             )
         try:
-            return original_create(logical_id, resource_json, resources_map, account_id,
-                                   region_name)
+            return original_create(
+                logical_id, resource_json, resources_map, account_id, region_name
+            )
         except ResourceFailed:
             raise
         except Exception as exc:
-            raise ResourceFailed(logical_id, resource_type,
-                                 f"{type(exc).__name__}: {exc}") from exc
+            raise ResourceFailed(logical_id, resource_type, f"{type(exc).__name__}: {exc}") from exc
 
     original_update = parsing.parse_and_update_resource
     original_map_update = parsing.ResourceMap.update
@@ -339,25 +349,31 @@ def _patch_parsing() -> None:
         self.localaws_before = (dict(self._resource_json_map), dict(self.resolved_parameters))
         return original_map_update(self, template, parameters)
 
-    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id,
-                                  region_name):
-        updated = original_update(logical_id, resource_json, resources_map, account_id,
-                                  region_name)
+    def parse_and_update_resource(
+        logical_id, resource_json, resources_map, account_id, region_name
+    ):
+        updated = original_update(logical_id, resource_json, resources_map, account_id, region_name)
         if updated is not None:
             return updated
         # moto cannot update this type in place (it would drop the resource from the stack)
         old_json, old_params = getattr(resources_map, "localaws_before", ({}, {}))
-        changed_params = [p for p in parsing.get_references_from_template(resource_json)
-                          if p in old_params
-                          and old_params[p] != resources_map.resolved_parameters.get(p)]
+        changed_params = [
+            p
+            for p in parsing.get_references_from_template(resource_json)
+            if p in old_params and old_params[p] != resources_map.resolved_parameters.get(p)
+        ]
+
         def props(j: dict | None) -> dict:
             return {**(j or {}), "Properties": (j or {}).get("Properties") or {}}
 
         if props(old_json.get(logical_id)) != props(resource_json) or changed_params:
             resource_type = resource_json.get("Type", "")
-            raise ResourceFailed(logical_id, resource_type,
-                                 f"localaws cannot update resources of type {resource_type} "
-                                 f"in place (resource {logical_id})")
+            raise ResourceFailed(
+                logical_id,
+                resource_type,
+                f"localaws cannot update resources of type {resource_type} "
+                f"in place (resource {logical_id})",
+            )
         return resources_map[logical_id]
 
     parsing.parse_and_create_resource = parse_and_create_resource
@@ -374,22 +390,39 @@ def unsupported_types(template: dict[str, Any]) -> list[str]:
     from moto.cloudformation import parsing
 
     known = parsing.get_model_map()
-    return sorted({
-        r.get("Type", "") for r in (template.get("Resources") or {}).values()
-        if r.get("Type", "") not in known and r.get("Type", "") not in parsing.NULL_MODELS
-        and not r.get("Type", "").startswith("Custom::")
-    })
+    return sorted(
+        {
+            r.get("Type", "")
+            for r in (template.get("Resources") or {}).values()
+            if r.get("Type", "") not in known
+            and r.get("Type", "") not in parsing.NULL_MODELS
+            and not r.get("Type", "").startswith("Custom::")
+        }
+    )
 
 
-def _resource_event(stack, logical_id: str, resource_type: str, status: str,
-                    reason: str | None, physical_id: str = "") -> None:
+def _resource_event(
+    stack,
+    logical_id: str,
+    resource_type: str,
+    status: str,
+    reason: str | None,
+    physical_id: str = "",
+) -> None:
     from moto.cloudformation.models import Event
 
-    stack.events.append(Event(
-        stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
-        physical_resource_id=physical_id, resource_type=resource_type,
-        resource_status=status, resource_status_reason=reason, resource_properties=None,
-    ))
+    stack.events.append(
+        Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=logical_id,
+            physical_resource_id=physical_id,
+            resource_type=resource_type,
+            resource_status=status,
+            resource_status_reason=reason,
+            resource_properties=None,
+        )
+    )
 
 
 def _patch_stack() -> None:
@@ -406,21 +439,25 @@ def _patch_stack() -> None:
         try:
             original_create(self)
         except ResourceFailed as failure:
-            _resource_event(self, failure.logical_id, failure.resource_type, "CREATE_FAILED",
-                            failure.reason)
+            _resource_event(
+                self, failure.logical_id, failure.resource_type, "CREATE_FAILED", failure.reason
+            )
             self.status = "CREATE_FAILED"
             self._add_stack_event(
                 "CREATE_FAILED",
                 resource_status_reason=f"The following resource(s) failed to create: "
-                                       f"[{failure.logical_id}]. Rollback requested by user.",
+                f"[{failure.logical_id}]. Rollback requested by user.",
             )
-            self.stack_status_reason = (f"The following resource(s) failed to create: "
-                                        f"[{failure.logical_id}]: {failure.reason}")
+            self.stack_status_reason = (
+                f"The following resource(s) failed to create: "
+                f"[{failure.logical_id}]: {failure.reason}"
+            )
             if getattr(_on_failure, "value", "ROLLBACK") == "DO_NOTHING":
                 return
             self.status = "ROLLBACK_IN_PROGRESS"
-            self._add_stack_event("ROLLBACK_IN_PROGRESS",
-                                  resource_status_reason=self.stack_status_reason)
+            self._add_stack_event(
+                "ROLLBACK_IN_PROGRESS", resource_status_reason=self.stack_status_reason
+            )
             try:
                 self.resource_map.delete()
             except Exception as exc:
@@ -435,8 +472,10 @@ def _patch_stack() -> None:
                 # keep what a CREATE_FAILED (no rollback) stack holds, so a delete removes it
                 made = self.resource_map._parsed_resources
                 self.resource_map._resource_json_map = {
-                    k: v for k, v in self.resource_map._resource_json_map.items()
-                    if self.status == "CREATE_FAILED" and k in made}
+                    k: v
+                    for k, v in self.resource_map._resource_json_map.items()
+                    if self.status == "CREATE_FAILED" and k in made
+                }
                 self.output_map = OutputMap(self.resource_map, {}, self.stack_id)
 
     def update(self, template: str, role_arn=None, parameters=None, tags=None) -> None:
@@ -445,7 +484,7 @@ def _patch_stack() -> None:
             raise ValidationError(
                 self.name,
                 message=f"localaws cannot create resources of type {', '.join(missing)}; "
-                        "the stack was not changed",
+                "the stack was not changed",
             )
         try:
             original_update(self, template, role_arn, parameters, tags)
@@ -460,8 +499,9 @@ def _patch_stack() -> None:
         self.stack_status_reason = None
 
     def delete_stack(self, name_or_stack_id: str) -> None:
-        stack = next((s for s in self.stacks.values()
-                      if name_or_stack_id in (s.stack_id, s.name)), None)
+        stack = next(
+            (s for s in self.stacks.values() if name_or_stack_id in (s.stack_id, s.name)), None
+        )
         if stack is None:
             return
         try:
@@ -502,10 +542,16 @@ def _patch_no_op_update() -> None:
     setattr(CloudFormationResponse, _DONE, True)
 
 
-_IAM_NAMES = {"AWS::IAM::Role": "RoleName", "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
-              "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName",
-              "AWS::IAM::InstanceProfile": "InstanceProfileName", "AWS::IAM::Policy": None,
-              "AWS::IAM::AccessKey": None, "AWS::IAM::UserToGroupAddition": None}
+_IAM_NAMES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::Policy": None,
+    "AWS::IAM::AccessKey": None,
+    "AWS::IAM::UserToGroupAddition": None,
+}
 _on_failure = threading.local()
 
 
@@ -513,8 +559,9 @@ def required_capabilities(template: dict[str, Any]) -> list[str]:
     """The capabilities AWS demands before it creates or updates a stack from `template`."""
     resources = (template.get("Resources") or {}).values()
     iam = [r for r in resources if r.get("Type") in _IAM_NAMES]
-    named = any(_IAM_NAMES[r["Type"]] and _IAM_NAMES[r["Type"]] in (r.get("Properties") or {})
-                for r in iam)
+    named = any(
+        _IAM_NAMES[r["Type"]] and _IAM_NAMES[r["Type"]] in (r.get("Properties") or {}) for r in iam
+    )
     needed = ["CAPABILITY_NAMED_IAM"] if named else ["CAPABILITY_IAM"] if iam else []
     if template.get("Transform"):
         needed.append("CAPABILITY_AUTO_EXPAND")
@@ -593,8 +640,9 @@ def _same_parameters(stack, template: dict[str, Any], given: dict[str, Any]) -> 
     new = {k: given.get(k, spec.get("Default")) for k, spec in declared.items()}
 
     def norm(values: dict[str, Any]) -> dict[str, str]:
-        return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v)
-                for k, v in values.items()}
+        return {
+            k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in values.items()
+        }
 
     return norm(new) == norm(stack.stack_parameters)
 
@@ -625,49 +673,83 @@ def _patch_change_sets() -> None:
             body = self._get_stack_from_s3_url(self._get_param("TemplateURL"))
         _check_capabilities(self, body)
         parameters = {
-            p["ParameterKey"]: (stack.stack_parameters[p["ParameterKey"]]
-                                if p.get("UsePreviousValue") and stack is not None
-                                else p.get("ParameterValue"))
+            p["ParameterKey"]: (
+                stack.stack_parameters[p["ParameterKey"]]
+                if p.get("UsePreviousValue") and stack is not None
+                else p.get("ParameterValue")
+            )
             for p in self._get_param("Parameters", [])
         }
         change_set_id, stack_id = self.cloudformation_backend.create_change_set(
-            stack_name=name, change_set_name=self._get_param("ChangeSetName"),
-            template=body, parameters=parameters, description=self._get_param("Description"),
+            stack_name=name,
+            change_set_name=self._get_param("ChangeSetName"),
+            template=body,
+            parameters=parameters,
+            description=self._get_param("Description"),
             notification_arns=self._get_param("NotificationARNs", []),
             tags={t["Key"]: t["Value"] for t in self._get_param("Tags", [])},
-            role_arn=self._get_param("RoleARN"), change_set_type=kind,
+            role_arn=self._get_param("RoleARN"),
+            change_set_type=kind,
         )
         return ActionResult({"Id": change_set_id, "StackId": stack_id})
 
-    def create_change_set(self, stack_name, change_set_name, template, parameters, *args,
-                          change_set_type="CREATE", **kwargs):
+    def create_change_set(
+        self,
+        stack_name,
+        change_set_name,
+        template,
+        parameters,
+        *args,
+        change_set_type="CREATE",
+        **kwargs,
+    ):
         change_set_id, stack_id = original_create(
-            self, stack_name, change_set_name, template, parameters, *args,
-            change_set_type=change_set_type, **kwargs)
+            self,
+            stack_name,
+            change_set_name,
+            template,
+            parameters,
+            *args,
+            change_set_type=change_set_type,
+            **kwargs,
+        )
         change_set = self.change_sets[change_set_id]
         if change_set_type == "UPDATE":
             stack = self.stacks[stack_id]
-            unchanged = (template == stack.template
-                         and _same_parameters(stack, Stack.parse_template(template), parameters))
+            unchanged = template == stack.template and _same_parameters(
+                stack, Stack.parse_template(template), parameters
+            )
             change_set.status = "FAILED" if unchanged else "CREATE_COMPLETE"
             change_set.execution_status = "UNAVAILABLE" if unchanged else "AVAILABLE"
             change_set.status_reason = (
                 "The submitted information didn't contain changes. Submit different "
-                "information to create a change set." if unchanged else None)
+                "information to create a change set."
+                if unchanged
+                else None
+            )
         return change_set_id, stack_id
 
     def execute_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = self.change_sets.get(change_set_name) or next(
-            (c for c in self.change_sets.values() if c.change_set_name == change_set_name
-             and stack_name in (None, c.stack_name, c.stack_id)), None)
+            (
+                c
+                for c in self.change_sets.values()
+                if c.change_set_name == change_set_name
+                and stack_name in (None, c.stack_name, c.stack_id)
+            ),
+            None,
+        )
         if change_set is None:
-            raise ValidationError(stack_name, message=f"ChangeSet [{change_set_name}] does "
-                                                      "not exist")
+            raise ValidationError(
+                stack_name, message=f"ChangeSet [{change_set_name}] does not exist"
+            )
         if change_set.execution_status != "AVAILABLE":
             error = ValidationError(
-                stack_name, message=f"ChangeSet [{change_set.change_set_id}] cannot be executed "
-                                    f"in its current execution status of "
-                                    f"[{change_set.execution_status}]")
+                stack_name,
+                message=f"ChangeSet [{change_set.change_set_id}] cannot be executed "
+                f"in its current execution status of "
+                f"[{change_set.execution_status}]",
+            )
             error.code = "InvalidChangeSetStatus"
             raise error
         stack = self.stacks[change_set.stack_id]
@@ -687,8 +769,12 @@ def _patch_change_sets() -> None:
                 for export in stack.exports:
                     self.exports[export.name] = export
         else:
-            stack.update(change_set.template, change_set.role_arn,
-                         parameters=change_set.parameters, tags=change_set.tags or None)
+            stack.update(
+                change_set.template,
+                change_set.role_arn,
+                parameters=change_set.parameters,
+                tags=change_set.tags or None,
+            )
             ok = stack.status == "UPDATE_COMPLETE"
         change_set.execution_status = "EXECUTE_COMPLETE" if ok else "EXECUTE_FAILED"
 

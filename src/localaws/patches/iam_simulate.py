@@ -72,21 +72,26 @@ def _principal_policies(backend: Any, arn: str) -> list[tuple[str, str, str]]:
 
     match = _PRINCIPAL_ARN.match(arn or "")
     if not match:
-        raise InvalidInput(f"Invalid ARN {arn!r}: PolicySourceArn must be an IAM user, group "
-                           "or role ARN.")
+        raise InvalidInput(
+            f"Invalid ARN {arn!r}: PolicySourceArn must be an IAM user, group or role ARN."
+        )
     kind, name = match.group(2), match.group(3)
     try:
         if kind == "role":
             role = backend.get_role_by_arn(arn)
-            inline = [(n, "role", backend.get_role_policy(role.name, n)[1])
-                      for n in backend.list_role_policies(role.name)]
+            inline = [
+                (n, "role", backend.get_role_policy(role.name, n)[1])
+                for n in backend.list_role_policies(role.name)
+            ]
             return inline + _managed(backend.list_attached_role_policies(role.name)[0])
         if kind == "user":
             user = backend.get_user(name)
             if user.arn != arn:
                 raise NotFoundException(arn)
-            policies = [(n, "user", backend.get_user_policy(name, n)["policy_document"])
-                        for n in backend.list_user_policies(name)]
+            policies = [
+                (n, "user", backend.get_user_policy(name, n)["policy_document"])
+                for n in backend.list_user_policies(name)
+            ]
             policies += _managed(backend.list_attached_user_policies(name)[0])
             for group in backend.get_groups_for_user(name):
                 policies += _group_policies(backend, group.name)
@@ -100,8 +105,10 @@ def _principal_policies(backend: Any, arn: str) -> list[tuple[str, str, str]]:
 
 
 def _group_policies(backend: Any, group: str) -> list[tuple[str, str, str]]:
-    inline = [(n, "group", backend.get_group_policy(group, n)["policy_document"])
-              for n in backend.list_group_policies(group)]
+    inline = [
+        (n, "group", backend.get_group_policy(group, n)["policy_document"])
+        for n in backend.list_group_policies(group)
+    ]
     return inline + _managed(backend.list_attached_group_policies(group)[0])
 
 
@@ -129,15 +136,17 @@ def evaluate(policies: list[tuple[str, str, str]], action: str, resource: str) -
         statements = [statements] if isinstance(statements, dict) else statements
         spans = _statement_spans(text)
         for index, statement in enumerate(statements):
-            if not (_matches(statement, "Action", "NotAction", action, case=False)
-                    and _matches(statement, "Resource", "NotResource", resource, case=True)):
+            if not (
+                _matches(statement, "Action", "NotAction", action, case=False)
+                and _matches(statement, "Resource", "NotResource", resource, case=True)
+            ):
                 continue
             if "Condition" in statement:
-                missing.update(key for operator in statement["Condition"].values()
-                               for key in operator)
+                missing.update(
+                    key for operator in statement["Condition"].values() for key in operator
+                )
                 continue
-            matched: dict[str, Any] = {"SourcePolicyId": source_id,
-                                       "SourcePolicyType": source_type}
+            matched: dict[str, Any] = {"SourcePolicyId": source_id, "SourcePolicyType": source_type}
             if spans and len(spans) == len(statements):
                 (line, column), (end_line, end_column) = spans[index]
                 matched["StartPosition"] = {"Line": line, "Column": column}
@@ -152,10 +161,14 @@ def evaluate(policies: list[tuple[str, str, str]], action: str, resource: str) -
         "EvalDecision": decision,
         "MatchedStatements": deciding,
         "MissingContextValues": sorted(missing),
-        "ResourceSpecificResults": [{
-            "EvalResourceName": resource, "EvalResourceDecision": decision,
-            "MatchedStatements": deciding, "MissingContextValues": sorted(missing),
-        }],
+        "ResourceSpecificResults": [
+            {
+                "EvalResourceName": resource,
+                "EvalResourceDecision": decision,
+                "MatchedStatements": deciding,
+                "MissingContextValues": sorted(missing),
+            }
+        ],
     }
 
 
@@ -175,16 +188,17 @@ def simulate_principal_policy(self) -> Any:
         except ValueError:
             raise InvalidInput(f"PolicyInputList.{index} is not a valid JSON policy.") from None
         policies.append((f"PolicyInputList.{index}", "none", document))
-    results = [evaluate(policies, action, resource)
-               for action in actions for resource in resources]
+    results = [evaluate(policies, action, resource) for action in actions for resource in resources]
     try:
         max_items = int(self._get_param("MaxItems") or 1000)
         start = int(self._get_param("Marker") or 0)
     except ValueError:
         raise InvalidInput("Marker and MaxItems must be those of a previous answer.") from None
-    page = results[start:start + max_items]
-    result: dict[str, Any] = {"EvaluationResults": page,
-                              "IsTruncated": start + max_items < len(results)}
+    page = results[start : start + max_items]
+    result: dict[str, Any] = {
+        "EvaluationResults": page,
+        "IsTruncated": start + max_items < len(results),
+    }
     if result["IsTruncated"]:
         result["Marker"] = str(start + max_items)
     return ActionResult(result)

@@ -70,19 +70,29 @@ def _patch_backend(backend_cls: type) -> None:
             raise ValidationError(f"Model Package Group {group_name} does not exist.")
         # moto numbers a version len(versions) + 1, which reuses (and overwrites) the number of
         # a surviving version once an earlier one is deleted; AWS never reuses a number.
-        issued = max([getattr(group, "localaws_last_version", 0)]
-                     + [p.model_package_version or 0 for p in _versions(self, group_name)])
-        fields = {k: v for k, v in kwargs.items()
-                  if k not in ("model_package_name", "model_package_group_name")}
+        issued = max(
+            [getattr(group, "localaws_last_version", 0)]
+            + [p.model_package_version or 0 for p in _versions(self, group_name)]
+        )
+        fields = {
+            k: v
+            for k, v in kwargs.items()
+            if k not in ("model_package_name", "model_package_group_name")
+        }
         fields["tags"] = fields.get("tags") or []
         # a version registered without a status awaits approval, as on AWS
-        fields["model_approval_status"] = (fields.get("model_approval_status")
-                                           or "PendingManualApproval")
+        fields["model_approval_status"] = (
+            fields.get("model_approval_status") or "PendingManualApproval"
+        )
         package = ModelPackage(
-            model_package_name=group_name, model_package_group_name=group_name,
-            model_package_version=issued + 1, approval_description=None,
-            region_name=self.region_name, account_id=self.account_id,
-            model_package_type="Versioned", **fields,
+            model_package_name=group_name,
+            model_package_group_name=group_name,
+            model_package_version=issued + 1,
+            approval_description=None,
+            region_name=self.region_name,
+            account_id=self.account_id,
+            model_package_type="Versioned",
+            **fields,
         )
         group.localaws_last_version = issued + 1
         self.model_package_name_mapping[group_name] = package.arn
@@ -97,8 +107,10 @@ def _patch_backend(backend_cls: type) -> None:
             del self.model_package_name_mapping[key]
         if package.model_package_group_name:
             # the name -> ARN mapping of a group points at its latest version: repoint it
-            left = sorted(_versions(self, package.model_package_group_name),
-                          key=lambda p: p.model_package_version or 0)
+            left = sorted(
+                _versions(self, package.model_package_group_name),
+                key=lambda p: p.model_package_version or 0,
+            )
             if left:
                 self.model_package_name_mapping[package.model_package_group_name] = left[-1].arn
 
@@ -131,10 +143,15 @@ def _patch_backend(backend_cls: type) -> None:
         resource.tags = [t for t in resource.tags if t["Key"] not in new_keys] + list(tags)
         return tags
 
-    def update_model_package(self, model_package_arn, model_approval_status,
-                             approval_description, customer_metadata_properties,
-                             customer_metadata_properties_to_remove,
-                             additional_inference_specifications_to_add):
+    def update_model_package(
+        self,
+        model_package_arn,
+        model_approval_status,
+        approval_description,
+        customer_metadata_properties,
+        customer_metadata_properties_to_remove,
+        additional_inference_specifications_to_add,
+    ):
         package = _find_package(self, model_package_arn)
         if model_approval_status is not None:
             package.set_model_approval_status(model_approval_status)
@@ -142,7 +159,8 @@ def _patch_backend(backend_cls: type) -> None:
             package.approval_description = approval_description
         if customer_metadata_properties:
             package.customer_metadata_properties = {
-                **(package.customer_metadata_properties or {}), **customer_metadata_properties
+                **(package.customer_metadata_properties or {}),
+                **customer_metadata_properties,
             }
         for key in customer_metadata_properties_to_remove or []:
             (package.customer_metadata_properties or {}).pop(key, None)
@@ -170,9 +188,7 @@ def _patch_responses(response_cls: type) -> None:
         return EmptyResult()
 
     def delete_model_package_group(self):
-        self.sagemaker_backend.delete_model_package_group(
-            self._get_param("ModelPackageGroupName")
-        )
+        self.sagemaker_backend.delete_model_package_group(self._get_param("ModelPackageGroupName"))
         return EmptyResult()
 
     response_cls.delete_model_package = delete_model_package

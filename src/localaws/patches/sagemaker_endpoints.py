@@ -23,9 +23,13 @@ from localaws.compute.endpoint_handlers import InvocationError
 from localaws.compute.endpoints import CREATING, IN_SERVICE, UPDATING, host
 
 _RUNTIME_PATH = re.compile(
-    r"^/endpoints/[^/]+/(?P<kind>invocations|async-invocations|invocations-response-stream)$")
-_RUNTIME_ACTIONS = {"invocations": "InvokeEndpoint", "async-invocations": "InvokeEndpointAsync",
-                    "invocations-response-stream": "InvokeEndpointWithResponseStream"}
+    r"^/endpoints/[^/]+/(?P<kind>invocations|async-invocations|invocations-response-stream)$"
+)
+_RUNTIME_ACTIONS = {
+    "invocations": "InvokeEndpoint",
+    "async-invocations": "InvokeEndpointAsync",
+    "invocations-response-stream": "InvokeEndpointWithResponseStream",
+}
 
 
 def _endpoint_arn(backend, name: str) -> str:
@@ -40,7 +44,8 @@ def apply() -> None:
     def create_endpoint(self, endpoint_name, endpoint_config_name, tags):
         if endpoint_name in self.endpoints:
             raise ValidationError(
-                f'Cannot create already existing endpoint "{_endpoint_arn(self, endpoint_name)}".')
+                f'Cannot create already existing endpoint "{_endpoint_arn(self, endpoint_name)}".'
+            )
         endpoint = original_create(self, endpoint_name, endpoint_config_name, tags)
         endpoint.endpoint_status = CREATING
         host().deploy(self, endpoint, endpoint_config_name)
@@ -57,7 +62,8 @@ def apply() -> None:
                 f'Cannot update in-progress endpoint "{endpoint.arn}".'
                 if endpoint.endpoint_status in (CREATING, UPDATING)
                 else f'Cannot update endpoint "{endpoint.arn}" in status '
-                     f"{endpoint.endpoint_status}; delete it and create it again.")
+                f"{endpoint.endpoint_status}; delete it and create it again."
+            )
         endpoint.endpoint_status = UPDATING
         endpoint.failure_reason = None
         host().deploy(self, endpoint, endpoint_config_name)
@@ -123,28 +129,35 @@ def _invoke_endpoint(self: SageMakerRuntimeResponse):
     backend = sagemaker_backends[self.current_account][self.region]
     endpoint = backend.endpoints.get(name)
     if endpoint is None:
-        return _error(400, "ValidationError",
-                      f"Endpoint {name} of account {self.current_account} not found.")
+        return _error(
+            400, "ValidationError", f"Endpoint {name} of account {self.current_account} not found."
+        )
     host().resume(backend, endpoint)
     if endpoint.endpoint_status not in (IN_SERVICE, UPDATING):
-        return _error(400, "ValidationError",
-                      f"Endpoint {name} of account {self.current_account} is not in service "
-                      f"(status {endpoint.endpoint_status}).")
+        return _error(
+            400,
+            "ValidationError",
+            f"Endpoint {name} of account {self.current_account} is not in service "
+            f"(status {endpoint.endpoint_status}).",
+        )
     body = self.raw_body if isinstance(self.raw_body, bytes) else (self.raw_body or "").encode()
     content_type = self.headers.get("Content-Type") or "application/octet-stream"
     accept = self.headers.get("Accept") or ""
     target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
     try:
-        answer, answer_type, variant = host().invoke(backend, endpoint, body, content_type,
-                                                     accept, target)
+        answer, answer_type, variant = host().invoke(
+            backend, endpoint, body, content_type, accept, target
+        )
     except InvocationError as exc:
         kind = "client" if 400 <= exc.status < 500 else "server"
         log_group = f"/aws/sagemaker/Endpoints/{name}"
         return _error(
-            424, "ModelError",
+            424,
+            "ModelError",
             f'Received {kind} error ({exc.status}) from primary with message "{exc.message}". '
             f"See log group {log_group} in account {self.current_account} for more information.",
-            OriginalStatusCode=exc.status, OriginalMessage=exc.message,
+            OriginalStatusCode=exc.status,
+            OriginalMessage=exc.message,
             LogStreamArn=f"arn:aws:logs:{self.region}:{self.current_account}:log-group:{log_group}",
         )
     return 200, {"Content-Type": answer_type, "x-Amzn-Invoked-Production-Variant": variant}, answer

@@ -42,7 +42,8 @@ def list_models(self) -> Any:
         raise ValidationError(f"SortBy must be Name or CreationTime, got {sort_by}")
 
     models = [
-        m for m in self.sagemaker_backend.list_models()
+        m
+        for m in self.sagemaker_backend.list_models()
         if (not name_contains or name_contains in m.model_name)
         and (before is None or _naive(m.creation_time) < before)
         and (after is None or _naive(m.creation_time) > after)
@@ -50,11 +51,13 @@ def list_models(self) -> Any:
     key = (lambda m: m.model_name) if sort_by == "Name" else (lambda m: m.creation_time)
     models.sort(key=key, reverse=descending)
     start = int(self._get_param("NextToken") or 0)
-    page = models[start:start + max_results]
-    result: dict[str, Any] = {"Models": [
-        {"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": m.creation_time}
-        for m in page
-    ]}
+    page = models[start : start + max_results]
+    result: dict[str, Any] = {
+        "Models": [
+            {"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": m.creation_time}
+            for m in page
+        ]
+    }
     if start + max_results < len(models):
         result["NextToken"] = str(start + max_results)
     return ActionResult(result)

@@ -77,8 +77,9 @@ def _patch_aws_sdk() -> None:
         sfn_clients.error_service_name
     )
 
-    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters,
-                           state_credentials):
+    def _eval_service_task(
+        self, env, resource_runtime_part, normalised_parameters, state_credentials
+    ):
         client = sfn_clients.client_for(
             resource_runtime_part.region, self.resource.api_name, state_credentials
         )
@@ -94,8 +95,11 @@ def _patch_aws_sdk() -> None:
             service = self._normalise_service_error_name(self.resource.api_name)
             error = self._normalise_exception_name(service, ex)
             meta = ex.response.get("ResponseMetadata", {})
-            details = [f"Service: {service}", f"Status Code: {meta.get('HTTPStatusCode')}",
-                       f"Request ID: {meta.get('RequestId')}"]
+            details = [
+                f"Service: {service}",
+                f"Status Code: {meta.get('HTTPStatusCode')}",
+                f"Request ID: {meta.get('RequestId')}",
+            ]
             if meta.get("HostId"):
                 details.append(f"Extended Request ID: {meta['HostId']}")
             message = ex.response.get("Error", {}).get("Message") or str(ex)
@@ -141,8 +145,9 @@ def _patch_optimized_passthrough() -> None:
         StateTaskServiceAwsSdk,
     )
 
-    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters,
-                           state_credentials):
+    def _eval_service_task(
+        self, env, resource_runtime_part, normalised_parameters, state_credentials
+    ):
         client = sfn_clients.client_for(
             resource_runtime_part.region, self._get_boto_service_name(), state_credentials
         )
@@ -161,11 +166,14 @@ def _patch_optimized_passthrough() -> None:
         name = code if code.endswith("Exception") else f"{code}Exception"
         error = f"{service}.{name}" if modelled else f"{service}.Amazon{service}Exception"
         meta = ex.response.get("ResponseMetadata", {})
-        cause = (f"{ex.response.get('Error', {}).get('Message') or ex} (Service: {service}; "
-                 f"Status Code: {meta.get('HTTPStatusCode')}; Error Code: {code}; "
-                 f"Request ID: {meta.get('RequestId')})")
-        return StateTaskServiceAwsSdk._get_task_failure_event(self, env=env, error=error,
-                                                              cause=cause)
+        cause = (
+            f"{ex.response.get('Error', {}).get('Message') or ex} (Service: {service}; "
+            f"Status Code: {meta.get('HTTPStatusCode')}; Error Code: {code}; "
+            f"Request ID: {meta.get('RequestId')})"
+        )
+        return StateTaskServiceAwsSdk._get_task_failure_event(
+            self, env=env, error=error, cause=cause
+        )
 
     StateTaskServiceUnsupported._eval_service_task = _eval_service_task
     StateTaskServiceUnsupported._from_error = _from_error
@@ -198,7 +206,8 @@ def role_trusts_states(document: Any, region: str) -> bool:
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
         if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(
-                actions):
+            actions
+        ):
             continue
         principal = statement.get("Principal", {})
         if principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*"):
@@ -219,11 +228,15 @@ def _check_role(backend: Any, role_arn: str | None) -> None:
         return
     iam = iam_backends[backend.account_id][backend.partition]
     role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
-    if role is None or not role_trusts_states(role.assume_role_policy_document,
-                                              backend.region_name):
-        error = AWSError("Neither the global service principal states.amazonaws.com, nor the "
-                         f"regional one is authorized to assume the provided role {role_arn}.",
-                         "AccessDeniedException", 400)
+    if role is None or not role_trusts_states(
+        role.assume_role_policy_document, backend.region_name
+    ):
+        error = AWSError(
+            "Neither the global service principal states.amazonaws.com, nor the "
+            f"regional one is authorized to assume the provided role {role_arn}.",
+            "AccessDeniedException",
+            400,
+        )
         raise error
 
 
@@ -248,8 +261,9 @@ def _patch_backend() -> None:
     StepFunctionsParserBackend._url_module = property(lambda self: sfn_urls)
     original_start = StepFunctionsParserBackend.start_execution
 
-    def start_execution(self, state_machine_arn, name=None, execution_input=None,
-                        trace_header=None):
+    def start_execution(
+        self, state_machine_arn, name=None, execution_input=None, trace_header=None
+    ):
         return original_start(
             self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
         )
@@ -269,8 +283,11 @@ def _patch_backend() -> None:
 
     def _get_executions(self, execution_status=None):
         # callers reach into the live interpreter: executions restored from disk have none
-        return [e for e in original_executions(self, execution_status)
-                if e.exec_worker is not None and e.exec_worker.env is not None]
+        return [
+            e
+            for e in original_executions(self, execution_status)
+            if e.exec_worker is not None and e.exec_worker.env is not None
+        ]
 
     StepFunctionsParserBackend._get_executions = _get_executions
     StepFunctionsParserBackend.start_execution = start_execution
@@ -303,15 +320,19 @@ def _patch_execution() -> None:
         # between saw SUCCEEDED without output: set everything, the status last.
         execution = self.execution
         ended = execution.exec_worker.env.program_state()
-        status = {ProgramEnded: ExecutionStatus.SUCCEEDED, ProgramStopped: ExecutionStatus.ABORTED,
-                  ProgramError: ExecutionStatus.FAILED,
-                  ProgramTimedOut: ExecutionStatus.TIMED_OUT}.get(type(ended))
+        status = {
+            ProgramEnded: ExecutionStatus.SUCCEEDED,
+            ProgramStopped: ExecutionStatus.ABORTED,
+            ProgramError: ExecutionStatus.FAILED,
+            ProgramTimedOut: ExecutionStatus.TIMED_OUT,
+        }.get(type(ended))
         if status is None:
             raise RuntimeWarning(f"Execution ended with unsupported state {type(ended)}.")
         if status == ExecutionStatus.SUCCEEDED:
             # JSON text: moto's API hands a str output on as is ("hello" must be '"hello"')
-            execution.output = to_json_str(execution.exec_worker.env.states.get_input(),
-                                           separators=(",", ":"))
+            execution.output = to_json_str(
+                execution.exec_worker.env.states.get_input(), separators=(",", ":")
+            )
         elif status == ExecutionStatus.FAILED:
             execution.error = ended.error.get("error")
             execution.cause = ended.error.get("cause")
@@ -421,14 +442,13 @@ def _patch_history_paging() -> None:
         return
 
     def get_execution_history(self):
-        history = self.stepfunction_backend.get_execution_history(
-            self._get_param("executionArn"))
+        history = self.stepfunction_backend.get_execution_history(self._get_param("executionArn"))
         events = list(history["events"])
         if self._get_param("reverseOrder"):
             events.reverse()
         start = int(self._get_param("nextToken") or 0)
         size = int(self._get_param("maxResults") or 0) or 1000
-        page = {"events": events[start:start + size]}
+        page = {"events": events[start : start + size]}
         if start + size < len(events):
             page["nextToken"] = str(start + size)
         return ActionResult(page)
