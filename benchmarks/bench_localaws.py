@@ -18,7 +18,7 @@ from boto3.s3.transfer import TransferConfig
 
 from benchmarks.common import client_factory, print_table, publish, summary
 from localaws.cli import start, stop
-from localaws.config import Config
+from localaws.core.config import Config
 from localaws.ephemeral import free_port, running
 
 OPS = int(os.environ.get("LOCALAWS_BENCH_OPS", "300"))

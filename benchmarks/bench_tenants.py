@@ -25,6 +25,10 @@ WORKERS = 8
 TARGETS = {"create_p50_s": 0.5, "onboard_sequential_s": 60.0, "onboard_parallel_s": 60.0}
 
 
+def _p50_p95(stats: dict) -> str:
+    return f"{stats['p50_s']:.3f} s / {stats['p95_s']:.3f} s"
+
+
 def _stats(samples: list[float]) -> dict[str, float]:
     return summary(samples, (0.5, 0.95), extras=("mean", "max"), unit="s", digits=3)
 
@@ -98,12 +102,12 @@ def _print_table(results: dict) -> None:
     rows = [
         (
             "create tenant p50 / p95 (client)",
-            f"{results['create_client']['p50_s']:.3f} s / {results['create_client']['p95_s']:.3f} s",
+            _p50_p95(results["create_client"]),
             f"p50 <= {TARGETS['create_p50_s']} s",
         ),
         (
             "create tenant p50 / p95 (server)",
-            f"{results['create_server']['p50_s']:.3f} s / {results['create_server']['p95_s']:.3f} s",
+            _p50_p95(results["create_server"]),
             "",
         ),
         (
@@ -123,7 +127,7 @@ def _print_table(results: dict) -> None:
         ),
         (
             "delete tenant p50 / p95 (client)",
-            f"{results['delete_client']['p50_s']:.3f} s / {results['delete_client']['p95_s']:.3f} s",
+            _p50_p95(results["delete_client"]),
             "",
         ),
         (

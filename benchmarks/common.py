@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from localaws.config import Config
+from localaws.core.config import Config
 
 Rule = Literal["floor", "round", "linear"]
 _SCALE = {"ms": 1000.0, "s": 1.0, "": 1.0}

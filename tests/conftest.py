@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from localaws.config import Config
+from localaws.core.config import Config
 from localaws.ephemeral import running
 
 

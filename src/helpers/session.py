@@ -55,7 +55,7 @@ def connect(backend: str = "local", region: str = "us-east-1") -> AwsSession:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "local":
         from localaws.cli import env_vars, start
-        from localaws.config import Config
+        from localaws.core.config import Config
 
         config = Config.from_env()
         start(config)
@@ -63,7 +63,7 @@ def connect(backend: str = "local", region: str = "us-east-1") -> AwsSession:
         os.environ.update(env_vars(config))
         os.environ.pop("AWS_SESSION_TOKEN", None)
     else:
-        from localaws.config import Config
+        from localaws.core.config import Config
 
         if os.environ.get("AWS_ENDPOINT_URL") == Config.from_env().endpoint_url:
             for key in _LOCAL_ENV_KEYS:

@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from localaws.config import DEFAULT_REGION, Config
+from localaws.core.config import DEFAULT_REGION, Config
 
 COMMANDS = ("start", "stop", "status", "env", "reset")
 HEALTH_PATH = "/_localaws/health"
@@ -173,7 +173,7 @@ def _zombie(pid: int) -> bool:
 
 def env_vars(config: Config) -> dict[str, str]:
     """Environment that points boto3, the AWS CLI and the SageMaker SDK at this server."""
-    from localaws.auth import read_admin_credentials
+    from localaws.core.credentials import read_admin_credentials
 
     creds = read_admin_credentials(config.state_dir)
     return {

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from localaws.cli import env_vars, start, stop
-from localaws.config import Config
+from localaws.core.config import Config
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from localaws.config import Config
+from localaws.core.config import Config
 
 log = logging.getLogger("localaws.server")
 LOCK_FILE = "server.lock"
@@ -39,7 +39,8 @@ def create_app(config: Config, persist: bool = True):
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from localaws import auth, blobs, ddb_items, iam, persistence, state
+    from localaws import blobs, ddb_items, iam, persistence
+    from localaws.core import credentials, hooks
     from localaws.patches import apply_all
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
@@ -56,11 +57,11 @@ def create_app(config: Config, persist: bool = True):
     log.info("restored %s (%d unreferenced blobs removed)", restored or "nothing", removed)
     persistence.capture_s3_key_names()
     ddb_items.install()
-    state.activate(store)
-    auth.ensure_admin(config.state_dir)
+    hooks.activate(store)
+    credentials.ensure_admin(config.state_dir)
     iam.enable()
-    state.run_restore_callbacks()
-    for service in state.SAVED_AFTER_RESTORE:
+    hooks.run_restore_callbacks()
+    for service in hooks.SAVED_AFTER_RESTORE:
         store.save(service)
 
     def health() -> dict:

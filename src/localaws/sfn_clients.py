@@ -16,7 +16,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.response import StreamingBody
 
-from localaws import auth
+from localaws.core import credentials
 
 LOG = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def error_service_name(sfn_service: str) -> str:
 
 def _admin_keys() -> dict[str, str]:
     try:
-        return auth.admin_credentials()
+        return credentials.admin_credentials()
     except RuntimeError as exc:  # a server without a state directory (embedded in a test)
         LOG.warning("no admin credentials (%s); tasks sign with moto's default keys", exc)
         return {"AccessKeyId": "test", "SecretAccessKey": "test"}
@@ -94,7 +94,7 @@ def credentials_for(role_arn: str | None) -> dict[str, str]:
     if cached and cached[0] > now:
         return cached[1]
     try:
-        keys = auth.role_credentials(role_arn, "localaws-stepfunctions")
+        keys = credentials.role_credentials(role_arn, "localaws-stepfunctions")
     except Exception as exc:  # an unassumable role still lets the task run, as admin
         LOG.warning("cannot assume %s (%s); the task runs with admin credentials", role_arn, exc)
         return _admin_keys()

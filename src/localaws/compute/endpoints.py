@@ -118,8 +118,8 @@ def snapshot_variants(backend, config_name: str) -> list[Variant]:
 
 
 def _s3_client(role_arn: str, region: str):
-    from localaws.auth import role_credentials
     from localaws.compute.s3io import client
+    from localaws.core.credentials import role_credentials
 
     try:
         creds = role_credentials(role_arn, "SageMaker")
@@ -134,8 +134,8 @@ _log_streams: set[tuple[str, str, str]] = set()
 def endpoint_log(region: str, endpoint_name: str, variant: str, *messages: str) -> None:
     """Write to the endpoint's CloudWatch Logs group as SageMaker does
     (`/aws/sagemaker/Endpoints/{name}`, stream `{variant}/localaws`). Never raises."""
-    from localaws.auth import admin_credentials
     from localaws.compute.s3io import client
+    from localaws.core.credentials import admin_credentials
 
     group, stream = f"/aws/sagemaker/Endpoints/{endpoint_name}", f"{variant}/localaws"
     try:
@@ -254,8 +254,8 @@ class EndpointHost:
             try:
                 import xgboost  # noqa: F401
 
-                from localaws.auth import admin_credentials
                 from localaws.compute.s3io import client
+                from localaws.core.credentials import admin_credentials
 
                 client("s3", admin_credentials(), region)
             except Exception:  # only an optimisation
@@ -312,7 +312,7 @@ class EndpointHost:
         self._jobs[job_key] = self._pool.submit(self._deploy, backend, endpoint, config_name)
 
     def _deploy(self, backend, endpoint, config_name: str) -> None:
-        from localaws import state
+        from localaws.core import hooks
 
         creating = endpoint.endpoint_status == CREATING
         try:
@@ -358,7 +358,7 @@ class EndpointHost:
                 )
             endpoint.last_modified_time = utcnow()
             self._jobs.pop(key, None)
-        state.changed("sagemaker")
+        hooks.changed("sagemaker")
 
     def resume(self, backend, endpoint) -> None:
         """Restart a create/update that a previous server process left unfinished."""

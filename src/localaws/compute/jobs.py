@@ -5,8 +5,8 @@ A job gets its own directory, which stands in for the container's `/opt/ml` (eve
 rewritten into it). The job runner (a thread in the server):
 
 1. resolves the image (`images.resolve`; unsupported -> Failed),
-2. gets the job role's temporary credentials (`localaws.auth.role_credentials`) and copies the
-   inputs from S3 over HTTP with them (so IAM decides what the job can read),
+2. gets the job role's temporary credentials (`credentials.role_credentials`) and copies
+   the inputs from S3 over HTTP with them (so IAM decides what the job can read),
 3. writes `input/config/{hyperparameters,inputdataconfig,resourceconfig}.json` (training) or
    `config/{processingjobconfig,resourceconfig}.json` (processing), sets the SM_* variables as
    the SageMaker training toolkit / ModelTrainer drivers do, plus AWS_* variables with the role's
@@ -39,11 +39,11 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from localaws import state
 from localaws.compute import images, s3io
 from localaws.compute.logs import LogShipper
 from localaws.compute.workers import WorkerDied, pool
-from localaws.config import default_state_dir
+from localaws.core import hooks
+from localaws.core.config import default_state_dir
 
 OPT_ML = "/opt/ml"
 PYTHONS = re.compile(r"^python(3(\.\d+)?)?$")
@@ -76,9 +76,9 @@ _slots = threading.BoundedSemaphore(
 
 def jobs_root() -> str:
     """Where job directories go: `$LOCALAWS_JOBS_DIR`, else `jobs/` in the server's state dir."""
-    from localaws import auth
+    from localaws.core import credentials
 
-    state_dir = getattr(auth, "_server_state_dir", None) or default_state_dir()
+    state_dir = getattr(credentials, "_server_state_dir", None) or default_state_dir()
     return os.environ.get("LOCALAWS_JOBS_DIR") or str(state_dir / "jobs")
 
 
@@ -186,7 +186,7 @@ def _finish(
         job.processing_end_time = now
         if reason:
             job.exit_message = reason[:MAX_REASON]
-    state.changed("sagemaker")
+    hooks.changed("sagemaker")
 
 
 _OPT_ML = re.compile(r"(?<![\w.\-/])/opt/ml(?![\w.\-])")
@@ -227,7 +227,7 @@ def _base_env(job, credentials: dict[str, str], region: str, extra: dict | None)
 
 
 def _credentials(job, name: str) -> dict[str, str]:
-    from localaws.auth import role_credentials
+    from localaws.core.credentials import role_credentials
 
     try:
         return role_credentials(job.role_arn, "SageMaker")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from localaws.auth import admin_credentials
 from localaws.compute.s3io import client
+from localaws.core.credentials import admin_credentials
 
 GROUPS = {"training": "/aws/sagemaker/TrainingJobs", "processing": "/aws/sagemaker/ProcessingJobs"}
 _BATCH = 5000

@@ -37,8 +37,8 @@ from typing import Any
 import jmespath
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localaws import state
 from localaws.compute import jobs, s3io
+from localaws.core import hooks
 
 SUPPORTED = ("Processing", "Training", "Condition", "RegisterModel", "Model", "Fail")
 RUNNING = {"Starting", "Executing", "Stopping"}
@@ -207,7 +207,7 @@ def start(backend, pipeline, execution, overrides: list[dict] | None) -> None:
     except ValueError as exc:
         execution.pipeline_execution_status = "Failed"
         execution.pipeline_execution_failure_reason = str(exc)
-        state.changed("sagemaker")
+        hooks.changed("sagemaker")
         return
     execution.pipeline_execution_status = "Executing"
     _launch(backend, pipeline, execution)
@@ -271,13 +271,13 @@ class _Interpreter:
     @property
     def sm(self):
         if self._sm is None:
-            from localaws.auth import admin_credentials
+            from localaws.core.credentials import admin_credentials
 
             self._sm = s3io.client("sagemaker", admin_credentials(), self.region)
         return self._sm
 
     def _s3(self):
-        from localaws.auth import admin_credentials, role_credentials
+        from localaws.core.credentials import admin_credentials, role_credentials
 
         role = self.pipeline.role_arn
         try:
@@ -294,7 +294,7 @@ class _Interpreter:
         transient ones - a step starting - ride along with the next save)."""
         self.execution.last_modified_time = _now()
         if durable:
-            state.changed("sagemaker")
+            hooks.changed("sagemaker")
 
     # -- main loop -------------------------------------------------------
     def run(self) -> None:

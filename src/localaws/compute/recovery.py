@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from localaws import state
+from localaws.core import hooks
 
 REASON = "InternalServerError: localaws stopped while this {what} was running"
 
@@ -53,7 +53,7 @@ def recover_interrupted() -> int:
                     execution.last_modified_time = now
                     count += 1
     if count:
-        state.changed("sagemaker")
+        hooks.changed("sagemaker")
     # Nothing runs yet at restore: job directories left by a crash are garbage.
     shutil.rmtree(jobs.jobs_root(), ignore_errors=True)
     return count

@@ -21,12 +21,12 @@ def apply() -> None:
     from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
     from moto.sagemaker.utils import get_pipeline_execution_from_arn, get_pipeline_from_name
 
-    from localaws import state
     from localaws.compute import jobs, pipelines
     from localaws.compute.recovery import recover_interrupted
     from localaws.compute.workers import pool
+    from localaws.core import hooks
 
-    state.on_restore(recover_interrupted)
+    hooks.on_restore(recover_interrupted)
 
     backend_cls = models.SageMakerModelBackend
     response_cls = responses.SageMakerResponse

@@ -8,7 +8,7 @@ What moto 5.2.5's interpreter lacks and this adds:
 - one backend for the API and CloudFormation, so stacks' state machines run;
 - a role Step Functions may not assume is refused (AccessDeniedException), as on AWS;
 - executions pickle (history kept; one cut off by a restart reads as FAILED);
-- the end of an execution is reported to `localaws.state` so it is persisted.
+- the end of an execution is reported to `localaws.core.hooks` so it is persisted.
 """
 
 from __future__ import annotations
@@ -341,10 +341,10 @@ def _patch_execution() -> None:
 
     def terminated(self) -> None:
         original_terminated(self)
-        from localaws import state
+        from localaws.core import hooks
 
         try:
-            state.changed("stepfunctions")
+            hooks.changed("stepfunctions")
         except Exception:  # persistence trouble must not kill the interpreter thread
             LOG.exception("could not record the end of %s", self.execution.exec_arn)
 

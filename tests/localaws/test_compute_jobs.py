@@ -423,7 +423,7 @@ def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
     import boto3
 
     from localaws.cli import env_vars, start, stop
-    from localaws.config import Config
+    from localaws.core.config import Config
     from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())

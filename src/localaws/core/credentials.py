@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from localaws.config import ACCOUNT_ID, DEFAULT_REGION, Config
+from localaws.core.config import ACCOUNT_ID, DEFAULT_REGION, Config
 
 ADMIN_USER = "localaws-admin"
 CREDENTIALS_FILE = "credentials.json"
@@ -68,11 +68,13 @@ def role_credentials(role_arn: str, session_name: str) -> dict[str, str]:
     Only inside the server process. ValueError if the role does not exist.
     """
     if _server_state_dir is None:
-        raise RuntimeError("localaws.auth.role_credentials works inside the localaws server only")
+        raise RuntimeError(
+            "localaws.core.credentials.role_credentials works inside the localaws server only"
+        )
     from moto.iam.models import iam_backends
     from moto.sts.models import sts_backends
 
-    from localaws import state
+    from localaws.core import hooks
 
     account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
     if not account or ":role/" not in role_arn:
@@ -99,7 +101,7 @@ def role_credentials(role_arn: str, session_name: str) -> dict[str, str]:
             "SessionToken": assumed.session_token,
         }
         _role_cache[key] = (time.time(), creds)
-    state.changed("sts")
+    hooks.changed("sts")
     return dict(creds)
 
 
@@ -127,10 +129,10 @@ def ensure_admin(state_dir: Path) -> dict[str, str]:
         iam.put_user_policy(ADMIN_USER, "localaws-admin", _ADMIN_POLICY)
     key = iam.create_access_key(ADMIN_USER)
     creds = {"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key}
-    from localaws import state
+    from localaws.core import hooks
     from localaws.persistence import write_atomic
 
-    state.changed("iam")
+    hooks.changed("iam")
     write_atomic(path, json.dumps({**creds, "UserName": ADMIN_USER}).encode())
     os.chmod(path, 0o600)
     _admin = creds

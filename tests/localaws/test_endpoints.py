@@ -17,7 +17,7 @@ import xgboost as xgb
 from botocore.exceptions import ClientError
 
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-INFERENCE = Path(__file__).resolve().parents[1] / "src" / "pipeline_steps" / "inference.py"
+INFERENCE = Path(__file__).resolve().parents[2] / "src" / "pipeline_steps" / "inference.py"
 N_FEATURES = 4
 
 
@@ -389,9 +389,9 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
     import os
     import signal
 
-    from localaws.auth import read_admin_credentials
     from localaws.cli import _read_info, start, stop
-    from localaws.config import Config
+    from localaws.core.config import Config
+    from localaws.core.credentials import read_admin_credentials
     from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())

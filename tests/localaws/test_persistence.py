@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config as BotoConfig
 
 from localaws.cli import env_vars, start, stop
-from localaws.config import Config
+from localaws.core.config import Config
 from localaws.ephemeral import free_port
 
 ROLE_TRUST = json.dumps(

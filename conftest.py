@@ -1,4 +1,4 @@
-"""nbval runs the committed notebooks, in name order (00 -> 99), against a fresh private localaws.
+"""pytest root: nbval replays the committed notebooks (00 -> 99) against a fresh private localaws.
 
 Their committed outputs come from `python -m helpers.chain --refresh-committed`, which runs the
 same chain on a fresh localaws too, so the checked cells reproduce.

@@ -497,7 +497,7 @@ def test_retry_on_an_aws_error_name(aws, admin_role):
 def test_executions_survive_a_restart(tmp_path):
     """History and output of an ended execution are still there after stop + start."""
     from localaws.cli import env_vars, start, stop
-    from localaws.config import Config
+    from localaws.core.config import Config
     from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())

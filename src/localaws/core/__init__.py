@@ -1,0 +1,1 @@
+"""What all of localaws builds on, knowing no AWS service: config, credentials, hooks, patching."""
