@@ -33,6 +33,7 @@ demo: up
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks notebooks
+	$(VENV)/bin/mypy src/helpers
 
 test: install lint
 	$(PY) -m pytest

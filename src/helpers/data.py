@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -197,14 +199,14 @@ def validate_churn(df: pd.DataFrame) -> pd.DataFrame:
             f"unexpected column(s): {', '.join(repr(str(c)) for c in unexpected)}"
         )
 
-    def fail(column: str, index: int, value: object, expected: str) -> None:
+    def fail(column: str, index: Any, value: object, expected: str) -> NoReturn:
         row = df.index.get_loc(index) + 1
         raise DataValidationError(
             f"column {column!r}, row {row} (line {row + 1}): "
             f"bad value {value!r}, expected {expected}"
         )
 
-    checks: list[tuple[str, object, str]] = [
+    checks: list[tuple[str, Callable[[Any], bool], str]] = [
         (
             "State",
             lambda v: isinstance(v, str) and len(v) == 2 and v.isalpha() and v.isupper(),
@@ -224,7 +226,7 @@ def validate_churn(df: pd.DataFrame) -> pd.DataFrame:
     ]
     checks.sort(key=lambda check: COLUMNS.index(check[0]))
     # Report the first bad cell in reading order (row by row, then column by column).
-    first: tuple[int, int, str, object, object, str] | None = None
+    first: tuple[int, int, str, Any, Any, str] | None = None
     for column, ok, expected in checks:
         for position, (index, value) in enumerate(df[column].items()):
             if not ok(value):
@@ -237,7 +239,7 @@ def validate_churn(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: Any) -> bool:
     if isinstance(value, bool) or value is None:
         return False
     try:
@@ -246,7 +248,7 @@ def _is_number(value: object) -> bool:
         return False
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: Any) -> bool:
     return _is_number(value) and float(value) == int(float(value))
 
 
@@ -269,7 +271,7 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def upload_churn(
-    s3_client, bucket: str, data: pd.DataFrame | str | Path | bytes, key: str = RAW_DATA_KEY
+    s3_client: Any, bucket: str, data: pd.DataFrame | str | Path | bytes, key: str = RAW_DATA_KEY
 ) -> str:
     """Validate `data` (a DataFrame, a CSV path or CSV bytes), then put it at s3://bucket/key.
 

@@ -33,6 +33,7 @@ STATE_MACHINES = {
 
 RAW_DATA_KEY = "data/raw/churn.csv"
 PIPELINE_OUTPUT_PREFIX = "pipeline"
+PIPELINE_CODE_PREFIX = f"{PIPELINE_NAME}/code"
 
 _TENANT_RE = re.compile(TENANT_ID_PATTERN)
 _PREFIX_RE = re.compile(PREFIX_PATTERN)
@@ -119,6 +120,36 @@ def is_deployment_of(name: str, tenant_id: str, prefix: str = DEFAULT_PREFIX) ->
     """
     head = f"{prefix}-{tenant_id}"
     return name.startswith(head) and bool(_DEPLOYMENT_SUFFIX.match(name[len(head) :]))
+
+
+def partition(region: str) -> str:
+    """The AWS partition of `region` ("aws", "aws-cn" or "aws-us-gov")."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def arn(service: str, region: str, account: str, resource: str) -> str:
+    """An ARN in `region`'s partition; `region` is "" for global services such as IAM."""
+    scope = region if service != "iam" else ""
+    return f"arn:{partition(region or 'us-east-1')}:{service}:{scope}:{account}:{resource}"
+
+
+def state_machine_arn(kind: str, region: str, account: str) -> str:
+    """ARN of the platform's `kind` ("create", "deploy", "delete") state machine."""
+    return arn("states", region, account, f"stateMachine:{state_machine_name(kind)}")
+
+
+def code_bucket(account: str, region: str) -> str:
+    """The platform bucket holding the pipeline's job code (the SDK's default bucket name)."""
+    return f"sagemaker-{region}-{account}"
+
+
+def raw_data_url(bucket: str) -> str:
+    """Where a tenant's uploaded churn data lives in its bucket."""
+    return f"s3://{bucket}/{RAW_DATA_KEY}"
 
 
 def state_machine_name(kind: str) -> str:

@@ -1,28 +1,78 @@
-"""A tenant's model registry: its model package versions with metrics and approval status."""
+"""A tenant's model registry: the one listing of its versions, with metrics and approval status.
+
+`list_versions` describes each model package once (status, comment, tenant tag) and reads its
+evaluation report for the metrics; `tenant_versions` and `helpers.approval.versions_table`
+are two tables of that one listing.
+"""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import pandas as pd
+
+from helpers.naming import DEFAULT_TABLE
+from helpers.session import AwsSession
+from helpers.storage import read_s3_json
+from helpers.tenant_table import tenant_item
 
 METRICS = ("accuracy", "auc", "precision", "recall", "f1")
 COLUMNS = ["version", "status", "created", *METRICS, "tenant-id", "arn"]
 
 
-def _metrics(aws, package: dict) -> dict[str, float]:
+@dataclass
+class ModelVersion:
+    """One registered model version of a tenant, with its evaluation metrics."""
+
+    arn: str
+    version: int
+    status: str
+    created: datetime
+    comment: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    tenant_id: str | None = None
+    group: str = ""
+
+    @classmethod
+    def from_package(cls, package: dict[str, Any], metrics: dict[str, float]) -> ModelVersion:
+        """From a DescribeModelPackage response."""
+        return cls(
+            arn=package["ModelPackageArn"],
+            version=int(package["ModelPackageVersion"]),
+            status=package["ModelApprovalStatus"],
+            created=package["CreationTime"],
+            comment=package.get("ApprovalDescription", ""),
+            metrics=metrics,
+            tenant_id=package.get("CustomerMetadataProperties", {}).get("tenant-id"),
+            group=package.get("ModelPackageGroupName", ""),
+        )
+
+    def row(self) -> dict[str, Any]:
+        """The version as one row of `approval.versions_table`."""
+        return {
+            "version": self.version,
+            "status": self.status,
+            "created": self.created.strftime("%Y-%m-%d %H:%M:%S"),
+            **{k: round(v, 4) for k, v in self.metrics.items()},
+            "comment": self.comment,
+            "arn": self.arn,
+        }
+
+
+def package_metrics(session: AwsSession, package: dict[str, Any]) -> dict[str, float]:
+    """The version's scalar metrics, from the evaluation report its package points at."""
     uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
     if not uri:
         return {}
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    report = json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    values = report.get("binary_classification_metrics", {})
-    return {m: values[m]["value"] for m in METRICS if m in values}
+    values = read_s3_json(session, uri).get("binary_classification_metrics", {})
+    return {m: float(values[m]["value"]) for m in METRICS if m in values}
 
 
-def package_arns(aws, group: str) -> list[str]:
+def package_arns(session: AwsSession, group: str) -> list[str]:
     """Every version ARN in `group`, oldest first."""
-    sm = aws.client("sagemaker")
+    sm = session.client("sagemaker")
     arns: list[str] = []
     kwargs = {"ModelPackageGroupName": group, "SortBy": "CreationTime", "SortOrder": "Ascending"}
     while True:
@@ -33,32 +83,47 @@ def package_arns(aws, group: str) -> list[str]:
         kwargs["NextToken"] = page["NextToken"]
 
 
-def list_versions(aws, group: str, with_metrics: bool = True) -> pd.DataFrame:
-    """One row per version of `group`: version, approval status, creation time, metrics."""
-    sm = aws.client("sagemaker")
-    rows = []
-    for arn in package_arns(aws, group):
-        package = sm.describe_model_package(ModelPackageName=arn)
-        row = {
-            "version": package.get("ModelPackageVersion"),
-            "status": package.get("ModelApprovalStatus"),
-            "created": package.get("CreationTime"),
-            "tenant-id": package.get("CustomerMetadataProperties", {}).get("tenant-id"),
-            "arn": arn,
+def describe_version(session: AwsSession, arn: str, with_metrics: bool = True) -> ModelVersion:
+    """One version, from one DescribeModelPackage (plus its report for the metrics)."""
+    package = session.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    return ModelVersion.from_package(
+        package, package_metrics(session, package) if with_metrics else {}
+    )
+
+
+def list_versions(session: AwsSession, group: str, with_metrics: bool = True) -> list[ModelVersion]:
+    """Every version of the model package group `group`, newest first."""
+    versions = [
+        describe_version(session, arn, with_metrics) for arn in package_arns(session, group)
+    ]
+    return sorted(versions, key=lambda v: v.version, reverse=True)
+
+
+def versions_frame(versions: list[ModelVersion]) -> pd.DataFrame:
+    """Versions as a table with COLUMNS, oldest first."""
+    rows = [
+        {
+            "version": v.version,
+            "status": v.status,
+            "created": v.created,
+            **v.metrics,
+            "tenant-id": v.tenant_id,
+            "arn": v.arn,
         }
-        if with_metrics:
-            row.update(_metrics(aws, package))
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.sort_values("version", ignore_index=True) if rows else frame
+        for v in sorted(versions, key=lambda v: v.version)
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def tenant_versions(
-    aws, tenant_id: str, table_name: str = "allTenants", with_metrics: bool = True
+    session: AwsSession,
+    tenant_id: str,
+    table_name: str = DEFAULT_TABLE,
+    with_metrics: bool = True,
 ) -> pd.DataFrame:
-    """The versions of the tenant's model package group, named by the tenant table."""
-    from helpers.pipeline import tenant_target
-
-    return list_versions(
-        aws, tenant_target(aws, tenant_id, table_name).model_package_group, with_metrics
-    )
+    """The versions of the tenant's model package group (named by the tenant table), oldest
+    first, one row each: version, status, creation time, metrics, tenant-id, ARN."""
+    group = tenant_item(session, tenant_id, table_name, required=("tenant-modelregistry",))[
+        "tenant-modelregistry"
+    ]
+    return versions_frame(list_versions(session, group, with_metrics))

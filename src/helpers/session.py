@@ -1,7 +1,7 @@
 """One place that hands out AWS clients for either backend.
 
-`backend="local"` starts localaws if needed and points the standard `AWS_ENDPOINT_URL`
-mechanism at it; `backend="aws"` uses the ambient credentials. Everything else is the same code.
+`connect("local")` starts localaws if needed and points the standard `AWS_ENDPOINT_URL`
+mechanism at it; `connect("aws")` uses the ambient credentials. Everything else is the same code.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -26,48 +27,76 @@ _LOCAL_ENV_KEYS = (
 
 @dataclass
 class AwsSession:
-    """boto3 clients and a SageMaker SDK session for one backend and region."""
+    """boto3 clients and a SageMaker SDK session for one backend and region.
+
+    `environment` is what `connect` changed in `os.environ` for this session: variable ->
+    new value, or None where it removed the variable.
+    """
 
     backend: str
     region: str
     boto_session: boto3.Session
-    _clients: dict = field(default_factory=dict, repr=False)
+    environment: dict[str, str | None] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
+        """A cached boto3 client of `service` (standard retry mode, 5 attempts)."""
         if service not in self._clients:
             self._clients[service] = self.boto_session.client(
-                service, config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"})
+                service,
+                config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}),
             )
         return self._clients[service]
 
     @cached_property
     def account_id(self) -> str:
-        return self.client("sts").get_caller_identity()["Account"]
+        return str(self.client("sts").get_caller_identity()["Account"])
 
     @property
     def endpoint_url(self) -> str | None:
         return os.environ.get("AWS_ENDPOINT_URL") if self.backend == "local" else None
 
 
+def _apply(changes: dict[str, str | None]) -> None:
+    for key, value in changes.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def connect(backend: str = "local", region: str = "us-east-1") -> AwsSession:
-    """Return a session for `backend`; for "local", start localaws first if it is not running."""
+    """Return a session for `backend`; for "local", start localaws first if it is not running.
+
+    It changes this process's environment, because the SageMaker SDK and child processes
+    (jobs, papermill kernels) read their endpoint, credentials and region from it; the
+    changes are listed on the returned `session.environment`:
+
+    - "local": sets AWS_ENDPOINT_URL, the localaws credentials and region (`localaws env`)
+      and removes AWS_SESSION_TOKEN (a real token must not reach localaws);
+    - "aws": only if AWS_ENDPOINT_URL still points at localaws (an earlier "local" connect in
+      this process), removes the variables that connect set; your own AWS_* are kept;
+    - both: sets AWS_DEFAULT_REGION to `region`.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    from localaws.core.config import Config
+
+    changes: dict[str, str | None] = {}
     if backend == "local":
         from localaws.cli import env_vars, start
-        from localaws.core.config import Config
 
         config = Config.from_env()
         start(config)
-        # Set process-wide so the SageMaker SDK and child processes use the same endpoint.
-        os.environ.update(env_vars(config))
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-    else:
-        from localaws.core.config import Config
-
-        if os.environ.get("AWS_ENDPOINT_URL") == Config.from_env().endpoint_url:
-            for key in _LOCAL_ENV_KEYS:
-                os.environ.pop(key, None)
-    os.environ["AWS_DEFAULT_REGION"] = region
-    boto_session = boto3.Session(region_name=region)
-    return AwsSession(backend=backend, region=region, boto_session=boto_session)
+        changes.update(env_vars(config))
+        changes["AWS_SESSION_TOKEN"] = None
+    elif os.environ.get("AWS_ENDPOINT_URL") == Config.from_env().endpoint_url:
+        changes.update({key: None for key in _LOCAL_ENV_KEYS if key in os.environ})
+    changes["AWS_DEFAULT_REGION"] = region
+    _apply(changes)
+    return AwsSession(
+        backend=backend,
+        region=region,
+        boto_session=boto3.Session(region_name=region),
+        environment=changes,
+    )

@@ -15,11 +15,13 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
 from helpers.naming import DEFAULT_PREFIX, DEFAULT_TABLE, STACK_NAME, validate_prefix
 from helpers.session import AwsSession
+from helpers.storage import ensure_bucket
 
 CLOUDFORMATION_DIR = Path(__file__).resolve().parents[2] / "cloudformation"
 TEMPLATE = CLOUDFORMATION_DIR / "stack.yaml"
@@ -173,15 +175,7 @@ def _template_source(session: AwsSession, body: str, stack_name: str) -> dict[st
         return {"TemplateBody": body}
     s3 = session.client("s3")
     bucket = artifacts_bucket(session, stack_name)
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        config = (
-            {}
-            if session.region == "us-east-1"
-            else {"CreateBucketConfiguration": {"LocationConstraint": session.region}}
-        )
-        s3.create_bucket(Bucket=bucket, **config)
+    if ensure_bucket(session, bucket):
         s3.put_public_access_block(
             Bucket=bucket,
             PublicAccessBlockConfiguration={
@@ -210,7 +204,7 @@ def _delete_artifacts_bucket(session: AwsSession, stack_name: str) -> None:
     s3.delete_bucket(Bucket=bucket)
 
 
-def _stack_status(cfn, stack_name: str) -> str | None:
+def _stack_status(cfn: Any, stack_name: str) -> str | None:
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
@@ -221,7 +215,7 @@ def _stack_status(cfn, stack_name: str) -> str | None:
     return None if status == "DELETE_COMPLETE" else status
 
 
-def _wait(cfn, waiter_name: str, stack_name: str, timeout: float) -> None:
+def _wait(cfn: Any, waiter_name: str, stack_name: str, timeout: float) -> None:
     delay = 2
     started = time.monotonic()
     try:
@@ -237,7 +231,7 @@ def _wait(cfn, waiter_name: str, stack_name: str, timeout: float) -> None:
         ) from exc
 
 
-def _failure_reasons(cfn, stack_name: str) -> str:
+def _failure_reasons(cfn: Any, stack_name: str) -> str:
     try:
         events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
     except ClientError:

@@ -7,17 +7,12 @@ and turn a failed execution into a TenantError carrying the execution's error an
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-import uuid
-from dataclasses import dataclass
-from typing import TextIO
-
 import pandas as pd
 from botocore.exceptions import ClientError
 
 from helpers import data as tenant_data
+from helpers.errors import TenantError, TenantExists, TenantNotFound
+from helpers.executions import Execution, run_state_machine
 from helpers.naming import (
     DEFAULT_PREFIX,
     DEFAULT_TABLE,
@@ -26,190 +21,37 @@ from helpers.naming import (
     endpoint_name,
     is_deployment_of,
     model_package_group,
-    state_machine_name,
     tenant_bucket,
     tenant_role_name,
     validate_tenant_id,
 )
+from helpers.progress import ProgressTarget
 from helpers.session import AwsSession
+from helpers.tenant_table import get_tenant_item, list_tenants, tenant_item
 
-
-class TenantError(RuntimeError):
-    """A tenant operation failed; `error` and `cause` are the execution's (or ours)."""
-
-    def __init__(
-        self, message: str, error: str = "", cause: str = "", execution_arn: str | None = None
-    ):
-        super().__init__(message)
-        self.error = error
-        self.cause = cause
-        self.execution_arn = execution_arn
-
-
-class TenantExists(TenantError):
-    """Creating a tenant whose name is taken."""
-
-
-class TenantNotFound(TenantError):
-    """Describing or deleting a tenant that does not exist."""
-
-
-@dataclass
-class Execution:
-    """A finished state machine execution."""
-
-    arn: str
-    status: str
-    output: dict | None
-    error: str | None
-    cause: str | None
-    states: list[str]
-    seconds: float
-
-
-# ----- state machine executions
-
-
-def state_machine_arn(session: AwsSession, kind: str) -> str:
-    """ARN of the platform's `kind` ("create", "deploy", "delete") state machine."""
-    region = session.region
-    partition = (
-        "aws-cn"
-        if region.startswith("cn-")
-        else "aws-us-gov"
-        if region.startswith("us-gov-")
-        else "aws"
-    )
-    return (
-        f"arn:{partition}:states:{session.region}:{session.account_id}:stateMachine:"
-        f"{state_machine_name(kind)}"
-    )
-
-
-def run_state_machine(
-    session: AwsSession,
-    kind: str,
-    payload: dict,
-    *,
-    name_hint: str = "",
-    progress: bool | TextIO = True,
-    timeout: float = 900,
-) -> Execution:
-    """Start the `kind` state machine with `payload`, wait for it to finish and return it.
-
-    With `progress`, each state is printed as the execution enters it (to stdout, or to the
-    given stream).
-    """
-    sfn = session.client("stepfunctions")
-    stream = sys.stdout if progress is True else (progress or None)
-    name = f"{kind}-{name_hint}-{uuid.uuid4().hex[:12]}".replace("--", "-")[:80]
-    started = time.monotonic()
-    machine = state_machine_arn(session, kind)
-    try:
-        arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))[
-            "executionArn"
-        ]
-    except sfn.exceptions.ExecutionAlreadyExists:
-        # The name is fresh, so the execution is this call's own: an earlier attempt that
-        # boto3 retried (e.g. after a read timeout) had already started it.
-        arn = machine.replace(":stateMachine:", ":execution:", 1) + f":{name}"
-    seen: list[str] = []
-    delay = 0.02
-    while True:
-        described = sfn.describe_execution(executionArn=arn)
-        if stream:
-            _report_states(sfn, arn, seen, stream)
-        if described["status"] != "RUNNING":
-            break
-        if time.monotonic() - started > timeout:
-            raise TenantError(
-                f"{kind} execution {arn} still running after {timeout:.0f}s",
-                error="Timeout",
-                execution_arn=arn,
-            )
-        time.sleep(delay)
-        # Poll briskly while an execution is young (most finish in well under a second).
-        delay = min(delay * 1.3, 0.1 if time.monotonic() - started < 10 else 1.0)
-    if not stream:
-        seen = _entered_states(sfn, arn)
-    output = described.get("output")
-    return Execution(
-        arn=arn,
-        status=described["status"],
-        output=json.loads(output) if output else None,
-        error=described.get("error"),
-        cause=described.get("cause"),
-        states=seen,
-        seconds=time.monotonic() - started,
-    )
-
-
-def _entered_states(sfn, arn: str) -> list[str]:
-    states, token = [], None
-    while True:
-        kwargs = {"nextToken": token} if token else {}
-        page = sfn.get_execution_history(executionArn=arn, maxResults=1000, **kwargs)
-        states += [
-            e["stateEnteredEventDetails"]["name"]
-            for e in page["events"]
-            if "stateEnteredEventDetails" in e
-        ]
-        token = page.get("nextToken")
-        if not token:
-            return states
-
-
-def _report_states(sfn, arn: str, seen: list[str], stream: TextIO) -> None:
-    states = _entered_states(sfn, arn)
-    for state in states[len(seen) :]:
-        print(f"  -> {state}", file=stream, flush=True)
-    seen[:] = states
-
-
-def _raise_for(execution: Execution, what: str) -> None:
-    if execution.status == "SUCCEEDED":
-        return
-    error = execution.error or execution.status
-    cause = execution.cause or ""
-    cls = {"TenantAlreadyExists": TenantExists, "TenantNotFound": TenantNotFound}.get(
-        error, TenantError
-    )
-    raise cls(
-        f"{what} failed: {error}: {cause}", error=error, cause=cause, execution_arn=execution.arn
-    )
-
-
-# ----- tenant lifecycle
-
-
-def get_tenant_item(
-    session: AwsSession, tenant_id: str, table_name: str = DEFAULT_TABLE
-) -> dict[str, str] | None:
-    """The tenant's table item as {attribute: value}, or None."""
-    item = (
-        session.client("dynamodb")
-        .get_item(TableName=table_name, Key={"tenant-name": {"S": tenant_id}}, ConsistentRead=True)
-        .get("Item")
-    )
-    if item is None:
-        return None
-    return {key: next(iter(value.values())) for key, value in item.items()}
-
-
-def list_tenants(session: AwsSession, table_name: str = DEFAULT_TABLE) -> pd.DataFrame:
-    """Every tenant item of the table, one row per tenant, sorted by name."""
-    rows = []
-    for page in session.client("dynamodb").get_paginator("scan").paginate(TableName=table_name):
-        rows += [{k: next(iter(v.values())) for k, v in item.items()} for item in page["Items"]]
-    frame = pd.DataFrame(rows)
-    return frame.sort_values("tenant-name").reset_index(drop=True) if rows else frame
+__all__ = [
+    "Execution",
+    "TenantError",
+    "TenantExists",
+    "TenantNotFound",
+    "create_tenant",
+    "delete_tenant",
+    "describe_tenant",
+    "get_tenant_item",
+    "list_tenants",
+    "run_state_machine",
+    "tenant_item",
+    "tenant_leftovers",
+    "tenant_summary",
+    "upload_tenant_data",
+]
 
 
 def create_tenant(
     session: AwsSession,
     tenant_id: str,
     table_name: str = DEFAULT_TABLE,
-    progress: bool | TextIO = True,
+    progress: ProgressTarget = True,
 ) -> dict:
     """Onboard `tenant_id` through the create state machine; return describe_tenant's view.
 
@@ -221,10 +63,9 @@ def create_tenant(
         raise TenantExists(
             f"tenant {tenant_id!r} already exists; nothing was changed", error="TenantAlreadyExists"
         )
-    execution = run_state_machine(
+    run_state_machine(
         session, "create", {"tenant": {"name": tenant_id}}, name_hint=tenant_id, progress=progress
-    )
-    _raise_for(execution, f"creating tenant {tenant_id!r}")
+    ).check(f"creating tenant {tenant_id!r}", TenantError)
     return describe_tenant(session, tenant_id, table_name)
 
 
@@ -232,24 +73,18 @@ def delete_tenant(
     session: AwsSession,
     tenant_id: str,
     table_name: str = DEFAULT_TABLE,
-    progress: bool | TextIO = True,
+    progress: ProgressTarget = True,
 ) -> Execution:
     """Offboard `tenant_id` through the delete state machine (everything it owns goes)."""
     validate_tenant_id(tenant_id)
-    execution = run_state_machine(
+    return run_state_machine(
         session, "delete", {"tenant": {"name": tenant_id}}, name_hint=tenant_id, progress=progress
-    )
-    _raise_for(execution, f"deleting tenant {tenant_id!r}")
-    return execution
+    ).check(f"deleting tenant {tenant_id!r} (table {table_name!r})", TenantError)
 
 
 def describe_tenant(session: AwsSession, tenant_id: str, table_name: str = DEFAULT_TABLE) -> dict:
     """The tenant's table item, bucket (settings and objects) and model package group."""
-    item = get_tenant_item(session, validate_tenant_id(tenant_id), table_name)
-    if item is None:
-        raise TenantNotFound(
-            f"tenant {tenant_id!r} not found in table {table_name!r}", error="TenantNotFound"
-        )
+    item = tenant_item(session, tenant_id, table_name)
     s3 = session.client("s3")
     bucket = item["tenant-bucket"]
     encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
@@ -310,11 +145,7 @@ def upload_tenant_data(
     `data` is a DataFrame, a CSV path or CSV bytes; None uploads `generate_churn(tenant_id,
     rows)`. Invalid data raises DataValidationError and uploads nothing.
     """
-    item = get_tenant_item(session, validate_tenant_id(tenant_id), table_name)
-    if item is None:
-        raise TenantNotFound(
-            f"tenant {tenant_id!r} not found in table {table_name!r}", error="TenantNotFound"
-        )
+    item = tenant_item(session, tenant_id, table_name)
     if data is None:
         data = tenant_data.generate_churn(tenant_id, rows)
     return tenant_data.upload_churn(session.client("s3"), item["tenant-bucket"], data, RAW_DATA_KEY)

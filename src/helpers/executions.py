@@ -1,0 +1,139 @@
+"""The one runner of the platform's state machines: start, wait with progress, check.
+
+`run_state_machine` starts an execution of the create / deploy / delete state machine, shows
+its current state while it runs (helpers.progress) and returns the finished `Execution`;
+`Execution.check` raises a named error (helpers.errors) carrying the execution's error and
+cause when it did not succeed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from helpers.errors import ExecutionFailed, TenantExists, TenantNotFound
+from helpers.naming import state_machine_arn as _state_machine_arn
+from helpers.progress import Progress, ProgressTarget
+from helpers.session import AwsSession
+
+# State machine error names that have their own exception class.
+NAMED_ERRORS: dict[str, type[ExecutionFailed]] = {
+    "TenantAlreadyExists": TenantExists,
+    "TenantNotFound": TenantNotFound,
+}
+LABELS = {"create": "create-tenant", "deploy": "deploy-tenant", "delete": "delete-tenant"}
+
+
+@dataclass
+class Execution:
+    """A finished state machine execution."""
+
+    arn: str
+    status: str
+    output: dict | None
+    error: str | None
+    cause: str | None
+    states: list[str]
+    seconds: float
+
+    def check(self, what: str, failure: type[ExecutionFailed] = ExecutionFailed) -> Execution:
+        """Return self if it succeeded, else raise `failure` (or the error's own class)."""
+        if self.status == "SUCCEEDED":
+            return self
+        error = self.error or self.status
+        cause = self.cause or ""
+        cls = NAMED_ERRORS.get(error, failure)
+        raise cls(f"{what} failed: {error}: {cause}", error, cause, self.arn)
+
+
+def state_machine_arn(session: AwsSession, kind: str) -> str:
+    """ARN of the platform's `kind` ("create", "deploy", "delete") state machine."""
+    return _state_machine_arn(kind, session.region, session.account_id)
+
+
+def summary(label: str, execution: Execution) -> str:
+    """The line that stays, e.g. "create-tenant acme: 9 states, Succeeded in 0.4 s"."""
+    status = execution.status.capitalize()
+    line = f"{label}: {len(execution.states)} states, {status} in {execution.seconds:.1f} s"
+    return line if execution.status == "SUCCEEDED" else f"{line} ({execution.error})"
+
+
+def run_state_machine(
+    session: AwsSession,
+    kind: str,
+    payload: dict,
+    *,
+    name_hint: str = "",
+    progress: ProgressTarget = True,
+    timeout: float = 900,
+) -> Execution:
+    """Start the `kind` state machine with `payload`, wait for it to finish and return it.
+
+    While it runs, `progress` shows its current state; afterwards one summary line. A failed
+    execution is returned, not raised: call `.check(what)` to raise its named error.
+    """
+    sfn = session.client("stepfunctions")
+    label = f"{LABELS.get(kind, kind)} {name_hint}".strip()
+    display = Progress(progress)
+    name = f"{kind}-{name_hint}-{uuid.uuid4().hex[:12]}".replace("--", "-")[:80]
+    started = time.monotonic()
+    machine = state_machine_arn(session, kind)
+    try:
+        arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))[
+            "executionArn"
+        ]
+    except sfn.exceptions.ExecutionAlreadyExists:
+        # The name is fresh, so the execution is this call's own: an earlier attempt that
+        # boto3 retried (e.g. after a read timeout) had already started it.
+        arn = machine.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+    delay = 0.02
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            break
+        elapsed = time.monotonic() - started
+        if elapsed > timeout:
+            raise ExecutionFailed(
+                f"{kind} execution {arn} still running after {timeout:.0f}s",
+                error="Timeout",
+                execution_arn=arn,
+            )
+        if display.enabled:
+            states = entered_states(sfn, arn)
+            current = states[-1] if states else "starting"
+            display.update(f"{label}: {current} ({len(states)} states, {elapsed:.1f} s)")
+        time.sleep(delay)
+        # Poll briskly while an execution is young (most finish in well under a second).
+        delay = min(delay * 1.3, 0.1 if elapsed < 10 else 1.0)
+    output = described.get("output")
+    execution = Execution(
+        arn=arn,
+        status=described["status"],
+        output=json.loads(output) if output else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        states=entered_states(sfn, arn),
+        seconds=time.monotonic() - started,
+    )
+    display.finish(summary(label, execution))
+    return execution
+
+
+def entered_states(sfn: Any, arn: str) -> list[str]:
+    """The names of the states the execution entered so far, in order."""
+    states: list[str] = []
+    token = None
+    while True:
+        kwargs: dict[str, str] = {"nextToken": token} if token else {}
+        page = sfn.get_execution_history(executionArn=arn, maxResults=1000, **kwargs)
+        states += [
+            e["stateEnteredEventDetails"]["name"]
+            for e in page["events"]
+            if "stateEnteredEventDetails" in e
+        ]
+        token = page.get("nextToken")
+        if not token:
+            return states

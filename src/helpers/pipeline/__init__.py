@@ -1,0 +1,53 @@
+"""The per-tenant model build pipeline: `build` (the SDK definition, upsert),
+`sdk_workarounds` (what the SDK needs changed to build it, pinned) and `run` (start, wait,
+report). Notebooks use the names re-exported here: `helpers.pipeline.upsert(session)`, ...
+"""
+
+from __future__ import annotations
+
+from helpers.naming import PIPELINE_NAME, code_bucket
+from helpers.pipeline.build import (
+    DEFAULT_HYPERPARAMETERS,
+    STEP_ORDER,
+    STEPS_DIR,
+    build_pipeline,
+    code_prefix,
+    definition,
+    upsert,
+)
+from helpers.pipeline.run import (
+    ExecutionResult,
+    StepState,
+    TenantTarget,
+    evaluation_report,
+    execution_parameters,
+    execution_steps,
+    metrics_summary,
+    run_for_tenant,
+    start,
+    tenant_target,
+    wait,
+)
+
+__all__ = [
+    "DEFAULT_HYPERPARAMETERS",
+    "PIPELINE_NAME",
+    "STEPS_DIR",
+    "STEP_ORDER",
+    "ExecutionResult",
+    "StepState",
+    "TenantTarget",
+    "build_pipeline",
+    "code_bucket",
+    "code_prefix",
+    "definition",
+    "evaluation_report",
+    "execution_parameters",
+    "execution_steps",
+    "metrics_summary",
+    "run_for_tenant",
+    "start",
+    "tenant_target",
+    "upsert",
+    "wait",
+]

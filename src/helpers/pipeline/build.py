@@ -1,0 +1,347 @@
+"""The per-tenant model build pipeline's definition (SageMaker Python SDK v3): build, upsert.
+
+preprocess (ScriptProcessor, scikit-learn image) -> train (ModelTrainer, XGBoost framework
+image, script mode) -> evaluate (ScriptProcessor, XGBoost image; evaluation.json property
+file) -> accuracy >= threshold ? register a model version in the tenant's group : Fail with
+the metric and the shortfall.
+
+One pipeline serves every tenant: the tenant, its data, bucket, model package group and IAM
+role are parameters of each execution, so every job of an execution runs under that tenant's
+role and can reach only that tenant's resources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from helpers.naming import (
+    PIPELINE_CODE_PREFIX,
+    PIPELINE_NAME,
+    PIPELINE_OUTPUT_PREFIX,
+    code_bucket,
+)
+from helpers.pipeline.sdk_workarounds import (
+    pipeline_session,
+    role_placeholder,
+    sdk_build_context,
+    tenant_training_step_class,
+)
+from helpers.session import AwsSession
+from helpers.storage import ensure_bucket
+
+STEPS_DIR = Path(__file__).resolve().parents[2] / "pipeline_steps"
+SKLEARN_VERSION = "1.2-1"
+XGBOOST_VERSION = "1.7-1"
+INSTANCE_TYPE = "ml.m5.large"
+DEFAULT_HYPERPARAMETERS = {
+    "max_depth": 5,
+    "eta": 0.2,
+    "gamma": 4.0,
+    "min_child_weight": 6.0,
+    "subsample": 0.8,
+    "num_round": 50,
+}
+STEP_ORDER = ("Preprocess", "Train", "Evaluate", "CheckAccuracy", "RegisterModel", "AccuracyTooLow")
+
+
+def code_prefix() -> str:
+    """Key prefix of the job code in the code bucket; tenant roles need read access to it."""
+    return PIPELINE_CODE_PREFIX
+
+
+def build_pipeline(
+    boto_session: Any, bucket: str, region: str, hyperparameters: dict | None = None
+) -> Any:
+    """Return the SDK `Pipeline` object (not yet upserted); job code goes to `bucket`."""
+    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
+    from sagemaker.core import image_uris
+    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.core.processing import ScriptProcessor
+    from sagemaker.core.shapes import (
+        OutputDataConfig,
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingS3Input,
+        ProcessingS3Output,
+    )
+    from sagemaker.core.training.configs import Compute, InputData, SourceCode
+    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join, JsonGet
+    from sagemaker.core.workflow.parameters import (
+        ParameterFloat,
+        ParameterInteger,
+        ParameterString,
+    )
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow.condition_step import ConditionStep
+    from sagemaker.mlops.workflow.fail_step import FailStep
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.steps import ProcessingStep
+    from sagemaker.serve.model_builder import ModelBuilder
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    session = pipeline_session(boto_session, bucket)
+    TenantTrainingStep = tenant_training_step_class()  # noqa: N806
+    hp = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
+
+    tenant_id = ParameterString("TenantId", default_value="demo")
+    role = ParameterString("TenantRoleArn")
+    tenant_bucket = ParameterString("TenantBucket")
+    input_data = ParameterString("InputDataUrl")
+    group = ParameterString("ModelPackageGroupName")
+    threshold = ParameterFloat("AccuracyThreshold", default_value=0.7)
+    approval = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
+    max_depth = ParameterInteger("MaxDepth", default_value=int(hp["max_depth"]))
+    eta = ParameterFloat("Eta", default_value=float(hp["eta"]))
+    num_round = ParameterInteger("NumRound", default_value=int(hp["num_round"]))
+    parameters = [
+        tenant_id,
+        role,
+        tenant_bucket,
+        input_data,
+        group,
+        threshold,
+        approval,
+        max_depth,
+        eta,
+        num_round,
+    ]
+
+    def s3_out(*parts: str) -> Any:
+        return Join(
+            on="/",
+            values=[
+                "s3:/",
+                tenant_bucket,
+                PIPELINE_OUTPUT_PREFIX,
+                ExecutionVariables.PIPELINE_EXECUTION_ID,
+                *parts,
+            ],
+        )
+
+    sklearn_image = image_uris.retrieve(
+        "sklearn", region, version=SKLEARN_VERSION, instance_type=INSTANCE_TYPE
+    )
+    xgboost_image = image_uris.retrieve("xgboost", region, version=XGBOOST_VERSION)
+
+    def processor(base_name: str, image: str) -> ScriptProcessor:
+        return ScriptProcessor(
+            role=role,
+            image_uri=image,
+            command=["python3"],
+            instance_type=INSTANCE_TYPE,
+            instance_count=1,
+            base_job_name=base_name,
+            sagemaker_session=session,
+            env={"TENANT_ID": tenant_id},
+        )
+
+    def p_in(name: str, source: Any, local: str) -> ProcessingInput:
+        return ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(
+                s3_uri=source, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"
+            ),
+        )
+
+    def p_out(name: str, local: str) -> ProcessingOutput:
+        return ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=s3_out(name), local_path=local, s3_upload_mode="EndOfJob"
+            ),
+        )
+
+    preprocess = ProcessingStep(
+        name="Preprocess",
+        step_args=processor("mt-preprocess", sklearn_image).run(
+            code=str(STEPS_DIR / "preprocess.py"),
+            inputs=[p_in("data", input_data, "/opt/ml/processing/input/data")],
+            outputs=[p_out(n, f"/opt/ml/processing/{n}") for n in ("train", "validation", "test")],
+            arguments=[
+                "--input-dir",
+                "/opt/ml/processing/input/data",
+                "--output-dir",
+                "/opt/ml/processing",
+                "--failure-file",
+                "/opt/ml/output/message",
+            ],
+        ),
+    )
+
+    def split_uri(name: str) -> Any:
+        return preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+    trainer = ModelTrainer(
+        training_image=xgboost_image,
+        source_code=SourceCode(
+            source_dir=str(STEPS_DIR),
+            entry_script="train.py",
+            ignore_patterns=["__pycache__", "*.pyc"],
+        ),
+        compute=Compute(instance_type=INSTANCE_TYPE, instance_count=1),
+        role=role_placeholder(
+            region
+        ),  # replaced by the TenantRoleArn parameter (TenantTrainingStep)
+        base_job_name="mt-train",
+        # Hyperparameters are strings in CreateTrainingJob: numbers go through Std:Join.
+        hyperparameters={
+            "max_depth": max_depth.to_string(),
+            "eta": eta.to_string(),
+            "num_round": num_round.to_string(),
+            "gamma": hp["gamma"],
+            "min_child_weight": hp["min_child_weight"],
+            "subsample": hp["subsample"],
+        },
+        output_data_config=OutputDataConfig(s3_output_path=s3_out("model")),
+        environment={"TENANT_ID": tenant_id},
+        sagemaker_session=session,
+    )
+    trainer.input_s3_key_prefix = code_prefix()
+    train = TenantTrainingStep(
+        role=role,
+        name="Train",
+        step_args=trainer.train(
+            input_data_config=[
+                InputData(channel_name="train", data_source=split_uri("train")),
+                InputData(channel_name="validation", data_source=split_uri("validation")),
+            ]
+        ),
+    )
+    model_data = train.properties.ModelArtifacts.S3ModelArtifacts
+
+    evaluation = PropertyFile(
+        name="EvaluationReport", output_name="evaluation", path="evaluation.json"
+    )
+    evaluate = ProcessingStep(
+        name="Evaluate",
+        # The XGBoost image: evaluation loads the model (the scikit-learn image has no xgboost).
+        step_args=processor("mt-evaluate", xgboost_image).run(
+            code=str(STEPS_DIR / "evaluate.py"),
+            inputs=[
+                p_in("model", model_data, "/opt/ml/processing/model"),
+                p_in("test", split_uri("test"), "/opt/ml/processing/test"),
+            ],
+            outputs=[p_out("evaluation", "/opt/ml/processing/evaluation")],
+            arguments=[
+                "--model-dir",
+                "/opt/ml/processing/model",
+                "--test-dir",
+                "/opt/ml/processing/test",
+                "--output-dir",
+                "/opt/ml/processing/evaluation",
+                "--accuracy-threshold",
+                threshold.to_string(),
+            ],
+        ),
+        property_files=[evaluation],
+    )
+    accuracy = JsonGet(
+        step_name=evaluate.name,
+        property_file=evaluation,
+        json_path="binary_classification_metrics.accuracy.value",
+    )
+    evaluation_uri = Join(
+        on="/",
+        values=[
+            evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
+            "evaluation.json",
+        ],
+    )
+
+    builder = ModelBuilder(
+        image_uri=xgboost_image,
+        s3_model_data_url=model_data,
+        role_arn=role,
+        env_vars={
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        },
+        sagemaker_session=session,
+    )
+    register = ModelStep(
+        name="RegisterModel",
+        step_args=builder.register(
+            model_package_group_name=group,
+            content_types=["text/csv", "application/json"],
+            response_types=["text/csv", "application/json"],
+            inference_instances=[INSTANCE_TYPE],
+            transform_instances=[INSTANCE_TYPE],
+            approval_status=approval,
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(
+                    content_type="application/json", s3_uri=evaluation_uri
+                )
+            ),
+            customer_metadata_properties={"tenant-id": tenant_id},
+        ),
+    )
+    shortfall = JsonGet(
+        step_name=evaluate.name, property_file=evaluation, json_path="threshold_check.shortfall"
+    )
+    fail = FailStep(
+        name="AccuracyTooLow",
+        error_message=Join(
+            on="",
+            values=[
+                "Model not registered for tenant ",
+                tenant_id,
+                ": accuracy ",
+                accuracy,
+                " is below the threshold ",
+                threshold,
+                " by ",
+                shortfall,
+            ],
+        ),
+    )
+    check = ConditionStep(
+        name="CheckAccuracy",
+        conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=threshold)],
+        if_steps=[register],
+        else_steps=[fail],
+    )
+    return Pipeline(
+        name=PIPELINE_NAME,
+        parameters=parameters,
+        steps=[preprocess, train, evaluate, check],
+        sagemaker_session=session,
+        pipeline_experiment_config=None,
+    )
+
+
+def upsert(
+    session: AwsSession, role_arn: str | None = None, hyperparameters: dict | None = None
+) -> str:
+    """Create or update the pipeline (job code goes to the platform code bucket); return its ARN.
+
+    `role_arn` is the pipeline's own role (default: the stack's PipelineRoleArn output).
+    """
+    if role_arn is None:
+        from helpers.stack import stack_outputs
+
+        role_arn = stack_outputs(session)["PipelineRoleArn"]
+    bucket = code_bucket(session.account_id, session.region)
+    ensure_bucket(session, bucket)
+    with sdk_build_context():
+        pipeline = build_pipeline(session.boto_session, bucket, session.region, hyperparameters)
+        response = pipeline.upsert(
+            role_arn=role_arn,
+            description="Per-tenant churn model build: preprocess, train, evaluate, register",
+        )
+    return str(response["PipelineArn"])
+
+
+def definition(
+    boto_session: Any, bucket: str, region: str, hyperparameters: dict | None = None
+) -> dict:
+    """The pipeline definition JSON as a dict (uploads the job code to `bucket`)."""
+    with sdk_build_context():
+        return dict(
+            json.loads(build_pipeline(boto_session, bucket, region, hyperparameters).definition())
+        )
