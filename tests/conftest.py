@@ -1,8 +1,16 @@
-"""Shared fixtures: one localaws server per test session, on a free port with its own state."""
+"""Shared fixtures: one localaws server per test session, on a free port with its own state.
+
+Fixture names, everywhere in tests/:
+- `localaws`: the running server's `Config` (session scope);
+- `clients`: a factory of boto3 clients, `clients("s3")`, talking to it;
+- `session`: a `helpers.session.AwsSession` (defined by the test modules that need one);
+- `tenant_id`: a tenant id string; a fixture giving more about a tenant says what in its name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -19,7 +27,7 @@ def localaws(tmp_path_factory) -> Iterator[Config]:
 
 
 @pytest.fixture
-def aws(localaws):
-    """A factory of boto3 clients talking to the test localaws."""
+def clients(localaws) -> Callable[..., Any]:
+    """A factory of boto3 clients talking to the test localaws: `clients("s3")`."""
     session = boto3.Session(region_name="us-east-1")
     return lambda service, **kw: session.client(service, **kw)

@@ -1,1 +1,39 @@
-"""The workflow library the notebooks share: sessions, stack, tenants, data, pipeline, deploy."""
+"""The workflow library the notebooks share: one module per concern, one way to do each thing.
+
+Modules (imports go down this list; none imports a notebook or localaws' internals):
+
+- `chain`: run the notebook chain with papermill (`make demo`);
+- `plots`, `plots_data`: figures for the notebooks;
+- `deploy`: deploy a tenant's approved version (deploy state machine), endpoint status, invoke;
+- `approval`: approve / reject a tenant's model versions, the versions table;
+- `registry`: the one listing of a model package group's versions (`ModelVersion`);
+- `pipeline`: the model build pipeline, a package: `build` (the SDK definition, upsert),
+  `sdk_workarounds` (what the SDK needs changed, pinned), `run` (start, wait, report);
+- `tenants`: create, describe, delete a tenant (create / delete state machines), its data;
+- `stack`: deploy and delete the platform stack (CloudFormation);
+- `executions`: the one state-machine runner (start, wait with progress, named errors);
+- `tenant_table`: the one tenant look-up (`tenant_item`; missing -> `TenantNotFound`);
+- `data`: the per-tenant churn data generator, CSV validation and upload;
+- `storage`: S3 URI parsing, JSON reads, bucket creation;
+- `progress`: live progress that leaves one summary line in executed notebooks;
+- `errors`: every named error (`TenantNotFound`, `TenantExists`, `DeployError`, ...);
+- `session`: `connect(backend, region) -> AwsSession`, the one source of AWS clients;
+- `naming`: every resource name and constant (tenant id rule, ARNs, table, pipeline, keys).
+
+Every function that talks to AWS takes `session: AwsSession` first. The functions a notebook
+calls, in workflow order:
+
+    session = session.connect(backend, region)                      # 00 .. 99
+    stack.deploy_stack(session, table_name=...) / stack.delete_stack(session)
+    tenants.create_tenant(session, tenant_id, table_name)           # 01
+    tenants.get_tenant_item / describe_tenant / tenant_summary / upload_tenant_data
+    data.generate_churn(tenant_id, rows)
+    pipeline.upsert(session); pipeline.start(session, tenant_id, table_name, **options)  # 02
+    pipeline.wait(session, execution_arn) -> ExecutionResult (.table(), .steps, .status)
+    pipeline.evaluation_report(session, result); pipeline.metrics_summary(report)
+    registry.tenant_versions(session, tenant_id, table_name)
+    approval.versions_table / latest_version / approve(session, tenant_id, version, comment)  # 03
+    deploy.deploy(session, tenant_id, version=...) -> Deployment
+    deploy.endpoint_status / tenant_item / sample_rows / invoke(session, tenant_id, rows)
+    tenants.delete_tenant(session, tenant_id, table_name); tenants.tenant_leftovers  # 99
+"""

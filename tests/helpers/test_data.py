@@ -119,8 +119,8 @@ def test_empty_file_and_garbage():
         data.read_churn_csv(b"just,some\n1,2\n")
 
 
-def test_upload_validates_first_and_uploads_nothing_when_bad(aws, tmp_path):
-    s3 = aws("s3")
+def test_upload_validates_first_and_uploads_nothing_when_bad(clients, tmp_path):
+    s3 = clients("s3")
     bucket = f"data-test-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     bad = data.generate_churn("acme", 10).drop(columns=["Churn?"])

@@ -19,19 +19,20 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from helpers import approval, deploy
+from helpers import approval, deploy, executions, registry
 from helpers.data import generate_churn
-from helpers.naming import is_deployment_of, model_package_group, state_machine_name, tenant_bucket
-from helpers.session import connect
+from helpers.naming import arn, is_deployment_of, model_package_group, tenant_bucket
+from helpers.session import AwsSession, connect
 from helpers.stack import deploy_stack
 from pipeline_steps import preprocess, train
 
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
-def run_state_machine(aws, kind: str, payload: dict, timeout: float = 60) -> dict:
-    sfn = aws.client("stepfunctions")
-    arn = f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:{state_machine_name(kind)}"
+def run_state_machine(session: AwsSession, kind: str, payload: dict, timeout: float = 60) -> dict:
+    """Run the `kind` state machine to its end; its DescribeExecution answer."""
+    sfn = session.client("stepfunctions")
+    arn = executions.state_machine_arn(session, kind)
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
     deadline = time.monotonic() + timeout
     while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
@@ -40,8 +41,8 @@ def run_state_machine(aws, kind: str, payload: dict, timeout: float = 60) -> dic
     return desc
 
 
-def create_tenant(aws, name: str) -> None:
-    desc = run_state_machine(aws, "create", {"tenant": {"name": name}})
+def create_tenant(session, name: str) -> None:
+    desc = run_state_machine(session, "create", {"tenant": {"name": name}})
     assert desc["status"] == "SUCCEEDED", desc.get("cause")
 
 
@@ -55,7 +56,7 @@ def tar_dir(folder: Path) -> bytes:
 
 
 def register_version(
-    aws, tenant: str, workdir: Path, num_round: int = 10, broken: bool = False
+    session, tenant: str, workdir: Path, num_round: int = 10, broken: bool = False
 ) -> tuple[str, xgb.Booster]:
     """Build and register one model version as the pipeline does; returns (ARN, booster)."""
     execution = uuid.uuid4().hex[:12]
@@ -64,8 +65,8 @@ def register_version(
     generate_churn(tenant, rows=600).to_csv(run_dir / "input" / "churn.csv", index=False)
     preprocess.run(run_dir / "input", run_dir / "out")
     booster = train.train(run_dir / "out" / "train", run_dir / "model", {"num_round": num_round})
-    bucket = tenant_bucket(tenant, aws.account_id, aws.region)
-    s3 = aws.client("s3")
+    bucket = tenant_bucket(tenant, session.account_id, session.region)
+    s3 = session.client("s3")
     prefix = f"pipeline/{execution}"
     model_key = f"{prefix}/model/mt-train-{execution}/output/model.tar.gz"
     s3.put_object(
@@ -80,7 +81,7 @@ def register_version(
     s3.put_object(
         Bucket=bucket, Key=f"{prefix}/evaluation/evaluation.json", Body=json.dumps(report).encode()
     )
-    arn = aws.client("sagemaker").create_model_package(
+    arn = session.client("sagemaker").create_model_package(
         ModelPackageGroupName=model_package_group(tenant),
         InferenceSpecification={
             "Containers": [
@@ -111,20 +112,20 @@ def register_version(
 
 
 @pytest.fixture(scope="module")
-def aws(localaws):
+def session(localaws):
     session = connect("local")
     deploy_stack(session)
     return session
 
 
 @pytest.fixture(scope="module")
-def tenant(aws, tmp_path_factory):
+def deployed(session, tmp_path_factory):
     """A tenant with version 1 approved and deployed."""
     name = f"dep-{uuid.uuid4().hex[:6]}"
-    create_tenant(aws, name)
-    arn, booster = register_version(aws, name, tmp_path_factory.mktemp(name), num_round=5)
-    approval.approve(aws, name, 1, "first model")
-    result = deploy.deploy(aws, name, progress=False)
+    create_tenant(session, name)
+    arn, booster = register_version(session, name, tmp_path_factory.mktemp(name), num_round=5)
+    approval.approve(session, name, 1, "first model")
+    result = deploy.deploy(session, name, progress=False)
     return {
         "name": name,
         "v1": arn,
@@ -134,63 +135,63 @@ def tenant(aws, tmp_path_factory):
     }
 
 
-def test_deploy_latest_approved_serves_it_and_records_it(aws, tenant):
-    name, result = tenant["name"], tenant["first"]
-    assert result.model_package_arn == tenant["v1"] and result.version == 1
+def test_deploy_latest_approved_serves_it_and_records_it(session, deployed):
+    name, result = deployed["name"], deployed["first"]
+    assert result.model_package_arn == deployed["v1"] and result.version == 1
     assert result.endpoint == f"mt-{name}"
     assert is_deployment_of(result.endpoint_config, name)
     assert result.endpoint_config.startswith(f"mt-{name}-v1-")
     assert 0.0 <= result.test_prediction <= 1.0
 
-    item = deploy.tenant_item(aws, name)
+    item = deploy.tenant_item(session, name)
     assert item["tenant-endpoint"] == f"mt-{name}"
-    assert item["tenant-deployed-version"] == tenant["v1"]
+    assert item["tenant-deployed-version"] == deployed["v1"]
     assert item["tenant-status"] == "DEPLOYED" and item["tenant-deployed-at"]
 
-    status = deploy.endpoint_status(aws, name)
+    status = deploy.endpoint_status(session, name)
     assert status["EndpointStatus"] == "InService"
-    assert status["ModelPackage"] == tenant["v1"]
-    sm = aws.client("sagemaker")
+    assert status["ModelPackage"] == deployed["v1"]
+    sm = session.client("sagemaker")
     model = sm.describe_model(ModelName=status["ModelName"])
     assert model["ExecutionRoleArn"].endswith(f":role/mt-tenant-{name}")
     tags = sm.list_tags(ResourceArn=model["ModelArn"])["Tags"]
     assert {"Key": "tenant-id", "Value": name} in tags
 
-    labels, features = deploy.sample_rows(aws, name, n=5)
-    predictions = deploy.invoke(aws, name, features)
-    expected = tenant["booster1"].predict(xgb.DMatrix(features.to_numpy(dtype=np.float32)))
+    labels, features = deploy.sample_rows(session, name, n=5)
+    predictions = deploy.invoke(session, name, features)
+    expected = deployed["booster1"].predict(xgb.DMatrix(features.to_numpy(dtype=np.float32)))
     np.testing.assert_allclose(predictions, expected, rtol=1e-4)
     assert len(labels) == 5
 
 
-def test_versions_list_with_metrics_and_status(aws, tenant):
-    table = approval.versions_table(aws, tenant["name"])
+def test_versions_list_with_metrics_and_status(session, deployed):
+    table = approval.versions_table(session, deployed["name"])
     assert table.loc[1, "status"] == "Approved"
     assert table.loc[1, "comment"] == "first model"
     assert table.loc[1, "accuracy"] == pytest.approx(0.9)
 
 
-def test_redeploy_v2_then_rollback_to_v1(aws, tenant):
-    name = tenant["name"]
-    v2, booster2 = register_version(aws, name, tenant["workdir"], num_round=30)
+def test_redeploy_v2_then_rollback_to_v1(session, deployed):
+    name = deployed["name"]
+    v2, booster2 = register_version(session, name, deployed["workdir"], num_round=30)
     with pytest.raises(deploy.DeployError) as err:  # v2 is pending: not deployable
-        deploy.deploy(aws, name, version=2, progress=False)
+        deploy.deploy(session, name, version=2, progress=False)
     assert err.value.error == "NotApproved"
-    approval.approve(aws, name, v2, "better")
+    approval.approve(session, name, v2, "better")
     time.sleep(1.0)  # deployment names carry the second: keep them distinct
-    second = deploy.deploy(aws, name, progress=False)
+    second = deploy.deploy(session, name, progress=False)
     assert second.version == 2 and second.model_package_arn == v2
-    status = deploy.endpoint_status(aws, name)
+    status = deploy.endpoint_status(session, name)
     assert status["ModelPackage"] == v2 and status["EndpointConfigName"] == second.endpoint_config
-    assert deploy.tenant_item(aws, name)["tenant-deployed-version"] == v2
-    _, features = deploy.sample_rows(aws, name, n=3)
+    assert deploy.tenant_item(session, name)["tenant-deployed-version"] == v2
+    _, features = deploy.sample_rows(session, name, n=3)
     np.testing.assert_allclose(
-        deploy.invoke(aws, name, features),
+        deploy.invoke(session, name, features),
         booster2.predict(xgb.DMatrix(features.to_numpy(np.float32))),
         rtol=1e-4,
     )
     # the replaced deployment's config and model are gone
-    sm = aws.client("sagemaker")
+    sm = session.client("sagemaker")
     configs = [
         c["EndpointConfigName"]
         for c in sm.list_endpoint_configs()["EndpointConfigs"]
@@ -199,97 +200,121 @@ def test_redeploy_v2_then_rollback_to_v1(aws, tenant):
     assert configs == [second.endpoint_config]
 
     time.sleep(1.0)
-    rollback = deploy.deploy(aws, name, version=1, progress=False)
+    rollback = deploy.deploy(session, name, version=1, progress=False)
     assert rollback.version == 1
-    assert deploy.endpoint_status(aws, name)["ModelPackage"] == tenant["v1"]
-    assert deploy.tenant_item(aws, name)["tenant-deployed-version"] == tenant["v1"]
+    assert deploy.endpoint_status(session, name)["ModelPackage"] == deployed["v1"]
+    assert deploy.tenant_item(session, name)["tenant-deployed-version"] == deployed["v1"]
 
 
-def test_failed_deploy_keeps_previous_deployment_serving(aws, tenant):
-    name = tenant["name"]
-    before = deploy.endpoint_status(aws, name)
-    item_before = deploy.tenant_item(aws, name)
-    bad, _ = register_version(aws, name, tenant["workdir"], broken=True)
-    approval.approve(aws, name, bad, "will not load")
+def test_failed_deploy_keeps_previous_deployment_serving(session, deployed):
+    name = deployed["name"]
+    before = deploy.endpoint_status(session, name)
+    item_before = deploy.tenant_item(session, name)
+    bad, _ = register_version(session, name, deployed["workdir"], broken=True)
+    approval.approve(session, name, bad, "will not load")
     time.sleep(1.0)
     with pytest.raises(deploy.DeployError) as err:
-        deploy.deploy(aws, name, progress=False)
+        deploy.deploy(session, name, progress=False)
     assert "not a valid .tar.gz" in err.value.cause
-    after = deploy.endpoint_status(aws, name)
+    after = deploy.endpoint_status(session, name)
     assert after["EndpointStatus"] == "InService"
     assert after["EndpointConfigName"] == before["EndpointConfigName"]
     assert (
-        deploy.tenant_item(aws, name)["tenant-deployed-version"]
+        deploy.tenant_item(session, name)["tenant-deployed-version"]
         == item_before["tenant-deployed-version"]
     )
-    _, features = deploy.sample_rows(aws, name, n=2)
-    assert len(deploy.invoke(aws, name, features)) == 2
-    sm = aws.client("sagemaker")
+    _, features = deploy.sample_rows(session, name, n=2)
+    assert len(deploy.invoke(session, name, features)) == 2
+    sm = session.client("sagemaker")
     left = [
         m["ModelName"]
         for m in sm.list_models()["Models"]
         if m["ModelName"].startswith(f"mt-{name}-v")
     ]
     assert left == [before["ModelName"]]  # the failed deployment's model was cleaned up
-    approval.reject(aws, name, bad, "broken artifact")
+    approval.reject(session, name, bad, "broken artifact")
 
 
-def test_deploy_with_nothing_approved_fails_clearly(aws, tmp_path):
+def test_deploy_with_nothing_approved_fails_clearly(session, tmp_path):
     name = f"none-{uuid.uuid4().hex[:6]}"
-    create_tenant(aws, name)
-    register_version(aws, name, tmp_path)  # pending only
+    create_tenant(session, name)
+    register_version(session, name, tmp_path)  # pending only
     with pytest.raises(deploy.DeployError) as err:
-        deploy.deploy(aws, name, progress=False)
+        deploy.deploy(session, name, progress=False)
     assert err.value.error == "NoApprovedVersion"
     assert name in err.value.cause and "approve" in err.value.cause
-    with pytest.raises(aws.client("sagemaker").exceptions.ClientError):
-        aws.client("sagemaker").describe_endpoint(EndpointName=f"mt-{name}")
+    with pytest.raises(session.client("sagemaker").exceptions.ClientError):
+        session.client("sagemaker").describe_endpoint(EndpointName=f"mt-{name}")
 
 
-def test_unknown_tenant_fails_clearly(aws):
-    desc = run_state_machine(aws, "deploy", {"tenant": {"name": "no-such-tenant"}})
+def test_unknown_tenant_fails_clearly(session):
+    desc = run_state_machine(session, "deploy", {"tenant": {"name": "no-such-tenant"}})
     assert desc["status"] == "FAILED" and desc["error"] == "TenantNotFound"
     assert "no-such-tenant" in desc["cause"]
 
 
-def test_other_tenants_version_is_refused(aws, tenant, tmp_path):
+def test_other_tenants_version_is_refused(session, deployed, tmp_path):
     other = f"oth-{uuid.uuid4().hex[:6]}"
-    create_tenant(aws, other)
-    their_arn, _ = register_version(aws, other, tmp_path)
+    create_tenant(session, other)
+    their_arn, _ = register_version(session, other, tmp_path)
     with pytest.raises(approval.ApprovalError, match="not to tenant"):
-        approval.approve(aws, tenant["name"], their_arn)
-    assert approval.list_versions(aws, other)[0].status == "PendingManualApproval"
-    approval.approve(aws, other, their_arn, "theirs")
+        approval.approve(session, deployed["name"], their_arn)
+    assert (
+        registry.list_versions(session, model_package_group(other))[0].status
+        == "PendingManualApproval"
+    )
+    approval.approve(session, other, their_arn, "theirs")
     desc = run_state_machine(
-        aws, "deploy", {"tenant": {"name": tenant["name"]}, "modelPackageArn": their_arn}
+        session, "deploy", {"tenant": {"name": deployed["name"]}, "modelPackageArn": their_arn}
     )
     assert desc["status"] == "FAILED" and desc["error"] == "WrongTenant"
-    assert deploy.endpoint_status(aws, tenant["name"])["ModelPackage"] != their_arn
+    assert deploy.endpoint_status(session, deployed["name"])["ModelPackage"] != their_arn
 
 
-def test_invoke_through_state_machine_integration_answers(aws, tenant):
-    """The deploy machine's test call is aws-sdk:sagemakerruntime:invokeEndpoint: it ran above;
-    here its recorded test row is checked against the endpoint's direct answer."""
-    result = tenant["first"]
-    labels, features = deploy.sample_rows(aws, tenant["name"], n=1)
+def registered_booster(session: AwsSession, package_arn: str, workdir: Path) -> xgb.Booster:
+    """The model of a registered version, loaded with xgboost from its artifact in S3."""
+    container = session.client("sagemaker").describe_model_package(ModelPackageName=package_arn)[
+        "InferenceSpecification"
+    ]["Containers"][0]
+    bucket, _, key = container["ModelDataUrl"].removeprefix("s3://").partition("/")
+    body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        tar.extractall(workdir, filter="data")
+    (model_file,) = [p for p in workdir.rglob("xgboost-model*") if p.is_file()]
+    booster = xgb.Booster()
+    booster.load_model(bytearray(model_file.read_bytes()))
+    return booster
+
+
+def test_invoke_through_state_machine_integration_answers(session, deployed, tmp_path):
+    """The deploy machine's test call is aws-sdk:sagemakerruntime:invokeEndpoint: it ran above.
+    Its recorded prediction, and the endpoint's direct answer for the same row, must equal an
+    independent prediction: the registered artifact loaded from S3 with xgboost, here."""
+    result = deployed["first"]
+    labels, features = deploy.sample_rows(session, deployed["name"], n=1)
     assert str(labels.iloc[0]) == result.test_label
-    assert isinstance(pd.Series(deploy.invoke(aws, tenant["name"], features)).iloc[0], float)
+    answer = deploy.invoke(session, deployed["name"], features)
+    assert isinstance(pd.Series(answer).iloc[0], float)
+    booster = registered_booster(session, result.model_package_arn, tmp_path)
+    expected = booster.predict(xgb.DMatrix(features.to_numpy(dtype=np.float32)))
+    np.testing.assert_allclose(answer, expected, rtol=1e-4)
+    assert result.test_prediction == pytest.approx(float(expected[0]), rel=1e-4)
 
 
-def test_tenant_role_cannot_load_another_tenants_model(aws, tenant, tmp_path):
+def test_tenant_role_cannot_load_another_tenants_model(session, deployed, tmp_path):
     """S3 is enforced locally: a model running under tenant A's role cannot read B's artifact.
     SageMaker API authorization is not enforced by localaws; A's policy, which AWS enforces,
     grants sagemaker:InvokeEndpoint on A's endpoint only."""
     import fnmatch
 
-    a, b = tenant["name"], f"iso-{uuid.uuid4().hex[:6]}"
-    create_tenant(aws, b)
-    b_arn, _ = register_version(aws, b, tmp_path)
-    sm = aws.client("sagemaker")
+    a, b = deployed["name"], f"iso-{uuid.uuid4().hex[:6]}"
+    create_tenant(session, b)
+    b_arn, _ = register_version(session, b, tmp_path)
+    sm = session.client("sagemaker")
     b_container = sm.describe_model_package(ModelPackageName=b_arn)["InferenceSpecification"][
         "Containers"
     ][0]
-    a_role = deploy.tenant_item(aws, a)["tenant-role"]
+    a_role = deploy.tenant_item(session, a)["tenant-role"]
     name = f"mt-{a}-steal"
     sm.create_model(
         ModelName=name,
@@ -328,7 +353,7 @@ def test_tenant_role_cannot_load_another_tenants_model(aws, tenant, tmp_path):
     ):
         cleanup()
 
-    iam = aws.client("iam")
+    iam = session.client("iam")
     role_name = a_role.rsplit("/", 1)[-1]
     allowed: list[str] = []
     for policy in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
@@ -343,32 +368,34 @@ def test_tenant_role_cannot_load_another_tenants_model(aws, tenant, tmp_path):
             if statement["Effect"] == "Allow" and "sagemaker:InvokeEndpoint" in actions:
                 resources = statement["Resource"]
                 allowed += resources if isinstance(resources, list) else [resources]
-    endpoint_arn = f"arn:aws:sagemaker:{aws.region}:{aws.account_id}:endpoint/mt-{{}}"
+    endpoint_arn = arn("sagemaker", session.region, session.account_id, "endpoint/mt-{}")
     assert any(fnmatch.fnmatch(endpoint_arn.format(a), r) for r in allowed)
     assert not any(fnmatch.fnmatch(endpoint_arn.format(b), r) for r in allowed)
 
 
-def test_unknown_version_fails_with_the_service_error(aws, tenant):
-    bogus = f"arn:aws:sagemaker:{aws.region}:{aws.account_id}:model-package/mt-{tenant['name']}/99"
+def test_unknown_version_fails_with_the_service_error(session, deployed):
+    bogus = arn(
+        "sagemaker", session.region, session.account_id, f"model-package/mt-{deployed['name']}/99"
+    )
     with pytest.raises(approval.ApprovalError, match="does not exist"):
-        deploy.deploy(aws, tenant["name"], version=bogus, progress=False)
+        deploy.deploy(session, deployed["name"], version=bogus, progress=False)
     desc = run_state_machine(
-        aws, "deploy", {"tenant": {"name": tenant["name"]}, "modelPackageArn": bogus}
+        session, "deploy", {"tenant": {"name": deployed["name"]}, "modelPackageArn": bogus}
     )
     assert desc["status"] == "FAILED" and desc["error"] == "DeployFailed"
     assert "99" in desc["cause"]
-    assert deploy.endpoint_status(aws, tenant["name"])["EndpointStatus"] == "InService"
+    assert deploy.endpoint_status(session, deployed["name"])["EndpointStatus"] == "InService"
 
 
-def test_deploy_replaces_a_failed_endpoint(aws, tmp_path):
+def test_deploy_replaces_a_failed_endpoint(session, tmp_path):
     name = f"fix-{uuid.uuid4().hex[:6]}"
-    create_tenant(aws, name)
-    arn, _ = register_version(aws, name, tmp_path)
-    approval.approve(aws, name, arn, "ok")
-    sm = aws.client("sagemaker")
-    role = deploy.tenant_item(aws, name)["tenant-role"]
+    create_tenant(session, name)
+    arn, _ = register_version(session, name, tmp_path)
+    approval.approve(session, name, arn, "ok")
+    sm = session.client("sagemaker")
+    role = deploy.tenant_item(session, name)["tenant-role"]
     broken = f"mt-{name}-v0-20000101000000"
-    bucket = tenant_bucket(name, aws.account_id, aws.region)
+    bucket = tenant_bucket(name, session.account_id, session.region)
     sm.create_model(
         ModelName=broken,
         ExecutionRoleArn=role,
@@ -393,8 +420,8 @@ def test_deploy_replaces_a_failed_endpoint(aws, tmp_path):
     while sm.describe_endpoint(EndpointName=f"mt-{name}")["EndpointStatus"] != "Failed":
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    result = deploy.deploy(aws, name, progress=False)
+    result = deploy.deploy(session, name, progress=False)
     assert result.model_package_arn == arn
-    assert deploy.endpoint_status(aws, name)["EndpointStatus"] == "InService"
-    _, features = deploy.sample_rows(aws, name, n=2)
-    assert len(deploy.invoke(aws, name, features)) == 2
+    assert deploy.endpoint_status(session, name)["EndpointStatus"] == "InService"
+    _, features = deploy.sample_rows(session, name, n=2)
+    assert len(deploy.invoke(session, name, features)) == 2

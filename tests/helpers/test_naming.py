@@ -26,15 +26,15 @@ INVALID = {
 }
 
 
-@pytest.mark.parametrize("tenant", VALID)
-def test_valid_ids_pass(tenant):
-    assert naming.validate_tenant_id(tenant) == tenant
+@pytest.mark.parametrize("tenant_id", VALID)
+def test_valid_ids_pass(tenant_id):
+    assert naming.validate_tenant_id(tenant_id) == tenant_id
 
 
-@pytest.mark.parametrize(("tenant", "reason"), INVALID.items())
-def test_invalid_ids_name_the_broken_rule(tenant, reason):
+@pytest.mark.parametrize(("tenant_id", "reason"), INVALID.items())
+def test_invalid_ids_name_the_broken_rule(tenant_id, reason):
     with pytest.raises(naming.InvalidTenantId, match=reason):
-        naming.validate_tenant_id(tenant)
+        naming.validate_tenant_id(tenant_id)
 
 
 def test_non_string_is_invalid():

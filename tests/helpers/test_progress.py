@@ -1,0 +1,99 @@
+"""helpers.progress: live updates while an operation runs, one compact summary that stays."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+
+import pytest
+
+from helpers import progress, stack, tenants
+from helpers.pipeline.run import ExecutionResult, StepState, summary
+from helpers.session import connect
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class FakeHandle:
+    def __init__(self, shown: list[str]):
+        self.shown = shown
+
+    def update(self, obj) -> None:
+        self.shown[-1] = repr(obj)
+
+
+def test_plain_stream_gets_only_the_summary():
+    out = io.StringIO()
+    line = progress.Progress(out)
+    line.update("create-tenant acme: ReserveTenant (2 states, 0.1 s)")
+    line.finish("create-tenant acme: 9 states, Succeeded in 0.4 s")
+    assert out.getvalue() == "create-tenant acme: 9 states, Succeeded in 0.4 s\n"
+
+
+def test_terminal_redraws_one_line_and_ends_with_the_summary():
+    out = Tty()
+    line = progress.Progress(out)
+    line.update("a long first state name")
+    line.update("short")
+    line.finish("done")
+    text = out.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert text.rsplit("\r", 1)[-1].rstrip() == "done"
+
+
+def test_notebook_keeps_only_the_last_update(monkeypatch):
+    shown: list[str] = []
+
+    def display(obj, display_id=False):
+        assert display_id is True
+        shown.append(repr(obj))
+        return FakeHandle(shown)
+
+    monkeypatch.setattr(progress, "_notebook_display", lambda: display)
+    line = progress.Progress(True)
+    for state in ("Validate", "Reserve", "Bucket"):
+        line.update(f"create-tenant acme: {state}")
+    line.finish("create-tenant acme: 9 states, Succeeded in 0.4 s")
+    assert shown == ["create-tenant acme: 9 states, Succeeded in 0.4 s"]
+
+
+def test_disabled_writes_nothing(capsys):
+    for target in (False, None):
+        line = progress.Progress(target)
+        assert not line.enabled
+        line.update("x")
+        line.finish("y")
+    assert capsys.readouterr().out == ""
+
+
+def test_pipeline_summary_is_one_line():
+    steps = [StepState(n, "Succeeded") for n in ("Preprocess", "Train", "Evaluate")]
+    ok = ExecutionResult("arn", "Succeeded", "", steps, 12.34)
+    assert summary(ok) == "pipeline: 3 steps, Succeeded in 12.3 s"
+    failed = ExecutionResult("arn", "Failed", "accuracy too low", steps, 1.0)
+    assert summary(failed) == "pipeline: 3 steps, Failed in 1.0 s (accuracy too low)"
+
+
+@pytest.fixture(scope="module")
+def session(localaws):
+    session = connect("local")
+    stack.deploy_stack(session)
+    return session
+
+
+def test_real_create_and_delete_leave_one_correct_line_each(session):
+    tenant_id = f"prog-{uuid.uuid4().hex[:6]}"
+    out = io.StringIO()
+    tenants.create_tenant(session, tenant_id, progress=out)
+    execution = tenants.delete_tenant(session, tenant_id, progress=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    pattern = r"^(create|delete)-tenant {}: (\d+) states, Succeeded in \d+\.\d s$"
+    created = re.match(pattern.format(tenant_id), lines[0])
+    deleted = re.match(pattern.format(tenant_id), lines[1])
+    assert created and created[1] == "create" and int(created[2]) >= 5
+    assert deleted and deleted[1] == "delete" and int(deleted[2]) == len(execution.states)
