@@ -248,3 +248,31 @@ def test_parameters_for_a_tenant_and_bad_options():
         pipeline.execution_parameters(target, approval_status="Yes")
     with pytest.raises(ValueError, match="'depth' is not a pipeline parameter"):
         pipeline.execution_parameters(target, hyperparameters={"depth": 3})
+
+
+def test_sdk_internals_we_replace_are_there_and_their_absence_is_one_clear_error(monkeypatch):
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    from helpers.pipeline import sdk_workarounds
+
+    sdk_workarounds.check_sdk()
+    monkeypatch.delattr(ModelTrainer, "_resolve_staging_bucket")
+    with pytest.raises(RuntimeError, match=r"ModelTrainer\._resolve_staging_bucket is missing"):
+        sdk_workarounds.check_sdk()
+
+
+def test_the_build_context_restores_what_it_replaced():
+    from sagemaker.core.config.config_manager import SageMakerConfig
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    from helpers.pipeline import sdk_workarounds
+
+    before = [vars(ModelTrainer)["_resolve_staging_bucket"]]
+    before.append(vars(SageMakerConfig)["validate_sagemaker_config"])
+    with sdk_workarounds.sdk_build_context():
+        assert vars(ModelTrainer)["_resolve_staging_bucket"] is not before[0]
+    after = [
+        vars(ModelTrainer)["_resolve_staging_bucket"],
+        vars(SageMakerConfig)["validate_sagemaker_config"],
+    ]
+    assert after == before

@@ -97,3 +97,23 @@ def test_real_create_and_delete_leave_one_correct_line_each(session):
     deleted = re.match(pattern.format(tenant_id), lines[1])
     assert created and created[1] == "create" and int(created[2]) >= 5
     assert deleted and deleted[1] == "delete" and int(deleted[2]) == len(execution.states)
+
+
+def test_an_executed_notebook_keeps_only_the_summary(tmp_path):
+    """In a real Jupyter kernel (as papermill and nbval run them) the updates replace each
+    other: the saved cell output is the summary line alone."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = (
+        "from helpers.progress import Progress\n"
+        "line = Progress(True)\n"
+        "for i in range(30):\n"
+        "    line.update(f'state {i}')\n"
+        "line.finish('create-tenant acme: 30 states, Succeeded in 0.1 s')\n"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={}).execute()
+    outputs = notebook.cells[0].outputs
+    texts = [o.get("data", {}).get("text/plain", o.get("text", "")) for o in outputs]
+    assert texts == ["create-tenant acme: 30 states, Succeeded in 0.1 s"]
