@@ -1,7 +1,7 @@
 """The optimized SageMaker integration of Step Functions (`arn:aws:states:::sagemaker:*`),
 with `.sync` for jobs: create the job, then poll its Describe call until it ends, as AWS does.
 
-Imported by `localaws.patches.stepfunctions` only (it subclasses moto's interpreter classes).
+Used by `localaws.services.stepfunctions.tasks` (it subclasses moto's interpreter classes).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
-from localaws import sfn_clients
+from localaws.services.stepfunctions import clients
 
 # create action -> (describe method, name parameter, status field)
 SYNC_JOBS: dict[str, tuple[str, str, str]] = {
@@ -67,12 +67,10 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
         describe_name, name_key, status_key = SYNC_JOBS[action]
         env.stack.pop()  # the Create* response; the Describe output replaces it
         name = normalised_parameters[name_key]
-        client = sfn_clients.client_for(
-            resource_runtime_part.region, "sagemaker", state_credentials
-        )
+        client = clients.client_for(resource_runtime_part.region, "sagemaker", state_credentials)
 
         def resolve() -> dict | None:
-            job = sfn_clients.to_state_value(getattr(client, describe_name)(**{name_key: name}))
+            job = clients.to_state_value(getattr(client, describe_name)(**{name_key: name}))
             status = job.get(status_key)
             if status in _RUNNING:
                 return None
