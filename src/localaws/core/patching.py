@@ -1,8 +1,8 @@
 """The one way localaws changes other libraries (moto above all): named, ordered, checked, undoable.
 
-Each service folder declares a `Patches` group and registers its changes on it:
+Each module of `localaws.services` declares a `Patches` group and registers its changes on it:
 
-    patches = Patches("sagemaker.endpoints", after=("sagemaker.api",))
+    patches = Patches("sagemaker.endpoints", after=("sagemaker.registry",))
 
     @patches.wrap(SageMakerModelBackend, "create_endpoint")
     def create_endpoint(original, self, *args, **kwargs): ...

@@ -111,6 +111,13 @@ def create_stack(original, self, *args: Any, on_failure: str = "ROLLBACK", **kwa
     return stack
 
 
+def _failed(stack, status: str, exc: Exception) -> None:
+    reason = f"{type(exc).__name__}: {exc}"
+    stack.status = status
+    stack.stack_status_reason = reason
+    stack._add_stack_event(status, resource_status_reason=reason)
+
+
 @patches.wrap(Stack, "update")
 def update(original, self, template: str, role_arn=None, parameters=None, tags=None) -> None:
     missing = unsupported_types(self.parse_template(template))
@@ -125,10 +132,7 @@ def update(original, self, template: str, role_arn=None, parameters=None, tags=N
     except ValidationError:
         raise
     except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        self.status = "UPDATE_FAILED"
-        self.stack_status_reason = reason
-        self._add_stack_event("UPDATE_FAILED", resource_status_reason=reason)
+        _failed(self, "UPDATE_FAILED", exc)
         return
     self.stack_status_reason = None
 
@@ -143,10 +147,7 @@ def delete_stack(self, name_or_stack_id: str) -> None:
     try:
         stack.delete()
     except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        stack.status = "DELETE_FAILED"
-        stack.stack_status_reason = reason
-        stack._add_stack_event("DELETE_FAILED", resource_status_reason=reason)
+        _failed(stack, "DELETE_FAILED", exc)
         return
     self.stacks.pop(stack.stack_id, None)
     self.deleted_stacks[stack.stack_id] = stack

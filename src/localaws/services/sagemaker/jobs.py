@@ -26,14 +26,20 @@ patches = Patches("sagemaker.jobs")
 hooks.on_restore(recover_interrupted)
 
 
+def _refuse_duplicate(found: dict[str, Any], name: str | None, message: str) -> None:
+    """ResourceInUseException (`message` plus the existing job's ARN) if `name` is taken."""
+    if name in found:
+        raise ResourceInUseException(message=f"{message} ({found[name].arn})")
+
+
 @patches.wrap(SageMakerModelBackend, "create_training_job")
 def create_training_job(original, self, *args: Any, **kwargs: Any):
-    name = kwargs.get("training_job_name")
-    if name in self.training_jobs:
-        raise ResourceInUseException(
-            message=f"Training job names must be unique within an AWS account and region, "
-            f"and a training job with this name already exists ({self.training_jobs[name].arn})"
-        )
+    _refuse_duplicate(
+        self.training_jobs,
+        kwargs.get("training_job_name"),
+        "Training job names must be unique within an AWS account and region, "
+        "and a training job with this name already exists",
+    )
     definitions = copy.deepcopy(
         (kwargs.get("algorithm_specification") or {}).get("MetricDefinitions")
     )
@@ -48,64 +54,70 @@ def create_training_job(original, self, *args: Any, **kwargs: Any):
 
 @patches.wrap(SageMakerModelBackend, "create_processing_job")
 def create_processing_job(original, self, *args: Any, **kwargs: Any):
-    name = kwargs.get("processing_job_name")
-    if name in self.processing_jobs:
-        raise ResourceInUseException(
-            message=f"Job name must be unique within an AWS account and region, and a job "
-            f"with this name already exists ({self.processing_jobs[name].arn})"
-        )
+    _refuse_duplicate(
+        self.processing_jobs,
+        kwargs.get("processing_job_name"),
+        "Job name must be unique within an AWS account and region, and a job "
+        "with this name already exists",
+    )
     job = original(self, *args, **kwargs)
     job.environment = {}
     job.processing_resources = None
     return job
 
 
+def _launch(response: Any, kind: str) -> None:
+    """Give the job just created what moto does not pass on from the request, then run it."""
+    backend = response.sagemaker_backend
+    if kind == "training":
+        job = backend.training_jobs[response._get_param("TrainingJobName")]
+    else:
+        job = backend.processing_jobs[response._get_param("ProcessingJobName")]
+        # moto drops ProcessingResources; DescribeProcessingJob must return it.
+        job.processing_resources = response._get_param("ProcessingResources")
+    job.environment = response._get_param("Environment") or {}
+    jobs.launch(kind, backend, job)
+
+
 @patches.wrap(SageMakerResponse, "create_training_job")
 def create_training_job_response(original, self) -> ActionResult:
     result = original(self)
-    backend = self.sagemaker_backend
-    job = backend.training_jobs[self._get_param("TrainingJobName")]
-    job.environment = self._get_param("Environment") or {}
-    jobs.launch("training", backend, job)
+    _launch(self, "training")
     return result
 
 
 @patches.wrap(SageMakerResponse, "create_processing_job")
 def create_processing_job_response(original, self) -> ActionResult:
     result = original(self)
-    backend = self.sagemaker_backend
-    job = backend.processing_jobs[self._get_param("ProcessingJobName")]
-    job.environment = self._get_param("Environment") or {}
-    # moto drops ProcessingResources; DescribeProcessingJob must return it.
-    job.processing_resources = self._get_param("ProcessingResources")
-    jobs.launch("processing", backend, job)
+    _launch(self, "processing")
     return result
+
+
+def _stoppable(found: dict[str, Any], name: str, what: str, status: str) -> Any:
+    """The job `name` of `found`, if it is InProgress; ValidationError otherwise."""
+    job = found.get(name)
+    if job is None:
+        raise ValidationError(message=f"Could not find {what} '{name}'.")
+    if getattr(job, status) != "InProgress":
+        raise ValidationError(
+            message=f"The request was rejected because the {what} is in "
+            f"status {getattr(job, status)}."
+        )
+    return job
 
 
 @patches.add(SageMakerModelBackend, "stop_training_job")
 def stop_training_job(self, training_job_name: str) -> None:
-    job = self.training_jobs.get(training_job_name)
-    if job is None:
-        raise ValidationError(message=f"Could not find training job '{training_job_name}'.")
-    if job.training_job_status != "InProgress":
-        raise ValidationError(
-            message=f"The request was rejected because the training job is in "
-            f"status {job.training_job_status}."
-        )
+    job = _stoppable(self.training_jobs, training_job_name, "training job", "training_job_status")
     job.training_job_status, job.secondary_status = "Stopping", "Stopping"
     jobs.stop(job.arn)
 
 
 @patches.replace(SageMakerModelBackend, "stop_processing_job")
 def stop_processing_job(self, processing_job_name: str) -> None:
-    job = self.processing_jobs.get(processing_job_name)
-    if job is None:
-        raise ValidationError(message=f"Could not find processing job '{processing_job_name}'.")
-    if job.processing_job_status != "InProgress":
-        raise ValidationError(
-            message=f"The request was rejected because the processing job is "
-            f"in status {job.processing_job_status}."
-        )
+    job = _stoppable(
+        self.processing_jobs, processing_job_name, "processing job", "processing_job_status"
+    )
     job.processing_job_status = "Stopping"
     jobs.stop(job.arn)
 

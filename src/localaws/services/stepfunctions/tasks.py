@@ -18,16 +18,6 @@ import sys
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-    FailureEvent,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
-    StatesErrorName,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-    StatesErrorNameType,
-)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_factory,  # noqa: F401  (imports every integration module)
@@ -41,11 +31,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (  # noqa: E501
     StateTaskServiceUnsupported,
 )
-from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client
 
 from localaws.core.patching import Patches
 from localaws.services.stepfunctions import clients
+from localaws.services.stepfunctions.failures import task_failed
 from localaws.services.stepfunctions.sagemaker_tasks import StateTaskServiceSageMaker
 
 patches = Patches("stepfunctions.tasks")
@@ -110,20 +100,7 @@ def _aws_sdk_error(original, self, env, ex):
         )
     if isinstance(ex, BotoCoreError):
         # The call never got an answer (connection, parameters): AWS reports a task failure.
-        error = StatesErrorNameType.StatesTaskFailed.to_name()
-        return FailureEvent(
-            env=env,
-            error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-            event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
-                taskFailedEventDetails=TaskFailedEventDetails(
-                    resource=self._get_sfn_resource(),
-                    resourceType=self._get_sfn_resource_type(),
-                    error=error,
-                    cause=str(ex),
-                )
-            ),
-        )
+        return task_failed(self, env, str(ex))
     return original(self, env, ex)
 
 
