@@ -1,8 +1,9 @@
 """The localaws server process: moto's WSGI app, patched, persistent, served on one port.
 
 Start-up order: lock the state directory (flock on `server.lock`, held for the process's
-life), bind the port, restore saved state, create the admin credentials, turn IAM checks on,
-run restore hooks, then write `server.json` and serve. Any failure exits non-zero with one
+life), bind the port, check and apply localaws's changes to moto (`localaws.services.groups`,
+IAM checks included), restore saved state, create the admin credentials, run restore hooks,
+then write `server.json` and serve. Any failure exits non-zero with one
 clear line on stderr, before anything stored is touched.
 """
 
@@ -24,6 +25,7 @@ log = logging.getLogger("localaws.server")
 LOCK_FILE = "server.lock"
 EXIT_IN_USE = 2
 EXIT_BAD_STATE = 3
+EXIT_INCOMPATIBLE_MOTO = 4
 
 
 class StartupError(RuntimeError):
@@ -39,12 +41,12 @@ def create_app(config: Config, persist: bool = True):
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from localaws import blobs, ddb_items, iam, persistence
+    from localaws import blobs, ddb_items, persistence, services
     from localaws.core import credentials, hooks
-    from localaws.patches import apply_all
+    from localaws.core.patching import apply_all
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-    apply_all()
+    apply_all(services.groups())
     app = DomainDispatcherApplication(create_backend_app)
     if not persist:
         return app
@@ -59,7 +61,6 @@ def create_app(config: Config, persist: bool = True):
     ddb_items.install()
     hooks.activate(store)
     credentials.ensure_admin(config.state_dir)
-    iam.enable()
     hooks.run_restore_callbacks()
     for service in hooks.SAVED_AFTER_RESTORE:
         store.save(service)
@@ -124,10 +125,15 @@ def serve(config: Config) -> None:
     try:
         deferred.app = create_app(config)
     except Exception as exc:
+        from localaws.core.patching import PatchError
         from localaws.persistence import StateError
 
+        httpd.server_close()
+        lock.close()
         if isinstance(exc, StateError):
             raise StartupError(str(exc), EXIT_BAD_STATE) from None
+        if isinstance(exc, PatchError):  # moto is not the version localaws was written for
+            raise StartupError(str(exc), EXIT_INCOMPATIBLE_MOTO) from None
         raise
     from localaws.persistence import write_atomic
 

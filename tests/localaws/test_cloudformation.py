@@ -318,6 +318,31 @@ def test_disable_rollback_keeps_what_was_made(aws, definitions):
     assert table not in ddb.list_tables()["TableNames"]
 
 
+@pytest.mark.parametrize("on_failure", ["DO_NOTHING", "DELETE"])
+def test_on_failure_keeps_or_deletes_the_failed_stack(aws, definitions, on_failure):
+    cf, ddb = aws("cloudformation"), aws("dynamodb")
+    name, table = uid("cfn-onfail"), uid("cfn-onfail-table")
+    body = TEMPLATE.read_text().replace(
+        "Type: AWS::Logs::LogGroup", "Type: AWS::SageMaker::Pipeline"
+    )
+    stack_id = cf.create_stack(
+        StackName=name,
+        TemplateBody=body,
+        OnFailure=on_failure,
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[*definitions, {"ParameterKey": "TableName", "ParameterValue": table}],
+    )["StackId"]
+    if on_failure == "DO_NOTHING":
+        assert stack_of(cf, name)["StackStatus"] == "CREATE_FAILED"
+        assert table in ddb.list_tables()["TableNames"]
+        cf.delete_stack(StackName=name)
+    else:  # rolled back, then deleted: only its id still finds it
+        with pytest.raises(ClientError, match="does not exist"):
+            cf.describe_stacks(StackName=name)
+        assert stack_of(cf, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+    assert table not in ddb.list_tables()["TableNames"]
+
+
 def test_aws_cli_deploy_uses_change_sets_like_aws(aws, definitions, localaws):
     cf = aws("cloudformation")
     name, table = uid("cfn-cli"), uid("cfn-cli-table")

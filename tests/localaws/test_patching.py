@@ -103,3 +103,87 @@ def test_modules_and_mappings_can_be_patched():
     assert group.targets() == ["fake_moto.setting", "['b'] of a dict"]
     group.undo()
     assert module.setting == 1 and registry == {"a": 1}
+
+
+class Child(Target):
+    pass
+
+
+def test_undo_of_an_inherited_attribute_removes_the_override():
+    group = Patches("inherited")
+
+    @group.wrap(Child, "greet")
+    def greet(orig, self, name):
+        return "child " + orig(self, name)
+
+    group.apply()
+    assert Child().greet("x") == "child hello x" and Target().greet("x") == "hello x"
+    group.undo()
+    assert "greet" not in Child.__dict__
+    assert Child().greet("x") == "hello x"
+
+
+def test_put_takes_a_key_either_way_and_refresh_runs_on_apply_and_undo():
+    registry = {"a": 1}
+    calls = []
+    group = Patches("put")
+    group.put(registry, "a", 10)
+    group.put(registry, "b", 20)
+    group.refresh(lambda: calls.append(dict(registry)))
+    group.apply()
+    assert registry == {"a": 10, "b": 20}
+    group.undo()
+    assert registry == {"a": 1}
+    assert calls == [{"a": 10, "b": 20}, {"a": 1}]
+
+
+def test_wrap_of_an_inherited_classmethod_stays_a_classmethod():
+    group = Patches("inherited-kind")
+
+    @group.wrap(Child, "kind")
+    def kind(orig):
+        return "child kind of " + orig()
+
+    group.apply()
+    try:
+        assert Child.kind() == "child kind of Child"
+        assert Target.kind() == "Target"
+    finally:
+        group.undo()
+    assert "kind" not in Child.__dict__
+
+
+def test_every_group_targets_the_pinned_moto_in_a_valid_order():
+    from localaws.services import groups
+
+    declared = groups()
+    names = [group.name for group in declared]
+    assert len(names) == len(set(names))
+    check(declared)  # every target present (absent for `add`), every `after` earlier
+    assert all(group.targets() for group in declared)
+
+
+def test_a_missing_moto_attribute_stops_the_start_with_one_line(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    from localaws import server
+    from localaws.services import groups
+
+    assert not any(group.applied for group in groups())  # the servers of tests run elsewhere
+    monkeypatch.delattr(SageMakerModelBackend, "create_endpoint")
+    monkeypatch.setenv("MOTO_PORT", "0")  # create_app sets it; monkeypatch restores it
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SystemExit) as stopped:
+        server.main(["--state-dir", str(tmp_path / "state"), "--port", str(port)])
+    assert stopped.value.code == server.EXIT_INCOMPATIBLE_MOTO
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "localaws: localaws patch group 'sagemaker.endpoints': "
+        "moto.sagemaker.models.SageMakerModelBackend.create_endpoint is missing"
+    )
+    assert not any(group.applied for group in groups())
+    assert not (tmp_path / "state" / "data").exists()  # nothing stored was touched

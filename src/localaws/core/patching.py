@@ -1,14 +1,18 @@
 """The one way localaws changes other libraries (moto above all): named, ordered, checked, undoable.
 
-Each service folder declares a `Patches` group and registers its changes on it:
+Each module of `localaws.services` declares a `Patches` group and registers its changes on it:
 
-    patches = Patches("sagemaker.endpoints", after=("sagemaker.api",))
+    patches = Patches("sagemaker.endpoints", after=("sagemaker.registry",))
 
     @patches.wrap(SageMakerModelBackend, "create_endpoint")
     def create_endpoint(original, self, *args, **kwargs): ...
 
     @patches.add(SageMakerModelBackend, "update_endpoint")   # moto lacks it
     def update_endpoint(self, name, config): ...
+
+`replace` / `set` need the attribute to exist, `add` needs it absent, `put` takes either (a
+mapping key moto may or may not have); `refresh(fn)` runs `fn()` after the group is applied
+and after it is undone, to clear caches moto built from what the group changes.
 
 Registering changes nothing. `apply_all(groups)` first checks every group (each target
 attribute present, or absent for `add`; every `after` group earlier in the list) and fails with
@@ -20,6 +24,7 @@ them (tests use it), and applying twice is a no-op.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,9 +50,10 @@ class _Change:
     owner: Any
     name: str
     value: Any
-    must_exist: bool  # replace/wrap: the attribute must be there; add: it must not
+    must_exist: bool | None  # replace/wrap: must be there; add: must not; put: either
     wrapped: Callable[..., Any] | None = None  # for wrap: builds the value from the original
     original: Any = _MISSING
+    inherited: bool = False  # the original came from a base class: undo deletes ours
 
     @property
     def where(self) -> str:
@@ -56,11 +62,9 @@ class _Change:
     def _get(self) -> Any:
         if isinstance(self.owner, MutableMapping):
             return self.owner.get(self.name, _MISSING)
-        # __dict__ first: a class attribute inherited from a base is patched on the subclass.
-        owner_dict = getattr(self.owner, "__dict__", {})
-        if self.name in owner_dict:
-            return owner_dict[self.name]
-        return getattr(self.owner, self.name, _MISSING)
+        # The raw attribute (a classmethod, not the method it binds), found along the MRO: one
+        # inherited from a base is patched on the subclass.
+        return inspect.getattr_static(self.owner, self.name, _MISSING)
 
     def _set(self, value: Any) -> None:
         if isinstance(self.owner, MutableMapping):
@@ -74,6 +78,8 @@ class _Change:
             setattr(self.owner, self.name, value)
 
     def problem(self) -> str | None:
+        if self.must_exist is None:
+            return None
         present = self._get() is not _MISSING
         if self.must_exist and not present:
             return f"{self.where} is missing"
@@ -83,13 +89,18 @@ class _Change:
 
     def apply(self) -> None:
         self.original = self._get()
+        self.inherited = (
+            self.original is not _MISSING
+            and not isinstance(self.owner, MutableMapping)
+            and self.name not in getattr(self.owner, "__dict__", {})
+        )
         value = self.value
         if self.wrapped is not None:
             value = _bind_original(self.wrapped, self.original)
         self._set(value)
 
     def undo(self) -> None:
-        self._set(self.original)
+        self._set(_MISSING if self.inherited else self.original)
         self.original = _MISSING
 
 
@@ -121,6 +132,7 @@ class Patches:
     name: str
     after: tuple[str, ...] = ()
     _changes: list[_Change] = field(default_factory=list, repr=False)
+    _refreshers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _applied: bool = field(default=False, repr=False)
 
     def wrap(self, owner: Any, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -154,6 +166,15 @@ class Patches:
         """Replace the existing attribute (or mapping key) `owner.name` with `value`."""
         self._changes.append(_Change(owner, name, value, True))
 
+    def put(self, owner: Any, name: str, value: Any) -> None:
+        """Set `owner.name` (attribute or mapping key) to `value`, whether or not it exists."""
+        self._changes.append(_Change(owner, name, value, None))
+
+    def refresh(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Run `fn()` after the group is applied and after it is undone (usable as decorator)."""
+        self._refreshers.append(fn)
+        return fn
+
     def problems(self) -> list[str]:
         return [p for change in self._changes if (p := change.problem())]
 
@@ -170,6 +191,8 @@ class Patches:
         for change in self._changes:
             change.apply()
         self._applied = True
+        for fn in self._refreshers:
+            fn()
 
     def undo(self) -> None:
         if not self._applied:
@@ -177,6 +200,8 @@ class Patches:
         for change in reversed(self._changes):
             change.undo()
         self._applied = False
+        for fn in self._refreshers:
+            fn()
 
     def targets(self) -> list[str]:
         """Every attribute this group changes, for documentation and checks."""

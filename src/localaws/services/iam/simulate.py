@@ -5,7 +5,7 @@ attached managed policies, plus a user's groups' policies, plus any PolicyInputL
 Each ActionNames x ResourceArns pair (ResourceArns defaults to `*`) gives one EvaluationResult:
 `explicitDeny` if a Deny statement matches, else `allowed` if an Allow matches, else
 `implicitDeny`, with the deciding MatchedStatements (policy id, type and position).
-Statements are matched by localaws's own S3-enforcement matcher (`localaws.iam._matches`:
+Statements are matched by the evaluator S3 enforcement uses (`localaws.services.iam.policy`:
 wildcards, NotAction/NotResource, case-insensitive actions). As in that enforcement,
 statements with a Condition are not evaluated; their keys are listed in MissingContextValues.
 Resource policies, permissions boundaries and Organizations SCPs are not simulated.
@@ -17,9 +17,14 @@ import json
 import re
 from typing import Any
 
-from localaws.iam import _matches
+from moto.core.responses import ActionResult
+from moto.iam.exceptions import InvalidInput, NoSuchEntity, NotFoundException
+from moto.iam.responses import IamResponse
 
-_DONE = "_localaws_iam_simulate"
+from localaws.core.patching import Patches
+from localaws.services.iam.policy import matches
+
+patches = Patches("iam.simulate")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):(user|role|group)/(?:.*/)?([^/]+)$")
 
 
@@ -68,8 +73,6 @@ def _statement_spans(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]
 
 def _principal_policies(backend: Any, arn: str) -> list[tuple[str, str, str]]:
     """(source id, source type, document) of every identity policy of the principal ARN."""
-    from moto.iam.exceptions import InvalidInput, NoSuchEntity, NotFoundException
-
     match = _PRINCIPAL_ARN.match(arn or "")
     if not match:
         raise InvalidInput(
@@ -137,8 +140,8 @@ def evaluate(policies: list[tuple[str, str, str]], action: str, resource: str) -
         spans = _statement_spans(text)
         for index, statement in enumerate(statements):
             if not (
-                _matches(statement, "Action", "NotAction", action, case=False)
-                and _matches(statement, "Resource", "NotResource", resource, case=True)
+                matches(statement, "Action", "NotAction", action, case=False)
+                and matches(statement, "Resource", "NotResource", resource, case=True)
             ):
                 continue
             if "Condition" in statement:
@@ -172,11 +175,9 @@ def evaluate(policies: list[tuple[str, str, str]], action: str, resource: str) -
     }
 
 
+@patches.add(IamResponse, "simulate_principal_policy")
 def simulate_principal_policy(self) -> Any:
     """The SimulatePrincipalPolicy action (added to moto's IamResponse)."""
-    from moto.core.responses import ActionResult
-    from moto.iam.exceptions import InvalidInput
-
     actions = self._get_param("ActionNames") or []
     resources = self._get_param("ResourceArns") or ["*"]
     if not actions:
@@ -202,13 +203,3 @@ def simulate_principal_policy(self) -> Any:
     if result["IsTruncated"]:
         result["Marker"] = str(start + max_items)
     return ActionResult(result)
-
-
-def apply() -> None:
-    """Add SimulatePrincipalPolicy to moto's IAM (idempotent)."""
-    from moto.iam.responses import IamResponse
-
-    if getattr(IamResponse, _DONE, False):
-        return
-    IamResponse.simulate_principal_policy = simulate_principal_policy
-    setattr(IamResponse, _DONE, True)

@@ -1,7 +1,7 @@
 """The optimized SageMaker integration of Step Functions (`arn:aws:states:::sagemaker:*`),
 with `.sync` for jobs: create the job, then poll its Describe call until it ends, as AWS does.
 
-Imported by `localaws.patches.stepfunctions` only (it subclasses moto's interpreter classes).
+Used by `localaws.services.stepfunctions.tasks` (it subclasses moto's interpreter classes).
 """
 
 from __future__ import annotations
@@ -9,16 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-    FailureEvent,
     FailureEventException,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
-    StatesErrorName,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-    StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
@@ -26,10 +18,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (  # noqa: E501
     StateTaskServiceUnsupported,
 )
-from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
-from localaws import sfn_clients
+from localaws.services.stepfunctions import clients
+from localaws.services.stepfunctions.failures import task_failed
 
 # create action -> (describe method, name parameter, status field)
 SYNC_JOBS: dict[str, tuple[str, str, str]] = {
@@ -67,32 +59,15 @@ class StateTaskServiceSageMaker(StateTaskServiceUnsupported):
         describe_name, name_key, status_key = SYNC_JOBS[action]
         env.stack.pop()  # the Create* response; the Describe output replaces it
         name = normalised_parameters[name_key]
-        client = sfn_clients.client_for(
-            resource_runtime_part.region, "sagemaker", state_credentials
-        )
+        client = clients.client_for(resource_runtime_part.region, "sagemaker", state_credentials)
 
         def resolve() -> dict | None:
-            job = sfn_clients.to_state_value(getattr(client, describe_name)(**{name_key: name}))
+            job = clients.to_state_value(getattr(client, describe_name)(**{name_key: name}))
             status = job.get(status_key)
             if status in _RUNNING:
                 return None
             if status == "Completed":
                 return job
-            error = StatesErrorNameType.StatesTaskFailed.to_name()
-            raise FailureEventException(
-                FailureEvent(
-                    env=env,
-                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                    event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(
-                        taskFailedEventDetails=TaskFailedEventDetails(
-                            resource=self._get_sfn_resource(),
-                            resourceType=self._get_sfn_resource_type(),
-                            error=error,
-                            cause=to_json_str(job),
-                        )
-                    ),
-                )
-            )
+            raise FailureEventException(task_failed(self, env, to_json_str(job)))
 
         return resolve

@@ -9,7 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-_DONE = "_localaws_listing"
+from moto.core.responses import ActionResult
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.responses import SageMakerResponse
+
+from localaws.core.patching import Patches
+
+patches = Patches("sagemaker.listing")
 _DEFAULT_MAX = 10  # AWS's default page size for ListModels
 
 
@@ -25,11 +31,9 @@ def _naive(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
+@patches.replace(SageMakerResponse, "list_models")
 def list_models(self) -> Any:
-    """The ListModels action (replaces moto's SageMakerResponse.list_models)."""
-    from moto.core.responses import ActionResult
-    from moto.sagemaker.exceptions import ValidationError
-
+    """The ListModels action (replaces moto's)."""
     name_contains = self._get_param("NameContains")
     before = _timestamp(self._get_param("CreationTimeBefore"))
     after = _timestamp(self._get_param("CreationTimeAfter"))
@@ -61,13 +65,3 @@ def list_models(self) -> Any:
     if start + max_results < len(models):
         result["NextToken"] = str(start + max_results)
     return ActionResult(result)
-
-
-def apply() -> None:
-    """Install the ListModels filters (idempotent)."""
-    from moto.sagemaker.responses import SageMakerResponse
-
-    if getattr(SageMakerResponse, _DONE, False):
-        return
-    SageMakerResponse.list_models = list_models
-    setattr(SageMakerResponse, _DONE, True)

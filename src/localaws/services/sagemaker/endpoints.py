@@ -21,6 +21,7 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from localaws.compute.endpoint_handlers import InvocationError
 from localaws.compute.endpoints import CREATING, IN_SERVICE, UPDATING, host
+from localaws.core.patching import Patches
 
 _RUNTIME_PATH = re.compile(
     r"^/endpoints/[^/]+/(?P<kind>invocations|async-invocations|invocations-response-stream)$"
@@ -36,85 +37,82 @@ def _endpoint_arn(backend, name: str) -> str:
     return FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
 
 
-def apply() -> None:
-    original_create = SageMakerModelBackend.create_endpoint
-    original_delete = SageMakerModelBackend.delete_endpoint
-    original_describe = SageMakerModelBackend.describe_endpoint
+# after the registry: warming wraps its CreateModelPackage, which replaces moto's numbering
+patches = Patches("sagemaker.endpoints", after=("sagemaker.registry",))
 
-    def create_endpoint(self, endpoint_name, endpoint_config_name, tags):
-        if endpoint_name in self.endpoints:
-            raise ValidationError(
-                f'Cannot create already existing endpoint "{_endpoint_arn(self, endpoint_name)}".'
-            )
-        endpoint = original_create(self, endpoint_name, endpoint_config_name, tags)
-        endpoint.endpoint_status = CREATING
-        host().deploy(self, endpoint, endpoint_config_name)
-        return endpoint
 
-    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> FakeEndpoint:
-        endpoint = self.endpoints.get(endpoint_name)
-        if endpoint is None:
-            arn = _endpoint_arn(self, endpoint_name)
-            raise ValidationError(f"Could not find endpoint '{arn}'.")
-        self.describe_endpoint_config(endpoint_config_name)  # ValidationError if missing
-        if endpoint.endpoint_status != IN_SERVICE:
-            raise ValidationError(
-                f'Cannot update in-progress endpoint "{endpoint.arn}".'
-                if endpoint.endpoint_status in (CREATING, UPDATING)
-                else f'Cannot update endpoint "{endpoint.arn}" in status '
-                f"{endpoint.endpoint_status}; delete it and create it again."
-            )
-        endpoint.endpoint_status = UPDATING
-        endpoint.failure_reason = None
-        host().deploy(self, endpoint, endpoint_config_name)
-        return endpoint
-
-    def delete_endpoint(self, endpoint_name):
-        original_delete(self, endpoint_name)
-        host().forget(self, endpoint_name)
-
-    def describe_endpoint(self, endpoint_name):
-        if endpoint := self.endpoints.get(endpoint_name):
-            host().resume(self, endpoint)
-        return original_describe(self, endpoint_name)
-
-    for method in ("create_model", "create_model_package"):
-        setattr(SageMakerModelBackend, method, _warming(getattr(SageMakerModelBackend, method)))
-    SageMakerModelBackend.create_endpoint = create_endpoint
-    SageMakerModelBackend.update_endpoint = update_endpoint
-    SageMakerModelBackend.delete_endpoint = delete_endpoint
-    SageMakerModelBackend.describe_endpoint = describe_endpoint
-
-    def update_endpoint_response(self) -> ActionResult:
-        endpoint = self.sagemaker_backend.update_endpoint(
-            endpoint_name=self._get_param("EndpointName"),
-            endpoint_config_name=self._get_param("EndpointConfigName"),
+@patches.wrap(SageMakerModelBackend, "create_endpoint")
+def create_endpoint(original, self, endpoint_name, endpoint_config_name, tags):
+    if endpoint_name in self.endpoints:
+        raise ValidationError(
+            f'Cannot create already existing endpoint "{_endpoint_arn(self, endpoint_name)}".'
         )
-        return ActionResult({"EndpointArn": endpoint.arn})
-
-    SageMakerResponse.update_endpoint = update_endpoint_response
-    SageMakerRuntimeResponse.use_raw_body = True
-    SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint
-    original_action = SageMakerRuntimeResponse._get_action
-
-    def runtime_action(self) -> str:
-        # The runtime API is three paths; matching them directly saves the generic REST route
-        # match (milliseconds over moto's whole URL map), which runs twice per request.
-        match = _RUNTIME_PATH.match(self.path or "")
-        return _RUNTIME_ACTIONS[match["kind"]] if match else original_action(self)
-
-    SageMakerRuntimeResponse._get_action = runtime_action
+    endpoint = original(self, endpoint_name, endpoint_config_name, tags)
+    endpoint.endpoint_status = CREATING
+    host().deploy(self, endpoint, endpoint_config_name)
+    return endpoint
 
 
-def _warming(method):
-    """Wrap a backend method so that it also warms the endpoint host up (once per process)."""
+@patches.add(SageMakerModelBackend, "update_endpoint")
+def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> FakeEndpoint:
+    endpoint = self.endpoints.get(endpoint_name)
+    if endpoint is None:
+        arn = _endpoint_arn(self, endpoint_name)
+        raise ValidationError(f"Could not find endpoint '{arn}'.")
+    self.describe_endpoint_config(endpoint_config_name)  # ValidationError if missing
+    if endpoint.endpoint_status != IN_SERVICE:
+        raise ValidationError(
+            f'Cannot update in-progress endpoint "{endpoint.arn}".'
+            if endpoint.endpoint_status in (CREATING, UPDATING)
+            else f'Cannot update endpoint "{endpoint.arn}" in status '
+            f"{endpoint.endpoint_status}; delete it and create it again."
+        )
+    endpoint.endpoint_status = UPDATING
+    endpoint.failure_reason = None
+    host().deploy(self, endpoint, endpoint_config_name)
+    return endpoint
 
-    def wrapped(self, *args, **kwargs):
-        result = method(self, *args, **kwargs)
-        host().warm_up(self.region_name)
-        return result
 
-    return wrapped
+@patches.wrap(SageMakerModelBackend, "delete_endpoint")
+def delete_endpoint(original, self, endpoint_name):
+    original(self, endpoint_name)
+    host().forget(self, endpoint_name)
+
+
+@patches.wrap(SageMakerModelBackend, "describe_endpoint")
+def describe_endpoint(original, self, endpoint_name):
+    if endpoint := self.endpoints.get(endpoint_name):
+        host().resume(self, endpoint)
+    return original(self, endpoint_name)
+
+
+# Models usually precede endpoints: let the endpoint host warm up (once per process) meanwhile.
+@patches.wrap(SageMakerModelBackend, "create_model")
+@patches.wrap(SageMakerModelBackend, "create_model_package")
+def _warming(original, self, *args, **kwargs):
+    result = original(self, *args, **kwargs)
+    host().warm_up(self.region_name)
+    return result
+
+
+@patches.add(SageMakerResponse, "update_endpoint")
+def update_endpoint_response(self) -> ActionResult:
+    endpoint = self.sagemaker_backend.update_endpoint(
+        endpoint_name=self._get_param("EndpointName"),
+        endpoint_config_name=self._get_param("EndpointConfigName"),
+    )
+    return ActionResult({"EndpointArn": endpoint.arn})
+
+
+patches.set(SageMakerRuntimeResponse, "use_raw_body", True)
+
+
+@patches.wrap(SageMakerRuntimeResponse, "_get_action")
+def runtime_action(original, self) -> str:
+    # The runtime API is three paths; matching them directly saves the generic REST route
+    # match (milliseconds over moto's whole URL map), which runs twice per request.
+    match = _RUNTIME_PATH.match(self.path or "")
+    return _RUNTIME_ACTIONS[match["kind"]] if match else original(self)
 
 
 def _error(status: int, code: str, message: str, **extra) -> tuple[int, dict, str]:
@@ -123,7 +121,8 @@ def _error(status: int, code: str, message: str, **extra) -> tuple[int, dict, st
     return status, headers, json.dumps(body)
 
 
-def _invoke_endpoint(self: SageMakerRuntimeResponse):
+@patches.replace(SageMakerRuntimeResponse, "invoke_endpoint")
+def invoke_endpoint(self: SageMakerRuntimeResponse):
     # Path: /endpoints/{EndpointName}/invocations
     name = unquote(self.path.split("/")[2])
     backend = sagemaker_backends[self.current_account][self.region]

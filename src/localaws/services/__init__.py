@@ -1,0 +1,44 @@
+"""Everything localaws changes in moto, one folder per AWS service, applied in one declared order.
+
+Each module that changes moto declares one `localaws.core.patching.Patches` group and registers
+its changes on it with decorators (`wrap` / `replace` / `add`, or `set` / `put`); importing a
+module changes nothing. `groups()` below lists every group in the order `server.create_app`
+applies them (`apply_all`): the whole list is checked first, so a moto upgrade that removed or
+renamed an attribute stops the start with one line naming it. To add a change: put it in the
+service's module (or a new one) on that module's group, add a new group to `groups()` where its
+order needs it (with `after=` naming the groups it relies on), and run
+`tests/localaws/test_patching.py`, which checks every target exists in the pinned moto.
+"""
+
+from __future__ import annotations
+
+from localaws.core.patching import Patches
+
+
+def groups() -> list[Patches]:
+    """Every patch group, in the order they are applied (imports moto: call it when needed)."""
+    from localaws.services import moto_dispatch
+    from localaws.services.cloudformation import change_sets, parsing, resource_types, stacks
+    from localaws.services.iam import enforcement, simulate
+    from localaws.services.sagemaker import endpoints, jobs, listing, pipelines, registry
+    from localaws.services.stepfunctions import backend, execution, tasks
+
+    return [
+        enforcement.patches,  # first: every request from then on is authenticated
+        simulate.patches,
+        # persistence of S3 objects and DynamoDB items goes here ("s3.storage",
+        # "dynamodb.items"): after IAM enforcement, before the compute hooks
+        backend.patches,  # before CloudFormation: stacks create state machines in its backend
+        tasks.patches,
+        execution.patches,
+        resource_types.patches,
+        parsing.patches,
+        stacks.patches,
+        change_sets.patches,  # after stacks: executes through their create/rollback paths
+        registry.patches,
+        listing.patches,
+        endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
+        jobs.patches,
+        pipelines.patches,
+        moto_dispatch.patches,  # last: caches method lists of the response classes changed above
+    ]

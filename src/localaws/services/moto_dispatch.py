@@ -1,0 +1,31 @@
+"""Per-request work in moto's dispatcher that never changes while the server runs, done once.
+
+- To recognise a service name in the Host header, moto lists its own package folder (about
+  175 `stat` calls) twice per request: about 1.2 ms of a 3.5 ms request.
+- To find a response class's action methods, moto runs `inspect.getmembers` on the class at
+  every request. Patch groups change those classes only when applied, before the first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from moto import backends
+from moto.core import responses
+
+from localaws.core.patching import Patches
+
+patches = Patches("moto.dispatch")
+
+
+@patches.wrap(backends, "list_of_moto_modules")
+@cache
+def list_of_moto_modules(original: Callable[[], object]) -> frozenset[str]:
+    return frozenset(original())
+
+
+@patches.wrap(responses, "method_names_from_class")
+@cache
+def method_names_from_class(original: Callable[[type], list[str]], cls: type) -> list[str]:
+    return original(cls)

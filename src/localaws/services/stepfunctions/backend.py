@@ -1,0 +1,126 @@
+"""The Step Functions backend: one for the API and CloudFormation, AWS's rules at its edges.
+
+What moto 5.2.5 lacks and this adds:
+- one backend (the executing parser's) for the API, CloudFormation and persistence (moto
+  keeps two otherwise), so stacks' state machines run;
+- a start without `name` gets a UUID, as on AWS;
+- a role Step Functions may not assume is refused (AccessDeniedException), as on AWS;
+- executions restored from disk (no live interpreter) are left out where callers reach into it;
+- GetExecutionHistory honours reverseOrder, maxResults and nextToken (moto ignored them).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import moto.stepfunctions as sfn_package
+from moto.core.exceptions import AWSError
+from moto.core.responses import ActionResult
+from moto.iam.models import iam_backends
+from moto.stepfunctions import models as sfn_models
+from moto.stepfunctions import responses as sfn_responses
+from moto.stepfunctions import urls as sfn_urls
+from moto.stepfunctions.parser.models import (
+    StepFunctionsParserBackend,
+    stepfunctions_parser_backends,
+)
+from moto.stepfunctions.responses import StepFunctionResponse
+
+from localaws.core.patching import Patches
+
+patches = Patches("stepfunctions.backend")
+for _module in (sfn_models, sfn_responses, sfn_package):
+    patches.set(_module, "stepfunctions_backends", stepfunctions_parser_backends)
+# moto derives a backend's URL module from its class's module; the parser has none.
+patches.set(StepFunctionsParserBackend, "_url_module", property(lambda self: sfn_urls))
+
+
+def role_trusts_states(document: Any, region: str) -> bool:
+    """Whether a trust policy lets Step Functions (global or regional principal) assume the role."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return False
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    principals = {"states.amazonaws.com", f"states.{region}.amazonaws.com"}
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(
+            actions
+        ):
+            continue
+        principal = statement.get("Principal", {})
+        if principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*"):
+            return True
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        if principals & set(services):
+            return True
+    return False
+
+
+def _check_role(backend: Any, role_arn: str | None) -> None:
+    """AWS refuses a state machine role that Step Functions may not assume."""
+    if role_arn is None:
+        return
+    iam = iam_backends[backend.account_id][backend.partition]
+    role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
+    if role is None or not role_trusts_states(
+        role.assume_role_policy_document, backend.region_name
+    ):
+        error = AWSError(
+            "Neither the global service principal states.amazonaws.com, nor the "
+            f"regional one is authorized to assume the provided role {role_arn}.",
+            "AccessDeniedException",
+            400,
+        )
+        raise error
+
+
+@patches.wrap(StepFunctionsParserBackend, "start_execution")
+def start_execution(
+    original, self, state_machine_arn, name=None, execution_input=None, trace_header=None
+):
+    return original(
+        self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+    )
+
+
+@patches.wrap(StepFunctionsParserBackend, "create_state_machine")
+def create_state_machine(original, self, name, definition, roleArn, *args, **kwargs):  # noqa: N803
+    _check_role(self, roleArn)
+    return original(self, name, definition, roleArn, *args, **kwargs)
+
+
+@patches.wrap(StepFunctionsParserBackend, "update_state_machine")
+def update_state_machine(original, self, arn, definition=None, role_arn=None, *args, **kwargs):
+    _check_role(self, role_arn)
+    return original(self, arn, definition, role_arn, *args, **kwargs)
+
+
+@patches.wrap(StepFunctionsParserBackend, "_get_executions")
+def _get_executions(original, self, execution_status=None):
+    # callers reach into the live interpreter: executions restored from disk have none
+    return [
+        e
+        for e in original(self, execution_status)
+        if e.exec_worker is not None and e.exec_worker.env is not None
+    ]
+
+
+@patches.replace(StepFunctionResponse, "get_execution_history")
+def get_execution_history(self):
+    history = self.stepfunction_backend.get_execution_history(self._get_param("executionArn"))
+    events = list(history["events"])
+    if self._get_param("reverseOrder"):
+        events.reverse()
+    start = int(self._get_param("nextToken") or 0)
+    size = int(self._get_param("maxResults") or 0) or 1000
+    page = {"events": events[start : start + size]}
+    if start + size < len(events):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)

@@ -1,0 +1,157 @@
+"""Step Functions executions: consistent status, logged workers, persisted and pickled.
+
+What moto 5.2.5 lacks and this adds:
+- DescribeExecution never sees SUCCEEDED without output (the status is set last);
+- the end of an execution is reported to `localaws.core.hooks` so it is persisted;
+- worker threads log a crash and are not kept forever;
+- executions pickle (history kept; an ended one pickled once; one cut off by a restart
+  reads as FAILED).
+
+`_restore_execution` is named in saved state (pickles of ended executions): keep its module
+path, or bump the state format.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import logging
+import pickle
+import threading
+import zlib
+from typing import Any
+
+from moto.stepfunctions.parser.api import ExecutionStatus, GetExecutionHistoryOutput
+from moto.stepfunctions.parser.asl.eval.program_state import (
+    ProgramEnded,
+    ProgramError,
+    ProgramStopped,
+    ProgramTimedOut,
+)
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+from localaws.core import hooks
+from localaws.core.patching import Patches
+
+LOG = logging.getLogger(__name__)
+_RESTART_CAUSE = "localaws stopped while this execution was running"
+patches = Patches("stepfunctions.execution")
+
+
+@patches.replace(BaseExecutionWorkerCommunication, "_reflect_execution_status")
+def _reflect_execution_status(self) -> None:
+    # moto flips the status before it sets output/error, so a DescribeExecution in
+    # between saw SUCCEEDED without output: set everything, the status last.
+    execution = self.execution
+    ended = execution.exec_worker.env.program_state()
+    status = {
+        ProgramEnded: ExecutionStatus.SUCCEEDED,
+        ProgramStopped: ExecutionStatus.ABORTED,
+        ProgramError: ExecutionStatus.FAILED,
+        ProgramTimedOut: ExecutionStatus.TIMED_OUT,
+    }.get(type(ended))
+    if status is None:
+        raise RuntimeWarning(f"Execution ended with unsupported state {type(ended)}.")
+    if status == ExecutionStatus.SUCCEEDED:
+        # JSON text: moto's API hands a str output on as is ("hello" must be '"hello"')
+        execution.output = to_json_str(
+            execution.exec_worker.env.states.get_input(), separators=(",", ":")
+        )
+    elif status == ExecutionStatus.FAILED:
+        execution.error = ended.error.get("error")
+        execution.cause = ended.error.get("cause")
+    execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
+    execution.exec_status = status
+
+
+@patches.wrap(BaseExecutionWorkerCommunication, "terminated")
+def terminated(original, self) -> None:
+    original(self)
+    try:
+        hooks.changed("stepfunctions")
+    except Exception:  # persistence trouble must not kill the interpreter thread
+        LOG.exception("could not record the end of %s", self.execution.exec_arn)
+
+
+@patches.replace(ExecutionWorker, "start")
+def start(self) -> None:
+    # moto's version also keeps every worker thread in a module list forever.
+    threading.Thread(target=self._run_logged, daemon=True).start()
+
+
+@patches.add(ExecutionWorker, "_run_logged")
+def _run_logged(self) -> None:
+    try:
+        self._execution_logic()
+    except Exception:
+        LOG.exception("Step Functions execution worker crashed")
+        raise
+
+
+@patches.replace(Execution, "__getstate__")
+def __getstate__(self) -> dict:
+    state = self.__dict__.copy()
+    worker = state.pop("exec_worker", None)
+    state["exec_worker"] = None
+    if worker is not None and worker.env is not None:
+        state["_saved_history"] = list(worker.env.event_manager.get_event_history())
+    return state
+
+
+@patches.add(Execution, "__setstate__")
+def __setstate__(self, state: dict) -> None:
+    self.__dict__.update(state)
+    if self.exec_status == ExecutionStatus.RUNNING:
+        self.exec_status = ExecutionStatus.FAILED
+        self.error = "States.Runtime"
+        self.cause = _RESTART_CAUSE
+        self.stop_date = datetime.datetime.now(tz=datetime.UTC)
+
+
+@patches.wrap(Execution, "to_history_output")
+def to_history_output(original, self):
+    if self.exec_worker is None:
+        return GetExecutionHistoryOutput(events=list(self.__dict__.get("_saved_history", [])))
+    return original(self)
+
+
+@patches.wrap(Execution, "stop")
+def stop(original, self, stop_date, error, cause):
+    if self.exec_worker is None:
+        return
+    return original(self, stop_date, error, cause)
+
+
+@patches.replace(Execution, "__reduce_ex__")
+def __reduce_ex__(self, protocol):
+    # An ended execution never changes: pickle it once, then hand the bytes to every
+    # later save (persistence pickles the whole backend on each change).
+    if self.exec_status in (None, ExecutionStatus.RUNNING):
+        return object.__reduce_ex__(self, protocol)
+    blob = self.__dict__.get("_localaws_blob")
+    if blob is None:
+        state = __getstate__(self)
+        state.pop("_localaws_blob", None)
+        machine = copy.copy(state["state_machine"])
+        machine.backend = None  # the snapshot needs no way back to the live backend
+        machine.executions = []
+        state["state_machine"] = machine
+        try:
+            blob = zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        except Exception:  # something unusual inside: let the caller's pickler cope
+            return object.__reduce_ex__(self, protocol)
+        self._localaws_blob = blob
+    return _restore_execution, (type(self), blob)
+
+
+def _restore_execution(cls: type, blob: bytes) -> Any:
+    """Rebuild an ended execution pickled by `Execution.__reduce_ex__` (keeps its bytes)."""
+    execution = cls.__new__(cls)
+    execution.__dict__.update(pickle.loads(zlib.decompress(blob)))
+    execution._localaws_blob = blob
+    return execution
