@@ -57,20 +57,20 @@ def test_template_passes_cfn_lint():
 
 
 @pytest.fixture
-def definitions(aws) -> list[dict]:
+def definitions(clients) -> list[dict]:
     """A bucket holding the S3 state machine's definition; the stack parameters naming it."""
     bucket = uid("cfn-defs")
-    aws("s3").create_bucket(Bucket=bucket)
-    aws("s3").put_object(Bucket=bucket, Key="asl/get.json", Body=json.dumps(GET_DEFINITION))
+    clients("s3").create_bucket(Bucket=bucket)
+    clients("s3").put_object(Bucket=bucket, Key="asl/get.json", Body=json.dumps(GET_DEFINITION))
     return [
         {"ParameterKey": "DefinitionBucket", "ParameterValue": bucket},
         {"ParameterKey": "DefinitionKey", "ParameterValue": "asl/get.json"},
     ]
 
 
-def test_stack_creates_executes_updates_and_deletes(aws, definitions):
+def test_stack_creates_executes_updates_and_deletes(clients, definitions):
     cf, sfn, ddb, iam, sm, s3, logs = (
-        aws(n)
+        clients(n)
         for n in ("cloudformation", "stepfunctions", "dynamodb", "iam", "sagemaker", "s3", "logs")
     )
     name, table = uid("cfn"), uid("cfn-table")
@@ -163,8 +163,8 @@ def test_stack_creates_executes_updates_and_deletes(aws, definitions):
         s3.head_bucket(Bucket=out["BucketName"])
 
 
-def test_unsupported_resource_type_fails_the_stack_and_rolls_back(aws, definitions):
-    cf, ddb, sfn = aws("cloudformation"), aws("dynamodb"), aws("stepfunctions")
+def test_unsupported_resource_type_fails_the_stack_and_rolls_back(clients, definitions):
+    cf, ddb, sfn = clients("cloudformation"), clients("dynamodb"), clients("stepfunctions")
     name, table = uid("cfn-bad"), uid("cfn-bad-table")
     body = TEMPLATE.read_text().replace(
         "Type: AWS::Logs::LogGroup", "Type: AWS::SageMaker::Pipeline"
@@ -193,8 +193,8 @@ def test_unsupported_resource_type_fails_the_stack_and_rolls_back(aws, definitio
     cf.delete_stack(StackName=name)
 
 
-def test_update_adding_unsupported_type_is_refused_and_changes_nothing(aws):
-    cf = aws("cloudformation")
+def test_update_adding_unsupported_type_is_refused_and_changes_nothing(clients):
+    cf = clients("cloudformation")
     name = uid("cfn-upd")
     small = {
         "Resources": {
@@ -220,9 +220,9 @@ def test_update_adding_unsupported_type_is_refused_and_changes_nothing(aws):
     cf.delete_stack(StackName=name)
 
 
-def test_failed_delete_keeps_the_stack_with_a_reason(aws):
+def test_failed_delete_keeps_the_stack_with_a_reason(clients):
     """A group that still holds versions cannot go (as on AWS): DELETE_FAILED, then retry."""
-    cf, sm = aws("cloudformation"), aws("sagemaker")
+    cf, sm = clients("cloudformation"), clients("sagemaker")
     name = uid("cfn-del")
     template = {
         "Resources": {
@@ -251,8 +251,8 @@ def test_failed_delete_keeps_the_stack_with_a_reason(aws):
         sm.describe_model_package_group(ModelPackageGroupName=name)
 
 
-def test_iam_resources_need_capabilities_as_on_aws(aws):
-    cf = aws("cloudformation")
+def test_iam_resources_need_capabilities_as_on_aws(clients):
+    cf = clients("cloudformation")
     name = uid("cfn-caps")
     trust = {
         "Version": "2012-10-17",
@@ -293,12 +293,12 @@ def test_iam_resources_need_capabilities_as_on_aws(aws):
         StackName=name, TemplateBody=json.dumps(named), Capabilities=["CAPABILITY_NAMED_IAM"]
     )
     assert stack_of(cf, name)["StackStatus"] == "UPDATE_COMPLETE"
-    assert aws("iam").get_role(RoleName=name)
+    assert clients("iam").get_role(RoleName=name)
     cf.delete_stack(StackName=name)
 
 
-def test_disable_rollback_keeps_what_was_made(aws, definitions):
-    cf, ddb = aws("cloudformation"), aws("dynamodb")
+def test_disable_rollback_keeps_what_was_made(clients, definitions):
+    cf, ddb = clients("cloudformation"), clients("dynamodb")
     name, table = uid("cfn-keep"), uid("cfn-keep-table")
     body = TEMPLATE.read_text().replace(
         "Type: AWS::Logs::LogGroup", "Type: AWS::SageMaker::Pipeline"
@@ -319,8 +319,8 @@ def test_disable_rollback_keeps_what_was_made(aws, definitions):
 
 
 @pytest.mark.parametrize("on_failure", ["DO_NOTHING", "DELETE"])
-def test_on_failure_keeps_or_deletes_the_failed_stack(aws, definitions, on_failure):
-    cf, ddb = aws("cloudformation"), aws("dynamodb")
+def test_on_failure_keeps_or_deletes_the_failed_stack(clients, definitions, on_failure):
+    cf, ddb = clients("cloudformation"), clients("dynamodb")
     name, table = uid("cfn-onfail"), uid("cfn-onfail-table")
     body = TEMPLATE.read_text().replace(
         "Type: AWS::Logs::LogGroup", "Type: AWS::SageMaker::Pipeline"
@@ -343,8 +343,8 @@ def test_on_failure_keeps_or_deletes_the_failed_stack(aws, definitions, on_failu
     assert table not in ddb.list_tables()["TableNames"]
 
 
-def test_aws_cli_deploy_uses_change_sets_like_aws(aws, definitions, localaws):
-    cf = aws("cloudformation")
+def test_aws_cli_deploy_uses_change_sets_like_aws(clients, definitions, localaws):
+    cf = clients("cloudformation")
     name, table = uid("cfn-cli"), uid("cfn-cli-table")
     cli = Path(sys.executable).with_name("aws")
     overrides = [f"{p['ParameterKey']}={p['ParameterValue']}" for p in definitions]
@@ -382,17 +382,17 @@ def test_aws_cli_deploy_uses_change_sets_like_aws(aws, definitions, localaws):
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     assert outputs(stack)["TableName"] == table
     assert (
-        aws("sagemaker").describe_model_package_group(ModelPackageGroupName=f"{name}-group")[
+        clients("sagemaker").describe_model_package_group(ModelPackageGroupName=f"{name}-group")[
             "ModelPackageGroupDescription"
         ]
         == "second"
     )
     cf.delete_stack(StackName=name)
-    assert table not in aws("dynamodb").list_tables()["TableNames"]
+    assert table not in clients("dynamodb").list_tables()["TableNames"]
 
 
-def test_update_localaws_cannot_apply_fails_with_the_reason(aws):
-    cf, ddb = aws("cloudformation"), aws("dynamodb")
+def test_update_localaws_cannot_apply_fails_with_the_reason(clients):
+    cf, ddb = clients("cloudformation"), clients("dynamodb")
     name = uid("cfn-tbl")
     table = {
         "Type": "AWS::DynamoDB::Table",

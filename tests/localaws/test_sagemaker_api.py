@@ -25,8 +25,8 @@ METRICS = {
 
 
 @pytest.fixture
-def sm(aws):
-    return aws("sagemaker")
+def sm(clients):
+    return clients("sagemaker")
 
 
 @pytest.fixture
@@ -170,8 +170,8 @@ def test_delete_versions_then_group(sm, group):
     assert names == []
 
 
-def test_list_models_filters_sorts_and_pages(aws):
-    sm = aws("sagemaker")
+def test_list_models_filters_sorts_and_pages(clients):
+    sm = clients("sagemaker")
     role = "arn:aws:iam::123456789012:role/listing-role"
     container = {
         "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",

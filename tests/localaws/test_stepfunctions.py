@@ -100,9 +100,9 @@ def table(localaws):
     return name
 
 
-def test_integrations_run_to_succeeded_with_side_effects(aws, admin_role, table):
+def test_integrations_run_to_succeeded_with_side_effects(clients, admin_role, table):
     s3, sm, iam, ddb, sfn = (
-        aws(n) for n in ("s3", "sagemaker", "iam", "dynamodb", "stepfunctions")
+        clients(n) for n in ("s3", "sagemaker", "iam", "dynamodb", "stepfunctions")
     )
     bucket, group, role_name = uid("sfn-bucket"), uid("sfn-group"), uid("made-by-sfn")
     s3.create_bucket(Bucket=bucket)
@@ -223,9 +223,9 @@ def test_integrations_run_to_succeeded_with_side_effects(aws, admin_role, table)
     assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "copy"}})
 
 
-def test_tasks_sign_as_the_state_machine_role(aws):
+def test_tasks_sign_as_the_state_machine_role(clients):
     """S3 checks the task's calls against the execution role's policies."""
-    s3, iam, sfn = aws("s3"), aws("iam"), aws("stepfunctions")
+    s3, iam, sfn = clients("s3"), clients("iam"), clients("stepfunctions")
     mine, other = uid("sfn-mine"), uid("sfn-other")
     for bucket in (mine, other):
         s3.create_bucket(Bucket=bucket)
@@ -284,8 +284,8 @@ def test_tasks_sign_as_the_state_machine_role(aws):
         ),
     ],
 )
-def test_failing_task_surfaces_the_aws_error_name(aws, admin_role, resource, parameters, error):
-    sfn = aws("stepfunctions")
+def test_failing_task_surfaces_the_aws_error_name(clients, admin_role, resource, parameters, error):
+    sfn = clients("stepfunctions")
     desc = run(sfn, chain(("T", task(resource, parameters))), admin_role)
     assert desc["status"] == "FAILED"
     assert desc["error"] == error
@@ -296,8 +296,8 @@ def test_failing_task_surfaces_the_aws_error_name(aws, admin_role, resource, par
     assert history[-1]["type"] == "ExecutionFailed"
 
 
-def test_catch_on_aws_error_names(aws, admin_role, table):
-    sfn, ddb = aws("stepfunctions"), aws("dynamodb")
+def test_catch_on_aws_error_names(clients, admin_role, table):
+    sfn, ddb = clients("stepfunctions"), clients("dynamodb")
     ddb.put_item(TableName=table, Item={"pk": {"S": "taken"}})
     definition = {
         "StartAt": "Create",
@@ -356,8 +356,8 @@ def test_catch_on_aws_error_names(aws, admin_role, table):
     assert "does not exist" in output["smerror"]["Cause"]
 
 
-def test_start_without_name_twice_and_describe(aws, admin_role):
-    sfn = aws("stepfunctions")
+def test_start_without_name_twice_and_describe(clients, admin_role):
+    sfn = clients("stepfunctions")
     machine = sfn.create_state_machine(
         name=uid("sm"),
         roleArn=admin_role,
@@ -406,8 +406,8 @@ def _tiny_model_artifact() -> bytes:
     return buf.getvalue()
 
 
-def test_invoke_endpoint_integration(aws, admin_role):
-    s3, sm, sfn = aws("s3"), aws("sagemaker"), aws("stepfunctions")
+def test_invoke_endpoint_integration(clients, admin_role):
+    s3, sm, sfn = clients("s3"), clients("sagemaker"), clients("stepfunctions")
     bucket, name = uid("sfn-models"), uid("sfn-ep")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="model.tar.gz", Body=_tiny_model_artifact())
@@ -466,8 +466,8 @@ def test_invoke_endpoint_integration(aws, admin_role):
     assert missing["error"].startswith("SageMakerRuntime.")
 
 
-def test_retry_on_an_aws_error_name(aws, admin_role):
-    sfn = aws("stepfunctions")
+def test_retry_on_an_aws_error_name(clients, admin_role):
+    sfn = clients("stepfunctions")
     definition = {
         "StartAt": "Read",
         "States": {
@@ -535,8 +535,8 @@ def test_executions_survive_a_restart(tmp_path):
         stop(config)
 
 
-def test_optimized_sagemaker_integration(aws, admin_role):
-    sm, sfn = aws("sagemaker"), aws("stepfunctions")
+def test_optimized_sagemaker_integration(clients, admin_role):
+    sm, sfn = clients("sagemaker"), clients("stepfunctions")
     name = uid("opt-model")
     created = run(
         sfn,
@@ -579,8 +579,8 @@ def test_optimized_sagemaker_integration(aws, admin_role):
     assert failed["error"].startswith("SageMaker."), failed
 
 
-def test_role_that_step_functions_cannot_assume_is_refused(aws):
-    iam, sfn = aws("iam"), aws("stepfunctions")
+def test_role_that_step_functions_cannot_assume_is_refused(clients):
+    iam, sfn = clients("iam"), clients("stepfunctions")
     name = uid("sagemaker-only")
     trust = {
         "Version": "2012-10-17",
@@ -609,9 +609,9 @@ SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-l
 
 
 @pytest.mark.slow
-def test_sagemaker_job_sync_waits_for_the_job(aws, admin_role):
+def test_sagemaker_job_sync_waits_for_the_job(clients, admin_role):
     """`sagemaker:createProcessingJob.sync` ends when the job does, with its Describe output."""
-    s3, sfn = aws("s3"), aws("stepfunctions")
+    s3, sfn = clients("s3"), clients("stepfunctions")
     bucket = uid("sfn-jobs")
     s3.create_bucket(Bucket=bucket)
     scripts = {
@@ -668,7 +668,7 @@ def test_sagemaker_job_sync_waits_for_the_job(aws, admin_role):
             },
         )
 
-    done = run(aws("stepfunctions"), chain(("Job", job("ok"))), admin_role)
+    done = run(clients("stepfunctions"), chain(("Job", job("ok"))), admin_role)
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"])["ProcessingJobStatus"] == "Completed"
     assert s3.get_object(Bucket=bucket, Key="out/ok/done.txt")["Body"].read() == b"done"
@@ -679,8 +679,8 @@ def test_sagemaker_job_sync_waits_for_the_job(aws, admin_role):
     assert json.loads(failed["cause"])["ProcessingJobStatus"] == "Failed"
 
 
-def test_wait_for_task_token_callback(aws, admin_role):
-    s3, sfn = aws("s3"), aws("stepfunctions")
+def test_wait_for_task_token_callback(clients, admin_role):
+    s3, sfn = clients("s3"), clients("stepfunctions")
     bucket = uid("sfn-callback")
     s3.create_bucket(Bucket=bucket)
     definition = chain(
