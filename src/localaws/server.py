@@ -39,9 +39,14 @@ def create_app(config: Config, persist: bool = True):
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from localaws import blobs, ddb_items, iam, persistence
+    from localaws import iam
     from localaws.core import credentials, hooks
     from localaws.patches import apply_all
+    from localaws.persistence.blobs import BlobStore
+    from localaws.persistence.middleware import PersistMiddleware
+    from localaws.persistence.store import Store
+    from localaws.services.dynamodb import items as dynamodb_items
+    from localaws.services.s3 import storage as s3_storage
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     apply_all()
@@ -49,14 +54,16 @@ def create_app(config: Config, persist: bool = True):
     if not persist:
         return app
     started = time.time()
-    store = persistence.Store(config.state_dir)
+    store = Store(config.state_dir)
     store.ensure_format()
-    blobs.enable(config.state_dir / "blobs", store.journal)
+    blobs = BlobStore(config.state_dir / "blobs", store.journal)
+    s3_storage.attach(blobs)
+    # Persistence's moto changes; at merge they join the declared order of `localaws.services`.
+    for group in (s3_storage.patches, dynamodb_items.patches):
+        group.apply()
     restored = store.restore()
-    removed = blobs.collect_garbage(persistence.referenced_blobs())
+    removed = blobs.collect_garbage(s3_storage.referenced_blobs())
     log.info("restored %s (%d unreferenced blobs removed)", restored or "nothing", removed)
-    persistence.capture_s3_key_names()
-    ddb_items.install()
     hooks.activate(store)
     credentials.ensure_admin(config.state_dir)
     iam.enable()
@@ -72,7 +79,7 @@ def create_app(config: Config, persist: bool = True):
             "started": started,
         }
 
-    return persistence.PersistMiddleware(app, store, health)
+    return PersistMiddleware(app, store, health)
 
 
 def _lock_state_dir(config: Config):
@@ -124,12 +131,12 @@ def serve(config: Config) -> None:
     try:
         deferred.app = create_app(config)
     except Exception as exc:
-        from localaws.persistence import StateError
+        from localaws.persistence.store import StateError
 
         if isinstance(exc, StateError):
             raise StartupError(str(exc), EXIT_BAD_STATE) from None
         raise
-    from localaws.persistence import write_atomic
+    from localaws.core.files import write_atomic
 
     info = {
         "pid": os.getpid(),
