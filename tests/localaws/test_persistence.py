@@ -462,3 +462,34 @@ def test_moto_patches_record_into_the_request_scope_and_only_there(tmp_path):
         undo_all(groups)
     plain = FakeKey("small", b"y", account_id="123456789012", region_name="us-east-1")
     assert "_blob" not in plain.__dict__ and plain.value == b"y"
+
+
+def test_state_files_of_the_earlier_layout_still_load(monkeypatch):
+    """Pickles name helpers by module path; state written when they lived in
+    `localaws.persistence` / `localaws.ddb_items` must load after the move."""
+    import io
+    import pickle
+    import sys
+    import types
+
+    from localaws.persistence import pickling
+    from localaws.services.dynamodb.items import TrackedItems
+
+    old = types.ModuleType("localaws.ddb_items")
+
+    def _rebuild(table_name, values):  # stands in for the old function while pickling
+        raise AssertionError("the old module must not be used on load")
+
+    _rebuild.__module__, _rebuild.__qualname__ = "localaws.ddb_items", "_rebuild"
+    old._rebuild = _rebuild
+
+    class OldItems:
+        def __reduce__(self):
+            return _rebuild, ("t", {"a": 1})
+
+    monkeypatch.setitem(sys.modules, "localaws.ddb_items", old)
+    data = pickle.dumps(OldItems())
+    monkeypatch.delitem(sys.modules, "localaws.ddb_items")
+    loaded = pickling.load(io.BytesIO(data))
+    assert isinstance(loaded, TrackedItems)
+    assert loaded.table_name == "t" and dict(loaded) == {"a": 1}

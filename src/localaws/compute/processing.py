@@ -11,15 +11,8 @@ import json
 import os
 from typing import Any
 
-from localaws.compute import images, s3io
-from localaws.compute.container import (
-    JobError,
-    base_env,
-    command_spec,
-    local_path,
-    one_instance,
-    rewrite,
-)
+from localaws.compute import container, images, s3io
+from localaws.compute.container import JobError
 
 
 def job_spec(job: Any, base: str, s3: Any, credentials: dict, region: str) -> tuple[dict, list]:
@@ -27,7 +20,7 @@ def job_spec(job: Any, base: str, s3: Any, credentials: dict, region: str) -> tu
     app = job.app_specification or {}
     images.resolve(app.get("ImageUri", ""))
     cluster = (getattr(job, "processing_resources", None) or {}).get("ClusterConfig", {})
-    one_instance(cluster.get("InstanceCount", 1))
+    container.one_instance(cluster.get("InstanceCount", 1))
     for item in job.processing_inputs or []:
         source = item.get("S3Input")
         if not source:
@@ -41,11 +34,14 @@ def job_spec(job: Any, base: str, s3: Any, credentials: dict, region: str) -> tu
                 f"'{source.get('S3InputMode')}' is not supported by localaws (File only)"
             )
         s3io.download(
-            s3, source["S3Uri"], local_path(source["LocalPath"], base), source.get("S3DataType")
+            s3,
+            source["S3Uri"],
+            container.local_path(source["LocalPath"], base),
+            source.get("S3DataType"),
         )
     for output in (job.processing_output_config or {}).get("Outputs", []):
         if "S3Output" in output:
-            os.makedirs(local_path(output["S3Output"]["LocalPath"], base), exist_ok=True)
+            os.makedirs(container.local_path(output["S3Output"]["LocalPath"], base), exist_ok=True)
     config = os.path.join(base, "config")
     request = {
         "ProcessingJobArn": job.arn,
@@ -69,9 +65,10 @@ def job_spec(job: Any, base: str, s3: Any, credentials: dict, region: str) -> tu
         **(getattr(job, "environment", None) or {}),
         "PROCESSING_JOB_NAME": job.processing_job_name,
     }
-    env = base_env(job, credentials, region, rewrite(extra, base))
-    spec = command_spec(
-        rewrite(list(entry), base), rewrite(list(app.get("ContainerArguments") or []), base)
+    env = container.base_env(job, credentials, region, container.rewrite(extra, base))
+    spec = container.command_spec(
+        container.rewrite(list(entry), base),
+        container.rewrite(list(app.get("ContainerArguments") or []), base),
     )
     spec.update(cwd=base, env=env, failure_file=os.path.join(base, "output", "message"))
     return spec, []
@@ -82,4 +79,4 @@ def upload(job: Any, base: str, s3: Any) -> None:
     for output in (job.processing_output_config or {}).get("Outputs", []):
         target = output.get("S3Output")
         if target:
-            s3io.upload_dir(s3, local_path(target["LocalPath"], base), target["S3Uri"])
+            s3io.upload_dir(s3, container.local_path(target["LocalPath"], base), target["S3Uri"])

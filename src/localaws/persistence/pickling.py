@@ -1,9 +1,10 @@
 """Pickling moto backends: other backends by reference, locks as fresh locks, threads as None.
 
 References between backends are pickled by name (module, BackendDict, account, region) and
-re-bound to the live backends on load. A snapshot taken while a concurrent request changes a
-dict or set is retried (RuntimeError "changed size"); the racing writer saves again after its
-own change.
+re-bound to the live backends on load (`load`, which also finds the helpers under the names
+that state written before the persistence package used). A snapshot taken while a concurrent
+request changes a dict or set is retried (RuntimeError "changed size"); the racing writer
+saves again after its own change.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pickle
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import IO, Any
 
 from localaws.persistence.catalog import SERVICES, ServiceSpec, backend_dict, resolve_backend
 
@@ -101,3 +102,29 @@ class BackendPickler:
                     raise
                 time.sleep(0.001 * attempt)
         raise RuntimeError("state kept changing while being saved")
+
+
+# Names older state files refer to (before persistence became a package) -> today's.
+_CATALOG = "localaws.persistence.catalog"
+_RENAMED = {
+    ("localaws.persistence", "_resolve_backend"): (
+        "localaws.persistence.catalog",
+        "resolve_backend",
+    ),
+    ("localaws.persistence", "_versioned_store"): (__name__, "_versioned_store"),
+    ("localaws.persistence", "_fresh_lock"): (__name__, "_fresh_lock"),
+    ("localaws.persistence", "_none"): (__name__, "_none"),
+    ("localaws.ddb_items", "_rebuild"): ("localaws.services.dynamodb.items", "_rebuild"),
+    ("localaws.ddb_items", "TrackedItems"): ("localaws.services.dynamodb.items", "TrackedItems"),
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        module, name = _RENAMED.get((module, name), (module, name))
+        return super().find_class(module, name)
+
+
+def load(file: IO[bytes]) -> Any:
+    """Unpickle what `BackendPickler.dumps` wrote, by this or an earlier localaws."""
+    return _Unpickler(file).load()

@@ -24,11 +24,12 @@ import logging
 import pickle
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from localaws.core.files import tree_size, write_atomic
+from localaws.persistence import pickling
 from localaws.persistence.catalog import SERVICES
 from localaws.persistence.journal import Journal
 from localaws.persistence.pickling import BackendPickler
@@ -164,70 +165,63 @@ class Store:
         return records
 
     def _s3_bucket_records(self, rel: str, bucket, keys: set[str] | None) -> list:
-        """A bucket without its objects, plus one file per object name (all its versions).
-
-        `keys`: the object names a request touched; None saves (and prunes) all of them.
-        """
-        keys_dir = rel[: -len(".pkl")] + ".keys"
-        records: list = []
+        """A bucket without its objects, plus one file per object name (all its versions)."""
         if bucket is None:
-            if self._exists(rel):
-                records += self._record(rel, None)
-            for stale in self._stored_files(keys_dir):
-                records += self._record(f"{keys_dir}/{stale}", None)
-            return records
+            return self._container_records(rel, None, None, ".keys", _key_file, keys)
         meta = object.__new__(type(bucket))
         meta.__dict__.update(bucket.__dict__)
         meta.keys = type(bucket.keys)()
-        records += self._record(rel, self._pickler.dumps(meta))
-        store = bucket.keys
-        if keys is None:
-            present = {_key_file(name): name for name in list(dict.keys(store))}
-            for stale in self._stored_files(keys_dir) - set(present):
-                records += self._record(f"{keys_dir}/{stale}", None)
-            keys = set(present.values())
-        for name in keys:
-            path = f"{keys_dir}/{_key_file(name)}"
-            versions = dict.get(store, name)
-            if versions:
-                records += self._record(path, self._pickler.dumps((name, list(versions))))
-            elif self._exists(path):
-                records += self._record(path, None)
-        return records
+        return self._container_records(rel, meta, bucket.keys, ".keys", _key_file, keys, list)
 
     def _dynamodb_table_records(self, rel: str, table, keys: set | None) -> list:
-        """A table without its items, plus one file per hash key (its item or items).
-
-        `keys`: the hash keys a request touched; None saves (and prunes) all of them.
-        """
+        """A table without its items, plus one file per hash key (its item or items)."""
         from localaws.services.dynamodb import items as ddb_items
 
-        items_dir = rel[: -len(".pkl")] + ".items"
-        records: list = []
         if table is None:
-            if self._exists(rel):
-                records += self._record(rel, None)
-            for stale in self._stored_files(items_dir):
-                records += self._record(f"{items_dir}/{stale}", None)
-            return records
+            return self._container_records(rel, None, None, ".items", _item_file, keys)
         if not ddb_items.track(table):
             keys = None
         meta = object.__new__(type(table))
         meta.__dict__.update(table.__dict__)
         meta.items = ddb_items.TrackedItems(dict)
         meta.items.table_name = table.name
+        return self._container_records(rel, meta, table.items, ".items", _item_file, keys)
+
+    def _container_records(
+        self,
+        rel: str,
+        meta: Any,
+        entries: dict | None,
+        suffix: str,
+        file_name: Callable[[Any], str],
+        keys: set | None,
+        snapshot: Callable[[Any], Any] = lambda value: value,
+    ) -> list:
+        """`meta` (a bucket or table without its entries) at `rel`, plus one file per entry of
+        `entries` (S3 object name, DynamoDB hash key) under `<rel without .pkl><suffix>/`.
+
+        `meta` None: the container is gone, remove it all. `keys`: the entries a request
+        touched; None saves (and prunes) all of them.
+        """
+        entries_dir = rel[: -len(".pkl")] + suffix
+        records: list = []
+        if meta is None or entries is None:
+            if self._exists(rel):
+                records += self._record(rel, None)
+            for stale in self._stored_files(entries_dir):
+                records += self._record(f"{entries_dir}/{stale}", None)
+            return records
         records += self._record(rel, self._pickler.dumps(meta))
-        items = table.items
         if keys is None:
-            present = {_item_file(k): k for k in list(dict.keys(items))}
-            for stale in self._stored_files(items_dir) - set(present):
-                records += self._record(f"{items_dir}/{stale}", None)
+            present = {file_name(key): key for key in list(dict.keys(entries))}
+            for stale in self._stored_files(entries_dir) - set(present):
+                records += self._record(f"{entries_dir}/{stale}", None)
             keys = set(present.values())
         for key in keys:
-            path = f"{items_dir}/{_item_file(key)}"
-            value = dict.get(items, key)
+            path = f"{entries_dir}/{file_name(key)}"
+            value = dict.get(entries, key)
             if value:
-                records += self._record(path, self._pickler.dumps((key, value)))
+                records += self._record(path, self._pickler.dumps((key, snapshot(value))))
             elif self._exists(path):
                 records += self._record(path, None)
         return records
@@ -274,7 +268,7 @@ class Store:
     def _load(self, path: Path):
         try:
             with open(path, "rb") as src:
-                return pickle.load(src)
+                return pickling.load(src)
         except Exception as exc:  # noqa: BLE001 - any failure means this file is unusable
             raise StateError(f"cannot read state file {path}: {exc!r}") from exc
 
