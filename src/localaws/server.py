@@ -40,7 +40,7 @@ def create_app(config: Config, persist: bool = True):
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from localaws import iam
-    from localaws.core import credentials, hooks
+    from localaws.core import credentials, hooks, patching
     from localaws.patches import apply_all
     from localaws.persistence.blobs import BlobStore
     from localaws.persistence.middleware import PersistMiddleware
@@ -59,8 +59,7 @@ def create_app(config: Config, persist: bool = True):
     blobs = BlobStore(config.state_dir / "blobs", store.journal)
     s3_storage.attach(blobs)
     # Persistence's moto changes; at merge they join the declared order of `localaws.services`.
-    for group in (s3_storage.patches, dynamodb_items.patches):
-        group.apply()
+    patching.apply_all([s3_storage.patches, dynamodb_items.patches])
     restored = store.restore()
     removed = blobs.collect_garbage(s3_storage.referenced_blobs())
     log.info("restored %s (%d unreferenced blobs removed)", restored or "nothing", removed)

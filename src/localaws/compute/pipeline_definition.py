@@ -18,6 +18,8 @@ from typing import Any
 import jmespath
 from botocore.exceptions import ClientError
 
+from localaws.compute import s3io
+
 SUPPORTED = ("Processing", "Training", "Condition", "RegisterModel", "Model", "Fail")
 
 
@@ -183,8 +185,8 @@ class Expressions:
         """Step `name`'s record (its `_properties` are what `Steps.S.<path>` reads)."""
         raise NotImplementedError
 
-    def read_object(self, uri: str) -> bytes:
-        """The body of S3 object `uri` (for JsonGet); botocore's ClientError if unreadable."""
+    def read_object(self, bucket: str, key: str) -> bytes:
+        """An S3 object's body (for JsonGet); botocore's ClientError if unreadable."""
         raise NotImplementedError
 
     # -- evaluation --------------------------------------------------------
@@ -252,8 +254,9 @@ class Expressions:
             uri = f"{output['S3Output']['S3Uri'].rstrip('/')}/{pf['FilePath']}"
         else:
             uri = self.resolve(spec.get("S3Uri"))
+        bucket, key = s3io.split(uri)
         try:
-            body = self.read_object(uri)
+            body = self.read_object(bucket, key)
             document = json.loads(body)
         except ClientError as exc:
             raise StepError(

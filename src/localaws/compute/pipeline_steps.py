@@ -88,8 +88,7 @@ class StepExecutor(Expressions):
     def step_record(self, name: str) -> dict | None:
         return self.records().get(name)
 
-    def read_object(self, uri: str) -> bytes:
-        bucket, key = s3io.split(uri)
+    def read_object(self, bucket: str, key: str) -> bytes:
         return self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def changed(self, durable: bool = True) -> None:
