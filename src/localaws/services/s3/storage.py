@@ -27,8 +27,8 @@ from localaws.services.s3.storage_checksum import StreamingChecksum
 patches = Patches("s3.storage")
 
 STREAM_MIN = 8 * 1024 * 1024  # GETs of bodies this large are streamed from the blob file
-_moto_value = models.FakeKey.value
-_moto_etag = models.FakeKey.etag
+_moto_value: Any = models.FakeKey.value  # the properties themselves, for fget / fset
+_moto_etag: Any = models.FakeKey.etag
 _blobs: BlobStore | None = None
 
 
@@ -42,7 +42,7 @@ def _blob(key: Any) -> str | None:
     return key.__dict__.get("_blob")
 
 
-def _get_value(self: models.FakeKey) -> Any:
+def _get_value(self: Any) -> Any:
     name = _blob(self)
     if not name or _blobs is None:
         return _moto_value.fget(self)
@@ -52,7 +52,7 @@ def _get_value(self: models.FakeKey) -> Any:
     return _blobs.read(name)
 
 
-def _set_value(self: models.FakeKey, new_value: Any) -> None:
+def _set_value(self: Any, new_value: Any) -> None:
     if _blobs is None:
         _moto_value.fset(self, new_value)
         return
@@ -68,7 +68,7 @@ def _set_value(self: models.FakeKey, new_value: Any) -> None:
     self._value_buffer = None
 
 
-def _get_etag(self: models.FakeKey) -> str:
+def _get_etag(self: Any) -> str:
     name = _blob(self)
     if name and self._etag is None and _blobs is not None:
         self._etag = _blobs.md5_hex(name)
@@ -80,7 +80,7 @@ patches.set(models.FakeKey, "etag", property(_get_etag))
 
 
 @patches.wrap(models.FakeKey, "__getstate__")
-def _getstate(original: Any, self: models.FakeKey) -> dict:
+def _getstate(original: Any, self: Any) -> dict:
     if _blobs is None:
         return original(self)
     state = self.__dict__.copy()
@@ -95,7 +95,7 @@ def _getstate(original: Any, self: models.FakeKey) -> dict:
 
 
 @patches.wrap(models.FakeKey, "__setstate__")
-def _setstate(original: Any, self: models.FakeKey, state: dict) -> None:
+def _setstate(original: Any, self: Any, state: dict) -> None:
     if _blobs is None:
         original(self, state)
         return
@@ -108,7 +108,7 @@ def _setstate(original: Any, self: models.FakeKey, state: dict) -> None:
 
 
 @patches.wrap(models.FakeKey, "dispose")
-def _dispose(original: Any, self: models.FakeKey, garbage: bool = False) -> None:
+def _dispose(original: Any, self: Any, garbage: bool = False) -> None:
     if _blobs is None:
         original(self, garbage)
         return
@@ -148,10 +148,10 @@ def _parse_key_name(original: Any, self: S3Response) -> str:
 
 
 @patches.wrap(models.FakeMultipart, "complete")
-def _complete(original: Any, self: models.FakeMultipart, body: Iterable) -> Any:
+def _complete(original: Any, self: Any, body: Iterable) -> Any:
     """Complete multipart uploads by streaming part blobs into a new blob (no 1 GiB bytes)."""
     body = list(body)
-    parts = [self.parts.get(pn) for pn, _ in body]
+    parts: list[Any] = [self.parts.get(pn) for pn, _ in body]
     if _blobs is None or not all(p is not None and _blob(p) for p in parts):
         return original(self, iter(body))
     # Validate exactly as moto does, without concatenating the bodies in memory.
@@ -186,6 +186,7 @@ def _complete(original: Any, self: models.FakeMultipart, body: Iterable) -> Any:
 def referenced_blobs() -> set[str]:
     """Names of the blobs that the S3 keys in moto (all versions, multipart parts) use."""
     names: set[str] = set()
+    backend: Any
     for _, _, backend in models.s3_backends.iter_backends():
         for bucket in backend.buckets.values():
             for key in _bucket_keys(bucket):
