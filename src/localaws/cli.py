@@ -186,9 +186,9 @@ def env_vars(config: Config) -> dict[str, str]:
 
 
 def _size(path: Path) -> int:
-    from localaws.persistence import _tree_size
+    from localaws.core.files import tree_size
 
-    return _tree_size(path)
+    return tree_size(path)
 
 
 def _human(n: float) -> str:

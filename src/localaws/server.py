@@ -41,9 +41,13 @@ def create_app(config: Config, persist: bool = True):
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from localaws import blobs, ddb_items, persistence, services
+    from localaws import services
     from localaws.core import credentials, hooks
     from localaws.core.patching import apply_all
+    from localaws.persistence.blobs import BlobStore
+    from localaws.persistence.middleware import PersistMiddleware
+    from localaws.persistence.store import Store
+    from localaws.services.s3 import storage as s3_storage
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     apply_all(services.groups())
@@ -51,14 +55,13 @@ def create_app(config: Config, persist: bool = True):
     if not persist:
         return app
     started = time.time()
-    store = persistence.Store(config.state_dir)
+    store = Store(config.state_dir)
     store.ensure_format()
-    blobs.enable(config.state_dir / "blobs", store.journal)
+    blobs = BlobStore(config.state_dir / "blobs", store.journal)
+    s3_storage.attach(blobs)
     restored = store.restore()
-    removed = blobs.collect_garbage(persistence.referenced_blobs())
+    removed = blobs.collect_garbage(s3_storage.referenced_blobs())
     log.info("restored %s (%d unreferenced blobs removed)", restored or "nothing", removed)
-    persistence.capture_s3_key_names()
-    ddb_items.install()
     hooks.activate(store)
     credentials.ensure_admin(config.state_dir)
     hooks.run_restore_callbacks()
@@ -73,7 +76,7 @@ def create_app(config: Config, persist: bool = True):
             "started": started,
         }
 
-    return persistence.PersistMiddleware(app, store, health)
+    return PersistMiddleware(app, store, health)
 
 
 def _lock_state_dir(config: Config):
@@ -126,7 +129,7 @@ def serve(config: Config) -> None:
         deferred.app = create_app(config)
     except Exception as exc:
         from localaws.core.patching import PatchError
-        from localaws.persistence import StateError
+        from localaws.persistence.store import StateError
 
         httpd.server_close()
         lock.close()
@@ -135,7 +138,7 @@ def serve(config: Config) -> None:
         if isinstance(exc, PatchError):  # moto is not the version localaws was written for
             raise StartupError(str(exc), EXIT_INCOMPATIBLE_MOTO) from None
         raise
-    from localaws.persistence import write_atomic
+    from localaws.core.files import write_atomic
 
     info = {
         "pid": os.getpid(),

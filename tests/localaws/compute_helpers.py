@@ -26,11 +26,11 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def make_bucket_and_role(aws, prefix: str) -> tuple[str, str]:
+def make_bucket_and_role(clients, prefix: str) -> tuple[str, str]:
     """A new bucket and a SageMaker role that can use that bucket (and logs) only."""
     bucket = unique(prefix)
-    aws("s3").create_bucket(Bucket=bucket)
-    iam = aws("iam")
+    clients("s3").create_bucket(Bucket=bucket)
+    iam = clients("iam")
     role = iam.create_role(RoleName=unique(prefix), AssumeRolePolicyDocument=json.dumps(TRUST))[
         "Role"
     ]

@@ -26,8 +26,8 @@ RESOURCES = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB"
 
 
 @pytest.fixture
-def tenant(localaws, aws):
-    return make_bucket_and_role(aws, "h3jobs")
+def tenant(localaws, clients):
+    return make_bucket_and_role(clients, "h3jobs")
 
 
 def _processing(sm, s3, bucket, role, script: str, name: str, data_uri: str | None = None, **kw):
@@ -81,9 +81,9 @@ def _processing(sm, s3, bucket, role, script: str, name: str, data_uri: str | No
     )
 
 
-def test_processing_job_reads_inputs_runs_script_uploads_outputs(aws, tenant):
+def test_processing_job_reads_inputs_runs_script_uploads_outputs(clients, tenant):
     bucket, role = tenant
-    sm, s3 = aws("sagemaker"), aws("s3")
+    sm, s3 = clients("sagemaker"), clients("s3")
     s3.put_object(Bucket=bucket, Key="data/raw/a.csv", Body=b"x,y\n1,2\n3,4\n")
     name = unique("proc")
     _processing(
@@ -110,7 +110,7 @@ def test_processing_job_reads_inputs_runs_script_uploads_outputs(aws, tenant):
     assert job["ProcessingEndTime"] >= job["ProcessingStartTime"]
     body = s3.get_object(Bucket=bucket, Key=f"out/{name}/sums.csv")["Body"].read().decode()
     assert body.split() == ["x,y,z", "1,2,3", "3,4,7"]
-    lines = job_log(aws("logs"), "processing", name)
+    lines = job_log(clients("logs"), "processing", name)
     role_name = role.split("/")[-1]
     assert any(
         line.startswith("caller arn:aws:sts::") and f"assumed-role/{role_name}/" in line
@@ -119,9 +119,9 @@ def test_processing_job_reads_inputs_runs_script_uploads_outputs(aws, tenant):
     assert f"job {name} unit" in lines
 
 
-def test_xgboost_builtin_algorithm_writes_xgboost_model(aws, tenant):
+def test_xgboost_builtin_algorithm_writes_xgboost_model(clients, tenant):
     bucket, role = tenant
-    sm, s3 = aws("sagemaker"), aws("s3")
+    sm, s3 = clients("sagemaker"), clients("s3")
     rng = np.random.default_rng(0)
     features = rng.normal(size=(300, 4))
     labels = (features[:, 0] + 0.5 * features[:, 1] > 0).astype(int)
@@ -169,12 +169,12 @@ def test_xgboost_builtin_algorithm_writes_xgboost_model(aws, tenant):
     assert ((predictions > 0.5) == labels[200:]).mean() > 0.85
     metrics = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
     assert metrics["validation:auc"] > 0.9 and "train:auc" in metrics
-    assert any("validation-auc" in line for line in job_log(aws("logs"), "training", name))
+    assert any("validation-auc" in line for line in job_log(clients("logs"), "training", name))
 
 
-def test_training_script_mode_follows_the_toolkit_contract(aws, tenant):
+def test_training_script_mode_follows_the_toolkit_contract(clients, tenant):
     bucket, role = tenant
-    sm, s3 = aws("sagemaker"), aws("s3")
+    sm, s3 = clients("sagemaker"), clients("s3")
     s3.put_object(Bucket=bucket, Key="script/train/data.csv", Body=b"1,2\n3,4\n")
     script = """
         import argparse, json, os
@@ -244,9 +244,9 @@ def test_training_script_mode_follows_the_toolkit_contract(aws, tenant):
     assert output == {"report.txt": b"ok"}
 
 
-def test_raising_script_fails_with_its_error_and_readable_logs(aws, tenant):
+def test_raising_script_fails_with_its_error_and_readable_logs(clients, tenant):
     bucket, role = tenant
-    sm, s3 = aws("sagemaker"), aws("s3")
+    sm, s3 = clients("sagemaker"), clients("s3")
     name = unique("raise")
     _processing(
         sm,
@@ -263,14 +263,14 @@ def test_raising_script_fails_with_its_error_and_readable_logs(aws, tenant):
     assert job["ProcessingJobStatus"] == "Failed"
     assert "ValueError: column 'Churn?' is missing" in job["FailureReason"]
     assert job["FailureReason"].startswith("AlgorithmError:")
-    lines = job_log(aws("logs"), "processing", name)
+    lines = job_log(clients("logs"), "processing", name)
     assert lines[0] == "starting" and "Traceback (most recent call last):" in lines
     assert not s3.list_objects_v2(Bucket=bucket, Prefix=f"out/{name}/").get("Contents")
 
 
-def _start_sleeper(aws, tenant, name: str) -> int:
+def _start_sleeper(clients, tenant, name: str) -> int:
     bucket, role = tenant
-    sm, s3 = aws("sagemaker"), aws("s3")
+    sm, s3 = clients("sagemaker"), clients("s3")
     _processing(
         sm,
         s3,
@@ -286,8 +286,8 @@ def _start_sleeper(aws, tenant, name: str) -> int:
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            lines = job_log(aws("logs"), "processing", name)
-        except (AssertionError, aws("logs").exceptions.ResourceNotFoundException):
+            lines = job_log(clients("logs"), "processing", name)
+        except (AssertionError, clients("logs").exceptions.ResourceNotFoundException):
             lines = []
         pids = [int(line.split()[1]) for line in lines if line.startswith("pid ")]
         if pids:
@@ -296,21 +296,21 @@ def _start_sleeper(aws, tenant, name: str) -> int:
     raise AssertionError("the job never printed its pid")
 
 
-def test_killed_job_process_fails_the_job(aws, tenant):
+def test_killed_job_process_fails_the_job(clients, tenant):
     name = unique("killed")
-    os.kill(_start_sleeper(aws, tenant, name), signal.SIGKILL)
-    job = wait_job(aws("sagemaker"), "processing", name, timeout=30)
+    os.kill(_start_sleeper(clients, tenant, name), signal.SIGKILL)
+    job = wait_job(clients("sagemaker"), "processing", name, timeout=30)
     assert job["ProcessingJobStatus"] == "Failed"
     assert "killed by signal SIGKILL" in job["FailureReason"]
 
 
-def test_killed_worker_fails_its_jobs_and_a_new_one_takes_over(aws, tenant):
+def test_killed_worker_fails_its_jobs_and_a_new_one_takes_over(clients, tenant):
     name = unique("orphan")
-    pid = _start_sleeper(aws, tenant, name)
+    pid = _start_sleeper(clients, tenant, name)
     with open(f"/proc/{pid}/stat") as fh:
         worker = int(fh.read().rsplit(") ", 1)[1].split()[1])
     os.kill(worker, signal.SIGKILL)
-    job = wait_job(aws("sagemaker"), "processing", name, timeout=30)
+    job = wait_job(clients("sagemaker"), "processing", name, timeout=30)
     assert job["ProcessingJobStatus"] == "Failed"
     assert "worker process died" in job["FailureReason"]
     deadline = time.time() + 10
@@ -319,14 +319,14 @@ def test_killed_worker_fails_its_jobs_and_a_new_one_takes_over(aws, tenant):
         time.sleep(0.1)
     bucket, role = tenant
     name = unique("after")
-    _processing(aws("sagemaker"), aws("s3"), bucket, role, "print('fine')\n", name)
-    assert wait_job(aws("sagemaker"), "processing", name)["ProcessingJobStatus"] == "Completed"
+    _processing(clients("sagemaker"), clients("s3"), bucket, role, "print('fine')\n", name)
+    assert wait_job(clients("sagemaker"), "processing", name)["ProcessingJobStatus"] == "Completed"
 
 
-def test_stop_processing_job_stops_it(aws, tenant):
+def test_stop_processing_job_stops_it(clients, tenant):
     name = unique("stopped")
-    _start_sleeper(aws, tenant, name)
-    sm = aws("sagemaker")
+    _start_sleeper(clients, tenant, name)
+    sm = clients("sagemaker")
     sm.stop_processing_job(ProcessingJobName=name)
     job = wait_job(sm, "processing", name, timeout=30)
     assert job["ProcessingJobStatus"] == "Stopped"
@@ -334,14 +334,14 @@ def test_stop_processing_job_stops_it(aws, tenant):
         sm.stop_processing_job(ProcessingJobName=name)
 
 
-def test_job_role_without_access_to_the_data_fails_with_access_denied(aws, tenant):
+def test_job_role_without_access_to_the_data_fails_with_access_denied(clients, tenant):
     bucket, role = tenant
-    other_bucket, _ = make_bucket_and_role(aws, "h3other")
-    s3 = aws("s3")
+    other_bucket, _ = make_bucket_and_role(clients, "h3other")
+    s3 = clients("s3")
     s3.put_object(Bucket=other_bucket, Key="data/secret.csv", Body=b"1,2\n")
     name = unique("denied")
     _processing(
-        aws("sagemaker"),
+        clients("sagemaker"),
         s3,
         bucket,
         role,
@@ -349,14 +349,14 @@ def test_job_role_without_access_to_the_data_fails_with_access_denied(aws, tenan
         name,
         data_uri=f"s3://{other_bucket}/data",
     )
-    job = wait_job(aws("sagemaker"), "processing", name)
+    job = wait_job(clients("sagemaker"), "processing", name)
     assert job["ProcessingJobStatus"] == "Failed"
     assert "AccessDenied" in job["FailureReason"] and other_bucket in job["FailureReason"]
 
 
-def test_unsupported_image_and_bad_requests_fail_clearly(aws, tenant):
+def test_unsupported_image_and_bad_requests_fail_clearly(clients, tenant):
     bucket, role = tenant
-    sm, s3 = aws("sagemaker"), aws("s3")
+    sm, s3 = clients("sagemaker"), clients("s3")
     name = torch = unique("torch")
     _processing(
         sm,
@@ -569,9 +569,9 @@ def test_worker_pool_runs_scripts_reports_exit_and_kills(tmp_path, warm):
         pool.shutdown()
 
 
-def test_training_job_stops_on_request_and_at_max_runtime(aws, tenant):
+def test_training_job_stops_on_request_and_at_max_runtime(clients, tenant):
     bucket, role = tenant
-    sm, s3 = aws("sagemaker"), aws("s3")
+    sm, s3 = clients("sagemaker"), clients("s3")
     s3.put_object(Bucket=bucket, Key="sleep/train/x.csv", Body=b"1\n")
     s3.put_object(
         Bucket=bucket,

@@ -49,8 +49,8 @@ EVALUATE = """
 
 
 @pytest.fixture
-def tenant(localaws, aws):
-    return make_bucket_and_role(aws, "h3pipe")
+def tenant(localaws, clients):
+    return make_bucket_and_role(clients, "h3pipe")
 
 
 @pytest.fixture
@@ -268,9 +268,11 @@ def steps(sm, arn) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_sdk_pipeline_registers_a_model_or_fails_on_the_condition(aws, session, tenant, tmp_path):
+def test_sdk_pipeline_registers_a_model_or_fails_on_the_condition(
+    clients, session, tenant, tmp_path
+):
     bucket, role = tenant
-    sm = aws("sagemaker")
+    sm = clients("sagemaker")
     name = f"h3-model-{bucket[-8:]}"
     sm.create_model_package_group(ModelPackageGroupName=f"{name}-models")
     pipeline = model_pipeline(session, tenant, tmp_path, name)
@@ -291,7 +293,9 @@ def test_sdk_pipeline_registers_a_model_or_fails_on_the_condition(aws, session, 
         .startswith(f"pipelines-{arn.split('/')[-1]}-Prepare-")
     )
     training = sm.describe_training_job(TrainingJobName=training_arn.split("/")[-1])
-    assert "trained with 225 rows" in job_log(aws("logs"), "training", training["TrainingJobName"])
+    assert "trained with 225 rows" in job_log(
+        clients("logs"), "training", training["TrainingJobName"]
+    )
     package_arn = listed["Register"]["Metadata"]["RegisterModel"]["Arn"]
     package = sm.describe_model_package(ModelPackageName=package_arn)
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
@@ -300,7 +304,7 @@ def test_sdk_pipeline_registers_a_model_or_fails_on_the_condition(aws, session, 
         == training["ModelArtifacts"]["S3ModelArtifacts"]
     )
     evaluation = (
-        aws("s3")
+        clients("s3")
         .get_object(Bucket=bucket, Key=f"runs/{arn.split('/')[-1]}/evaluation/evaluation.json")[
             "Body"
         ]
@@ -325,12 +329,12 @@ def test_sdk_pipeline_registers_a_model_or_fails_on_the_condition(aws, session, 
 
 
 def test_failed_step_reports_its_error_and_a_retry_after_the_fix_succeeds(
-    aws, session, tenant, tmp_path
+    clients, session, tenant, tmp_path
 ):
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
     bucket, role = tenant
-    sm, s3 = aws("sagemaker"), aws("s3")
+    sm, s3 = clients("sagemaker"), clients("s3")
     s3.put_object(Bucket=bucket, Key="data/raw/data.csv", Body=b"a,b\n1,2\n")
     step = processing_step(
         session,
@@ -355,7 +359,7 @@ def test_failed_step_reports_its_error_and_a_retry_after_the_fix_succeeds(
     failed = steps(sm, arn)["Check"]
     assert failed["StepStatus"] == "Failed" and "'label' column" in failed["FailureReason"]
     job_name = failed["Metadata"]["ProcessingJob"]["Arn"].split("/")[-1]
-    assert any("KeyError" in line for line in job_log(aws("logs"), "processing", job_name))
+    assert any("KeyError" in line for line in job_log(clients("logs"), "processing", job_name))
 
     s3.put_object(Bucket=bucket, Key="data/raw/data.csv", Body=b"label,b\n1,2\n")
     sm.retry_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=str(uuid.uuid4()))
@@ -367,14 +371,16 @@ def test_failed_step_reports_its_error_and_a_retry_after_the_fix_succeeds(
     assert s3.get_object(Bucket=bucket, Key="checked/data.csv")["Body"].read() == b"label,b\n1,2\n"
 
 
-def test_parallel_steps_depends_on_execution_variables_and_cache(aws, session, tenant, tmp_path):
+def test_parallel_steps_depends_on_execution_variables_and_cache(
+    clients, session, tenant, tmp_path
+):
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
     from sagemaker.mlops.workflow.pipeline import Pipeline
     from sagemaker.mlops.workflow.steps import CacheConfig
 
     bucket, role = tenant
-    sm, s3 = aws("sagemaker"), aws("s3")
+    sm, s3 = clients("sagemaker"), clients("s3")
     sleeper = """
         import time
         time.sleep(1.5)
@@ -433,7 +439,7 @@ def test_parallel_steps_depends_on_execution_variables_and_cache(aws, session, t
     assert "CacheHitResult" not in listed2["Right"]
 
 
-def test_retry_policy_reruns_a_job_whose_process_died(aws, session, tenant, tmp_path):
+def test_retry_policy_reruns_a_job_whose_process_died(clients, session, tenant, tmp_path):
     from sagemaker.mlops.workflow.pipeline import Pipeline
     from sagemaker.mlops.workflow.retry import (
         SageMakerJobExceptionTypeEnum,
@@ -441,7 +447,7 @@ def test_retry_policy_reruns_a_job_whose_process_died(aws, session, tenant, tmp_
     )
 
     bucket, role = tenant
-    sm = aws("sagemaker")
+    sm = clients("sagemaker")
     step = processing_step(
         session,
         role,
@@ -472,11 +478,11 @@ def test_retry_policy_reruns_a_job_whose_process_died(aws, session, tenant, tmp_
     assert listed["Flaky"]["AttemptCount"] == 2
 
 
-def test_stop_pipeline_execution_stops_the_running_job(aws, session, tenant, tmp_path):
+def test_stop_pipeline_execution_stops_the_running_job(clients, session, tenant, tmp_path):
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
     bucket, role = tenant
-    sm = aws("sagemaker")
+    sm = clients("sagemaker")
     step = processing_step(session, role, tmp_path, "Sleep", "import time\ntime.sleep(120)\n")
     pipeline = Pipeline(name=f"h3-stop-{bucket[-8:]}", steps=[step], sagemaker_session=session)
     arn = start(sm, pipeline, role)
@@ -496,11 +502,11 @@ def test_stop_pipeline_execution_stops_the_running_job(aws, session, tenant, tmp
     assert job["ProcessingJobStatus"] == "Stopped"
 
 
-def test_unsupported_step_type_and_bad_parameters(aws, tenant):
+def test_unsupported_step_type_and_bad_parameters(clients, tenant):
     import json
 
     bucket, role = tenant
-    sm = aws("sagemaker")
+    sm = clients("sagemaker")
     name = f"h3-bad-{bucket[-8:]}"
     definition = {
         "Version": "2020-12-01",

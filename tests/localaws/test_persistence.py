@@ -415,3 +415,81 @@ def test_dynamodb_item_level_changes_survive_kill9(server: Server):
     assert server.client("dynamodb").get_item(
         TableName="ranged", Key={"pk": {"S": "c"}, "sk": {"N": "9"}}
     )["Item"]
+
+
+def test_moto_patches_record_into_the_request_scope_and_only_there(tmp_path):
+    """s3.storage and dynamodb.items read and record request data through one scope;
+    outside a request they behave as moto does (in-process, no server)."""
+    import pickle
+
+    from moto.s3.models import FakeKey
+
+    from localaws.core import request_scope
+    from localaws.core.patching import apply_all, undo_all
+    from localaws.persistence.blobs import BlobStore, BlobStream
+    from localaws.services.dynamodb import items
+    from localaws.services.s3 import storage
+
+    groups = [g for g in (storage.patches, items.patches) if not g.applied]
+    apply_all(groups)
+    blobs = BlobStore(tmp_path / "blobs")
+    storage.attach(blobs)
+    try:
+        body = b"x" * storage.STREAM_MIN
+        key = FakeKey("big", body, account_id="123456789012", region_name="us-east-1")
+        assert key.__dict__["_blob"] and blobs.read(key._blob) == body
+        assert key.value == body  # outside a request: bytes
+        with request_scope.scope() as scope:
+            assert request_scope.current() is scope
+            assert key.value == body  # inside, but not a plain GetObject
+            scope.stream_bodies = True
+            stream = key.value
+            assert isinstance(stream, BlobStream) and b"".join(stream) == body
+        assert request_scope.current() is None
+        copy = pickle.loads(pickle.dumps(key))
+        assert "value" not in key.__getstate__()  # the blob's name is pickled, not the body
+        assert copy._blob == key._blob and copy.value == body
+
+        tracked = items.TrackedItems(dict)
+        tracked.table_name = "t"
+        tracked["a"] = 1  # no request: nothing to record into
+        with request_scope.scope() as scope:
+            tracked["b"] = 2
+            assert tracked.get("a") == 1
+            assert scope.dynamodb_keys == {"t": {"a", "b"}}
+    finally:
+        storage.attach(None)
+        undo_all(groups)
+    plain = FakeKey("small", b"y", account_id="123456789012", region_name="us-east-1")
+    assert "_blob" not in plain.__dict__ and plain.value == b"y"
+
+
+def test_state_files_of_the_earlier_layout_still_load(monkeypatch):
+    """Pickles name helpers by module path; state written when they lived in
+    `localaws.persistence` / `localaws.ddb_items` must load after the move."""
+    import io
+    import pickle
+    import sys
+    import types
+
+    from localaws.persistence import pickling
+    from localaws.services.dynamodb.items import TrackedItems
+
+    old = types.ModuleType("localaws.ddb_items")
+
+    def _rebuild(table_name, values):  # stands in for the old function while pickling
+        raise AssertionError("the old module must not be used on load")
+
+    _rebuild.__module__, _rebuild.__qualname__ = "localaws.ddb_items", "_rebuild"
+    old._rebuild = _rebuild
+
+    class OldItems:
+        def __reduce__(self):
+            return _rebuild, ("t", {"a": 1})
+
+    monkeypatch.setitem(sys.modules, "localaws.ddb_items", old)
+    data = pickle.dumps(OldItems())
+    monkeypatch.delitem(sys.modules, "localaws.ddb_items")
+    loaded = pickling.load(io.BytesIO(data))
+    assert isinstance(loaded, TrackedItems)
+    assert loaded.table_name == "t" and dict(loaded) == {"a": 1}

@@ -1,20 +1,15 @@
-"""Processing and training jobs, run on this machine under SageMaker's container contract.
+"""Processing and training jobs: launching, state, and running one to its end.
 
-A job gets its own directory, which stands in for the container's `/opt/ml` (every
-`/opt/ml/...` path in the request - entry point, arguments, local paths, environment - is
-rewritten into it). The job runner (a thread in the server):
+A job gets its own directory, which stands in for the container's `/opt/ml` (`container`).
+The job runner (a thread in the server):
 
 1. resolves the image (`images.resolve`; unsupported -> Failed),
 2. gets the job role's temporary credentials (`credentials.role_credentials`) and copies
    the inputs from S3 over HTTP with them (so IAM decides what the job can read),
-3. writes `input/config/{hyperparameters,inputdataconfig,resourceconfig}.json` (training) or
-   `config/{processingjobconfig,resourceconfig}.json` (processing), sets the SM_* variables as
-   the SageMaker training toolkit / ModelTrainer drivers do, plus AWS_* variables with the role's
-   credentials and this server's URL,
-4. runs the code in a warm worker (`workers`): a processing entry point (`python3 script.py
-   args`, or any command); a training script (ModelTrainer's `sm_drivers` + `code` channels, or
-   the classic `sagemaker_program` / `sagemaker_submit_directory` hyperparameters); or, for an
-   XGBoost image without a script, the built-in algorithm (`xgboost_algorithm`),
+3. writes the config files and environment (`training` / `processing`), with AWS_* variables
+   holding the role's credentials and this server's URL (`container.base_env`),
+4. runs the code in a warm worker (`workers`): what runs is `training.job_spec` /
+   `processing.job_spec`,
 5. ships stdout/stderr to CloudWatch Logs while it runs, collects FinalMetricDataList from the
    MetricDefinitions regexes, and uploads the outputs / `model.tar.gz` with the role's keys.
 
@@ -28,31 +23,23 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
-import sys
-import tarfile
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from localaws.compute import images, s3io
+from localaws.compute import images, processing, s3io, training
+from localaws.compute.container import OPT_ML, JobError
 from localaws.compute.logs import LogShipper
 from localaws.compute.workers import WorkerDied, pool
 from localaws.core import hooks
 from localaws.core.config import default_state_dir
 
-OPT_ML = "/opt/ml"
-PYTHONS = re.compile(r"^python(3(\.\d+)?)?$")
 MAX_REASON = 1024
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL, as `docker stop` gives a container
-
-
-class JobError(RuntimeError):
-    """The job cannot run as requested; str() is its FailureReason."""
 
 
 @dataclass
@@ -189,43 +176,6 @@ def _finish(
     hooks.changed("sagemaker")
 
 
-_OPT_ML = re.compile(r"(?<![\w.\-/])/opt/ml(?![\w.\-])")
-
-
-def _rewrite(value: Any, base: str) -> Any:
-    """Map container paths (/opt/ml/..., also inside "--dir=/opt/ml/x") into the job directory."""
-    if isinstance(value, str):
-        return _OPT_ML.sub(lambda _: base, value)
-    if isinstance(value, list):
-        return [_rewrite(v, base) for v in value]
-    if isinstance(value, dict):
-        return {k: _rewrite(v, base) for k, v in value.items()}
-    return value
-
-
-def _base_env(job, credentials: dict[str, str], region: str, extra: dict | None) -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "TZ")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    bindir = os.path.dirname(sys.executable)
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "/usr/bin:/bin")
-    env.update(
-        {
-            "AWS_ENDPOINT_URL": s3io.server_url(),
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-    )
-    if credentials.get("SessionToken"):
-        env["AWS_SESSION_TOKEN"] = credentials["SessionToken"]
-    for key, value in (extra or {}).items():
-        env[key] = str(value)
-    return env
-
-
 def _credentials(job, name: str) -> dict[str, str]:
     from localaws.core.credentials import role_credentials
 
@@ -248,9 +198,9 @@ def _execute(
     credentials = _credentials(job, running.name)
     s3 = s3io.client("s3", credentials, region)
     if kind == "training":
-        spec, metric_defs = _training_spec(job, base, s3, credentials, region)
+        spec, metric_defs = training.job_spec(job, base, s3, credentials, region)
     else:
-        spec, metric_defs = _processing_spec(job, base, s3, credentials, region)
+        spec, metric_defs = processing.job_spec(job, base, s3, credentials, region)
     spec.update(log=log_file, opt_ml=base)
     shipper = LogShipper(kind, running.name, log_file, region)
     limit = (getattr(job, "stopping_condition", None) or {}).get("MaxRuntimeInSeconds")
@@ -282,9 +232,9 @@ def _execute(
     if exit_status is not None and exit_status == 0 and not running.stop_requested:
         if kind == "training":
             _collect_builtin(base, metrics)
-            _upload_training(job, base, s3)
+            training.upload(job, base, s3)
         else:
-            _upload_processing(job, base, s3)
+            processing.upload(job, base, s3)
     final = [{"MetricName": k, "Value": v, "Timestamp": _now()} for k, v in metrics.items()]
     if running.stop_requested or running.timed_out:
         return (
@@ -341,341 +291,3 @@ def _collect_builtin(base: str, metrics: dict[str, float]) -> None:
             for name, value in json.load(fh).items():
                 metrics.setdefault(name, value)
         os.remove(path)
-
-
-# --------------------------------------------------------------------------- training
-def _training_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
-    algo = job.algorithm_specification or {}
-    if algo.get("AlgorithmName"):
-        raise JobError(
-            f"ClientError: AlgorithmName '{algo['AlgorithmName']}' (marketplace "
-            "algorithms) is not supported by localaws; give a TrainingImage"
-        )
-    image = images.resolve(algo.get("TrainingImage", ""))
-    hps = {k: str(v) for k, v in (job.hyper_parameters or {}).items()}
-    channels: dict[str, dict] = {}
-    for channel in job.input_data_config or []:
-        name = channel["ChannelName"]
-        source = channel.get("DataSource", {}).get("S3DataSource")
-        if not source:
-            raise JobError(
-                f"ClientError: channel '{name}': only S3DataSource is supported by localaws"
-            )
-        if channel.get("InputMode", algo.get("TrainingInputMode", "File")) not in ("File", None):
-            raise JobError(
-                f"ClientError: channel '{name}': InputMode "
-                f"'{channel.get('InputMode')}' is not supported by localaws (File only)"
-            )
-        s3io.download(
-            s3,
-            source["S3Uri"],
-            os.path.join(base, "input", "data", name),
-            source.get("S3DataType", "S3Prefix"),
-        )
-        channels[name] = {
-            "ContentType": channel.get("ContentType"),
-            "TrainingInputMode": "File",
-            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
-            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
-        }
-        channels[name] = {k: v for k, v in channels[name].items() if v is not None}
-    resources = job.resource_config or {}
-    _one_instance(resources.get("InstanceCount", 1))
-    resource_config = {
-        "current_host": "algo-1",
-        "hosts": ["algo-1"],
-        "current_group_name": "homogeneousCluster",
-        "current_instance_type": resources.get("InstanceType", "local"),
-        "instance_groups": [
-            {
-                "instance_group_name": "homogeneousCluster",
-                "hosts": ["algo-1"],
-                "instance_type": resources.get("InstanceType", "local"),
-            }
-        ],
-        "network_interface_name": "eth0",
-    }
-    config = os.path.join(base, "input", "config")
-    for fname, content in (
-        ("hyperparameters.json", hps),
-        ("inputdataconfig.json", channels),
-        ("resourceconfig.json", resource_config),
-    ):
-        with open(os.path.join(config, fname), "w") as fh:
-            json.dump(content, fh)
-    extra = dict(getattr(job, "environment", None) or {})
-    extra.update({"TRAINING_JOB_NAME": job.training_job_name, "TRAINING_JOB_ARN": job.arn})
-    env = _base_env(job, credentials, region, _rewrite(extra, base))
-    entry = algo.get("ContainerEntrypoint")
-    args = algo.get("ContainerArguments") or []
-    drivers = os.path.join(base, "input", "data", "sm_drivers")
-    user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
-    env.update(training_env(base, hps, channels, resource_config, job.training_job_name))
-    cwd = base
-    if os.path.exists(os.path.join(drivers, "sourcecode.json")) or any(
-        "sm_train.sh" in a for a in args
-    ):
-        # ModelTrainer: its shell driver hard-codes /opt/ml; run what it would run.
-        with open(os.path.join(drivers, "sourcecode.json")) as fh:
-            source = json.load(fh) or {}
-        code = os.path.join(base, "input", "data", "code")
-        cwd = code if os.path.isdir(code) else base
-        if (source.get("source_dir") or "").endswith(".tar.gz"):
-            with tarfile.open(os.path.join(code, os.path.basename(source["source_dir"]))) as tar:
-                tar.extractall(code, filter="data")
-        entry_script = source.get("entry_script") or ""
-        env.update({"SM_SOURCE_DIR": code, "SM_ENTRY_SCRIPT": entry_script})
-        if source.get("command"):
-            command = " ".join(
-                [source["command"], *(shlex.quote(str(a)) for a in source.get("args") or [])]
-            )
-            spec = {"kind": "command", "argv": ["/bin/sh", "-c", command]}
-        elif entry_script.endswith(".py"):
-            spec = {
-                "kind": "script",
-                "path": os.path.join(cwd, entry_script),
-                "argv": _cli_args(hps),
-            }
-        elif entry_script:
-            spec = {
-                "kind": "command",
-                "argv": ["/bin/sh", os.path.join(cwd, entry_script), *_cli_args(hps)],
-            }
-        else:
-            raise JobError(
-                "ClientError: ModelTrainer source code has neither entry_script nor command"
-            )
-    elif "sagemaker_program" in hps:
-        submit = hps.get("sagemaker_submit_directory", "").strip('"')
-        code = os.path.join(base, "code")
-        if submit.startswith("s3://"):
-            archive = os.path.join(base, "sourcedir.tar.gz")
-            s3io.download_file(s3, submit, archive)
-            with tarfile.open(archive) as tar:
-                tar.extractall(code, filter="data")
-        cwd = code
-        program = hps["sagemaker_program"].strip('"')
-        env.update(
-            {
-                "SM_MODULE_DIR": submit,
-                "SM_USER_ENTRY_POINT": program,
-                "SM_MODULE_NAME": program.rsplit(".", 1)[0],
-            }
-        )
-        spec = {
-            "kind": "script",
-            "path": os.path.join(code, program),
-            "argv": _cli_args(user_hps),
-            "toolkit": True,
-        }
-    elif entry:
-        spec = _command_spec(_rewrite(list(entry), base), _rewrite(list(args), base))
-    elif image.has_builtin_algorithm:
-        spec = {
-            "kind": "call",
-            "target": "localaws.compute.xgboost_algorithm:main",
-            "argv": [],
-            "toolkit": True,
-        }
-    else:
-        raise JobError(
-            f"ClientError: image {image.uri} needs a training script "
-            "(ModelTrainer source_code, or the sagemaker_program hyperparameter)"
-        )
-    spec.update(cwd=cwd, env=env, failure_file=os.path.join(base, "output", "failure"))
-    return spec, list(algo.get("MetricDefinitions") or [])
-
-
-def _one_instance(count) -> None:
-    if int(count or 1) != 1:
-        raise JobError(
-            f"ClientError: InstanceCount {count} is not supported by localaws, which "
-            "runs every job on one instance (algo-1); use InstanceCount 1 locally"
-        )
-
-
-def _cli_args(hps: dict[str, str]) -> list[str]:
-    args: list[str] = []
-    for key, value in hps.items():
-        try:
-            decoded = json.loads(value)
-            value = decoded if isinstance(decoded, str) else json.dumps(decoded)
-        except (ValueError, TypeError):
-            pass
-        args += [f"--{key}", str(value)]
-    return args
-
-
-def training_env(
-    base: str, hps: dict[str, str], channels: dict, resource_config: dict, job_name: str
-) -> dict[str, str]:
-    """SM_* variables as the SageMaker training toolkit and ModelTrainer's drivers set them."""
-
-    def decode(v: str) -> Any:
-        try:
-            return json.loads(v)
-        except (ValueError, TypeError):
-            return v
-
-    user = {k: decode(v) for k, v in hps.items() if not k.startswith("sagemaker_")}
-    framework = {k: decode(v) for k, v in hps.items() if k.startswith("sagemaker_")}
-    dirs = {
-        "model_dir": f"{base}/model",
-        "input_dir": f"{base}/input",
-        "input_data_dir": f"{base}/input/data",
-        "input_config_dir": f"{base}/input/config",
-        "output_dir": f"{base}/output",
-        "output_data_dir": f"{base}/output/data",
-        "output_intermediate_dir": f"{base}/output/intermediate",
-    }
-    channel_dirs = {c: f"{base}/input/data/{c}" for c in channels}
-    training_env = {
-        **dirs,
-        "channel_input_dirs": channel_dirs,
-        "current_host": "algo-1",
-        "hosts": ["algo-1"],
-        "current_instance_type": resource_config["current_instance_type"],
-        "hyperparameters": user,
-        "framework_params": framework,
-        "input_data_config": channels,
-        "job_name": job_name,
-        "log_level": 20,
-        "master_hostname": "algo-1",
-        "module_dir": f"{base}/code",
-        "network_interface_name": "eth0",
-        "num_cpus": os.cpu_count() or 1,
-        "num_gpus": 0,
-        "num_neurons": 0,
-        "resource_config": resource_config,
-        "user_args": _cli_args(hps_user_strings(user)),
-    }
-    env: dict[str, Any] = {f"SM_{k.upper()}": v for k, v in dirs.items()}
-    env.update(
-        {
-            "SM_HOSTS": ["algo-1"],
-            "SM_CURRENT_HOST": "algo-1",
-            "SM_HOST_COUNT": 1,
-            "SM_CURRENT_HOST_RANK": 0,
-            "SM_MASTER_ADDR": "algo-1",
-            "SM_MASTER_PORT": 7777,
-            "SM_CURRENT_INSTANCE_TYPE": resource_config["current_instance_type"],
-            "SM_NETWORK_INTERFACE_NAME": "eth0",
-            "SM_HPS": user,
-            "SM_FRAMEWORK_PARAMS": framework,
-            "SM_RESOURCE_CONFIG": resource_config,
-            "SM_INPUT_DATA_CONFIG": channels,
-            "SM_CHANNELS": sorted(channels),
-            "SM_NUM_CPUS": os.cpu_count() or 1,
-            "SM_NUM_GPUS": 0,
-            "SM_NUM_NEURONS": 0,
-            "SM_LOG_LEVEL": 20,
-            "SM_OUTPUT_FAILURE": f"{base}/output/failure",
-            "SM_MODULE_DIR": f"{base}/code",
-            "SM_TRAINING_ENV": training_env,
-            "SM_USER_ARGS": training_env["user_args"],
-        }
-    )
-    for channel, path in channel_dirs.items():
-        env[f"SM_CHANNEL_{channel.upper()}"] = path
-    for key, value in user.items():
-        env[f"SM_HP_{key.replace('-', '_').upper()}"] = value
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in env.items()}
-
-
-def hps_user_strings(user: dict[str, Any]) -> dict[str, str]:
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in user.items()}
-
-
-def _upload_training(job, base: str, s3) -> None:
-    output = (job.output_data_config or {}).get("S3OutputPath")
-    if not output:
-        raise JobError("ClientError: OutputDataConfig.S3OutputPath is required")
-    prefix = f"{output.rstrip('/')}/{job.training_job_name}/output"
-    for folder, archive in (("model", "model.tar.gz"), ("output/data", "output.tar.gz")):
-        src = os.path.join(base, folder)
-        if folder != "model" and not os.listdir(src):
-            continue
-        path = os.path.join(base, "..", archive)
-        with tarfile.open(path, "w:gz") as tar:
-            for name in sorted(os.listdir(src)):
-                tar.add(os.path.join(src, name), arcname=name)
-        s3io.upload_file(s3, path, f"{prefix}/{archive}")
-    job.model_artifacts = {"S3ModelArtifacts": f"{prefix}/model.tar.gz"}
-
-
-# --------------------------------------------------------------------------- processing
-def _command_spec(entry: list[str], args: list[str]) -> dict:
-    program = os.path.basename(entry[0])
-    if PYTHONS.match(program) and len(entry) >= 2 and entry[1].endswith(".py"):
-        return {"kind": "script", "path": entry[1], "argv": [*entry[2:], *args]}
-    if PYTHONS.match(program) and not args and len(entry) == 1:
-        raise JobError("ClientError: ContainerEntrypoint runs python without a script")
-    argv = [sys.executable if PYTHONS.match(program) else entry[0], *entry[1:], *args]
-    return {"kind": "command", "argv": argv}
-
-
-def _processing_spec(job, base, s3, credentials, region) -> tuple[dict, list]:
-    app = job.app_specification or {}
-    images.resolve(app.get("ImageUri", ""))
-    cluster = (getattr(job, "processing_resources", None) or {}).get("ClusterConfig", {})
-    _one_instance(cluster.get("InstanceCount", 1))
-    for item in job.processing_inputs or []:
-        source = item.get("S3Input")
-        if not source:
-            raise JobError(
-                f"ClientError: processing input '{item.get('InputName')}': only S3Input "
-                "is supported by localaws (no DatasetDefinition)"
-            )
-        if source.get("S3InputMode", "File") != "File":
-            raise JobError(
-                f"ClientError: processing input '{item.get('InputName')}': S3InputMode "
-                f"'{source.get('S3InputMode')}' is not supported by localaws (File only)"
-            )
-        s3io.download(
-            s3, source["S3Uri"], _local(source["LocalPath"], base), source.get("S3DataType")
-        )
-    for output in (job.processing_output_config or {}).get("Outputs", []):
-        if "S3Output" in output:
-            os.makedirs(_local(output["S3Output"]["LocalPath"], base), exist_ok=True)
-    config = os.path.join(base, "config")
-    request = {
-        "ProcessingJobArn": job.arn,
-        "ProcessingJobName": job.processing_job_name,
-        "AppSpecification": app,
-        "ProcessingInputs": job.processing_inputs or [],
-        "ProcessingOutputConfig": job.processing_output_config or {},
-        "RoleArn": job.role_arn,
-    }
-    with open(os.path.join(config, "processingjobconfig.json"), "w") as fh:
-        json.dump(request, fh, default=str)
-    with open(os.path.join(config, "resourceconfig.json"), "w") as fh:
-        json.dump({"current_host": "algo-1", "hosts": ["algo-1"]}, fh)
-    entry = app.get("ContainerEntrypoint")
-    if not entry:
-        raise JobError(
-            "ClientError: AppSpecification.ContainerEntrypoint is required by localaws "
-            "(the image's default entry point does not exist locally)"
-        )
-    extra = {
-        **(getattr(job, "environment", None) or {}),
-        "PROCESSING_JOB_NAME": job.processing_job_name,
-    }
-    env = _base_env(job, credentials, region, _rewrite(extra, base))
-    spec = _command_spec(
-        _rewrite(list(entry), base), _rewrite(list(app.get("ContainerArguments") or []), base)
-    )
-    spec.update(cwd=base, env=env, failure_file=os.path.join(base, "output", "message"))
-    return spec, []
-
-
-def _local(path: str, base: str) -> str:
-    if not (path == OPT_ML or path.startswith(OPT_ML + "/")):
-        raise JobError(f"ClientError: LocalPath '{path}' must lie under /opt/ml/")
-    return _rewrite(path, base)
-
-
-def _upload_processing(job, base: str, s3) -> None:
-    for output in (job.processing_output_config or {}).get("Outputs", []):
-        target = output.get("S3Output")
-        if target:
-            s3io.upload_dir(s3, _local(target["LocalPath"], base), target["S3Uri"])

@@ -1,7 +1,8 @@
-"""Job output to CloudWatch Logs, in the log groups and streams SageMaker uses.
+"""Job and endpoint output to CloudWatch Logs, in the log groups and streams SageMaker uses.
 
-Group `/aws/sagemaker/TrainingJobs` or `/aws/sagemaker/ProcessingJobs`, stream
-`{job-name}/algo-1-{epoch seconds of the job start}`. Lines are shipped while the job runs.
+Jobs: group `/aws/sagemaker/TrainingJobs` or `/aws/sagemaker/ProcessingJobs`, stream
+`{job-name}/algo-1-{epoch seconds of the job start}`; lines are shipped while the job runs.
+Endpoints: group `/aws/sagemaker/Endpoints/{name}`, stream `{variant}/localaws`.
 """
 
 from __future__ import annotations
@@ -54,3 +55,32 @@ class LogShipper:
                 ],
             )
         return lines
+
+
+_log_streams: set[tuple[str, str, str]] = set()
+
+
+def endpoint_log(region: str, endpoint_name: str, variant: str, *messages: str) -> None:
+    """Write to the endpoint's CloudWatch Logs group as SageMaker does
+    (`/aws/sagemaker/Endpoints/{name}`, stream `{variant}/localaws`). Never raises."""
+    group, stream = f"/aws/sagemaker/Endpoints/{endpoint_name}", f"{variant}/localaws"
+    try:
+        logs = client("logs", admin_credentials(), region)
+        if (region, group, stream) not in _log_streams:
+            for create, kwargs in (
+                (logs.create_log_group, {"logGroupName": group}),
+                (logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
+            ):
+                try:
+                    create(**kwargs)
+                except logs.exceptions.ResourceAlreadyExistsException:
+                    pass
+            _log_streams.add((region, group, stream))
+        now = int(time.time() * 1000)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": now, "message": m} for m in messages],
+        )
+    except Exception:  # logging must never fail a deployment or a request
+        _log_streams.discard((region, group, stream))

@@ -1,1 +1,2 @@
-"""What all of localaws builds on, knowing no AWS service: config, credentials, hooks, patching."""
+"""What all of localaws builds on, knowing no AWS service: config, credentials, hooks, patching,
+crash-safe files, and the request scope."""

@@ -130,7 +130,7 @@ def ensure_admin(state_dir: Path) -> dict[str, str]:
     key = iam.create_access_key(ADMIN_USER)
     creds = {"AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key}
     from localaws.core import hooks
-    from localaws.persistence import write_atomic
+    from localaws.core.files import write_atomic
 
     hooks.changed("iam")
     write_atomic(path, json.dumps({**creds, "UserName": ADMIN_USER}).encode())

@@ -2,7 +2,7 @@
 
 - `changed(service)`: call after mutating a moto backend from a background thread (an
   execution finishing, a job completing). It saves that service's state before returning.
-  Service names are moto's backend names as listed in `localaws.persistence.SERVICES`
+  Service names are moto's backend names as listed in `localaws.persistence.catalog.SERVICES`
   (e.g. "s3", "dynamodb", "iam", "sagemaker", "logs", "stepfunctions",
   "stepfunctions_parser"). Outside the server process it does nothing.
 - `on_restore(callback)`: `callback()` runs once at server start, after the saved state is
@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from localaws.persistence import Store
+
+class Store(Protocol):
+    """What `changed` needs of the snapshot store (`localaws.persistence.store.Store`)."""
+
+    def save(self, service: str) -> None: ...
+
 
 log = logging.getLogger("localaws.state")
 

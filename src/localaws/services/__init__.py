@@ -19,15 +19,17 @@ def groups() -> list[Patches]:
     """Every patch group, in the order they are applied (imports moto: call it when needed)."""
     from localaws.services import moto_dispatch
     from localaws.services.cloudformation import change_sets, parsing, resource_types, stacks
+    from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, simulate
+    from localaws.services.s3 import storage
     from localaws.services.sagemaker import endpoints, jobs, listing, pipelines, registry
     from localaws.services.stepfunctions import backend, execution, tasks
 
     return [
         enforcement.patches,  # first: every request from then on is authenticated
         simulate.patches,
-        # persistence of S3 objects and DynamoDB items goes here ("s3.storage",
-        # "dynamodb.items"): after IAM enforcement, before the compute hooks
+        storage.patches,  # S3 objects as blob files, saved per key name
+        items.patches,  # DynamoDB items saved per hash key
         backend.patches,  # before CloudFormation: stacks create state machines in its backend
         tasks.patches,
         execution.patches,

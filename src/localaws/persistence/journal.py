@@ -23,6 +23,8 @@ import threading
 import zlib
 from pathlib import Path
 
+from localaws.core.files import fsync_dir, fsync_path, write_file
+
 log = logging.getLogger("localaws.journal")
 
 MAGIC = b"LAJ1"
@@ -31,29 +33,6 @@ CHECKPOINT_BYTES = 64 * 1024 * 1024
 CHECKPOINT_SECONDS = 2.0
 
 Record = tuple[str, bytes | None, bool]  # path relative to root, content (None: delete), direct
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file(path: Path, data: bytes, sync: bool = True) -> None:
-    """Replace `path` by `data` atomically (temp + rename), fsynced if `sync`."""
-    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 class _Segment:
@@ -201,7 +180,7 @@ class Journal:
                 if data is None:
                     target.unlink(missing_ok=True)
                 elif direct:
-                    _fsync_path(target)
+                    fsync_path(target)
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     write_file(target, data)
@@ -224,17 +203,6 @@ class Journal:
                 os.close(segment.fd)
                 segment.path.unlink()
                 self._segment = None
-
-
-def _fsync_path(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return  # deleted since (e.g. garbage-collected blob)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_batches(path: Path):

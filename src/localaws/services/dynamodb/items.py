@@ -1,20 +1,24 @@
-"""Which DynamoDB items a request touched, so that only those are saved.
+"""Which DynamoDB items a request touched, so that only those are saved: patch group
+`dynamodb.items`.
 
 moto keeps a table's items in `Table.items` (hash key value -> item, or -> {range: item}).
-`TrackedItems` replaces that dict and, while `tracking()` is active in the current thread,
-records every hash key the request reads or writes. Over-recording (keys only read) only
-costs a few extra saved entries; DynamoDB writes are serialized by the persistence
-middleware, so one request's set is not mixed with another's.
+`TrackedItems` replaces that dict in every table moto creates and records each hash key a
+request reads or writes in the request's scope (`core.request_scope`). Over-recording (keys
+only read) only costs a few extra saved entries; the persistence middleware serializes
+DynamoDB writes, so one request's set is not mixed with another's.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
-_local = threading.local()
+from moto.dynamodb.models.table import Table
+
+from localaws.core import request_scope
+from localaws.core.patching import Patches
+
+patches = Patches("dynamodb.items")
 
 
 class TrackedItems(defaultdict):
@@ -23,9 +27,9 @@ class TrackedItems(defaultdict):
     table_name: str = ""
 
     def _touch(self, key) -> None:
-        touched = getattr(_local, "touched", None)
-        if touched is not None:
-            touched.setdefault(self.table_name, set()).add(key)
+        scope = request_scope.current()
+        if scope is not None:
+            scope.dynamodb_keys.setdefault(self.table_name, set()).add(key)
 
     def __getitem__(self, key):
         self._touch(key)
@@ -61,7 +65,7 @@ def _rebuild(table_name: str, items: dict) -> TrackedItems:
     return tracked
 
 
-def track(table) -> bool:
+def track(table: Table) -> bool:
     """Make `table.items` tracked; False if it was not (its items must all be saved)."""
     items = table.items
     if isinstance(items, TrackedItems) and items.table_name == table.name:
@@ -72,28 +76,8 @@ def track(table) -> bool:
     return False
 
 
-@contextmanager
-def tracking() -> Iterator[dict]:
-    """Collect {table name: hash keys} touched in this thread inside the block."""
-    touched: dict = {}
-    _local.touched = touched
-    try:
-        yield touched
-    finally:
-        _local.touched = None
-
-
-def install() -> None:
-    """Track the items of every table moto creates from now on."""
-    from moto.dynamodb.models.table import Table
-
-    if getattr(Table, "_localaws_tracked", False):
-        return
-    original = Table.__init__
-
-    def __init__(self, *args, **kwargs) -> None:
-        original(self, *args, **kwargs)
-        track(self)
-
-    Table.__init__ = __init__
-    Table._localaws_tracked = True
+@patches.wrap(Table, "__init__")
+def _init(original: Any, self: Table, *args: Any, **kwargs: Any) -> None:
+    """Track the items of every table moto creates."""
+    original(self, *args, **kwargs)
+    track(self)

@@ -1,0 +1,61 @@
+"""Crash-safe file writes and sizes: the file helpers every localaws layer may use."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory `path` (creations, renames) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync the file at `path`; a file deleted meanwhile is not an error."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return  # deleted since (e.g. garbage-collected blob)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: Path, data: bytes, sync: bool = True) -> None:
+    """Replace `path` by `data` atomically (temp + rename), fsynced if `sync`."""
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves either the old or the new content."""
+    write_file(path, data)
+    fsync_dir(path.parent)
+
+
+def tree_size(root: Path) -> int:
+    """Bytes of every file under `root` (files vanishing meanwhile count as 0)."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,1 @@
+"""localaws's changes to moto's DynamoDB (see `items`)."""
