@@ -12,9 +12,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
+
+    from helpers.session import AwsSession
 
 COLUMNS = ["step", "type", "after", "runs", "image", "inputs", "outputs", "decides / registers"]
 CONDITION_SYMBOLS = {
@@ -225,30 +231,25 @@ def steps_table(
     `execution_parameters` fills in parameter values (default: the definition's defaults);
     `read_s3(uri) -> bytes`, if given, names the training entry script.
     """
-    if isinstance(definition, str):
-        definition = json.loads(definition)
-    values = parameter_values(definition, execution_parameters)
+    spec: Mapping[str, Any] = json.loads(definition) if isinstance(definition, str) else definition
+    values = parameter_values(spec, execution_parameters)
+    describe: dict[str, Callable[[dict, Mapping[str, str]], dict[str, str]]] = {
+        "Processing": _processing,
+        "Training": partial(_training, read_s3=read_s3),
+        "Condition": _condition,
+        "RegisterModel": _register,
+        "Fail": _fail,
+    }
     branches = {
         branch["Name"]: step["Name"]
-        for step in definition["Steps"]
+        for step in spec["Steps"]
         for key in ("IfSteps", "ElseSteps")
         for branch in step.get("Arguments", {}).get(key, [])
     }
     rows = []
-    for step in flatten_steps(definition):
+    for step in flatten_steps(spec):
         kind = step["Type"]
-        if kind == "Processing":
-            details = _processing(step, values)
-        elif kind == "Training":
-            details = _training(step, values, read_s3)
-        elif kind == "Condition":
-            details = _condition(step, values)
-        elif kind == "RegisterModel":
-            details = _register(step, values)
-        elif kind == "Fail":
-            details = _fail(step, values)
-        else:
-            details = {"runs": f"({kind} step)"}
+        details = describe[kind](step, values) if kind in describe else {"runs": f"({kind} step)"}
         args = step.get("Arguments", {})
         after = _upstream(args["Conditions"] if kind == "Condition" else args)
         after |= set(step.get("DependsOn", []))
@@ -265,7 +266,7 @@ def steps_table(
     return pd.DataFrame(rows, columns=COLUMNS).fillna("-")
 
 
-def styled(table: pd.DataFrame):
+def styled(table: pd.DataFrame) -> HTML:
     """`table` as HTML for a notebook: multi-line cells kept, left-aligned, no index."""
     from IPython.display import HTML
 
@@ -280,7 +281,7 @@ def styled(table: pd.DataFrame):
 
 
 def described_steps_table(
-    session, pipeline_name: str, execution_parameters: list[dict] | None = None
+    session: AwsSession, pipeline_name: str, execution_parameters: list[dict] | None = None
 ) -> pd.DataFrame:
     """`steps_table` of a pipeline as SageMaker describes it (`DescribePipeline`)."""
     described = session.client("sagemaker").describe_pipeline(PipelineName=pipeline_name)

@@ -4,9 +4,12 @@ predictions of 03, the leftovers of 99, named ARNs) and JSON-ready summaries of 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from helpers.pipeline import ExecutionResult
 
 # A failed execution whose only failed step is this one missed the accuracy threshold: an
 # expected outcome (nothing registered), not an error.
@@ -18,7 +21,7 @@ def key_values(values: Mapping[str, Any], key: str = "name", value: str = "value
     return pd.DataFrame(list(values.items()), columns=[key, value])
 
 
-def execution_summary(result) -> dict[str, Any]:
+def execution_summary(result: ExecutionResult) -> dict[str, Any]:
     """A pipeline `ExecutionResult` as JSON-ready values: status, failure reason, each step's
     status, the registered model package and its version number (None if nothing registered)."""
     arn = result.model_package_arn
@@ -32,7 +35,7 @@ def execution_summary(result) -> dict[str, Any]:
     }
 
 
-def execution_outcome(result) -> str:
+def execution_outcome(result: ExecutionResult) -> str:
     """One line on how the execution ended; raises if it failed for any reason other than
     the accuracy threshold (the notebook must stop there)."""
     if result.status == "Succeeded":
