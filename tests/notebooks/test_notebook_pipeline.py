@@ -26,12 +26,12 @@ def displayed(notebook: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def aws(localaws):
+def session(localaws):
     return connect("local")
 
 
 @pytest.fixture(scope="module")
-def chains(localaws, aws, tmp_path_factory):
+def chains(localaws, session, tmp_path_factory):
     """Both tenants through 00 -> 01 -> 02, then 02 once more for the first tenant."""
     runs = {}
     for tenant in TENANTS:
@@ -42,8 +42,8 @@ def chains(localaws, aws, tmp_path_factory):
     return runs
 
 
-def test_chain_registers_versions_with_tenant_specific_metrics(aws, chains):
-    versions = {t: registry.tenant_versions(aws, t) for t in TENANTS}
+def test_chain_registers_versions_with_tenant_specific_metrics(session, chains):
+    versions = {t: registry.tenant_versions(session, t) for t in TENANTS}
     assert len(versions[TENANTS[0]]) == 2 and len(versions[TENANTS[1]]) == 1
     for tenant, frame in versions.items():
         assert set(frame["status"]) == {"PendingManualApproval"}
@@ -94,8 +94,8 @@ def test_notebook_records_the_run_and_shows_graph_table_metrics_and_versions(cha
     assert again["version"] == 2
 
 
-def test_failing_condition_registers_nothing_and_shows_the_fail_message(aws, chains, tmp_path):
-    before = len(registry.tenant_versions(aws, TENANTS[1], with_metrics=False))
+def test_failing_condition_registers_nothing_and_shows_the_fail_message(session, chains, tmp_path):
+    before = len(registry.tenant_versions(session, TENANTS[1], with_metrics=False))
     (notebook,) = run_chain(
         TENANTS[1], tmp_path, ("02_pipeline",), extra={"02_pipeline": {"accuracy_threshold": 0.99}}
     )
@@ -108,17 +108,17 @@ def test_failing_condition_registers_nothing_and_shows_the_fail_message(aws, cha
     assert "is below the threshold 0.99 by 0." in message
     assert message in execution["failure_reason"]
     assert execution["model_package_arn"] is None and execution["version"] is None
-    assert len(registry.tenant_versions(aws, TENANTS[1], with_metrics=False)) == before
+    assert len(registry.tenant_versions(session, TENANTS[1], with_metrics=False)) == before
 
 
-def test_malformed_tenant_data_fails_at_preprocessing_naming_the_problem(aws, chains):
-    target = pipeline.tenant_target(aws, TENANTS[1])
-    s3 = aws.client("s3")
+def test_malformed_tenant_data_fails_at_preprocessing_naming_the_problem(session, chains):
+    target = pipeline.tenant_target(session, TENANTS[1])
+    s3 = session.client("s3")
     key = "data/raw/broken/churn.csv"
     s3.put_object(Bucket=target.bucket, Key=key, Body=b"State,Account Length,Churn?\nCA,12,True.\n")
     result = pipeline.wait(
-        aws,
-        pipeline.start(aws, TENANTS[1], input_data_url=f"s3://{target.bucket}/{key}"),
+        session,
+        pipeline.start(session, TENANTS[1], input_data_url=f"s3://{target.bucket}/{key}"),
         progress=False,
     )
     assert result.status == "Failed"
@@ -128,10 +128,12 @@ def test_malformed_tenant_data_fails_at_preprocessing_naming_the_problem(aws, ch
     assert "Preprocess" in result.failure_reason
 
 
-def test_tenant_execution_cannot_read_another_tenants_data(aws, chains):
-    other = pipeline.tenant_target(aws, TENANTS[1])
+def test_tenant_execution_cannot_read_another_tenants_data(session, chains):
+    other = pipeline.tenant_target(session, TENANTS[1])
     result = pipeline.wait(
-        aws, pipeline.start(aws, TENANTS[0], input_data_url=other.input_data_url), progress=False
+        session,
+        pipeline.start(session, TENANTS[0], input_data_url=other.input_data_url),
+        progress=False,
     )
     assert result.status == "Failed"
     assert [s.name for s in result.steps] == ["Preprocess"]
