@@ -12,6 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from helpers import summaries
+from helpers.results import read_results
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO / "notebooks"
 CHAIN = ("00_setup", "01_create_tenant", "02_pipeline", "03_deploy")
@@ -56,14 +59,20 @@ def run_chain(
     return done
 
 
-def last_printed_line(notebook: Path) -> str | None:
-    """The last line the notebook's last code cell printed (the demo's closing prediction)."""
-    cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
-    for output in reversed(cells[-1].get("outputs", []) if cells else []):
-        if output.get("output_type") == "stream" and output.get("name") == "stdout":
-            text = "".join(output["text"]).strip()
-            return text.splitlines()[-1] if text else None
-    return None
+def closing_line(notebook: Path) -> str | None:
+    """The demo's closing prediction line, rebuilt from the values an executed 03 recorded
+    (None if it recorded no deployment or predictions, e.g. it stopped early)."""
+    results = read_results(notebook)
+    deployment, predictions = results.get("deployment"), results.get("predictions")
+    if not deployment or not predictions or not predictions["probabilities"]:
+        return None
+    return summaries.closing_line(
+        deployment["tenant"],
+        deployment["endpoint"],
+        deployment["version"],
+        predictions["probabilities"][0],
+        bool(predictions["labels"][0]),
+    )
 
 
 def refresh_committed() -> None:
@@ -74,18 +83,47 @@ def refresh_committed() -> None:
         for name in FULL_CHAIN:
             source = NOTEBOOK_DIR / f"{name}.ipynb"
             run_notebook(source, source)
-            strip_run_metadata(source)
+            tidy_committed(source)
 
 
-def strip_run_metadata(notebook: Path) -> None:
-    """Drop papermill's run metadata (absolute paths, timestamps): committed notebooks keep
-    only their cells and outputs."""
+def tidy_committed(notebook: Path) -> None:
+    """Make an executed notebook fit to commit: drop papermill's run metadata (absolute paths,
+    timestamps) and show each cell's printed text as a reader sees it (`compact_streams`)."""
     nb = json.loads(notebook.read_text())
     nb["metadata"].pop("papermill", None)
     for cell in nb["cells"]:
         for key in ("papermill", "execution"):
             cell.get("metadata", {}).pop(key, None)
+        if "outputs" in cell:
+            cell["outputs"] = compact_streams(cell["outputs"])
     notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def compact_streams(outputs: list[dict]) -> list[dict]:
+    """Merge consecutive chunks of the same stream and apply their carriage returns, as a
+    terminal or Jupyter shows them: a progress bar's frames become its final line."""
+    merged: list[dict] = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            output.get("output_type") == "stream"
+            and previous is not None
+            and previous.get("output_type") == "stream"
+            and previous["name"] == output["name"]
+        ):
+            previous["text"] = _text(previous) + _text(output)
+        else:
+            merged.append(dict(output))
+    for output in merged:
+        if output.get("output_type") == "stream":
+            lines = _text(output).split("\n")
+            output["text"] = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+    return [o for o in merged if o.get("output_type") != "stream" or o["text"].strip()]
+
+
+def _text(output: dict) -> str:
+    text = output.get("text", "")
+    return text if isinstance(text, str) else "".join(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nExecuted notebooks for tenant {args.tenant!r}:")
     for path in executed:
         print(f"  {path}")
-    if executed and executed[-1].stem == "03_deploy" and (line := last_printed_line(executed[-1])):
+    if executed and executed[-1].stem == "03_deploy" and (line := closing_line(executed[-1])):
         print(f"\n{line}")
     return 0
 

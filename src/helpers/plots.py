@@ -18,6 +18,7 @@ STATUS_COLORS = {
     "Stopped": "#ef6c00",
     "Not run": "#9e9e9e",
 }
+DEFINED_COLOR = "#37474f"
 # (x, y) of each step of the model build pipeline in the picture.
 LAYOUT = {
     "Preprocess": (0, 0),
@@ -36,8 +37,16 @@ EDGES = [
 ]
 
 
-def pipeline_graph(statuses: Mapping[str, str], title: str = "") -> Figure:
-    """The pipeline's steps as boxes coloured by status (steps absent: 'Not run')."""
+def pipeline_graph(
+    statuses: Mapping[str, str] | None = None,
+    title: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """The pipeline's steps as boxes coloured by status (steps absent: 'Not run').
+
+    With `statuses` None it draws the pipeline as defined: neutral boxes, each with its line of
+    `labels` (e.g. the step type) under its name.
+    """
     fig = Figure(figsize=(11, 3.2))
     ax = fig.subplots()
     for a, b in EDGES:
@@ -63,8 +72,11 @@ def pipeline_graph(statuses: Mapping[str, str], title: str = "") -> Figure:
                 color="#555",
             )
     for name, (x, y) in LAYOUT.items():
-        status = statuses.get(name, "Not run")
-        color = STATUS_COLORS.get(status, "#6a1b9a")
+        if statuses is None:
+            status, color = (labels or {}).get(name, ""), DEFINED_COLOR
+        else:
+            status = statuses.get(name, "Not run")
+            color = STATUS_COLORS.get(status, "#6a1b9a")
         ax.add_patch(
             FancyBboxPatch(
                 (x - 0.38, y - 0.22),

@@ -1,5 +1,6 @@
 """Notebook 02 end to end on localaws: the chain 00 -> 01 -> 02 under papermill for two tenants,
-a second run, a failing accuracy condition, malformed tenant data, and tenant isolation."""
+a second run, a failing accuracy condition, malformed tenant data, and tenant isolation.
+The notebook's results are read from the values it recorded (helpers.results)."""
 
 from __future__ import annotations
 
@@ -10,30 +11,27 @@ import pytest
 
 from helpers import pipeline, registry
 from helpers.chain import run_chain
+from helpers.results import read_results
 from helpers.session import connect
 
 pytestmark = pytest.mark.slow
 TENANTS = ("pipe-alpha", "pipe-beta")
+SUCCESS = {s: "Succeeded" for s in pipeline.STEP_ORDER if s != "AccuracyTooLow"}
 
 
-def outputs(notebook: Path) -> tuple[str, list[str]]:
-    """(all text output, list of image mime types) of an executed notebook."""
-    texts, images = [], []
-    for cell in json.loads(notebook.read_text())["cells"]:
-        for out in cell.get("outputs", []):
-            text = out.get("text") or out.get("data", {}).get("text/plain", "")
-            texts.append(text if isinstance(text, str) else "".join(text))
-            images += [k for k in out.get("data", {}) if k.startswith("image/")]
-    return "\n".join(texts), images
+def displayed(notebook: Path) -> list[dict]:
+    """The rich outputs (their `data`: MIME type -> content) an executed notebook displays."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return [out["data"] for cell in cells for out in cell.get("outputs", []) if "data" in out]
 
 
 @pytest.fixture(scope="module")
-def aws(localaws):
+def session(localaws):
     return connect("local")
 
 
 @pytest.fixture(scope="module")
-def chains(localaws, aws, tmp_path_factory):
+def chains(localaws, session, tmp_path_factory):
     """Both tenants through 00 -> 01 -> 02, then 02 once more for the first tenant."""
     runs = {}
     for tenant in TENANTS:
@@ -44,8 +42,8 @@ def chains(localaws, aws, tmp_path_factory):
     return runs
 
 
-def test_chain_registers_versions_with_tenant_specific_metrics(aws, chains):
-    versions = {t: registry.tenant_versions(aws, t) for t in TENANTS}
+def test_chain_registers_versions_with_tenant_specific_metrics(session, chains):
+    versions = {t: registry.tenant_versions(session, t) for t in TENANTS}
     assert len(versions[TENANTS[0]]) == 2 and len(versions[TENANTS[1]]) == 1
     for tenant, frame in versions.items():
         assert set(frame["status"]) == {"PendingManualApproval"}
@@ -57,39 +55,70 @@ def test_chain_registers_versions_with_tenant_specific_metrics(aws, chains):
     # Same tenant, data and parameters: the run reproduces (committed outputs stay valid).
     first, second = (versions[TENANTS[0]].iloc[i] for i in (0, 1))
     assert [first[m] for m in registry.METRICS] == [second[m] for m in registry.METRICS]
+    # Each notebook recorded the version it registered, with that version's metrics.
+    for notebook, tenant in (
+        (chains[TENANTS[0]][-1], TENANTS[0]),
+        (chains["again"][-1], TENANTS[0]),
+        (chains[TENANTS[1]][-1], TENANTS[1]),
+    ):
+        results = read_results(notebook)
+        row = versions[tenant].set_index("arn").loc[results["execution"]["model_package_arn"]]
+        assert results["execution"]["version"] == row["version"]
+        assert results["metrics"] == pytest.approx({m: row[m] for m in registry.METRICS})
 
 
-def test_notebook_shows_progress_graph_metrics_and_versions(chains):
-    text, images = outputs(chains[TENANTS[1]][-1])
-    assert "Succeeded" in text and f"model-package/mt-{TENANTS[1]}/1" in text
-    assert "pipeline: 100%" in text  # the progress bar reached the end
-    assert "accuracy" in text and "PendingManualApproval" in text
-    # pipeline graph, ROC curve, confusion matrix, feature importance
-    assert images.count("image/png") == 4
-    text, _ = outputs(chains["again"][-1])
-    assert f"model-package/mt-{TENANTS[0]}/2" in text
+def test_notebook_records_the_run_and_shows_graph_table_metrics_and_versions(chains):
+    results = read_results(chains[TENANTS[1]][-1])
+    execution = results["execution"]
+    assert execution["status"] == "Succeeded" and execution["failure_reason"] == ""
+    assert execution["steps"] == SUCCESS  # every step ran to the end
+    assert execution["model_package_arn"].endswith(f"model-package/mt-{TENANTS[1]}/1")
+    assert execution["version"] == 1
+    assert results["execution_arn"].startswith(results["pipeline_arn"] + "/execution/")
+    assert set(results["metrics"]) == set(registry.METRICS)
+    assert 0.7 <= results["metrics"]["accuracy"] <= 1
+    assert [(v["version"], v["status"]) for v in results["versions"]] == [
+        (1, "PendingManualApproval")
+    ]
+    data = displayed(chains[TENANTS[1]][-1])
+    # the pipeline as defined and as run, ROC curve, confusion matrix, feature importance
+    assert sum("image/png" in d for d in data) == 5
+    # the step table, read from the definition SageMaker holds
+    tables = ["".join(d["text/html"]) for d in data if "text/html" in d]
+    (steps,) = [t for t in tables if "decides / registers" in t]
+    for shown in ("python3 preprocess.py", "train.py on xgboost", "python3 evaluate.py"):
+        assert shown in steps
+    assert "AccuracyThreshold (0.7): RegisterModel; else: AccuracyTooLow" in steps
+    again = read_results(chains["again"][-1])["execution"]
+    assert again["model_package_arn"].endswith(f"model-package/mt-{TENANTS[0]}/2")
+    assert again["version"] == 2
 
 
-def test_failing_condition_registers_nothing_and_shows_the_fail_message(aws, chains, tmp_path):
-    before = len(registry.tenant_versions(aws, TENANTS[1], with_metrics=False))
+def test_failing_condition_registers_nothing_and_shows_the_fail_message(session, chains, tmp_path):
+    before = len(registry.tenant_versions(session, TENANTS[1], with_metrics=False))
     (notebook,) = run_chain(
         TENANTS[1], tmp_path, ("02_pipeline",), extra={"02_pipeline": {"accuracy_threshold": 0.99}}
     )
-    text, _ = outputs(notebook)
-    assert "AccuracyTooLow" in text
-    assert f"Model not registered for tenant {TENANTS[1]}: accuracy 0." in text
-    assert "is below the threshold 0.99 by 0." in text
-    assert len(registry.tenant_versions(aws, TENANTS[1], with_metrics=False)) == before
+    execution = read_results(notebook)["execution"]
+    assert execution["status"] == "Failed"
+    expected = {s: "Succeeded" for s in ("Preprocess", "Train", "Evaluate", "CheckAccuracy")}
+    assert execution["steps"] == {**expected, "AccuracyTooLow": "Failed"}
+    message = execution["failure_reasons"]["AccuracyTooLow"]
+    assert f"Model not registered for tenant {TENANTS[1]}: accuracy 0." in message
+    assert "is below the threshold 0.99 by 0." in message
+    assert message in execution["failure_reason"]
+    assert execution["model_package_arn"] is None and execution["version"] is None
+    assert len(registry.tenant_versions(session, TENANTS[1], with_metrics=False)) == before
 
 
-def test_malformed_tenant_data_fails_at_preprocessing_naming_the_problem(aws, chains):
-    target = pipeline.tenant_target(aws, TENANTS[1])
-    s3 = aws.client("s3")
+def test_malformed_tenant_data_fails_at_preprocessing_naming_the_problem(session, chains):
+    target = pipeline.tenant_target(session, TENANTS[1])
+    s3 = session.client("s3")
     key = "data/raw/broken/churn.csv"
     s3.put_object(Bucket=target.bucket, Key=key, Body=b"State,Account Length,Churn?\nCA,12,True.\n")
     result = pipeline.wait(
-        aws,
-        pipeline.start(aws, TENANTS[1], input_data_url=f"s3://{target.bucket}/{key}"),
+        session,
+        pipeline.start(session, TENANTS[1], input_data_url=f"s3://{target.bucket}/{key}"),
         progress=False,
     )
     assert result.status == "Failed"
@@ -99,10 +128,12 @@ def test_malformed_tenant_data_fails_at_preprocessing_naming_the_problem(aws, ch
     assert "Preprocess" in result.failure_reason
 
 
-def test_tenant_execution_cannot_read_another_tenants_data(aws, chains):
-    other = pipeline.tenant_target(aws, TENANTS[1])
+def test_tenant_execution_cannot_read_another_tenants_data(session, chains):
+    other = pipeline.tenant_target(session, TENANTS[1])
     result = pipeline.wait(
-        aws, pipeline.start(aws, TENANTS[0], input_data_url=other.input_data_url), progress=False
+        session,
+        pipeline.start(session, TENANTS[0], input_data_url=other.input_data_url),
+        progress=False,
     )
     assert result.status == "Failed"
     assert [s.name for s in result.steps] == ["Preprocess"]

@@ -1,45 +1,61 @@
-"""Notebooks 00 -> 01 -> 99 under papermill for two tenants side by side."""
+"""Notebooks 00 -> 01 -> 99 under papermill for two tenants side by side, checked on the values
+each notebook recorded (helpers.results) and on the tenants' resources themselves."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from helpers import tenants
 from helpers.chain import run_chain
+from helpers.results import read_results
 from helpers.session import connect
 
 pytestmark = pytest.mark.slow
+STACK_OUTPUTS = {
+    "CreateTenantStateMachineArn",
+    "DeleteTenantStateMachineArn",
+    "DeployTenantStateMachineArn",
+    "PipelineRoleArn",
+    "ResourcePrefix",
+    "StateMachineRoleArn",
+    "TenantTableName",
+}
 
 
-def _outputs_text(path) -> str:
-    notebook = json.loads(path.read_text())
-    texts = []
-    for cell in notebook["cells"]:
-        for output in cell.get("outputs", []):
-            texts += (
-                output.get("text", [])
-                if isinstance(output.get("text"), list)
-                else [output.get("text", "")]
-            )
-            data = output.get("data", {})
-            texts += data.get("text/plain", [])
-    return "".join(texts)
+def entered_states(session, execution_arn: str) -> list[str]:
+    """The states a Step Functions execution entered, in order."""
+    events = session.client("stepfunctions").get_execution_history(
+        executionArn=execution_arn, maxResults=1000
+    )["events"]
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
 
 
 def test_two_tenants_onboarded_then_one_removed(localaws, tmp_path):
     first, second = "nb-alpha", "nb-beta"
+    session = connect("local")
     for tenant in (first, second):
         done = run_chain(tenant, tmp_path / tenant, notebooks=("00_setup", "01_create_tenant"))
         assert [p.name for p in done] == ["00_setup.ipynb", "01_create_tenant.ipynb"]
-        text = _outputs_text(done[1])
-        assert "-> ActivateTenant" in text and f"tenant-id={tenant}" in text
-        assert "data/raw/churn.csv" in text
+        setup, created = (read_results(p) for p in done)
+        assert set(setup["stack_outputs"]) == STACK_OUTPUTS
+        assert setup["stack_outputs"]["TenantTableName"] == "allTenants"
+        description = created["tenant"]
+        assert description == tenants.describe_tenant(session, tenant)
+        assert description["item"]["tenant-status"] == "ACTIVE"
+        assert description["bucket"]["tags"]["tenant-id"] == tenant
+        assert [o["key"] for o in description["bucket"]["objects"]] == ["data/raw/churn.csv"]
+        bucket = description["bucket"]["name"]
+        assert created["upload"] == {"rows": 5000, "uri": f"s3://{bucket}/data/raw/churn.csv"}
+        execution = description["item"]["tenant-execution"]
+        assert "ActivateTenant" in entered_states(session, execution)
 
-    session = connect("local")
     before = tenants.describe_tenant(session, second)
-    run_chain(first, tmp_path / f"{first}-cleanup", notebooks=("99_cleanup",))
+    (cleanup,) = run_chain(first, tmp_path / f"{first}-cleanup", notebooks=("99_cleanup",))
+    results = read_results(cleanup)
+    assert results["deletion"] == {"existed": True, "status": "SUCCEEDED"}
+    assert results["leftovers"] and not any(results["leftovers"].values())
 
     assert not any(tenants.tenant_leftovers(session, first).values())
     after = tenants.describe_tenant(session, second)
@@ -47,8 +63,12 @@ def test_two_tenants_onboarded_then_one_removed(localaws, tmp_path):
     assert [o["key"] for o in after["bucket"]["objects"]] == ["data/raw/churn.csv"]
 
     done = run_chain(second, tmp_path / f"{second}-cleanup", notebooks=("99_cleanup",))
-    assert "stack kept" in _outputs_text(done[0])
+    results = read_results(done[0])
+    assert results["stack"] == "kept"
+    assert results["deletion"] == {"existed": True, "status": "SUCCEEDED"}
     assert not any(tenants.tenant_leftovers(session, second).values())
     # Cleaning up a tenant that is gone is a no-op that still reports nothing left.
     done = run_chain(second, tmp_path / "again", notebooks=("99_cleanup",))
-    assert "does not exist: nothing to delete" in _outputs_text(done[0])
+    results = read_results(done[0])
+    assert results["deletion"] == {"existed": False, "status": None}
+    assert not any(results["leftovers"].values())
