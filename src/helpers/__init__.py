@@ -3,6 +3,9 @@
 Modules (imports go down this list; none imports a notebook or localaws' internals):
 
 - `chain`: run the notebook chain with papermill (`make demo`);
+- `results`: `record(name, value)` in a notebook, `read_results(path)` in tests;
+- `summaries`: the small tables and lines notebooks show (key values, predictions, leftovers);
+- `pipeline_view`: the step table of a pipeline definition (what runs where, in and out);
 - `plots`, `plots_data`: figures for the notebooks;
 - `deploy`: deploy a tenant's approved version (deploy state machine), endpoint status, invoke;
 - `approval`: approve / reject a tenant's model versions, the versions table;
@@ -30,10 +33,12 @@ calls, in workflow order:
     data.generate_churn(tenant_id, rows)
     pipeline.upsert(session); pipeline.start(session, tenant_id, table_name, **options)  # 02
     pipeline.wait(session, execution_arn) -> ExecutionResult (.table(), .steps, .status)
+    pipeline_view.described_steps_table(session, name); plots.pipeline_graph(statuses)
     pipeline.evaluation_report(session, result); pipeline.metrics_summary(report)
     registry.tenant_versions(session, tenant_id, table_name)
     approval.versions_table / latest_version / approve(session, tenant_id, version, comment)  # 03
     deploy.deploy(session, tenant_id, version=...) -> Deployment
     deploy.endpoint_status / tenant_item / sample_rows / invoke(session, tenant_id, rows)
     tenants.delete_tenant(session, tenant_id, table_name); tenants.tenant_leftovers  # 99
+    results.record(name, value)                                     # every notebook
 """

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import approval, deploy
+from helpers import approval, deploy, registry
 from helpers.chain import closing_line, run_chain
+from helpers.naming import model_package_group
 from helpers.results import read_results
 from helpers.session import connect
 from helpers.tenants import tenant_leftovers
@@ -86,7 +87,7 @@ def test_second_version_is_approved_and_served(session, chains):
     results = read_results(chains["again"][-1])
     assert_serves(results, TENANTS[0], 2)
     assert results["latest_version"] == {"version": 2, "status": "Approved"}
-    versions = approval.list_versions(session, TENANTS[0])
+    versions = registry.list_versions(session, model_package_group(TENANTS[0]))
     assert [(v.version, v.status) for v in versions] == [(2, "Approved"), (1, "Approved")]
     status = deploy.endpoint_status(session, TENANTS[0])
     assert status["ModelPackage"] == versions[0].arn
