@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TENANT ?= demo
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test lint lab bench up down status clean
+.PHONY: install demo test test-fast lint format lab bench up down status clean
 
 install: $(STAMP)
 
@@ -31,12 +31,22 @@ status: install
 demo: up
 	$(PY) -m helpers.chain --tenant $(TENANT) --out runs/$(TENANT)
 
+LINTED := src tests benchmarks conftest.py
+
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks notebooks
+	$(VENV)/bin/ruff check $(LINTED) notebooks
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy src/helpers
+
+format: install
+	$(VENV)/bin/ruff format $(LINTED)
 
 test: install lint
 	$(PY) -m pytest
+
+# The edit loop: unit and fast integration tests (no notebook chains, no kill -9 runs).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" tests
 
 lab: up
 	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -q -e ".[dev,lab]"
