@@ -15,7 +15,11 @@ import pytest
 from localaws.cli import env_vars
 
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
-pytestmark = pytest.mark.skipif(AWS is None, reason="the AWS CLI (awscli) is not installed")
+# slow: each AWS CLI call starts a Python interpreter
+pytestmark = [
+    pytest.mark.skipif(AWS is None, reason="the AWS CLI (awscli) is not installed"),
+    pytest.mark.slow,
+]
 
 
 @pytest.fixture(scope="module")

@@ -343,6 +343,7 @@ def test_on_failure_keeps_or_deletes_the_failed_stack(clients, definitions, on_f
     assert table not in ddb.list_tables()["TableNames"]
 
 
+@pytest.mark.slow
 def test_aws_cli_deploy_uses_change_sets_like_aws(clients, definitions, localaws):
     cf = clients("cloudformation")
     name, table = uid("cfn-cli"), uid("cfn-cli-table")

@@ -304,6 +304,7 @@ def test_killed_job_process_fails_the_job(clients, tenant):
     assert "killed by signal SIGKILL" in job["FailureReason"]
 
 
+@pytest.mark.slow
 def test_killed_worker_fails_its_jobs_and_a_new_one_takes_over(clients, tenant):
     name = unique("orphan")
     pid = _start_sleeper(clients, tenant, name)
@@ -569,6 +570,7 @@ def test_worker_pool_runs_scripts_reports_exit_and_kills(tmp_path, warm):
         pool.shutdown()
 
 
+@pytest.mark.slow
 def test_training_job_stops_on_request_and_at_max_runtime(clients, tenant):
     bucket, role = tenant
     sm, s3 = clients("sagemaker"), clients("s3")

@@ -10,6 +10,9 @@ import boto3
 import pytest
 from compute_helpers import SKLEARN_IMAGE, XGBOOST_IMAGE, job_log, make_bucket_and_role
 
+# real pipelines with real jobs
+pytestmark = pytest.mark.slow
+
 SDK_CONFIG = {
     "SchemaVersion": "1.0",
     "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},

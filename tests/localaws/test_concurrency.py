@@ -5,10 +5,14 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from botocore.config import Config as BotoConfig
 from test_persistence import Server
 
 from localaws.cli import stop
+
+# 8 threads x hundreds of requests, then a restart
+pytestmark = pytest.mark.slow
 
 THREADS = 8
 ROUNDS = 40  # x 5 requests each = 200 requests per thread

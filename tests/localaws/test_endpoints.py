@@ -382,6 +382,7 @@ def test_endpoint_keeps_serving_when_its_records_are_deleted_then_stops_when_del
     assert err.value.response["Error"]["Code"] == "ValidationError"
 
 
+@pytest.mark.slow
 def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
     """Its own server with room for ONE loaded model: two endpoints invoked in turn keep
     answering with their own model (evicted and reloaded on demand); after SIGKILL and a
@@ -478,6 +479,7 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
         stop(config)
 
 
+@pytest.mark.slow
 def test_aws_cli_invokes_an_endpoint(env, tmp_path):
     import os
     import subprocess

@@ -14,6 +14,9 @@ import pytest
 
 from localaws.ephemeral import free_port
 
+# each test starts and stops private servers
+pytestmark = pytest.mark.slow
+
 
 def run(state_dir: Path, port: int, *args: str, stdin=subprocess.DEVNULL):
     env = {**os.environ, "LOCALAWS_STATE_DIR": str(state_dir), "LOCALAWS_PORT": str(port)}

@@ -18,6 +18,9 @@ from localaws.cli import env_vars, start, stop
 from localaws.core.config import Config
 from localaws.ephemeral import free_port
 
+# kill -9 and restarts of private servers: minutes in all
+pytestmark = pytest.mark.slow
+
 ROLE_TRUST = json.dumps(
     {
         "Version": "2012-10-17",

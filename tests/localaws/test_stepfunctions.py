@@ -679,6 +679,7 @@ def test_sagemaker_job_sync_waits_for_the_job(clients, admin_role):
     assert json.loads(failed["cause"])["ProcessingJobStatus"] == "Failed"
 
 
+@pytest.mark.slow
 def test_wait_for_task_token_callback(clients, admin_role):
     s3, sfn = clients("s3"), clients("stepfunctions")
     bucket = uid("sfn-callback")
