@@ -64,9 +64,9 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def test_read_good_csv_roundtrip():
-    df = data.generate_churn("acme", 50)
+    df = data.generate_churn("acme", 200)
     back = data.read_churn_csv(csv_bytes(df))
-    assert list(back.columns) == data.COLUMNS and len(back) == 50
+    assert list(back.columns) == data.COLUMNS and len(back) == 200
 
 
 @pytest.mark.parametrize(
@@ -129,8 +129,8 @@ def test_upload_validates_first_and_uploads_nothing_when_bad(clients, tmp_path):
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="data/raw/churn.csv")
     path = tmp_path / "churn.csv"
-    path.write_bytes(csv_bytes(data.generate_churn("acme", 10)))
+    path.write_bytes(csv_bytes(data.generate_churn("acme", 200)))
     uri = data.upload_churn(s3, bucket, path)
     assert uri == f"s3://{bucket}/data/raw/churn.csv"
     body = s3.get_object(Bucket=bucket, Key="data/raw/churn.csv")["Body"].read()
-    assert data.read_churn_csv(body).shape == (10, 21)
+    assert data.read_churn_csv(body).shape == (200, 21)
