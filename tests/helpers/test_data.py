@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import numpy as np
@@ -134,3 +135,69 @@ def test_upload_validates_first_and_uploads_nothing_when_bad(clients, tmp_path):
     assert uri == f"s3://{bucket}/data/raw/churn.csv"
     body = s3.get_object(Bucket=bucket, Key="data/raw/churn.csv")["Body"].read()
     assert data.read_churn_csv(body).shape == (200, 21)
+
+
+def latin1(df: pd.DataFrame) -> bytes:
+    return (
+        df.assign(State=["QU"] * len(df))
+        .to_csv(index=False)
+        .replace("QU", "Q\xe9", 1)
+        .encode("latin-1")
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            lambda: csv_bytes(data.generate_churn("acme", 300).assign(**{"Churn?": "False."})),
+            "0 row(s) of class 'True.' in 300 rows: both classes are needed",
+        ),
+        (lambda: csv_bytes(data.generate_churn("acme", 60)), "only 60 rows; at least 100"),
+        (
+            lambda: csv_bytes(data.generate_churn("acme", 300)).decode().encode("utf-16"),
+            "UTF-16",
+        ),
+        (lambda: latin1(data.generate_churn("acme", 300)), "is not UTF-8: byte 0xe9 on line 2"),
+        (
+            lambda: csv_bytes(
+                data.generate_churn("acme", 300)
+                .astype({"Phone": object})
+                .assign(Phone=["5" * 20_000_000] + ["x"] * 299)
+            ),
+            "column 'Phone', row 1 (line 2): bad value",
+        ),
+    ],
+    ids=["one-class", "too-few-rows", "utf-16", "latin-1", "20-MB-cell"],
+)
+def test_upload_refuses_bad_data_with_a_clear_error_and_uploads_nothing(
+    clients, tmp_path, body, message
+):
+    s3 = clients("s3")
+    bucket = f"data-test-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    path = tmp_path / "customers.csv"
+    path.write_bytes(body())
+    with pytest.raises(data.DataValidationError) as err:
+        data.upload_churn(s3, bucket, path)
+    assert message in str(err.value)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_upload_of_several_files_with_one_header_and_padded_cells(clients, tmp_path):
+    from data_shapes import other_shape, padded_csv_files
+
+    s3 = clients("s3")
+    bucket = f"data-test-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    df = other_shape(400)
+    paths = []
+    for i, body in enumerate(padded_csv_files(df, parts=3)):
+        paths.append(tmp_path / f"part-{i}.csv")
+        paths[-1].write_bytes(body)
+    data.upload_churn(s3, bucket, paths)
+    uploaded = s3.get_object(Bucket=bucket, Key="data/raw/churn.csv")["Body"].read()
+    back = pd.read_csv(io.BytesIO(uploaded), dtype=str)
+    assert list(back.columns) == data.COLUMNS and len(back) == 400
+    assert back["State"].tolist() == df["State"].tolist()  # whitespace stripped
+    assert back["Area Code"].tolist() == df["Area Code"].astype(str).tolist()
