@@ -27,6 +27,14 @@ if __package__:  # imported as pipeline_steps.inference (helpers, tests)
     from . import churn_features as features
     from . import churn_schema as schema
 else:  # in the endpoint: the modules sit beside this file in code/
+    import sys
+
+    # A host serving several models in one process (a multi-model endpoint, localaws) may
+    # hold another model's copies under these names: import this model's own.
+    for _name in ("churn_schema", "churn_features"):
+        _cached = getattr(sys.modules.get(_name), "__file__", None)
+        if _cached and Path(_cached).parent != Path(__file__).parent:
+            del sys.modules[_name]
     import churn_features as features
     import churn_schema as schema
 

@@ -3,6 +3,7 @@ arguments that botocore's request models for the real services accept."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import boto3
@@ -177,7 +178,9 @@ def test_condition_register_and_fail_message(built):
     assert metadata["tenant-id"] == {"Get": "Parameters.TenantId"}
     assert resolve(metadata["input-schema"]).endswith("/preprocessing.json")
     assert "text/csv" in metadata["input-content-types"]
-    assert all(len(str(resolve(v))) <= 256 for v in metadata.values())  # the API's limit
+    for key, value in metadata.items():  # CustomerMetadataProperties' documented constraints
+        assert len(key) <= 128 and len(str(resolve(value))) <= 256
+        assert re.fullmatch(r"[\w\s.:/=+\-@]+", f"{key}{resolve(value)}"), (key, value)
     stats = resolve(register["ModelMetrics"]["ModelQuality"]["Statistics"])
     assert stats["S3Uri"].endswith("/evaluation.json")
     (container,) = register["InferenceSpecification"]["Containers"]

@@ -4,8 +4,8 @@ bounds and the registration gate, on the demo data and on a second data shape.""
 from __future__ import annotations
 
 import codecs
-import re
 import json
+import re
 
 import numpy as np
 import pandas as pd

@@ -319,8 +319,8 @@ def build_pipeline(
             customer_metadata_properties={
                 "tenant-id": tenant_id,
                 "input-schema": Join(on="/", values=[split_uri("train"), "preprocessing.json"]),
-                "input-content-types": "text/csv (upload column order, no label), "
-                "application/json (records by column name)",
+                # Values allow letters, digits, spaces and _.:/=+-@ only.
+                "input-content-types": "text/csv application/json",
             },
         ),
     )
