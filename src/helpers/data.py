@@ -159,6 +159,26 @@ def read_churn_csv(source: str | Path | bytes | list[str | Path]) -> pd.DataFram
     return data
 
 
+def load_churn(
+    tenant_id: str, data_path: str | Path | list[str | Path] | None = None, rows: int = 5000
+) -> pd.DataFrame:
+    """The tenant's churn data for notebook 01, validated, numbers as numbers.
+
+    `data_path`: a CSV file, a folder of CSV files (in name order; a header in the first) or a
+    list of files; None: `generate_churn(tenant_id, rows)`. Bad data: DataValidationError.
+    """
+    if data_path is None:
+        return generate_churn(tenant_id, rows)
+    paths = data_path if isinstance(data_path, list) else [data_path]
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        paths = sorted(p for p in Path(paths[0]).glob("*.csv") if p.is_file())
+        if not paths:
+            raise DataValidationError(f"no CSV file in folder {data_path}")
+    text = read_churn_csv(paths)
+    numbers = [c for c, rule in schema.RULES.items() if rule.kind == "number"]
+    return text.assign(**{c: pd.to_numeric(text[c]) for c in numbers})
+
+
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False).encode()
 

@@ -201,3 +201,21 @@ def test_upload_of_several_files_with_one_header_and_padded_cells(clients, tmp_p
     assert list(back.columns) == data.COLUMNS and len(back) == 400
     assert back["State"].tolist() == df["State"].tolist()  # whitespace stripped
     assert back["Area Code"].tolist() == df["Area Code"].astype(str).tolist()
+
+
+def test_load_churn_reads_a_file_a_folder_or_generates(tmp_path):
+    from data_shapes import other_shape, padded_csv_files
+
+    assert data.load_churn("acme", rows=300).equals(data.generate_churn("acme", 300))
+    df = other_shape(300)
+    for i, body in enumerate(padded_csv_files(df, parts=2)):
+        (tmp_path / f"part-{i}.csv").write_bytes(body)
+    from_folder = data.load_churn("acme", tmp_path)
+    assert len(from_folder) == 300 and from_folder["Day Mins"].tolist() == df["Day Mins"].tolist()
+    assert from_folder["Account Length"].dtype.kind == "i"  # numbers as numbers, for plots
+    one = data.load_churn("acme", str(tmp_path / "part-0.csv"))
+    assert len(one) == 150
+    data.validate_churn(from_folder)  # and it uploads as it is
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(data.DataValidationError, match="no CSV file in folder"):
+        data.load_churn("acme", tmp_path / "empty")
