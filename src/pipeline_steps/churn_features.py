@@ -38,7 +38,12 @@ USED = NUMERIC + CATEGORICAL
 
 
 def typed(text: pd.DataFrame) -> pd.DataFrame:
-    """Validated text cells -> the encoder's input: numeric columns float64, categories text."""
+    """Validated text cells -> the encoder's input: numeric columns float64, categories text.
+
+    A frame that is already the encoder's input is returned as it is.
+    """
+    if list(text.columns) == USED and all(text[c].dtype == np.float64 for c in NUMERIC):
+        return text
     columns: dict[str, Any] = {}
     for column in NUMERIC:
         columns[column] = text[column].to_numpy(dtype=object).astype(np.float64)

@@ -158,10 +158,16 @@ def decode(raw: bytes, name: str = "the file") -> str:
         ) from None
 
 
-def _parse(text: str, name: str) -> pd.DataFrame:
+def _parse(raw: bytes, name: str) -> pd.DataFrame:
+    """The CSV's rows as text cells (bytes already checked by `decode`; a BOM is skipped)."""
     try:
         return pd.read_csv(
-            io.StringIO(text), header=None, dtype=str, keep_default_na=False, skip_blank_lines=True
+            io.BytesIO(raw),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            encoding="utf-8-sig",
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"{name} is empty") from None
@@ -182,7 +188,8 @@ def read_csv_files(files: Sequence[tuple[str, bytes]]) -> tuple[pd.DataFrame, li
     for name, raw in files:
         if not raw.strip():
             raise DataError(f"{name} is empty")
-        frame = _parse(decode(raw, name), name)
+        decode(raw, name)  # the encoding checked; pandas parses the bytes themselves
+        frame = _parse(raw, name)
         first = [str(v).strip() for v in frame.iloc[0]]
         if any(v in COLUMNS for v in first):
             order, frame = first, frame.iloc[1:]
@@ -218,7 +225,7 @@ def _text(column: pd.Series) -> pd.Series:
     except AttributeError:  # no string in the column
         stripped = None
     if stripped is not None and not stripped.isna().any():
-        return stripped.astype(object)
+        return stripped
     mapping = {value: cell_text(value) for value in pd.unique(column)}
     return column.map(mapping).astype(object)
 

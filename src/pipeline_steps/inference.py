@@ -10,6 +10,9 @@ SageMaker's handler contract (XGBoost image, script mode, `code/` of model.tar.g
   training features (a category never seen in training encodes as all zeros) and returns the
   churn probabilities; `output_fn` writes them as CSV lines or `{"predictions": [...]}`.
 A bad record raises RecordError (HTTP 400) naming the record, the field and the problem.
+
+An artifact without `preprocessing.json` (a model trained on feature vectors, with this file
+alone as its code) is served as the XGBoost built-in algorithm serves: numeric feature rows.
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ else:  # in the endpoint: the modules sit beside this file in code/
         _cached = getattr(sys.modules.get(_name), "__file__", None)
         if _cached and Path(_cached).parent != Path(__file__).parent:
             del sys.modules[_name]
-    import churn_features as features
-    import churn_schema as schema
+    try:
+        import churn_features as features
+        import churn_schema as schema
+    except ImportError:  # this file alone: feature vectors only (see the module docstring)
+        features = schema = None
 
 try:  # the serving toolkit answers its errors with their status code
     from sagemaker_inference.errors import BaseInferenceToolkitError as _ToolkitError
@@ -46,7 +52,7 @@ except ImportError:  # pragma: no cover - outside the serving containers
 MODEL_FILE = "xgboost-model"
 CSV = "text/csv"
 JSON = "application/json"
-USED = features.NUMERIC + features.CATEGORICAL
+PARAMS_FILE = "preprocessing.json"
 
 
 class RecordError(_ToolkitError, ValueError):
@@ -65,7 +71,7 @@ class RecordError(_ToolkitError, ValueError):
 
 class Model(NamedTuple):
     booster: xgb.Booster
-    params: dict
+    params: dict | None  # None: the model takes feature vectors
 
 
 class Records(NamedTuple):
@@ -77,19 +83,22 @@ class Records(NamedTuple):
 
 def model_fn(model_dir: str) -> Model:
     folder = Path(model_dir)
-    missing = [n for n in (MODEL_FILE, features.PARAMS_FILE) if not (folder / n).exists()]
-    if missing:
-        raise FileNotFoundError(f"{missing} not found in {model_dir}")
+    if not (folder / MODEL_FILE).exists():
+        raise FileNotFoundError(f"{MODEL_FILE} not found in {model_dir}")
     booster = xgb.Booster()
     # From a buffer XGBoost detects the format itself (the file name has no extension).
     booster.load_model(bytearray((folder / MODEL_FILE).read_bytes()))
     # Requests are a few rows: one thread answers fastest and leaves cores to other models.
     booster.set_param({"nthread": 1})
-    params = json.loads((folder / features.PARAMS_FILE).read_text())
+    if not (folder / PARAMS_FILE).exists():
+        return Model(booster, None)
+    if features is None:
+        raise FileNotFoundError("churn_features.py and churn_schema.py must sit beside this file")
+    params = json.loads((folder / PARAMS_FILE).read_text())
     if booster.num_features() != len(params["feature_names"]):
         raise ValueError(
             f"{MODEL_FILE} takes {booster.num_features()} features but "
-            f"{features.PARAMS_FILE} makes {len(params['feature_names'])}"
+            f"{PARAMS_FILE} makes {len(params['feature_names'])}"
         )
     return Model(booster, params)
 
@@ -103,7 +112,7 @@ def _parse_csv(text: str) -> Records:
     if not rows:
         raise RecordError("empty text/csv body: expected at least one customer record")
     first = [v.strip() for v in rows[0]]
-    if any(v in schema.COLUMNS for v in first):
+    if schema is not None and any(v in schema.COLUMNS for v in first):
         if len(rows) == 1:
             raise RecordError("text/csv body has a header line but no record")
         return Records(first, rows[1:])
@@ -120,6 +129,8 @@ def _parse_json(text: str) -> Records:
     records = [doc] if isinstance(doc, dict) else doc
     if not isinstance(records, list) or not records:
         raise RecordError("application/json body must be a record, a list of records or instances")
+    if all(isinstance(r, list) for r in records):  # rows of values, as in a header-less CSV
+        return Records(None, records)
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise RecordError(
@@ -148,7 +159,8 @@ def input_fn(request_body: bytes | str, request_content_type: str | None) -> Rec
 def _record_values(number: int, record: dict) -> list:
     """One record (field name -> value) checked field by field -> encoder input values."""
     values = []
-    for column in USED:
+    used = features.NUMERIC + features.CATEGORICAL
+    for column in used:
         if column not in record:
             raise RecordError(f"record {number}: missing field {column!r}")
     for column in schema.INPUT_COLUMNS:
@@ -166,7 +178,7 @@ def _record_values(number: int, record: dict) -> list:
             raise RecordError(
                 f"record {number}, field {column!r}: bad value {shown!r}, expected {problem}"
             )
-    for column in USED:
+    for column in used:
         text = schema.cell_text(record[column])
         if column in features.CATEGORICAL:
             values.append(schema.category_value(column, text))
@@ -197,7 +209,20 @@ def to_features(records: Records, params: dict) -> np.ndarray:
     return features.transform(params, rows)
 
 
+def _vectors(records: Records, width: int) -> np.ndarray:
+    """Numeric feature rows (a model without preprocessing.json)."""
+    try:
+        x = np.asarray([[float(v) for v in row] for row in records.rows], dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise RecordError(f"feature rows must hold numbers: {exc}") from None
+    if records.fields or x.ndim != 2 or x.shape[1] != width:
+        raise RecordError(f"each row must hold {width} feature values")
+    return x
+
+
 def predict_fn(input_data: Records, model: Model) -> np.ndarray:
+    if model.params is None:
+        return model.booster.inplace_predict(_vectors(input_data, model.booster.num_features()))
     x = to_features(input_data, model.params).astype(np.float32)
     # inplace_predict skips building a DMatrix (a third of a millisecond per request); the
     # float32 features give the same margins as the DMatrix the model was evaluated with.

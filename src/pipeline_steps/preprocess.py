@@ -61,11 +61,11 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     csv.write_csv(table, path, csv.WriteOptions(include_header=False))
 
 
-def split(data: pd.DataFrame, train: float, validation: float, seed: int):
-    order = np.random.default_rng(seed).permutation(len(data))
-    n_train, n_val = int(train * len(data)), int(validation * len(data))
-    shuffled = data.iloc[order].reset_index(drop=True)
-    return (shuffled[:n_train], shuffled[n_train : n_train + n_val], shuffled[n_train + n_val :])
+def split(rows: int, train: float, validation: float, seed: int) -> list[np.ndarray]:
+    """Row positions of the train, validation and test splits (shuffled, seeded)."""
+    order = np.random.default_rng(seed).permutation(rows)
+    n_train, n_val = int(train * rows), int(validation * rows)
+    return [order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]]
 
 
 def sample(text: pd.DataFrame, order: list[str]) -> dict:
@@ -91,26 +91,31 @@ def run(
     if not (0 < train < 1 and 0 < validation < 1 and train + validation < 1):
         raise DataError(f"bad split ratios train={train} validation={validation}")
     text, order = read_input(input_dir)
-    train_part, validation_part, test_part = split(text, train, validation, seed)
-    parts = {"train": train_part, "validation": validation_part, "test": test_part}
-    for name, part in parts.items():
-        if part[schema.LABEL].nunique() < 2:
+    table = features.typed(text)  # numbers parsed once; the splits share them
+    labels = features.labels(text)
+    names = ("train", "validation", "test")
+    parts = dict(zip(names, split(len(text), train, validation, seed)))  # noqa: B905 - py3.8
+    for name, rows in parts.items():
+        if len(np.unique(labels[rows])) < 2:
             raise DataError(f"the {name} split holds one class only: add rows of both classes")
-    transformer, params = features.fit(parts["train"], order)
-    features.check_same(transformer, params, parts["validation"])
-    counts = {}
-    # No zip(strict=...): the framework images run Python 3.8/3.9.
-    for name, part in parts.items():
+    transformer, params = features.fit(table.iloc[parts["train"]], order)
+    features.check_same(transformer, params, table.iloc[parts["validation"]])
+    for name, rows in parts.items():
         target = output_dir / name
         target.mkdir(parents=True, exist_ok=True)
-        matrix = np.asarray(transformer.transform(features.typed(part)), dtype=np.float64)
-        frame = pd.DataFrame(matrix, columns=params["feature_names"])
-        frame.insert(0, schema.LABEL, features.labels(part))
-        write_csv(frame, target / f"{name}.csv")
-        counts[name] = len(part)
+        matrix = np.asarray(transformer.transform(table.iloc[rows]), dtype=np.float64)
+        # One-hot columns as integers: the same values, written several times faster.
+        columns = {schema.LABEL: labels[rows]}
+        for i, feature in enumerate(params["feature_names"]):
+            column = matrix[:, i]
+            columns[feature] = column if i < len(features.NUMERIC) else column.astype(np.uint8)
+        write_csv(pd.DataFrame(columns), target / f"{name}.csv")
+        del matrix, columns
+    counts = {name: len(rows) for name, rows in parts.items()}
+    test_head = text.iloc[parts["test"][:SAMPLE_ROWS]]
     (output_dir / "train" / features.PARAMS_FILE).write_text(json.dumps(params, indent=1))
     (output_dir / "test" / "features.json").write_text(json.dumps(params["feature_names"]))
-    (output_dir / "test" / "sample.json").write_text(json.dumps(sample(parts["test"], order)))
+    (output_dir / "test" / "sample.json").write_text(json.dumps(sample(test_head, order)))
     return counts
 
 
