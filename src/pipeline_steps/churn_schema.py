@@ -112,9 +112,9 @@ def cell_text(value: Any) -> str:
         return value.strip()
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
-    if isinstance(value, float) and value == int(value) and abs(value) < 1e15:
-        return str(int(value)) if math.isfinite(value) else str(value)
-    return str(value)
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return str(int(value)) if abs(value) < 1e15 else str(value)
+    return str(value)  # NaN and infinities read 'nan', 'inf': no number rule accepts them
 
 
 def check_cell(column: str, text: str) -> str | None:

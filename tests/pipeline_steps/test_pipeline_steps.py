@@ -289,6 +289,8 @@ def test_inference_rejects_malformed_bodies(model_dir, body, ctype, message):
         ("Int'l Plan", "maybe", "expected 'yes' or 'no'"),
         ("State", "x" * 500, "expected at most 100 characters"),
         ("VMail Message", None, "expected a whole number >= 0"),
+        ("Eve Mins", float("nan"), "expected a number >= 0"),
+        ("Night Mins", float("inf"), "expected a number >= 0"),
     ],
 )
 def test_a_bad_field_is_named_with_its_record(model_dir, field, value, expected):
