@@ -106,9 +106,9 @@ def train(
     model_dir.mkdir(parents=True, exist_ok=True)
     # No extension, as the built-in container names it: write UBJSON explicitly.
     (model_dir / MODEL_FILE).write_bytes(booster.save_raw(raw_format="ubj"))
-    params = train_dir / PARAMS_FILE if train_dir.is_dir() else train_dir.with_name(PARAMS_FILE)
-    if params.exists():
-        shutil.copy2(params, model_dir / PARAMS_FILE)
+    learned = train_dir / PARAMS_FILE if train_dir.is_dir() else train_dir.with_name(PARAMS_FILE)
+    if learned.exists():  # the features Preprocess fitted: the endpoint applies them
+        shutil.copy2(learned, model_dir / PARAMS_FILE)
     # Serving code travels inside model.tar.gz (code/inference.py): the framework container
     # loads it through SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code, no repack step needed.
     for name in SERVING_CODE:
