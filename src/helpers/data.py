@@ -1,6 +1,8 @@
 """Tenant data: a per-tenant synthetic churn generator, CSV validation and upload.
 
-The schema is the classic SageMaker customer-churn data set. Each tenant's customers churn for
+The schema is the classic SageMaker customer-churn data set. Validation applies the rules of
+`pipeline_steps.churn_schema`, the same ones the pipeline's Preprocess job applies, so what the
+upload accepts is what the pipeline trains on. Each tenant's customers churn for
 different reasons (its own seeded weights over the features), so a model trained on one tenant
 does worse on another's data.
 """
@@ -8,67 +10,24 @@ does worse on another's data.
 from __future__ import annotations
 
 import hashlib
-import io
-import math
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from helpers.naming import RAW_DATA_KEY, validate_tenant_id
+from pipeline_steps import churn_schema as schema
 
-COLUMNS = [
-    "State",
-    "Account Length",
-    "Area Code",
-    "Phone",
-    "Int'l Plan",
-    "VMail Plan",
-    "VMail Message",
-    "Day Mins",
-    "Day Calls",
-    "Day Charge",
-    "Eve Mins",
-    "Eve Calls",
-    "Eve Charge",
-    "Night Mins",
-    "Night Calls",
-    "Night Charge",
-    "Intl Mins",
-    "Intl Calls",
-    "Intl Charge",
-    "CustServ Calls",
-    "Churn?",
-]
-TARGET = "Churn?"
-TARGET_VALUES = ("True.", "False.")
-YES_NO = ("yes", "no")
+COLUMNS = schema.COLUMNS
+
+TARGET = schema.LABEL
+TARGET_VALUES = tuple(schema.LABEL_VALUES)
 AREA_CODES = (408, 415, 510)
 STATES = (
     "AK AL AR AZ CA CO CT DC DE FL GA HI IA ID IL IN KS KY LA MA MD ME MI MN MO MS MT NC ND NE "
     "NH NJ NM NV NY OH OK OR PA RI SC SD TN TX UT VA VT WA WI WV WY"
 ).split()
-INT_COLUMNS = (
-    "Account Length",
-    "VMail Message",
-    "Day Calls",
-    "Eve Calls",
-    "Night Calls",
-    "Intl Calls",
-    "CustServ Calls",
-)
-FLOAT_COLUMNS = (
-    "Day Mins",
-    "Day Charge",
-    "Eve Mins",
-    "Eve Charge",
-    "Night Mins",
-    "Night Charge",
-    "Intl Mins",
-    "Intl Charge",
-)
 # Per-minute tariffs of the original data set; charges are minutes times these.
 RATES = {"Day": 0.17, "Eve": 0.085, "Night": 0.045, "Intl": 0.27}
 # Features a tenant's churn may depend on (standardised before weighting).
@@ -178,92 +137,46 @@ def _shift_for_rate(logit: np.ndarray, rate: float) -> float:
     return (lo + hi) / 2
 
 
-class DataValidationError(ValueError):
-    """Tenant data that does not fit the churn schema; the message names column and row."""
+DataValidationError = schema.DataError
+"""Tenant data that does not fit the churn schema; the message names what and where."""
 
 
 def validate_churn(df: pd.DataFrame) -> pd.DataFrame:
-    """Return `df` if it fits the churn schema, else raise DataValidationError.
+    """`df` as validated text cells in COLUMNS order, or DataValidationError naming the problem.
 
     Rows are reported as data rows counted from 1 (the header is line 1 of a CSV file, so data
-    row r is line r + 1).
+    row r is line r + 1). See `churn_schema.validate` for the rules.
     """
-    if df.empty or len(df) == 0:
-        raise DataValidationError("the data is empty: it has no rows")
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise DataValidationError(f"missing column(s): {', '.join(repr(c) for c in missing)}")
-    unexpected = [c for c in df.columns if c not in COLUMNS]
-    if unexpected:
-        raise DataValidationError(
-            f"unexpected column(s): {', '.join(repr(str(c)) for c in unexpected)}"
-        )
-
-    def fail(column: str, index: Any, value: object, expected: str) -> NoReturn:
-        row = df.index.get_loc(index) + 1
-        raise DataValidationError(
-            f"column {column!r}, row {row} (line {row + 1}): "
-            f"bad value {value!r}, expected {expected}"
-        )
-
-    checks: list[tuple[str, Callable[[Any], bool], str]] = [
-        (
-            "State",
-            lambda v: isinstance(v, str) and len(v) == 2 and v.isalpha() and v.isupper(),
-            "a two-letter state code",
-        ),
-        ("Area Code", lambda v: _is_int(v) and 100 <= int(float(v)) <= 999, "a 3-digit area code"),
-        ("Phone", lambda v: isinstance(v, str) and bool(v.strip()), "a phone number"),
-        ("Int'l Plan", lambda v: v in YES_NO, "'yes' or 'no'"),
-        ("VMail Plan", lambda v: v in YES_NO, "'yes' or 'no'"),
-        (TARGET, lambda v: v in TARGET_VALUES, "'True.' or 'False.'"),
-    ]
-    checks += [
-        (c, lambda v: _is_int(v) and float(v) >= 0, "a whole number >= 0") for c in INT_COLUMNS
-    ]
-    checks += [
-        (c, lambda v: _is_number(v) and float(v) >= 0, "a number >= 0") for c in FLOAT_COLUMNS
-    ]
-    checks.sort(key=lambda check: COLUMNS.index(check[0]))
-    # Report the first bad cell in reading order (row by row, then column by column).
-    first: tuple[int, int, str, Any, Any, str] | None = None
-    for column, ok, expected in checks:
-        for position, (index, value) in enumerate(df[column].items()):
-            if not ok(value):
-                key = (position, COLUMNS.index(column))
-                if first is None or key < first[:2]:
-                    first = (*key, column, index, value, expected)
-                break
-    if first is not None:
-        fail(first[2], first[3], first[4], first[5])
-    return df
+    return schema.validate(df)
 
 
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool) or value is None:
-        return False
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
+def read_churn_csv(source: str | Path | bytes | list[str | Path]) -> pd.DataFrame:
+    """Read and validate churn CSV file(s) (paths or bytes); raise DataValidationError if bad.
+
+    UTF-8 with or without a byte order mark; several files may follow one header (the first).
+    """
+    data, _ = schema.read_and_validate(source if isinstance(source, list) else [source])
+    return data
 
 
-def _is_int(value: Any) -> bool:
-    return _is_number(value) and float(value) == int(float(value))
+def load_churn(
+    tenant_id: str, data_path: str | Path | list[str | Path] | None = None, rows: int = 5000
+) -> pd.DataFrame:
+    """The tenant's churn data for notebook 01, validated, numbers as numbers.
 
-
-def read_churn_csv(source: str | Path | bytes) -> pd.DataFrame:
-    """Read and validate a churn CSV (a path or its bytes); raise DataValidationError if bad."""
-    raw = source if isinstance(source, bytes) else Path(source).read_bytes()
-    if not raw.strip():
-        raise DataValidationError("the file is empty")
-    try:
-        df = pd.read_csv(io.BytesIO(raw), dtype={"Phone": str, "State": str}, keep_default_na=False)
-    except pd.errors.ParserError as exc:
-        raise DataValidationError(f"not a readable CSV file: {exc}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise DataValidationError("the file is empty") from exc
-    return validate_churn(df)
+    `data_path`: a CSV file, a folder of CSV files (in name order; a header in the first) or a
+    list of files; None: `generate_churn(tenant_id, rows)`. Bad data: DataValidationError.
+    """
+    if data_path is None:
+        return generate_churn(tenant_id, rows)
+    paths = data_path if isinstance(data_path, list) else [data_path]
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        paths = sorted(p for p in Path(paths[0]).glob("*.csv") if p.is_file())
+        if not paths:
+            raise DataValidationError(f"no CSV file in folder {data_path}")
+    text = read_churn_csv(paths)
+    numbers = [c for c, rule in schema.RULES.items() if rule.kind == "number"]
+    return text.assign(**{c: pd.to_numeric(text[c]) for c in numbers})
 
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
@@ -271,12 +184,21 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def upload_churn(
-    s3_client: Any, bucket: str, data: pd.DataFrame | str | Path | bytes, key: str = RAW_DATA_KEY
+    s3_client: Any,
+    bucket: str,
+    data: pd.DataFrame | str | Path | bytes | list[str | Path],
+    key: str = RAW_DATA_KEY,
 ) -> str:
-    """Validate `data` (a DataFrame, a CSV path or CSV bytes), then put it at s3://bucket/key.
+    """Validate `data` (a DataFrame, CSV path(s) or CSV bytes), then put it at s3://bucket/key.
 
-    Nothing is uploaded when validation fails. Returns the object's S3 URI.
+    Nothing is uploaded when validation fails. The object holds the validated cells (stripped
+    of surrounding whitespace) in COLUMNS order under one header. Returns its S3 URI.
     """
     df = validate_churn(data) if isinstance(data, pd.DataFrame) else read_churn_csv(data)
-    s3_client.put_object(Bucket=bucket, Key=key, Body=to_csv_bytes(df), ContentType="text/csv")
+    body = to_csv_bytes(df)
+    if len(body) > schema.MAX_FILE_BYTES:
+        raise DataValidationError(
+            f"the data is {len(body):,} bytes as CSV; at most {schema.MAX_FILE_BYTES:,} per file"
+        )
+    s3_client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/csv")
     return f"s3://{bucket}/{key}"

@@ -3,11 +3,16 @@
 `deploy()` starts `sm-multitenant-deploy-tenant-statemachine` (input `{"tenant": {"name": ...}}`
 plus an optional `modelPackageArn`), shows its progress and returns what it deployed, or raises
 DeployError with the state machine's own reason. Rollback = `deploy(..., version=<earlier>)`.
+
+The endpoint takes customer records as the tenant uploaded them: `invoke` sends DataFrame rows
+or dicts (by column name, label optional), `sample_rows` gives raw test records of the deployed
+version with their labels, `input_schema` what a version expects.
 """
 
 from __future__ import annotations
 
-import io
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +25,7 @@ from helpers.executions import run_state_machine
 from helpers.naming import DEFAULT_PREFIX, DEFAULT_TABLE, PIPELINE_OUTPUT_PREFIX, endpoint_name
 from helpers.progress import ProgressTarget
 from helpers.session import AwsSession
+from helpers.storage import read_s3_json
 from helpers.tenant_table import tenant_item
 
 __all__ = [
@@ -27,6 +33,7 @@ __all__ = [
     "Deployment",
     "deploy",
     "endpoint_status",
+    "input_schema",
     "invoke",
     "sample_rows",
     "tenant_item",
@@ -98,41 +105,100 @@ def endpoint_status(session: AwsSession, tenant_id: str, prefix: str = DEFAULT_P
     }
 
 
+def _records_body(records: Any) -> str:
+    """Raw records (DataFrame, one dict, or a list of dicts) as a JSON array of objects."""
+    if isinstance(records, pd.DataFrame):
+        return str(records.to_json(orient="records"))
+    if isinstance(records, Mapping):
+        records = [records]
+    if isinstance(records, pd.Series):
+        records = [records.to_dict()]
+
+    def plain(value: Any) -> Any:
+        return value.item() if isinstance(value, np.generic) else str(value)
+
+    return json.dumps([dict(r) for r in records], default=plain)
+
+
 def invoke(
-    session: AwsSession, tenant_id: str, rows: Any, prefix: str = DEFAULT_PREFIX
+    session: AwsSession, tenant_id: str, records: Any, prefix: str = DEFAULT_PREFIX
 ) -> list[float]:
-    """Churn probabilities of `rows` (feature rows: DataFrame, array or lists) from the endpoint."""
-    data = np.asarray(rows, dtype=float)
-    if data.ndim == 1:
-        data = data.reshape(1, -1)
-    body = "\n".join(",".join(repr(float(v)) for v in row) for row in data)
+    """Churn probabilities of raw customer records from the tenant's endpoint.
+
+    `records`: a DataFrame (rows as uploaded, any column order; the label column is ignored),
+    a dict or a list of dicts keyed by column name. A bad record raises botocore's ClientError
+    (ModelError, HTTP 400) whose message names the record, the field and the problem.
+    """
     answer = session.client("sagemaker-runtime").invoke_endpoint(
         EndpointName=endpoint_name(tenant_id, prefix),
-        ContentType="text/csv",
-        Accept="text/csv",
-        Body=body,
+        ContentType="application/json",
+        Accept="application/json",
+        Body=_records_body(records),
     )
-    return [float(v) for v in answer["Body"].read().decode().split()]
+    return [float(v) for v in json.loads(answer["Body"].read())["predictions"]]
+
+
+def _version_arn(session: AwsSession, tenant_id: str, table_name: str) -> str:
+    item = tenant_item(session, tenant_id, table_name)
+    if "tenant-deployed-version" not in item:
+        raise ApprovalError(f"tenant {tenant_id!r} has no deployment yet")
+    return str(item["tenant-deployed-version"])
 
 
 def sample_rows(
     session: AwsSession, tenant_id: str, n: int = 5, table_name: str = DEFAULT_TABLE
 ) -> tuple[pd.Series, pd.DataFrame]:
-    """The first `n` rows of the test split of the tenant's deployed version: (labels, features)."""
+    """Up to `n` (at most 20) raw test records of the deployed version: (labels 0/1, records).
+
+    The records are as the tenant uploaded them (upload column order, without the label), from
+    the test split of the pipeline execution that built the version (`test/sample.json`).
+    """
     item = tenant_item(session, tenant_id, table_name)
-    if "tenant-deployed-version" not in item:
-        raise ApprovalError(f"tenant {tenant_id!r} has no deployment yet")
     package = session.client("sagemaker").describe_model_package(
-        ModelPackageName=item["tenant-deployed-version"]
+        ModelPackageName=_version_arn(session, tenant_id, table_name)
     )
     uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     execution = uri.split("/")[-3]  # s3://bucket/pipeline/{execution}/evaluation/evaluation.json
-    body = (
-        session.client("s3")
-        .get_object(
-            Bucket=item["tenant-bucket"], Key=f"{PIPELINE_OUTPUT_PREFIX}/{execution}/test/test.csv"
-        )["Body"]
-        .read()
+    sample = read_s3_json(
+        session,
+        f"s3://{item['tenant-bucket']}/{PIPELINE_OUTPUT_PREFIX}/{execution}/test/sample.json",
     )
-    frame = pd.read_csv(io.BytesIO(body), header=None, nrows=n)
-    return frame.iloc[:, 0].astype(int), frame.iloc[:, 1:]
+    records = pd.DataFrame(sample["rows"][:n], columns=sample["columns"])
+    return pd.Series(sample["labels"][:n], name="label"), records
+
+
+def input_schema(
+    session: AwsSession,
+    tenant_id: str,
+    model_package_arn: str | None = None,
+    table_name: str = DEFAULT_TABLE,
+) -> pd.DataFrame:
+    """What a version expects (default: the deployed one): one row per input column.
+
+    From the version's CustomerMetadataProperties["input-schema"] (the features Preprocess
+    learned from the tenant's training split): position in a header-less CSV row, the rule
+    its values follow, and how the model uses it (number, category with the values learned,
+    or ignored).
+    """
+    arn = model_package_arn or _version_arn(session, tenant_id, table_name)
+    package = session.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    uri = package.get("CustomerMetadataProperties", {}).get("input-schema")
+    if not uri:
+        raise ApprovalError(f"model version {arn} records no input schema (built before it)")
+    params = read_s3_json(session, uri)
+    categories = params["categories"]
+
+    def use(column: str) -> str:
+        if column in categories:
+            values = categories[column]
+            shown = ", ".join(values[:8]) + (", ..." if len(values) > 8 else "")
+            return f"category ({len(values)} learned: {shown}; others: none of them)"
+        return "number" if column in params["numeric"] else "ignored"
+
+    return pd.DataFrame(
+        [
+            {"column": c, "expected": params["rules"].get(c, ""), "model uses it as": use(c)}
+            for c in params["input_columns"]
+        ],
+        index=pd.RangeIndex(1, len(params["input_columns"]) + 1, name="position"),
+    )

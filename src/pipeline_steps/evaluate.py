@@ -4,7 +4,10 @@ Self-contained (the processing job uploads this one file). Reads model.tar.gz (h
 `xgboost-model`) from --model-dir and the label-first test CSV (+ features.json) from
 --test-dir; writes `evaluation.json` to --output-dir in SageMaker's model-quality layout
 (`binary_classification_metrics`: accuracy, auc, precision, recall, f1, confusion_matrix,
-receiver_operating_characteristic_curve) plus `feature_importance`.
+receiver_operating_characteristic_curve, and `majority_baseline_accuracy`: the accuracy of
+always answering the test split's majority class) plus `feature_importance`, `test_classes`
+and, given the pipeline's bar, `threshold_check`: the registration gate (accuracy at or above
+the bar AND above the baseline, both classes in the test split).
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def evaluate(model: xgb.Booster, test_dir: Path, threshold: float = 0.5) -> dict
         for k, v in sorted(gain.items(), key=lambda kv: -kv[1])
     }
     has_both = len(set(y)) == 2
+    baseline = max(float(np.mean(y == 1)), float(np.mean(y == 0))) if len(y) else 1.0
     fpr, tpr, _ = metrics.roc_curve(y, proba) if has_both else ([0, 1], [0, 1], None)
     roc_fpr, roc_tpr = _downsample_roc(np.asarray(fpr), np.asarray(tpr))
     cm = metrics.confusion_matrix(y, pred, labels=[0, 1])
@@ -92,6 +96,7 @@ def evaluate(model: xgb.Booster, test_dir: Path, threshold: float = 0.5) -> dict
             "precision": value(metrics.precision_score(y, pred, zero_division=0)),
             "recall": value(metrics.recall_score(y, pred, zero_division=0)),
             "f1": value(metrics.f1_score(y, pred, zero_division=0)),
+            "majority_baseline_accuracy": value(baseline),
             # SageMaker's layout: confusion_matrix[actual][predicted].
             "confusion_matrix": {str(a): {str(p): int(cm[a][p]) for p in (0, 1)} for a in (0, 1)},
             "receiver_operating_characteristic_curve": {
@@ -101,19 +106,30 @@ def evaluate(model: xgb.Booster, test_dir: Path, threshold: float = 0.5) -> dict
         },
         "feature_importance": importance,
         "test_rows": len(y),
+        "test_classes": len(set(y.tolist())),
         "threshold": threshold,
     }
 
 
 def threshold_check(report: dict, bar: float, metric: str = "accuracy") -> dict:
-    """How far `metric` is from `bar` (shortfall 0 when it passes), for the Fail message."""
-    value = report["binary_classification_metrics"][metric]["value"]
+    """The gate: `metric` >= `bar`, accuracy > the majority baseline, both classes tested.
+
+    `shortfall` is how far `metric` is below the higher of the two bars (0 when at or above).
+    """
+    scores = report["binary_classification_metrics"]
+    value = scores[metric]["value"]
+    baseline = scores["majority_baseline_accuracy"]["value"]
+    beats = scores["accuracy"]["value"] > baseline
+    both = report.get("test_classes", 2) == 2
     return {
         "metric": metric,
         "value": value,
         "threshold": bar,
-        "passed": value >= bar,
-        "shortfall": round(max(0.0, bar - value), 6),
+        "baseline": baseline,
+        "beats_baseline": beats,
+        "both_classes": both,
+        "passed": value >= bar and beats and both,
+        "shortfall": round(max(0.0, bar - value, baseline - value), 6),
     }
 
 

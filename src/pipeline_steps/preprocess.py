@@ -1,15 +1,25 @@
-"""Processing job: feature engineering of the churn data and the train/validation/test split.
+"""Processing job: validate the tenant's churn data, split it, learn and apply the features.
 
-Runs inside a SageMaker processing job (sklearn image), so it is self-contained: the processing
-job uploads this one file. Reads every CSV under --input-dir, writes CSVs without header and with
-the label first (as XGBoost's built-in algorithm expects) to <output-dir>/{train,validation,test},
-plus <output-dir>/test/features.json naming the feature columns in order.
+Runs inside a SageMaker processing job (scikit-learn image). Reads every CSV under --input-dir
+(UTF-8, header in the first file at least), checks it with `churn_schema` (the rules the upload
+helper applies too), splits it into train/validation/test, fits the features on the training
+split only (`churn_features.fit`: a scikit-learn ColumnTransformer) and writes, under --output-dir:
+- {train,validation,test}/<split>.csv: label first, no header (XGBoost's CSV layout);
+- train/preprocessing.json: the fitted feature parameters as data (the training job ships them
+  inside model.tar.gz for the endpoint), checked to reproduce the ColumnTransformer exactly;
+- test/features.json: the feature names in order; test/sample.json: raw test records as
+  uploaded (without the label) with their labels, for the deploy smoke test and notebooks.
 Bad data stops the job with a message naming the problem (exit code 1).
+
+The shared modules (`churn_schema`, `churn_features`) sit beside this script in the repository; the
+pipeline ships them to /opt/ml/processing/input/lib, which is put on sys.path below.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -17,144 +27,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-TARGET = "Churn?"
-NUMERIC = [
-    "Account Length",
-    "VMail Message",
-    "Day Mins",
-    "Day Calls",
-    "Eve Mins",
-    "Eve Calls",
-    "Night Mins",
-    "Night Calls",
-    "Intl Mins",
-    "Intl Calls",
-    "CustServ Calls",
-]
-# Charges are a fixed rate times minutes: perfectly collinear, so dropped like Phone (an id).
-DROPPED = ["Phone", "Day Charge", "Eve Charge", "Night Charge", "Intl Charge"]
-STATES = [
-    "AK",
-    "AL",
-    "AR",
-    "AZ",
-    "CA",
-    "CO",
-    "CT",
-    "DC",
-    "DE",
-    "FL",
-    "GA",
-    "HI",
-    "IA",
-    "ID",
-    "IL",
-    "IN",
-    "KS",
-    "KY",
-    "LA",
-    "MA",
-    "MD",
-    "ME",
-    "MI",
-    "MN",
-    "MO",
-    "MS",
-    "MT",
-    "NC",
-    "ND",
-    "NE",
-    "NH",
-    "NJ",
-    "NM",
-    "NV",
-    "NY",
-    "OH",
-    "OK",
-    "OR",
-    "PA",
-    "RI",
-    "SC",
-    "SD",
-    "TN",
-    "TX",
-    "UT",
-    "VA",
-    "VT",
-    "WA",
-    "WI",
-    "WV",
-    "WY",
-]
-# Fixed category lists keep the feature columns identical for every tenant and every run, so a
-# model's input layout never depends on which values one data set happens to contain.
-CATEGORIES = {
-    "State": STATES,
-    "Area Code": ["408", "415", "510"],
-    "Int'l Plan": ["no", "yes"],
-    "VMail Plan": ["no", "yes"],
-}
-LABELS = {"True.": 1, "False.": 0}
-MIN_ROWS = 50
+if __package__:  # imported as pipeline_steps.preprocess (helpers, tests)
+    from . import churn_features as features
+    from . import churn_schema as schema
+else:  # run as a script: the modules sit beside it, or in ../lib in a processing job
+    _LIB = Path(__file__).resolve().parent.parent / "lib"
+    if _LIB.is_dir():
+        sys.path.insert(1, str(_LIB))
+    import churn_features as features
+    import churn_schema as schema
+
+DataError = schema.DataError
+SAMPLE_ROWS = 20
 
 
-class DataError(ValueError):
-    """The input data cannot be used; the message names the problem."""
-
-
-def feature_names() -> list[str]:
-    names = list(NUMERIC)
-    for column, values in CATEGORIES.items():
-        names += [f"{column}_{v}" for v in values]
-    return names
-
-
-def read_input(input_dir: Path) -> pd.DataFrame:
+def read_input(input_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Every CSV under input_dir, validated: (text cells, the header's column order)."""
     files = sorted(p for p in input_dir.rglob("*.csv") if p.is_file())
     if not files:
         raise DataError(f"no CSV file found under {input_dir}")
-    frames = []
-    for path in files:
-        try:
-            frames.append(pd.read_csv(path, dtype={"Area Code": str, "Phone": str}))
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path.name} is not a readable CSV file: {exc}") from exc
-    return pd.concat(frames, ignore_index=True)
-
-
-def engineer(df: pd.DataFrame) -> pd.DataFrame:
-    """Return the label (first, 0/1) and the model's feature columns, checking the schema."""
-    required = [TARGET, *NUMERIC, *CATEGORIES]
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise DataError(f"missing column(s) {missing}; found {list(df.columns)}")
-    if len(df) < MIN_ROWS:
-        raise DataError(f"only {len(df)} rows; at least {MIN_ROWS} are needed to train")
-    bad_labels = sorted(set(df[TARGET].astype(str).unique()) - set(LABELS))
-    if bad_labels:
-        raise DataError(f"column {TARGET!r} has values {bad_labels[:5]}; expected {list(LABELS)}")
-    columns: dict[str, pd.Series] = {TARGET: df[TARGET].astype(str).map(LABELS)}
-    for column in NUMERIC:
-        values = pd.to_numeric(df[column], errors="coerce")
-        if values.isna().any():
-            row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise DataError(
-                f"column {column!r} must be numeric; row {row + 1} holds {df[column].iloc[row]!r}"
-            )
-        columns[column] = values.astype(float)
-    for column, allowed in CATEGORIES.items():
-        values = df[column].astype(str).str.strip()
-        codes = pd.Categorical(values, categories=allowed).codes
-        if (codes < 0).any():
-            unknown = sorted(set(values[codes < 0].unique()))
-            raise DataError(
-                f"column {column!r} has unknown values {unknown[:5]}; expected {allowed}"
-            )
-        onehot = np.zeros((len(df), len(allowed)), dtype=np.uint8)
-        onehot[np.arange(len(df)), codes] = 1
-        for i, value in enumerate(allowed):
-            columns[f"{column}_{value}"] = onehot[:, i]
-    return pd.DataFrame(columns)
+    return schema.read_and_validate(files)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -169,11 +61,27 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     csv.write_csv(table, path, csv.WriteOptions(include_header=False))
 
 
-def split(data: pd.DataFrame, train: float, validation: float, seed: int):
-    order = np.random.default_rng(seed).permutation(len(data))
-    n_train, n_val = int(train * len(data)), int(validation * len(data))
-    shuffled = data.iloc[order]
-    return (shuffled[:n_train], shuffled[n_train : n_train + n_val], shuffled[n_train + n_val :])
+def split(rows: int, train: float, validation: float, seed: int) -> list[np.ndarray]:
+    """Row positions of the train, validation and test splits (shuffled, seeded)."""
+    order = np.random.default_rng(seed).permutation(rows)
+    n_train, n_val = int(train * rows), int(validation * rows)
+    return [order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]]
+
+
+def sample(text: pd.DataFrame, order: list[str]) -> dict:
+    """Raw test records as uploaded (upload's column order, no label) with their labels."""
+    columns = [c for c in order if c != schema.LABEL]
+    head = text.head(SAMPLE_ROWS)
+    rows = head[columns].values.tolist()
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(rows[0])
+    return {
+        "columns": columns,
+        "rows": rows,
+        "labels": features.labels(head).tolist(),
+        "csv": line.getvalue(),
+        "label": str(int(features.labels(head)[0])),
+    }
 
 
 def run(
@@ -182,16 +90,32 @@ def run(
     """Preprocess `input_dir` into `output_dir`; return the row count of each split."""
     if not (0 < train < 1 and 0 < validation < 1 and train + validation < 1):
         raise DataError(f"bad split ratios train={train} validation={validation}")
-    data = engineer(read_input(input_dir))
-    counts = {}
-    parts = split(data, train, validation, seed)
-    # No zip(strict=...): the framework images run Python 3.8/3.9.
-    for name, part in (("train", parts[0]), ("validation", parts[1]), ("test", parts[2])):
+    text, order = read_input(input_dir)
+    table = features.typed(text)  # numbers parsed once; the splits share them
+    labels = features.labels(text)
+    names = ("train", "validation", "test")
+    parts = dict(zip(names, split(len(text), train, validation, seed)))  # noqa: B905 - py3.8
+    for name, rows in parts.items():
+        if len(np.unique(labels[rows])) < 2:
+            raise DataError(f"the {name} split holds one class only: add rows of both classes")
+    transformer, params = features.fit(table.iloc[parts["train"]], order)
+    features.check_same(transformer, params, table.iloc[parts["validation"]])
+    for name, rows in parts.items():
         target = output_dir / name
         target.mkdir(parents=True, exist_ok=True)
-        write_csv(part, target / f"{name}.csv")
-        counts[name] = len(part)
-    (output_dir / "test" / "features.json").write_text(json.dumps(feature_names()))
+        matrix = np.asarray(transformer.transform(table.iloc[rows]), dtype=np.float64)
+        # One-hot columns as integers: the same values, written several times faster.
+        columns = {schema.LABEL: labels[rows]}
+        for i, feature in enumerate(params["feature_names"]):
+            column = matrix[:, i]
+            columns[feature] = column if i < len(features.NUMERIC) else column.astype(np.uint8)
+        write_csv(pd.DataFrame(columns), target / f"{name}.csv")
+        del matrix, columns
+    counts = {name: len(rows) for name, rows in parts.items()}
+    test_head = text.iloc[parts["test"][:SAMPLE_ROWS]]
+    (output_dir / "train" / features.PARAMS_FILE).write_text(json.dumps(params, indent=1))
+    (output_dir / "test" / "features.json").write_text(json.dumps(params["feature_names"]))
+    (output_dir / "test" / "sample.json").write_text(json.dumps(sample(test_head, order)))
     return counts
 
 

@@ -3,8 +3,10 @@
 Follows the SageMaker training toolkit's contract: data from SM_CHANNEL_TRAIN (and optionally
 SM_CHANNEL_VALIDATION), the model into SM_MODEL_DIR, hyperparameters from the command line
 (`--max_depth 5`, as the toolkit passes them) or SM_HP_* variables. CSVs carry the label in the
-first column and no header. Saves `xgboost-model` as XGBoost's built-in container does, and
-the inference handlers as `code/inference.py` beside it.
+first column and no header. Saves `xgboost-model` as XGBoost's built-in container does, the
+feature parameters Preprocess wrote into the train channel (`preprocessing.json`) beside it,
+and the inference handlers with the modules they import under `code/`: the endpoint turns raw
+records into exactly the training features with them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+if __package__:  # imported as pipeline_steps.train (helpers, tests)
+    from .hyperparameters import check_hyperparameters
+else:  # the training job: source_dir puts the modules side by side
+    from hyperparameters import check_hyperparameters
+
 DEFAULTS: dict[str, float | int | str] = {
     "max_depth": 5,
     "eta": 0.2,
@@ -31,6 +38,8 @@ DEFAULTS: dict[str, float | int | str] = {
     "eval_metric": "auc",
 }
 MODEL_FILE = "xgboost-model"
+PARAMS_FILE = "preprocessing.json"
+SERVING_CODE = ("inference.py", "churn_schema.py", "churn_features.py")
 MULTI_THREAD_ROWS = 200_000
 
 
@@ -70,6 +79,7 @@ def train(
 ) -> xgb.Booster:
     """Train, save `model_dir/xgboost-model`, return the booster."""
     hp = {**DEFAULTS, **{k: _unquote(v) for k, v in hyperparameters.items()}}
+    hp = check_hyperparameters(hp, known_only=False)
     num_round = int(hp.pop("num_round"))
     params = {
         "max_depth": int(hp.pop("max_depth")),
@@ -96,12 +106,16 @@ def train(
     model_dir.mkdir(parents=True, exist_ok=True)
     # No extension, as the built-in container names it: write UBJSON explicitly.
     (model_dir / MODEL_FILE).write_bytes(booster.save_raw(raw_format="ubj"))
+    learned = train_dir / PARAMS_FILE if train_dir.is_dir() else train_dir.with_name(PARAMS_FILE)
+    if learned.exists():  # the features Preprocess fitted: the endpoint applies them
+        shutil.copy2(learned, model_dir / PARAMS_FILE)
     # Serving code travels inside model.tar.gz (code/inference.py): the framework container
     # loads it through SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code, no repack step needed.
-    handlers = Path(__file__).with_name("inference.py")
-    if handlers.exists():
-        (model_dir / "code").mkdir(exist_ok=True)
-        shutil.copy2(handlers, model_dir / "code" / "inference.py")
+    for name in SERVING_CODE:
+        source = Path(__file__).with_name(name)
+        if source.exists():
+            (model_dir / "code").mkdir(exist_ok=True)
+            shutil.copy2(source, model_dir / "code" / name)
     return booster
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import numpy as np
@@ -64,9 +65,9 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
 
 
 def test_read_good_csv_roundtrip():
-    df = data.generate_churn("acme", 50)
+    df = data.generate_churn("acme", 200)
     back = data.read_churn_csv(csv_bytes(df))
-    assert list(back.columns) == data.COLUMNS and len(back) == 50
+    assert list(back.columns) == data.COLUMNS and len(back) == 200
 
 
 @pytest.mark.parametrize(
@@ -129,8 +130,92 @@ def test_upload_validates_first_and_uploads_nothing_when_bad(clients, tmp_path):
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="data/raw/churn.csv")
     path = tmp_path / "churn.csv"
-    path.write_bytes(csv_bytes(data.generate_churn("acme", 10)))
+    path.write_bytes(csv_bytes(data.generate_churn("acme", 200)))
     uri = data.upload_churn(s3, bucket, path)
     assert uri == f"s3://{bucket}/data/raw/churn.csv"
     body = s3.get_object(Bucket=bucket, Key="data/raw/churn.csv")["Body"].read()
-    assert data.read_churn_csv(body).shape == (10, 21)
+    assert data.read_churn_csv(body).shape == (200, 21)
+
+
+def latin1(df: pd.DataFrame) -> bytes:
+    return (
+        df.assign(State=["QU"] * len(df))
+        .to_csv(index=False)
+        .replace("QU", "Q\xe9", 1)
+        .encode("latin-1")
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            lambda: csv_bytes(data.generate_churn("acme", 300).assign(**{"Churn?": "False."})),
+            "0 row(s) of class 'True.' in 300 rows: both classes are needed",
+        ),
+        (lambda: csv_bytes(data.generate_churn("acme", 60)), "only 60 rows; at least 100"),
+        (
+            lambda: csv_bytes(data.generate_churn("acme", 300)).decode().encode("utf-16"),
+            "UTF-16",
+        ),
+        (lambda: latin1(data.generate_churn("acme", 300)), "is not UTF-8: byte 0xe9 on line 2"),
+        (
+            lambda: csv_bytes(
+                data.generate_churn("acme", 300)
+                .astype({"Phone": object})
+                .assign(Phone=["5" * 20_000_000] + ["x"] * 299)
+            ),
+            "column 'Phone', row 1 (line 2): bad value",
+        ),
+    ],
+    ids=["one-class", "too-few-rows", "utf-16", "latin-1", "20-MB-cell"],
+)
+def test_upload_refuses_bad_data_with_a_clear_error_and_uploads_nothing(
+    clients, tmp_path, body, message
+):
+    s3 = clients("s3")
+    bucket = f"data-test-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    path = tmp_path / "customers.csv"
+    path.write_bytes(body())
+    with pytest.raises(data.DataValidationError) as err:
+        data.upload_churn(s3, bucket, path)
+    assert message in str(err.value)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_upload_of_several_files_with_one_header_and_padded_cells(clients, tmp_path):
+    from data_shapes import other_shape, padded_csv_files
+
+    s3 = clients("s3")
+    bucket = f"data-test-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    df = other_shape(400)
+    paths = []
+    for i, body in enumerate(padded_csv_files(df, parts=3)):
+        paths.append(tmp_path / f"part-{i}.csv")
+        paths[-1].write_bytes(body)
+    data.upload_churn(s3, bucket, paths)
+    uploaded = s3.get_object(Bucket=bucket, Key="data/raw/churn.csv")["Body"].read()
+    back = pd.read_csv(io.BytesIO(uploaded), dtype=str)
+    assert list(back.columns) == data.COLUMNS and len(back) == 400
+    assert back["State"].tolist() == df["State"].tolist()  # whitespace stripped
+    assert back["Area Code"].tolist() == df["Area Code"].astype(str).tolist()
+
+
+def test_load_churn_reads_a_file_a_folder_or_generates(tmp_path):
+    from data_shapes import other_shape, padded_csv_files
+
+    assert data.load_churn("acme", rows=300).equals(data.generate_churn("acme", 300))
+    df = other_shape(300)
+    for i, body in enumerate(padded_csv_files(df, parts=2)):
+        (tmp_path / f"part-{i}.csv").write_bytes(body)
+    from_folder = data.load_churn("acme", tmp_path)
+    assert len(from_folder) == 300 and from_folder["Day Mins"].tolist() == df["Day Mins"].tolist()
+    assert from_folder["Account Length"].dtype.kind == "i"  # numbers as numbers, for plots
+    one = data.load_churn("acme", str(tmp_path / "part-0.csv"))
+    assert len(one) == 150
+    data.validate_churn(from_folder)  # and it uploads as it is
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(data.DataValidationError, match="no CSV file in folder"):
+        data.load_churn("acme", tmp_path / "empty")

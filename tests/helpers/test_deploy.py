@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
+from botocore.exceptions import ClientError
 
 from helpers import approval, deploy, executions, registry
 from helpers.data import generate_churn
@@ -25,6 +26,7 @@ from helpers.naming import arn, is_deployment_of, model_package_group, tenant_bu
 from helpers.session import AwsSession, connect
 from helpers.stack import deploy_stack
 from pipeline_steps import preprocess, train
+from pipeline_steps.churn_schema import INPUT_COLUMNS
 
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
@@ -72,11 +74,10 @@ def register_version(
     s3.put_object(
         Bucket=bucket, Key=model_key, Body=b"corrupt" if broken else tar_dir(run_dir / "model")
     )
-    s3.put_object(
-        Bucket=bucket,
-        Key=f"{prefix}/test/test.csv",
-        Body=(run_dir / "out" / "test" / "test.csv").read_bytes(),
-    )
+    for name in ("test/test.csv", "test/sample.json", "train/preprocessing.json"):
+        s3.put_object(
+            Bucket=bucket, Key=f"{prefix}/{name}", Body=(run_dir / "out" / name).read_bytes()
+        )
     report = {"binary_classification_metrics": {"accuracy": {"value": 0.9}, "auc": {"value": 0.8}}}
     s3.put_object(
         Bucket=bucket, Key=f"{prefix}/evaluation/evaluation.json", Body=json.dumps(report).encode()
@@ -106,9 +107,27 @@ def register_version(
                 }
             }
         },
-        CustomerMetadataProperties={"tenant-id": tenant},
+        CustomerMetadataProperties={
+            "tenant-id": tenant,
+            "input-schema": f"s3://{bucket}/{prefix}/train/preprocessing.json",
+        },
     )["ModelPackageArn"]
     return arn, booster
+
+
+def preprocessed(session, tenant: str, n: int) -> np.ndarray:
+    """The first `n` feature vectors of the deployed version's preprocessed test split: what the
+    raw records of `deploy.sample_rows` become (Preprocess keeps them in the same order)."""
+    item = deploy.tenant_item(session, tenant)
+    package = session.client("sagemaker").describe_model_package(
+        ModelPackageName=item["tenant-deployed-version"]
+    )
+    execution = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].split("/")[-3]
+    body = session.client("s3").get_object(
+        Bucket=item["tenant-bucket"], Key=f"pipeline/{execution}/test/test.csv"
+    )["Body"]
+    frame = pd.read_csv(io.BytesIO(body.read()), header=None, nrows=n)
+    return frame.iloc[:, 1:].to_numpy(dtype=np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +176,10 @@ def test_deploy_latest_approved_serves_it_and_records_it(session, deployed):
     tags = sm.list_tags(ResourceArn=model["ModelArn"])["Tags"]
     assert {"Key": "tenant-id", "Value": name} in tags
 
-    labels, features = deploy.sample_rows(session, name, n=5)
-    predictions = deploy.invoke(session, name, features)
-    expected = deployed["booster1"].predict(xgb.DMatrix(features.to_numpy(dtype=np.float32)))
+    labels, records = deploy.sample_rows(session, name, n=5)
+    assert list(records.columns) == INPUT_COLUMNS and len(records) == 5
+    predictions = deploy.invoke(session, name, records)
+    expected = deployed["booster1"].predict(xgb.DMatrix(preprocessed(session, name, 5)))
     np.testing.assert_allclose(predictions, expected, rtol=1e-4)
     assert len(labels) == 5
 
@@ -184,10 +204,10 @@ def test_redeploy_v2_then_rollback_to_v1(session, deployed):
     status = deploy.endpoint_status(session, name)
     assert status["ModelPackage"] == v2 and status["EndpointConfigName"] == second.endpoint_config
     assert deploy.tenant_item(session, name)["tenant-deployed-version"] == v2
-    _, features = deploy.sample_rows(session, name, n=3)
+    _, records = deploy.sample_rows(session, name, n=3)
     np.testing.assert_allclose(
-        deploy.invoke(session, name, features),
-        booster2.predict(xgb.DMatrix(features.to_numpy(np.float32))),
+        deploy.invoke(session, name, records),
+        booster2.predict(xgb.DMatrix(preprocessed(session, name, 3))),
         rtol=1e-4,
     )
     # the replaced deployment's config and model are gone
@@ -223,8 +243,8 @@ def test_failed_deploy_keeps_previous_deployment_serving(session, deployed):
         deploy.tenant_item(session, name)["tenant-deployed-version"]
         == item_before["tenant-deployed-version"]
     )
-    _, features = deploy.sample_rows(session, name, n=2)
-    assert len(deploy.invoke(session, name, features)) == 2
+    _, records = deploy.sample_rows(session, name, n=2)
+    assert len(deploy.invoke(session, name, records)) == 2
     sm = session.client("sagemaker")
     left = [
         m["ModelName"]
@@ -291,13 +311,15 @@ def test_invoke_through_state_machine_integration_answers(session, deployed, tmp
     Its recorded prediction, and the endpoint's direct answer for the same row, must equal an
     independent prediction: the registered artifact loaded from S3 with xgboost, here."""
     result = deployed["first"]
-    labels, features = deploy.sample_rows(session, deployed["name"], n=1)
+    labels, records = deploy.sample_rows(session, deployed["name"], n=1)
     assert str(labels.iloc[0]) == result.test_label
-    answer = deploy.invoke(session, deployed["name"], features)
+    answer = deploy.invoke(session, deployed["name"], records)
     assert isinstance(pd.Series(answer).iloc[0], float)
     booster = registered_booster(session, result.model_package_arn, tmp_path)
-    expected = booster.predict(xgb.DMatrix(features.to_numpy(dtype=np.float32)))
+    expected = booster.predict(xgb.DMatrix(preprocessed(session, deployed["name"], 1)))
     np.testing.assert_allclose(answer, expected, rtol=1e-4)
+    # the machine sent that raw record: its recorded answer is the endpoint's
+    assert result.test_prediction == pytest.approx(answer[0], abs=1e-6)
     assert result.test_prediction == pytest.approx(float(expected[0]), rel=1e-4)
 
 
@@ -423,5 +445,48 @@ def test_deploy_replaces_a_failed_endpoint(session, tmp_path):
     result = deploy.deploy(session, name, progress=False)
     assert result.model_package_arn == arn
     assert deploy.endpoint_status(session, name)["EndpointStatus"] == "InService"
-    _, features = deploy.sample_rows(session, name, n=2)
-    assert len(deploy.invoke(session, name, features)) == 2
+    _, records = deploy.sample_rows(session, name, n=2)
+    assert len(deploy.invoke(session, name, records)) == 2
+
+
+def test_raw_records_by_json_and_csv_with_and_without_header(session, deployed):
+    name = deployed["name"]
+    _, records = deploy.sample_rows(session, name, n=4)
+    by_name = deploy.invoke(session, name, records)
+    assert deploy.invoke(session, name, records.iloc[0].to_dict()) == [by_name[0]]
+    shuffled = records[list(reversed(records.columns))]  # by name: any column order
+    assert deploy.invoke(session, name, shuffled) == by_name
+    runtime = session.client("sagemaker-runtime")
+    for header in (False, True):
+        answer = runtime.invoke_endpoint(
+            EndpointName=f"mt-{name}",
+            ContentType="text/csv",
+            Body=records.to_csv(index=False, header=header),
+        )
+        values = [float(v) for v in answer["Body"].read().decode().split()]
+        assert values == pytest.approx(by_name, abs=1e-6)
+
+
+def test_a_bad_record_gets_a_4xx_naming_the_field_and_the_endpoint_keeps_serving(session, deployed):
+    name = deployed["name"]
+    _, records = deploy.sample_rows(session, name, n=2)
+    before = deploy.invoke(session, name, records)
+    bad = records.copy()
+    bad.loc[1, "Day Mins"] = "lots"
+    with pytest.raises(ClientError) as err:
+        deploy.invoke(session, name, bad)
+    response = err.value.response
+    assert 400 <= response["ResponseMetadata"]["HTTPStatusCode"] < 500
+    assert "record 2, field 'Day Mins': bad value 'lots', expected a number >= 0" in str(err.value)
+    unseen = records.assign(State="ZZ", **{"Area Code": "999"})  # never seen: not an error
+    assert all(0.0 <= p <= 1.0 for p in deploy.invoke(session, name, unseen))
+    assert deploy.invoke(session, name, records) == before
+
+
+def test_the_version_records_its_input_schema(session, deployed):
+    schema = deploy.input_schema(session, deployed["name"])
+    assert schema["column"].tolist() == INPUT_COLUMNS
+    uses = dict(zip(schema["column"], schema["model uses it as"], strict=True))
+    assert uses["Day Mins"] == "number" and uses["Phone"] == "ignored"
+    assert uses["Area Code"].startswith("category (3 learned: 408, 415, 510")
+    assert schema.set_index("column").loc["Int'l Plan", "expected"] == "'yes' or 'no'"

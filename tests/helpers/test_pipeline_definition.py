@@ -3,6 +3,7 @@ arguments that botocore's request models for the real services accept."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import boto3
@@ -19,7 +20,7 @@ SAMPLE = {
     "Parameters.TenantBucket": "mt-acme-123456789012-us-east-1",
     "Parameters.InputDataUrl": "s3://mt-acme-123456789012-us-east-1/data/raw/churn.csv",
     "Parameters.ModelPackageGroupName": "mt-acme",
-    "Parameters.AccuracyThreshold": 0.7,
+    "Parameters.AccuracyThreshold": 0.8,
     "Parameters.ModelApprovalStatus": "PendingManualApproval",
     "Parameters.MaxDepth": 5,
     "Parameters.Eta": 0.2,
@@ -85,7 +86,7 @@ def test_parameters_and_defaults(built):
     assert params["AccuracyThreshold"] == {
         "Name": "AccuracyThreshold",
         "Type": "Float",
-        "DefaultValue": 0.7,
+        "DefaultValue": 0.8,
     }
     assert params["MaxDepth"]["Type"] == "Integer"
 
@@ -155,17 +156,31 @@ def test_every_job_runs_under_the_tenant_role_and_writes_to_the_tenant_bucket(bu
 def test_condition_register_and_fail_message(built):
     definition, _ = built
     steps = steps_by_name(definition)
-    (condition,) = steps["CheckAccuracy"]["Arguments"]["Conditions"]
+    condition, baseline, classes = steps["CheckAccuracy"]["Arguments"]["Conditions"]
     assert condition["Type"] == "GreaterThanOrEqualTo"
-    assert condition["LeftValue"]["Std:JsonGet"] == {
+    accuracy = {
         "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
         "Path": "binary_classification_metrics.accuracy.value",
     }
+    assert condition["LeftValue"]["Std:JsonGet"] == accuracy
     assert condition["RightValue"] == {"Get": "Parameters.AccuracyThreshold"}
+    # ... and strictly above always answering the majority class, with both classes tested
+    assert baseline["Type"] == "GreaterThan" and baseline["LeftValue"]["Std:JsonGet"] == accuracy
+    assert baseline["RightValue"]["Std:JsonGet"]["Path"] == (
+        "binary_classification_metrics.majority_baseline_accuracy.value"
+    )
+    assert classes["Type"] == "GreaterThanOrEqualTo" and classes["RightValue"] == 2
+    assert classes["LeftValue"]["Std:JsonGet"]["Path"] == "test_classes"
     register = steps["RegisterModel"]["Arguments"]
     assert register["ModelPackageGroupName"] == {"Get": "Parameters.ModelPackageGroupName"}
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
-    assert register["CustomerMetadataProperties"] == {"tenant-id": {"Get": "Parameters.TenantId"}}
+    metadata = register["CustomerMetadataProperties"]
+    assert metadata["tenant-id"] == {"Get": "Parameters.TenantId"}
+    assert resolve(metadata["input-schema"]).endswith("/preprocessing.json")
+    assert "text/csv" in metadata["input-content-types"]
+    for key, value in metadata.items():  # CustomerMetadataProperties' documented constraints
+        assert len(key) <= 128 and len(str(resolve(value))) <= 256
+        assert re.fullmatch(r"[\w\s.:/=+\-@]+", f"{key}{resolve(value)}"), (key, value)
     stats = resolve(register["ModelMetrics"]["ModelQuality"]["Statistics"])
     assert stats["S3Uri"].endswith("/evaluation.json")
     (container,) = register["InferenceSpecification"]["Containers"]
@@ -173,14 +188,20 @@ def test_condition_register_and_fail_message(built):
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     message = resolve(steps["AccuracyTooLow"]["Arguments"]["ErrorMessage"])
     assert message == (
-        "Model not registered for tenant acme: accuracy 0.8 is below the threshold 0.7 by 0.8"
+        "Model not registered for tenant acme: accuracy 0.8 is below the threshold 0.8 by 0.8"
+        " or does not beat the majority-class baseline 0.8 (classes in the test split: 0.8)"
     )
     paths = [
         v["Std:JsonGet"]["Path"]
         for v in steps["AccuracyTooLow"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
         if isinstance(v, dict) and "Std:JsonGet" in v
     ]
-    assert paths == ["binary_classification_metrics.accuracy.value", "threshold_check.shortfall"]
+    assert paths == [
+        "binary_classification_metrics.accuracy.value",
+        "threshold_check.shortfall",
+        "binary_classification_metrics.majority_baseline_accuracy.value",
+        "test_classes",
+    ]
 
 
 def test_step_arguments_are_valid_service_requests(built):
@@ -223,6 +244,50 @@ def test_job_code_is_uploaded_under_the_code_prefix_tenant_roles_may_read(built)
         for o in s3.list_objects_v2(Bucket=bucket, Prefix=train_code)["Contents"]
     }
     assert {"train.py", "inference.py"} <= keys and not any(k.endswith(".pyc") for k in keys)
+
+
+def test_preprocess_gets_the_shared_modules_it_imports_as_a_second_code_input(built):
+    definition, bucket = built
+    inputs = {
+        i["InputName"]: i["S3Input"]
+        for i in steps_by_name(definition)["Preprocess"]["Arguments"]["ProcessingInputs"]
+    }
+    lib = inputs["lib"]
+    assert lib["LocalPath"] == pipeline.LIB_DIR == "/opt/ml/processing/input/lib"
+    assert lib["S3Uri"].startswith(f"s3://{bucket}/{pipeline.code_prefix()}/lib/")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    prefix = lib["S3Uri"].removeprefix(f"s3://{bucket}/")
+    shipped = {
+        o["Key"].rsplit("/", 1)[-1]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/")["Contents"]
+    }
+    assert shipped == {n: (pipeline.STEPS_DIR / n).read_bytes() for n in pipeline.SHARED_MODULES}
+    source = (pipeline.STEPS_DIR / "preprocess.py").read_text()
+    imported = {f"{m}.py" for m in ("churn_schema", "churn_features") if f"import {m}" in source}
+    assert imported == set(pipeline.SHARED_MODULES)
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "message"),
+    [
+        ({"max_depth": -3}, "hyperparameter max_depth=-3 is out of XGBoost's bounds"),
+        ({"eta": 2}, "hyperparameter eta=2 is out of XGBoost's bounds"),
+        ({"num_round": 0}, "hyperparameter num_round=0 is out of XGBoost's bounds"),
+    ],
+)
+def test_bad_hyperparameters_fail_before_anything_is_written_or_started(
+    localaws, hyperparameters, message
+):
+    session = boto3.Session(region_name="us-east-1")
+    s3 = session.client("s3")
+    bucket = "hp-check-nothing-written"
+    s3.create_bucket(Bucket=bucket)
+    target = pipeline.TenantTarget("acme", bucket, "mt-acme", ROLE)
+    with pytest.raises(ValueError, match=message):
+        pipeline.execution_parameters(target, hyperparameters=hyperparameters)
+    with pytest.raises(ValueError, match=message):
+        pipeline.definition(session, bucket, "us-east-1", hyperparameters=hyperparameters)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 
 def test_parameters_for_a_tenant_and_bad_options():

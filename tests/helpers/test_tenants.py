@@ -72,8 +72,8 @@ def test_create_describe_delete(session):
     assert item["tenant-role"] in admitted
 
     # Data, with several versions and a delete marker: delete must remove them all.
-    tenants.upload_tenant_data(session, tenant, rows=50)
-    tenants.upload_tenant_data(session, tenant, rows=60)
+    tenants.upload_tenant_data(session, tenant, rows=300)
+    tenants.upload_tenant_data(session, tenant, rows=320)
     s3.put_object(Bucket=bucket["name"], Key="pipeline/x/out.csv", Body=b"1")
     s3.delete_object(Bucket=bucket["name"], Key="pipeline/x/out.csv")
     execution = tenants.delete_tenant(session, tenant, progress=False)
@@ -148,7 +148,7 @@ def test_tenant_role_reaches_only_its_own_bucket(session):
     a, b = new_id("iso-a"), new_id("iso-b")
     item_a = tenants.create_tenant(session, a, progress=False)["item"]
     item_b = tenants.create_tenant(session, b, progress=False)["item"]
-    tenants.upload_tenant_data(session, b, rows=20)
+    tenants.upload_tenant_data(session, b, rows=300)
     s3 = _role_session(session, item_a["tenant-role"]).client("s3", config=NO_RETRY)
     own, other = item_a["tenant-bucket"], item_b["tenant-bucket"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,8 +10,10 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 
 from helpers.data import generate_churn
 from pipeline_steps import evaluate, inference, preprocess, train
@@ -87,10 +90,20 @@ def test_preprocess_writes_label_first_splits_without_header(tmp_path):
     ("mutate", "message"),
     [
         (lambda df: df.drop(columns=["Day Mins"]), "missing column(s) ['Day Mins']"),
-        (lambda df: df.assign(**{"Churn?": "maybe"}), "'Churn?' has values ['maybe']"),
-        (lambda df: df.assign(**{"Eve Calls": "lots"}), "'Eve Calls' must be numeric"),
+        (
+            lambda df: df.assign(**{"Churn?": "maybe"}),
+            "column 'Churn?', row 1 (line 2): bad value 'maybe', expected 'True.' or 'False.'",
+        ),
+        (
+            lambda df: df.assign(**{"Eve Calls": "lots"}),
+            "column 'Eve Calls', row 1 (line 2): bad value 'lots', expected a whole number >= 0",
+        ),
         (lambda df: df.head(10), "only 10 rows"),
-        (lambda df: df.assign(State="XX"), "'State' has unknown values ['XX']"),
+        (lambda df: df.assign(State="X1"), "column 'State', row 1 (line 2): bad value 'X1'"),
+        (
+            lambda df: df.assign(**{"Churn?": "False."}),
+            "column 'Churn?' has 0 row(s) of class 'True.' in 300 rows",
+        ),
     ],
 )
 def test_preprocess_rejects_bad_data_naming_the_problem(tmp_path, mutate, message):
@@ -162,8 +175,8 @@ def test_train_hyperparameters_from_command_line_change_the_model(tmp_path):
             },
         )
         assert proc.returncode == 0, proc.stderr
-    shallow = inference.model_fn(str(tmp_path / "model2"))
-    deep = inference.model_fn(str(tmp_path / "model6"))
+    shallow = inference.model_fn(str(tmp_path / "model2")).booster
+    deep = inference.model_fn(str(tmp_path / "model6")).booster
     assert shallow.save_raw() != deep.save_raw()
 
     def depth(booster):
@@ -181,9 +194,20 @@ def model_dir(tmp_path_factory):
     return tmp
 
 
+def raw_sample(model_dir: Path) -> dict:
+    return json.loads((model_dir / "out" / "test" / "sample.json").read_text())
+
+
+def sample_records(model_dir: Path) -> list[dict]:
+    """The raw test records Preprocess kept, keyed by column name."""
+    sample = raw_sample(model_dir)
+    return [dict(zip(sample["columns"], row, strict=True)) for row in sample["rows"]]
+
+
 def test_inference_handlers_answer_csv_and_json(model_dir):
     model = inference.model_fn(str(model_dir / "model"))
-    rows = pd.read_csv(model_dir / "out" / "test" / "test.csv", header=None).iloc[:5, 1:]
+    sample = raw_sample(model_dir)
+    rows = pd.DataFrame(sample["rows"][:5], columns=sample["columns"])
     body = rows.to_csv(header=False, index=False)
     csv_probs, ctype = inference.output_fn(
         inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv"
@@ -191,32 +215,91 @@ def test_inference_handlers_answer_csv_and_json(model_dir):
     assert ctype == "text/csv"
     values = [float(v) for v in csv_probs.splitlines()]
     assert len(values) == 5 and all(0.0 <= v <= 1.0 for v in values)
-    doc = json.dumps({"instances": rows.values.tolist()}).encode()
+    doc = json.dumps({"instances": rows.to_dict(orient="records")}).encode()
     out, ctype = inference.output_fn(
         inference.predict_fn(inference.input_fn(doc, "application/json"), model), "application/json"
     )
     assert ctype == "application/json"
     assert json.loads(out)["predictions"] == pytest.approx(values, abs=1e-5)
-    single = inference.input_fn(json.dumps(rows.values[0].tolist()), "application/json")
+    single = inference.input_fn(json.dumps(rows.iloc[0].to_dict()), "application/json")
     assert inference.predict_fn(single, model)[0] == pytest.approx(values[0], abs=1e-5)
+    with_header = inference.input_fn(rows.to_csv(index=False), "text/csv")
+    assert inference.predict_fn(with_header, model).tolist() == pytest.approx(values, abs=1e-6)
+
+
+def test_raw_records_score_exactly_as_their_preprocessed_vectors(model_dir):
+    """No train/serve skew: the endpoint's transform of raw records gives the training features."""
+    model = inference.model_fn(str(model_dir / "model"))
+    sample = raw_sample(model_dir)
+    test = pd.read_csv(model_dir / "out" / "test" / "test.csv", header=None)
+    n = len(sample["rows"])
+    assert test.iloc[:n, 0].tolist() == sample["labels"]
+    vectors = test.iloc[:n, 1:].to_numpy(dtype=np.float32)
+    records = inference.input_fn("\n".join(sample_lines(sample)), "text/csv")
+    np.testing.assert_array_equal(
+        inference.to_features(records, model.params).astype(np.float32), vectors
+    )
+    expected = model.booster.predict(xgb.DMatrix(vectors))
+    np.testing.assert_array_equal(inference.predict_fn(records, model), expected)
+
+
+def sample_lines(sample: dict) -> list[str]:
+    buffer = io.StringIO()
+    pd.DataFrame(sample["rows"]).to_csv(buffer, header=False, index=False)
+    return buffer.getvalue().splitlines()
+
+
+def test_unseen_categories_at_serving_encode_as_no_known_category(model_dir):
+    model = inference.model_fn(str(model_dir / "model"))
+    unseen = {**sample_records(model_dir)[0], "State": "ZZ", "Area Code": "999"}
+    x = inference.to_features(inference.input_fn(json.dumps(unseen), JSON), model.params)
+    names = model.params["feature_names"]
+    assert not any(x[0, names.index(n)] for n in names if n.startswith(("State_", "Area Code_")))
+    probability = inference.predict_fn(inference.input_fn(json.dumps(unseen), JSON), model)
+    assert 0.0 <= float(probability[0]) <= 1.0
+
+
+JSON = "application/json"
 
 
 @pytest.mark.parametrize(
     ("body", "ctype", "message"),
     [
-        ("1,2,abc", "text/csv", "malformed text/csv body"),
+        ("KS,128", "text/csv", "record 1 has 2 fields; expected 20"),
         ("", "text/csv", "empty text/csv body"),
-        ("{not json", "application/json", "malformed application/json body"),
-        ('{"rows": []}', "application/json", '"instances" or "features"'),
-        ("[[1, 2], [3]]", "application/json", "equal length"),
+        ("{not json", JSON, "malformed application/json body"),
+        ('{"rows": []}', JSON, "record 1: missing field 'Account Length'"),
+        ("[[1, 2], [3]]", JSON, "record 1 has 2 fields; expected 20"),
+        ('[{"State": "KS"}, 3]', JSON, "record 2 is int: records are objects keyed by column"),
         ("1,2", "application/x-npy", "unsupported content type"),
-        ("1,2,3", "text/csv", "feature values; got 3"),
+        ("[]", JSON, "must be a record, a list of records"),
     ],
 )
 def test_inference_rejects_malformed_bodies(model_dir, body, ctype, message):
     model = inference.model_fn(str(model_dir / "model"))
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
         inference.predict_fn(inference.input_fn(body, ctype), model)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("Day Mins", "lots", "expected a number >= 0"),
+        ("Intl Calls", -1, "expected a whole number >= 0"),
+        ("Int'l Plan", "maybe", "expected 'yes' or 'no'"),
+        ("State", "x" * 500, "expected at most 100 characters"),
+        ("VMail Message", None, "expected a whole number >= 0"),
+        ("Eve Mins", float("nan"), "expected a number >= 0"),
+        ("Night Mins", float("inf"), "expected a number >= 0"),
+    ],
+)
+def test_a_bad_field_is_named_with_its_record(model_dir, field, value, expected):
+    model = inference.model_fn(str(model_dir / "model"))
+    records = sample_records(model_dir)[:3]
+    records[1][field] = value
+    with pytest.raises(inference.RecordError, match=f"record 2, field {field!r}: bad value") as err:
+        inference.predict_fn(inference.input_fn(json.dumps(records), JSON), model)
+    assert expected in str(err.value)
 
 
 def test_evaluate_reads_bare_model_file(model_dir):

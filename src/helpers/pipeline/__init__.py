@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from helpers.naming import PIPELINE_NAME, code_bucket
 from helpers.pipeline.build import (
+    DEFAULT_ACCURACY_THRESHOLD,
     DEFAULT_HYPERPARAMETERS,
+    LIB_DIR,
+    SHARED_MODULES,
     STEP_ORDER,
     STEPS_DIR,
     build_pipeline,
@@ -28,9 +31,15 @@ from helpers.pipeline.run import (
     tenant_target,
     wait,
 )
+from pipeline_steps.hyperparameters import BOUNDS as HYPERPARAMETER_BOUNDS
+from pipeline_steps.hyperparameters import check_hyperparameters
 
 __all__ = [
+    "DEFAULT_ACCURACY_THRESHOLD",
     "DEFAULT_HYPERPARAMETERS",
+    "HYPERPARAMETER_BOUNDS",
+    "LIB_DIR",
+    "SHARED_MODULES",
     "PIPELINE_NAME",
     "STEPS_DIR",
     "STEP_ORDER",
@@ -38,6 +47,7 @@ __all__ = [
     "StepState",
     "TenantTarget",
     "build_pipeline",
+    "check_hyperparameters",
     "code_bucket",
     "code_prefix",
     "definition",

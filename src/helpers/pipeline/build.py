@@ -2,8 +2,14 @@
 
 preprocess (ScriptProcessor, scikit-learn image) -> train (ModelTrainer, XGBoost framework
 image, script mode) -> evaluate (ScriptProcessor, XGBoost image; evaluation.json property
-file) -> accuracy >= threshold ? register a model version in the tenant's group : Fail with
-the metric and the shortfall.
+file) -> accuracy >= threshold AND accuracy > the majority-class baseline AND both classes in
+the test split ? register a model version in the tenant's group : Fail with the figures.
+
+Job code: a processing job gets only what its step uploads. Preprocess's script imports the
+shared modules in SHARED_MODULES (the data rules and the features), so the step ships them as
+a second code input (`lib`, at /opt/ml/processing/input/lib, content-addressed under the code
+prefix); the training job gets the whole `pipeline_steps` directory (source_dir) and puts the
+serving code and the fitted features into model.tar.gz.
 
 One pipeline serves every tenant: the tenant, its data, bucket, model package group and IAM
 role are parameters of each execution, so every job of an execution runs under that tenant's
@@ -12,6 +18,7 @@ role and can reach only that tenant's resources.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,6 +38,7 @@ from helpers.pipeline.sdk_workarounds import (
 )
 from helpers.session import AwsSession
 from helpers.storage import ensure_bucket
+from pipeline_steps.hyperparameters import check_hyperparameters
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipeline_steps"
 SKLEARN_VERSION = "1.2-1"
@@ -44,12 +52,26 @@ DEFAULT_HYPERPARAMETERS = {
     "subsample": 0.8,
     "num_round": 50,
 }
+DEFAULT_ACCURACY_THRESHOLD = 0.8
+SHARED_MODULES = ("churn_schema.py", "churn_features.py")
+LIB_DIR = "/opt/ml/processing/input/lib"
 STEP_ORDER = ("Preprocess", "Train", "Evaluate", "CheckAccuracy", "RegisterModel", "AccuracyTooLow")
 
 
 def code_prefix() -> str:
     """Key prefix of the job code in the code bucket; tenant roles need read access to it."""
     return PIPELINE_CODE_PREFIX
+
+
+def upload_shared_modules(boto_session: Any, bucket: str) -> str:
+    """Put SHARED_MODULES under `code_prefix()/lib/<content hash>/`; return that S3 prefix."""
+    bodies = {name: (STEPS_DIR / name).read_bytes() for name in SHARED_MODULES}
+    digest = hashlib.sha256(b"".join(bodies[n] for n in SHARED_MODULES)).hexdigest()[:16]
+    prefix = f"{code_prefix()}/lib/{digest}"
+    s3 = boto_session.client("s3")
+    for name, body in bodies.items():
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/{name}", Body=body)
+    return f"s3://{bucket}/{prefix}"
 
 
 def build_pipeline(
@@ -68,7 +90,10 @@ def build_pipeline(
         ProcessingS3Output,
     )
     from sagemaker.core.training.configs import Compute, InputData, SourceCode
-    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+    from sagemaker.core.workflow.conditions import (
+        ConditionGreaterThan,
+        ConditionGreaterThanOrEqualTo,
+    )
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join, JsonGet
     from sagemaker.core.workflow.parameters import (
@@ -87,14 +112,16 @@ def build_pipeline(
 
     session = pipeline_session(boto_session, bucket)
     TenantTrainingStep = tenant_training_step_class()  # noqa: N806
-    hp = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
+    # Checked before anything is uploaded: a bad value raises ValueError naming it.
+    hp = check_hyperparameters({**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})})
+    lib_uri = upload_shared_modules(boto_session, bucket)
 
     tenant_id = ParameterString("TenantId", default_value="demo")
     role = ParameterString("TenantRoleArn")
     tenant_bucket = ParameterString("TenantBucket")
     input_data = ParameterString("InputDataUrl")
     group = ParameterString("ModelPackageGroupName")
-    threshold = ParameterFloat("AccuracyThreshold", default_value=0.7)
+    threshold = ParameterFloat("AccuracyThreshold", default_value=DEFAULT_ACCURACY_THRESHOLD)
     approval = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
     max_depth = ParameterInteger("MaxDepth", default_value=int(hp["max_depth"]))
     eta = ParameterFloat("Eta", default_value=float(hp["eta"]))
@@ -161,7 +188,10 @@ def build_pipeline(
         name="Preprocess",
         step_args=processor("mt-preprocess", sklearn_image).run(
             code=str(STEPS_DIR / "preprocess.py"),
-            inputs=[p_in("data", input_data, "/opt/ml/processing/input/data")],
+            inputs=[
+                p_in("data", input_data, "/opt/ml/processing/input/data"),
+                p_in("lib", lib_uri, LIB_DIR),
+            ],
             outputs=[p_out(n, f"/opt/ml/processing/{n}") for n in ("train", "validation", "test")],
             arguments=[
                 "--input-dir",
@@ -246,6 +276,12 @@ def build_pipeline(
         property_file=evaluation,
         json_path="binary_classification_metrics.accuracy.value",
     )
+    baseline = JsonGet(
+        step_name=evaluate.name,
+        property_file=evaluation,
+        json_path="binary_classification_metrics.majority_baseline_accuracy.value",
+    )
+    classes = JsonGet(step_name=evaluate.name, property_file=evaluation, json_path="test_classes")
     evaluation_uri = Join(
         on="/",
         values=[
@@ -278,7 +314,14 @@ def build_pipeline(
                     content_type="application/json", s3_uri=evaluation_uri
                 )
             ),
-            customer_metadata_properties={"tenant-id": tenant_id},
+            # The input schema this version expects: the features learned from the tenant's
+            # training split, with the upload's column order and rules (also in model.tar.gz).
+            customer_metadata_properties={
+                "tenant-id": tenant_id,
+                "input-schema": Join(on="/", values=[split_uri("train"), "preprocessing.json"]),
+                # Values allow letters, digits, spaces and _.:/=+-@ only.
+                "input-content-types": "text/csv application/json",
+            },
         ),
     )
     shortfall = JsonGet(
@@ -297,12 +340,21 @@ def build_pipeline(
                 threshold,
                 " by ",
                 shortfall,
+                " or does not beat the majority-class baseline ",
+                baseline,
+                " (classes in the test split: ",
+                classes,
+                ")",
             ],
         ),
     )
     check = ConditionStep(
         name="CheckAccuracy",
-        conditions=[ConditionGreaterThanOrEqualTo(left=accuracy, right=threshold)],
+        conditions=[
+            ConditionGreaterThanOrEqualTo(left=accuracy, right=threshold),
+            ConditionGreaterThan(left=accuracy, right=baseline),
+            ConditionGreaterThanOrEqualTo(left=classes, right=2),
+        ],
         if_steps=[register],
         else_steps=[fail],
     )

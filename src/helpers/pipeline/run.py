@@ -20,6 +20,7 @@ from helpers.progress import Progress, ProgressTarget
 from helpers.session import AwsSession
 from helpers.storage import read_s3_json
 from helpers.tenant_table import tenant_item
+from pipeline_steps.hyperparameters import check_hyperparameters
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
 TARGET_ATTRIBUTES = ("tenant-bucket", "tenant-modelregistry", "tenant-role")
@@ -56,7 +57,7 @@ def execution_parameters(
     hyperparameters: dict | None = None,
     input_data_url: str | None = None,
 ) -> list[dict]:
-    """The StartPipelineExecution parameter list for one tenant."""
+    """The StartPipelineExecution parameter list for one tenant; ValueError on a bad option."""
     values: dict[str, object] = {
         "TenantId": target.tenant_id,
         "TenantRoleArn": target.role_arn,
@@ -74,11 +75,13 @@ def execution_parameters(
             raise ValueError(f"approval_status must be one of {allowed}, got {approval_status!r}")
         values["ModelApprovalStatus"] = approval_status
     names = {"max_depth": "MaxDepth", "eta": "Eta", "num_round": "NumRound"}
-    for key, value in (hyperparameters or {}).items():
+    for key in hyperparameters or {}:
         if key not in names:
             raise ValueError(
                 f"hyperparameter {key!r} is not a pipeline parameter; use one of {sorted(names)}"
             )
+    # XGBoost's documented bounds, checked before anything is started (ValueError naming it).
+    for key, value in check_hyperparameters(dict(hyperparameters or {})).items():
         values[names[key]] = value
     return [{"Name": k, "Value": str(v)} for k, v in values.items()]
 

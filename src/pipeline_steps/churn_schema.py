@@ -1,0 +1,292 @@
+"""The churn data's one set of rules: columns, cell types, limits, encoding, classes.
+
+Used by the upload helper (`helpers.data`), by the Preprocess job and by the endpoint's
+inference handlers (per record), so what the upload accepts is what the pipeline trains on and
+what the endpoint serves. Self-contained (pandas and numpy only, Python 3.8 syntax): it runs in
+the scikit-learn processing image, the XGBoost image and the notebooks' venv.
+
+Each cell rule is one scalar check (`Rule.ok`) on the cell's text stripped of surrounding
+whitespace; whole files apply it to each column's distinct values, the endpoint to each field.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import math
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+COLUMNS = [
+    "State",
+    "Account Length",
+    "Area Code",
+    "Phone",
+    "Int'l Plan",
+    "VMail Plan",
+    "VMail Message",
+    "Day Mins",
+    "Day Calls",
+    "Day Charge",
+    "Eve Mins",
+    "Eve Calls",
+    "Eve Charge",
+    "Night Mins",
+    "Night Calls",
+    "Night Charge",
+    "Intl Mins",
+    "Intl Calls",
+    "Intl Charge",
+    "CustServ Calls",
+    "Churn?",
+]
+LABEL = "Churn?"
+LABEL_VALUES = {"True.": 1, "False.": 0}
+MIN_ROWS = 100
+MIN_CLASS_ROWS = 10
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_CELL_CHARS = 100
+_STATE = re.compile(r"^[A-Z]{2}$")
+
+
+class DataError(ValueError):
+    """Data that does not fit the churn schema; the message names the problem and where."""
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _non_negative(text: str) -> bool:
+    value = _number(text)
+    return value is not None and value >= 0
+
+
+def _whole(text: str) -> bool:
+    value = _number(text)
+    return value is not None and value >= 0 and value == int(value)
+
+
+def _area_code(text: str) -> bool:
+    value = _number(text)
+    return value is not None and value == int(value) and 100 <= value <= 999
+
+
+class Rule(NamedTuple):
+    """A column's rule: `kind` (number, category, id, label), the check, what it expects."""
+
+    kind: str
+    ok: Callable[[str], bool]
+    expected: str
+
+
+_YES_NO = Rule("category", lambda v: v in ("yes", "no"), "'yes' or 'no'")
+RULES = {
+    "State": Rule("category", lambda v: bool(_STATE.match(v)), "a two-letter state code"),
+    "Area Code": Rule("category", _area_code, "a 3-digit area code"),
+    "Phone": Rule("id", lambda v: v != "", "a phone number"),
+    "Int'l Plan": _YES_NO,
+    "VMail Plan": _YES_NO,
+    LABEL: Rule("label", lambda v: v in LABEL_VALUES, "'True.' or 'False.'"),
+}
+for _column in ("Account Length", "VMail Message", "CustServ Calls") + tuple(
+    f"{p} Calls" for p in ("Day", "Eve", "Night", "Intl")
+):
+    RULES[_column] = Rule("number", _whole, "a whole number >= 0")
+for _column in [f"{p} {k}" for p in ("Day", "Eve", "Night", "Intl") for k in ("Mins", "Charge")]:
+    RULES[_column] = Rule("number", _non_negative, "a number >= 0")
+INPUT_COLUMNS = [c for c in COLUMNS if c != LABEL]
+
+
+def cell_text(value: Any) -> str:
+    """A cell as the rules see it: text without surrounding whitespace (numbers as written)."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return str(int(value)) if abs(value) < 1e15 else str(value)
+    return str(value)  # NaN and infinities read 'nan', 'inf': no number rule accepts them
+
+
+def check_cell(column: str, text: str) -> str | None:
+    """None if `text` (see cell_text) is a good value of `column`, else what was expected."""
+    if len(text) > MAX_CELL_CHARS:
+        return f"at most {MAX_CELL_CHARS} characters (got {len(text)})"
+    rule = RULES[column]
+    return None if rule.ok(text) else rule.expected
+
+
+def category_value(column: str, text: str) -> str:
+    """The category a good cell stands for (area codes as integers: '415.0' -> '415')."""
+    return str(int(float(text))) if column == "Area Code" else text
+
+
+def decode(raw: bytes, name: str = "the file") -> str:
+    """UTF-8 text (a UTF-8 byte order mark is dropped); DataError naming the encoding problem."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise DataError(
+            f"{name} is {len(raw):,} bytes; at most {MAX_FILE_BYTES:,} bytes per file are accepted"
+        )
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(
+            f"{name} is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8"
+        )
+    if b"\x00" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+        raise DataError(
+            f"{name} holds a NUL byte (line {line}): it is binary data or UTF-16/32 text, "
+            "not a UTF-8 CSV file"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"{name} is not UTF-8: byte 0x{raw[exc.start]:02x} on line {line} is not valid UTF-8 "
+            "(Latin-1 or Windows-1252 text?); save the file as UTF-8"
+        ) from None
+
+
+def _parse(raw: bytes, name: str) -> pd.DataFrame:
+    """The CSV's rows as text cells (bytes already checked by `decode`; a BOM is skipped)."""
+    try:
+        return pd.read_csv(
+            io.BytesIO(raw),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            encoding="utf-8-sig",
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name} is empty") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{name} is not a readable CSV file: {exc}") from None
+
+
+def read_csv_files(files: Sequence[tuple[str, bytes]]) -> tuple[pd.DataFrame, list[str]]:
+    """Parse CSV files into one frame of stripped text cells; also the header's column order.
+
+    The first file starts with a header naming the columns; a later file without one holds its
+    columns in the order of the last header seen. Cells are not checked here (see validate).
+    """
+    if not files:
+        raise DataError("no CSV file to read")
+    frames: list[pd.DataFrame] = []
+    order: list[str] | None = None
+    for name, raw in files:
+        if not raw.strip():
+            raise DataError(f"{name} is empty")
+        decode(raw, name)  # the encoding checked; pandas parses the bytes themselves
+        frame = _parse(raw, name)
+        first = [str(v).strip() for v in frame.iloc[0]]
+        if any(v in COLUMNS for v in first):
+            order, frame = first, frame.iloc[1:]
+        elif order is None:
+            raise DataError(
+                f"missing column(s): the first line of {name} names none of the columns "
+                f"{COLUMNS}; the first file must start with a header line"
+            )
+        if frame.shape[1] != len(order):
+            raise DataError(
+                f"{name} has {frame.shape[1]} fields per row but the header names "
+                f"{len(order)}: {order}"
+            )
+        frame.columns = order
+        frames.append(frame)
+    data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return data.reset_index(drop=True), list(order or COLUMNS)
+
+
+def _check_columns(columns: Sequence[Any]) -> None:
+    missing = [c for c in COLUMNS if c not in columns]
+    if missing:
+        raise DataError(f"missing column(s) {missing}; found {[str(c) for c in columns]}")
+    unexpected = [str(c) for c in columns if c not in COLUMNS]
+    if unexpected:
+        raise DataError(f"unexpected column(s) {unexpected}; expected {COLUMNS}")
+
+
+def _text(column: pd.Series) -> pd.Series:
+    """The column as cell_text strings (vectorised: strip, or map each distinct value)."""
+    try:
+        stripped = column.str.strip()
+    except AttributeError:  # no string in the column
+        stripped = None
+    if stripped is not None and not stripped.isna().any():
+        return stripped
+    mapping = {value: cell_text(value) for value in pd.unique(column)}
+    return column.map(mapping).astype(object)
+
+
+def validate(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` as stripped text cells if it fits the schema, else DataError naming column and row.
+
+    Checks, in this order: rows present, columns, every cell (the first bad one in reading
+    order is reported; rows count from 1, line = row + 1 under a header), then the row count
+    and both classes with MIN_CLASS_ROWS rows each.
+    """
+    if len(df) == 0:
+        raise DataError("the data is empty: it has no rows")
+    df = df.rename(columns=lambda c: str(c).strip())
+    _check_columns(list(df.columns))
+    text = pd.DataFrame({c: _text(df[c]) for c in COLUMNS})
+    first: tuple[int, int, str, str] | None = None
+    for position, column in enumerate(COLUMNS):
+        values = text[column]
+        bad = [v for v in pd.unique(values) if check_cell(column, v) is not None]
+        if bad:
+            row = int(values.isin(bad).to_numpy().argmax())
+            if first is None or (row, position) < first[:2]:
+                first = (row, position, column, values.iloc[row])
+    if first is not None:
+        row, _, column, value = first
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise DataError(
+            f"column {column!r}, row {row + 1} (line {row + 2}): bad value {shown!r}, "
+            f"expected {check_cell(column, value)}"
+        )
+    check_classes(text[LABEL])
+    return text
+
+
+def check_classes(labels: pd.Series) -> None:
+    """Enough rows, and both classes with MIN_CLASS_ROWS rows each (else DataError)."""
+    if len(labels) < MIN_ROWS:
+        raise DataError(f"only {len(labels)} rows; at least {MIN_ROWS} are needed to train")
+    counts = labels.value_counts()
+    for value in LABEL_VALUES:
+        n = int(counts.get(value, 0))
+        if n < MIN_CLASS_ROWS:
+            raise DataError(
+                f"column {LABEL!r} has {n} row(s) of class {value!r} in {len(labels)} rows: "
+                f"both classes are needed, at least {MIN_CLASS_ROWS} rows each"
+            )
+
+
+def load(source: Any) -> tuple[str, bytes]:
+    """(name, bytes) of a file path (its size checked before reading) or of bytes."""
+    if isinstance(source, bytes):
+        return "the file", source
+    path = Path(source)
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise DataError(f"{path.name} is {size:,} bytes; at most {MAX_FILE_BYTES:,} per file")
+    return path.name, path.read_bytes()
+
+
+def read_and_validate(sources: Sequence[Any]) -> tuple[pd.DataFrame, list[str]]:
+    """Read CSV file paths or bytes, then validate: (text cells in COLUMNS order, header order)."""
+    data, order = read_csv_files([load(s) for s in sources])
+    return validate(data), order
