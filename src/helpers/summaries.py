@@ -47,16 +47,23 @@ def execution_outcome(result: ExecutionResult) -> str:
 
 
 def predictions_table(
-    labels: Sequence[int], probabilities: Sequence[float], threshold: float = 0.5
+    labels: Sequence[int],
+    probabilities: Sequence[float],
+    records: pd.DataFrame | None = None,
+    threshold: float = 0.5,
 ) -> pd.DataFrame:
-    """Each sample row's label, the endpoint's churn probability and the predicted class."""
-    return pd.DataFrame(
+    """Each sample's label, the endpoint's churn probability, the predicted class, then the
+    raw record the endpoint was sent (when given)."""
+    table = pd.DataFrame(
         {
             "churned (label)": [bool(label) for label in labels],
             "churn probability": [round(p, 4) for p in probabilities],
             "predicted churn": [p >= threshold for p in probabilities],
         }
     )
+    if records is None:
+        return table
+    return pd.concat([table, records.reset_index(drop=True)], axis=1)
 
 
 def closing_line(
