@@ -30,15 +30,17 @@ calls, in workflow order:
     stack.deploy_stack(session, table_name=...) / stack.delete_stack(session)
     tenants.create_tenant(session, tenant_id, table_name)           # 01
     tenants.get_tenant_item / describe_tenant / tenant_summary / upload_tenant_data
-    data.generate_churn(tenant_id, rows)
-    pipeline.upsert(session); pipeline.start(session, tenant_id, table_name, **options)  # 02
+    data.load_churn(tenant_id, data_path, rows)  # the tenant's CSV(s), or generated data
+    pipeline.check_hyperparameters(values)                          # 02
+    pipeline.upsert(session); pipeline.start(session, tenant_id, table_name, **options)
     pipeline.wait(session, execution_arn) -> ExecutionResult (.table(), .steps, .status)
     pipeline_view.described_steps_table(session, name); plots.pipeline_graph(statuses)
     pipeline.evaluation_report(session, result); pipeline.metrics_summary(report)
     registry.tenant_versions(session, tenant_id, table_name)
     approval.versions_table / latest_version / approve(session, tenant_id, version, comment)  # 03
     deploy.deploy(session, tenant_id, version=...) -> Deployment
-    deploy.endpoint_status / tenant_item / sample_rows / invoke(session, tenant_id, rows)
+    deploy.endpoint_status / tenant_item / input_schema / sample_rows
+    deploy.invoke(session, tenant_id, records)  # raw records: a DataFrame, dicts
     tenants.delete_tenant(session, tenant_id, table_name); tenants.tenant_leftovers  # 99
     results.record(name, value)                                     # every notebook
 """
