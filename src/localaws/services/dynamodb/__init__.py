@@ -1,0 +1,1 @@
+"""DynamoDB: what localaws changes in moto's DynamoDB (authorization: `authorization`)."""
