@@ -55,7 +55,7 @@ def authenticate_and_authorize(original, self, iam_request_cls, resource: str = 
         if iam_request_cls is S3IAMRequest:
             raise S3AccessDeniedError()
         raise InvalidClientTokenIdError()
-    json_protocol = _json_protocol(self)
+    json_protocol = iam_request_cls is not S3IAMRequest and _json_protocol(self)
     try:
         request = _build_request(self, iam_request_cls)
         request.check_signature()
@@ -112,11 +112,12 @@ def _from_resource(decision, check: Check) -> bool:
 
 
 def _json_protocol(response) -> bool:
-    if response.headers.get("X-Amz-Target"):
-        return True
-    return "json" in (response.headers.get("Content-Type") or "") or response.path.endswith(
-        "/invocations"
-    )
+    """JSON services (X-Amz-Target) and sagemaker-runtime (REST-JSON) answer errors in JSON."""
+    return bool(response.headers.get("X-Amz-Target")) or _runtime(response, iam_request_cls=None)
+
+
+def _runtime(response, iam_request_cls) -> bool:
+    return iam_request_cls is not S3IAMRequest and response.path.startswith("/endpoints/")
 
 
 def _json_error(code: str, message: str):
@@ -137,7 +138,7 @@ def _build_request(response, iam_request_cls):
         headers=response.headers,
         action=response._get_action(),
     )
-    if not response.raw_body and response.path.endswith("/invocations"):
+    if not response.raw_body and _runtime(response, iam_request_cls):
         # moto signs `body or data`: an empty InvokeEndpoint body made it sign the parsed
         # form instead, so a correctly signed empty request failed SignatureDoesNotMatch.
         request._data = b""

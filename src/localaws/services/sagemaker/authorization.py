@@ -15,6 +15,7 @@ Condition keys: `aws:ResourceTag/*` (the resource's tags, read when a policy ask
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from moto.sagemaker.models import sagemaker_backends
 
@@ -88,7 +89,7 @@ def _request_tags(request: Request) -> dict[str, Any]:
 
 def resolve(request: Request) -> list[Check] | None:
     action = request.action
-    if action == "InvokeEndpoint" or request.response.path.endswith("/invocations"):
+    if request.response.path.startswith("/endpoints/"):  # the runtime's three operations
         return _invoke(request)
     context = _request_tags(request)
     if (action.startswith("List") and action not in _LISTS_WITH_RESOURCE) or action == "Search":
@@ -110,16 +111,15 @@ def resolve(request: Request) -> list[Check] | None:
 
 
 def _invoke(request: Request) -> list[Check]:
-    name = request.response.path.split("/")[2] if request.response.path.count("/") >= 3 else ""
-    from urllib.parse import unquote
-
-    name = unquote(name)
+    name = unquote(request.response.path.split("/")[2])
     context: dict[str, Any] = {"aws:ResourceTag/*": _tags_of(request, "endpoint", name)}
     target = request.header("X-Amzn-SageMaker-Target-Model")
     if target:
         context["sagemaker:TargetModel"] = target
     arn = request.arn("sagemaker", f"endpoint/{name.lower()}")
-    return [Check("sagemaker:InvokeEndpoint", arn, context)]
+    # InvokeEndpointWithResponseStream is authorized as sagemaker:InvokeEndpoint.
+    action = "InvokeEndpointAsync" if request.action == "InvokeEndpointAsync" else "InvokeEndpoint"
+    return [Check(f"sagemaker:{action}", arn, context)]
 
 
 patches.put(RESOLVERS, "sagemaker", resolve)
