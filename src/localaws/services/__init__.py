@@ -18,30 +18,14 @@ from localaws.core.patching import Patches
 def groups() -> list[Patches]:
     """Every patch group, in the order they are applied (imports moto: call it when needed)."""
     from localaws.services import moto_dispatch
-    from localaws.services.cloudformation import authorization as cloudformation_authorization
     from localaws.services.cloudformation import change_sets, parsing, resource_types, stacks
-    from localaws.services.dynamodb import authorization as dynamodb_authorization
-    from localaws.services.iam import api_authorization, enforcement, simulate
-    from localaws.services.logs import authorization as logs_authorization
-    from localaws.services.s3 import authorization as s3_authorization
-    from localaws.services.sagemaker import authorization as sagemaker_authorization
+    from localaws.services.iam import enforcement, simulate
     from localaws.services.sagemaker import endpoints, jobs, listing, pipelines, registry
-    from localaws.services.stepfunctions import authorization as stepfunctions_authorization
     from localaws.services.stepfunctions import backend, execution, tasks
-    from localaws.services.sts import authorization as sts_authorization
 
     return [
         enforcement.patches,  # first: every request from then on is authenticated
         simulate.patches,
-        # request -> (action, resource ARNs, condition keys) tables, one per service
-        s3_authorization.patches,
-        dynamodb_authorization.patches,
-        sagemaker_authorization.patches,
-        stepfunctions_authorization.patches,
-        sts_authorization.patches,
-        api_authorization.patches,
-        logs_authorization.patches,
-        cloudformation_authorization.patches,
         # persistence of S3 objects and DynamoDB items goes here ("s3.storage",
         # "dynamodb.items"): after IAM enforcement, before the compute hooks
         backend.patches,  # before CloudFormation: stacks create state machines in its backend
@@ -56,5 +40,21 @@ def groups() -> list[Patches]:
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
         jobs.patches,
         pipelines.patches,
+        *authorization_groups(),  # request -> IAM checks tables, one per service (any order)
         moto_dispatch.patches,  # last: caches method lists of the response classes changed above
     ]
+
+
+def authorization_groups() -> list[Patches]:
+    """The per-service tables that turn a request into IAM checks (`iam.enforcement` uses them)."""
+    from localaws.services.cloudformation import authorization as cloudformation
+    from localaws.services.dynamodb import authorization as dynamodb
+    from localaws.services.iam import api_authorization as iam
+    from localaws.services.logs import authorization as logs
+    from localaws.services.s3 import authorization as s3
+    from localaws.services.sagemaker import authorization as sagemaker
+    from localaws.services.stepfunctions import authorization as stepfunctions
+    from localaws.services.sts import authorization as sts
+
+    tables = (s3, dynamodb, sagemaker, stepfunctions, sts, iam, logs, cloudformation)
+    return [table.patches for table in tables]

@@ -1,1 +1,1 @@
-"""DynamoDB: what localaws changes in moto's DynamoDB (authorization: `authorization`)."""
+"""localaws's changes to moto's DynamoDB (see `items`)."""

@@ -53,8 +53,19 @@ def user_policies(backend: Any, user: Any) -> list[PolicySource]:
     return policies
 
 
+_role_ids: dict[tuple[int, str], str] = {}  # (backend, role name) -> role id, checked on use
+
+
 def _role(backend: Any, name: str) -> Any:
-    return next((r for r in backend.roles.values() if r.name == name), None)
+    """The role named `name` (moto keys roles by id: a scan, remembered per name)."""
+    key = (id(backend), name)
+    role = backend.roles.get(_role_ids.get(key, ""))
+    if role is not None and role.name == name:
+        return role
+    role = next((r for r in backend.roles.values() if r.name == name), None)
+    if role is not None:
+        _role_ids[key] = role.id
+    return role
 
 
 def _tags(tag_list: Any) -> dict[str, str]:

@@ -1,1 +1,1 @@
-"""S3: what localaws changes in moto's S3 (authorization: `authorization`)."""
+"""S3: object bodies as blob files (storage) and their checksums."""
