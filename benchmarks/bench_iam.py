@@ -7,7 +7,10 @@ requests alternating between the two servers so that load from elsewhere hits bo
 an assumed role with an inline policy on its bucket, table and endpoint, a bucket policy
 denying every principal but that role and the admin (`aws:PrincipalArn` condition), doing
 S3 PUT and GET (1 KiB), DynamoDB GetItem and InvokeEndpoint (a tiny XGBoost model).
-Also the evaluator alone, in-process (no HTTP), per check. Writes benchmarks/results/iam.json.
+Also, in a server run inside this process (figures free of HTTP and load noise), the time
+each request spends in the steps enforcement added (finding the caller's policies, the
+service's request -> checks table, the evaluator), and the evaluator alone per check.
+Writes benchmarks/results/iam.json.
 Environment: LOCALAWS_BENCH_OPS (default 300) timed requests per operation and server.
 """
 
@@ -190,6 +193,57 @@ def bench_requests(root: Path) -> dict:
     return out
 
 
+def bench_authorization_steps(root: Path, n: int = 200) -> dict:
+    """Per request: the median time of each step enforcement added, in microseconds."""
+    import logging
+    import statistics
+    import threading
+    from unittest import mock
+
+    from werkzeug.serving import make_server
+
+    from localaws import server, services
+    from localaws.core.config import Config
+    from localaws.core.patching import undo_all
+    from localaws.ephemeral import free_port
+    from localaws.services.iam import enforcement
+
+    spent: dict[str, list[float]] = {}
+
+    def timed(name: str, fn):
+        def call(*args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent.setdefault(name, []).append(time.perf_counter() - began)
+
+        return call
+
+    steps = ("caller_for_key", "checks_for", "evaluate")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    config = Config(state_dir=root / "in-process", port=free_port())
+    with environment(), ExitStack() as stack:
+        app = server.create_app(config)
+        stack.callback(undo_all, services.groups())
+        httpd = make_server(config.host, config.port, app, threaded=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        stack.callback(httpd.shutdown)
+        for step in steps:
+            original = getattr(enforcement, step)
+            stack.enter_context(mock.patch.object(enforcement, step, timed(step, original)))
+        calls = _tenant_workload(config)
+        out = {}
+        for op, call in calls.items():
+            spent.clear()
+            for i in range(n):
+                call(i)
+            medians = {s: statistics.median(spent[s]) * 1e6 for s in steps}
+            out[op] = {f"{s}_us": round(v, 1) for s, v in medians.items()}
+            out[op]["sum_p50_us"] = round(sum(medians.values()), 1)
+    return out
+
+
 def bench_evaluator(n: int = 20000) -> dict:
     """The evaluator alone: a tenant role's GetObject against its bucket policy."""
     from localaws.services.iam.policy import Caller, Check, PolicySource, evaluate
@@ -250,6 +304,12 @@ def _print(results: dict) -> None:
         ["operation", "p50 before", "p50 after", "added p50", "p99 before", "p99 after"],
         "<>>>>>",
     )
+    steps = results["authorization_steps"]
+    print_table(
+        [(op, *r.values()) for op, r in steps.items()],
+        ["in-process, p50 us", "caller", "checks", "evaluate", "sum"],
+        "<>>>>",
+    )
     print(f"evaluator alone: {results['evaluator']['per_check_us']} us per check")
 
 
@@ -259,6 +319,7 @@ def main() -> dict:
             "baseline": BASELINE,
             "ops": OPS,
             "requests": bench_requests(Path(scratch)),
+            "authorization_steps": bench_authorization_steps(Path(scratch)),
             "evaluator": bench_evaluator(),
         }
     publish("iam", results, _print)
