@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fcntl
 import json
 import os
 import shlex
@@ -64,6 +65,34 @@ def _read_info(config: Config) -> dict | None:
     return info if _pid_alive(pid) else None
 
 
+def _lock_held(config: Config) -> bool:
+    """Whether a live server holds this state directory's lock (it does for its whole life)."""
+    from localaws.server import LOCK_FILE
+
+    try:
+        with open(config.state_dir / LOCK_FILE, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return False
+
+
+def own_server(config: Config) -> dict | None:
+    """`server.json` of this state directory's server if it is alive, answered or not.
+
+    A server busy with writes may answer its health probe late; its process being alive and
+    holding the state directory's lock is proof enough that it is ours and running.
+    """
+    info = _read_info(config)
+    if info and int(info.get("port", -1)) == config.port and _lock_held(config):
+        return info
+    return None
+
+
 def is_up(config: Config, timeout: float = 0.5) -> bool:
     """Whether a localaws server answers at `config`'s URL for `config`'s state directory."""
     health = _health(config, timeout)
@@ -78,6 +107,9 @@ def _port_busy(config: Config) -> bool:
 
 def start(config: Config, wait: float = 30.0) -> dict:
     """Start the server in the background (idempotent); return its info once it answers."""
+    info = own_server(config)
+    if info:  # running, perhaps too busy to answer the probe in time: never "another program"
+        return info
     health = _health(config)
     if health:
         if Path(health["state_dir"]) == config.state_dir:
@@ -202,10 +234,12 @@ def _human(n: float) -> str:
 def status(config: Config) -> tuple[bool, str]:
     info = _read_info(config)
     size = _human(_size(config.state_dir)) if config.state_dir.is_dir() else "none"
-    if info and is_up(config):
+    answering = bool(info) and is_up(config)
+    if answering or own_server(config):
         since = datetime.datetime.fromtimestamp(info["started"]).isoformat(timespec="seconds")
+        busy = "" if answering else " (busy: its health probe did not answer within 0.5 s)"
         return True, (
-            f"localaws running at {config.endpoint_url}\n  pid {info['pid']}, "
+            f"localaws running at {config.endpoint_url}{busy}\n  pid {info['pid']}, "
             f"since {since}\n  state {config.state_dir} ({size})"
         )
     return False, f"localaws not running\n  state {config.state_dir} ({size})"

@@ -131,16 +131,27 @@ def test_bucket_policy_allows_and_denies(setup):
         admin.delete_bucket_policy(Bucket=setup["mine"])
 
 
-def test_other_services_need_valid_credentials_only(setup, localaws):
+def test_other_services_enforce_policies_too(setup, localaws):
+    """DynamoDB is authorized like S3 now: the one-bucket role may not create a table (the
+    admin may), and GetCallerIdentity stays allowed for everyone, as on AWS."""
     table = f"iam-table-{uuid.uuid4().hex[:8]}"
+    spec = {
+        "TableName": table,
+        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
     ddb = setup["role"]("dynamodb")
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.put_item(TableName=table, Item={"k": {"S": "v"}})
+    with pytest.raises(ClientError) as exc:
+        ddb.create_table(**spec)
+    assert _code(exc) == "AccessDeniedException"
+    assert f"table/{table}" in exc.value.response["Error"]["Message"]
+    admin = boto3.Session(region_name="us-east-1").client("dynamodb", config=NO_RETRY)
+    admin.create_table(**spec)
+    admin.put_item(TableName=table, Item={"k": {"S": "v"}})
+    with pytest.raises(ClientError) as exc:
+        ddb.put_item(TableName=table, Item={"k": {"S": "w"}})
+    assert _code(exc) == "AccessDeniedException"
     identity = setup["role"]("sts").get_caller_identity()
     assert identity["Arn"].endswith(f":assumed-role/{setup['role_arn'].rsplit('/', 1)[1]}/test")
 

@@ -42,5 +42,21 @@ def groups() -> list[Patches]:
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
         jobs.patches,
         pipelines.patches,
+        *authorization_groups(),  # request -> IAM checks tables, one per service (any order)
         moto_dispatch.patches,  # last: caches method lists of the response classes changed above
     ]
+
+
+def authorization_groups() -> list[Patches]:
+    """The per-service tables that turn a request into IAM checks (`iam.enforcement` uses them)."""
+    from localaws.services.cloudformation import authorization as cloudformation
+    from localaws.services.dynamodb import authorization as dynamodb
+    from localaws.services.iam import api_authorization as iam
+    from localaws.services.logs import authorization as logs
+    from localaws.services.s3 import authorization as s3
+    from localaws.services.sagemaker import authorization as sagemaker
+    from localaws.services.stepfunctions import authorization as stepfunctions
+    from localaws.services.sts import authorization as sts
+
+    tables = (s3, dynamodb, sagemaker, stepfunctions, sts, iam, logs, cloudformation)
+    return [table.patches for table in tables]

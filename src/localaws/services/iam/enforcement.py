@@ -1,53 +1,51 @@
-"""IAM enforcement in localaws.
+"""IAM enforcement in localaws: every request is authenticated, then authorized as AWS would.
 
-Every signed request must carry a valid access key (an IAM user's key or STS temporary
-credentials with their session token) and a correct SigV4 signature; otherwise moto answers
-InvalidClientTokenId / InvalidAccessKeyId / SignatureDoesNotMatch.
-
-Authorization (policies) is enforced for S3 only:
-- the caller's identity policies (user: inline, attached, group; assumed role: inline and
-  attached) must allow the action on the bucket/object ARN, and no statement may deny it;
-- the bucket policy applies too: a matching Deny refuses, a matching Allow grants access
-  even without an identity policy. Principals match by `*`, the exact user/role ARN (an
-  assumed-role session matches its role's ARN), the account id or `arn:aws:iam::<acct>:root`.
-  Statements with a `Condition` are not evaluated (skipped).
-- unsigned requests are refused (no anonymous access, even where a bucket policy names `*`),
-  and so are presigned URLs (moto does not verify their signatures).
-For every other service (DynamoDB, SageMaker, Step Functions, CloudFormation, IAM, STS, logs,
-...) valid credentials are enough: moto's resource-scoped checks do not match real ARNs there,
-so enforcing them would refuse legitimate calls.
+1. Authentication: a signed request must carry a valid access key (an IAM user's key, or STS
+   temporary credentials with their session token) and a correct SigV4 signature; otherwise
+   InvalidClientTokenId / InvalidAccessKeyId / SignatureDoesNotMatch (UnrecognizedClient /
+   InvalidSignature for JSON services). Unsigned requests are refused (no anonymous access,
+   even where a bucket policy names `*`), and so are presigned URLs (moto verifies neither).
+2. Authorization: the service's resolver (`localaws.services.iam.authorization`) turns the
+   request into checks (action, resource ARN, condition keys, resource policy); each must be
+   allowed by `localaws.services.iam.policy.evaluate`, the code SimulatePrincipalPolicy uses.
+   Keys of a user or role that no longer exists are refused with 403 AccessDenied, as AWS does
+   (the principal has no policies left), not an internal error. `sts:GetCallerIdentity` is
+   always allowed, as on AWS.
 """
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlparse
 
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import (
+    AccessDeniedError,
     InvalidClientTokenIdError,
     JsonRESTError,
     SignatureDoesNotMatchError,
+    _RESTError,
 )
-from moto.iam.access_control import IAMPolicy, PermissionResult, S3IAMRequest
+from moto.iam.access_control import PermissionResult, S3IAMRequest
 from moto.s3.exceptions import S3AccessDeniedError
-from moto.s3.models import FakeBucket, s3_backends
+from moto.s3.models import FakeBucket
 
 from localaws.core.patching import Patches
-from localaws.services.iam.policy import matches, matches_principal, principal_ids
+from localaws.services.iam.authorization import Request, checks_for, denial_message
+from localaws.services.iam.policy import Caller, Check, evaluate
+from localaws.services.iam.principals import PrincipalGone, caller_for_key
 
 patches = Patches("iam.enforcement")
 # moto checks nothing until this many requests were served: check from the first one.
 patches.set(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
-# moto applies Deny statements of bucket policies to every principal (an empty 403);
-# `_authorize_s3` evaluates them with their principals instead.
+# moto applies Deny statements of bucket policies to every principal (an empty 403); the S3
+# resolver hands the bucket policy to the evaluator instead.
 patches.set(FakeBucket, "get_permission", lambda self, action, resource: PermissionResult.NEUTRAL)
 
 
 @patches.wrap(ActionAuthenticatorMixin, "_authenticate_and_authorize_action")
 def authenticate_and_authorize(original, self, iam_request_cls, resource: str = "*") -> None:
-    """Credentials and signature for every service; identity and bucket policies for S3."""
+    """Credentials and signature, then every check the service's resolver names."""
     if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
         return original(self, iam_request_cls, resource)
     if self.headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
@@ -57,7 +55,7 @@ def authenticate_and_authorize(original, self, iam_request_cls, resource: str = 
         if iam_request_cls is S3IAMRequest:
             raise S3AccessDeniedError()
         raise InvalidClientTokenIdError()
-    json_protocol = bool(self.headers.get("X-Amz-Target"))
+    json_protocol = iam_request_cls is not S3IAMRequest and _json_protocol(self)
     try:
         request = _build_request(self, iam_request_cls)
         request.check_signature()
@@ -75,9 +73,51 @@ def authenticate_and_authorize(original, self, iam_request_cls, resource: str = 
                 "The request signature we calculated does not match the signature you provided.",
             ) from None
         raise
-    if iam_request_cls is S3IAMRequest:
-        _authorize_s3(self, request, resource)
+    if request._action == "sts:GetCallerIdentity":
+        return None
+    try:
+        caller = caller_for_key(request._access_key)
+    except PrincipalGone:
+        caller = Caller(request._access_key.arn, request._access_key.arn, request.account_id, [])
+    service, _, action = request._action.partition(":")
+    authz = Request(self, service, action, request.account_id, request._region, caller, resource)
+    for check in checks_for(authz):
+        decision = evaluate(caller, check)
+        if decision.allowed:
+            continue
+        if iam_request_cls is S3IAMRequest:
+            request._raise_access_denied()
+        explicit = decision.decision == "explicitDeny"
+        where = (
+            "a resource-based policy"
+            if _from_resource(decision, check)
+            else "an identity-based policy"
+        )
+        message = denial_message(caller, check, explicit, where)
+        if json_protocol:
+            raise _json_error("AccessDeniedException", message)
+        raise _QueryAccessDenied(message)
     return None
+
+
+class _QueryAccessDenied(AccessDeniedError):
+    """403 AccessDenied (XML, Query protocol services) with AWS's full message."""
+
+    def __init__(self, message: str):
+        _RESTError.__init__(self, "AccessDenied", message)
+
+
+def _from_resource(decision, check: Check) -> bool:
+    return any(source is check.resource_policy for source, _ in decision.matched)
+
+
+def _json_protocol(response) -> bool:
+    """JSON services (X-Amz-Target) and sagemaker-runtime (REST-JSON) answer errors in JSON."""
+    return bool(response.headers.get("X-Amz-Target")) or _runtime(response, iam_request_cls=None)
+
+
+def _runtime(response, iam_request_cls) -> bool:
+    return iam_request_cls is not S3IAMRequest and response.path.startswith("/endpoints/")
 
 
 def _json_error(code: str, message: str):
@@ -89,7 +129,7 @@ def _json_error(code: str, message: str):
 def _build_request(response, iam_request_cls):
     parsed = urlparse(response.uri)
     path = response.raw_path + (f"?{parsed.query}" if parsed.query else "")
-    return iam_request_cls(
+    request = iam_request_cls(
         account_id=response.current_account,
         method=response.method,
         path=path,
@@ -98,50 +138,8 @@ def _build_request(response, iam_request_cls):
         headers=response.headers,
         action=response._get_action(),
     )
-
-
-def _authorize_s3(response, request, resource: str) -> None:
-    action = request._action
-    identity = PermissionResult.NEUTRAL
-    for policy in request._access_key.collect_policies():
-        result = IAMPolicy(policy).is_action_permitted(action, resource)
-        if result == PermissionResult.DENIED:
-            request._raise_access_denied()
-        if result == PermissionResult.PERMITTED:
-            identity = result
-    bucket_result = _bucket_policy_result(response, request, action, resource)
-    if bucket_result == "deny":
-        request._raise_access_denied()
-    if identity != PermissionResult.PERMITTED and bucket_result != "allow":
-        request._raise_access_denied()
-
-
-def _bucket_policy_result(response, request, action: str, resource: str) -> str | None:
-    bucket_name = resource.split(":::", 1)[-1].split("/", 1)[0]
-    if not bucket_name or bucket_name == "*":
-        return None
-    backend = s3_backends[request.account_id]["aws"]
-    bucket = backend.buckets.get(bucket_name)
-    if bucket is None or not bucket.policy:
-        return None
-    try:
-        document = json.loads(bucket.policy)
-    except ValueError:
-        return None
-    principals = principal_ids(request._access_key.arn, request.account_id)
-    statements = document.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    result = None
-    for statement in statements:
-        if "Condition" in statement or not matches_principal(statement, principals):
-            continue
-        if not matches(statement, "Action", "NotAction", action, case=False):
-            continue
-        if not matches(statement, "Resource", "NotResource", resource, case=True):
-            continue
-        if statement.get("Effect") == "Deny":
-            return "deny"
-        if statement.get("Effect") == "Allow":
-            result = "allow"
-    return result
+    if not response.raw_body and _runtime(response, iam_request_cls):
+        # moto signs `body or data`: an empty InvokeEndpoint body made it sign the parsed
+        # form instead, so a correctly signed empty request failed SignatureDoesNotMatch.
+        request._data = b""
+    return request

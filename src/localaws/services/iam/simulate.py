@@ -1,31 +1,32 @@
 """IAM SimulatePrincipalPolicy, which moto 5.2.5 lacks (it answered HTTP 500).
 
 The principal (user, role or group ARN) has its identity policies evaluated: inline and
-attached managed policies, plus a user's groups' policies, plus any PolicyInputList documents.
-Each ActionNames x ResourceArns pair (ResourceArns defaults to `*`) gives one EvaluationResult:
-`explicitDeny` if a Deny statement matches, else `allowed` if an Allow matches, else
+attached managed policies, plus a user's groups' policies, plus any PolicyInputList documents,
+and the ResourcePolicy if given. Each ActionNames x ResourceArns pair (ResourceArns defaults
+to `*`) gives one EvaluationResult decided by `localaws.services.iam.policy.evaluate`, the
+code that enforces every request, so the two cannot disagree: `explicitDeny`, `allowed` or
 `implicitDeny`, with the deciding MatchedStatements (policy id, type and position).
-Statements are matched by the evaluator S3 enforcement uses (`localaws.services.iam.policy`:
-wildcards, NotAction/NotResource, case-insensitive actions). As in that enforcement,
-statements with a Condition are not evaluated; their keys are listed in MissingContextValues.
-Resource policies, permissions boundaries and Organizations SCPs are not simulated.
+Conditions are evaluated against ContextEntries plus the principal's own global keys
+(`aws:PrincipalArn`, `aws:PrincipalTag/*`, ...); keys a matching statement's Condition reads
+that neither supplies are listed in MissingContextValues (such a condition is false, or true
+for the negated operators, as in enforcement). Permissions boundaries and Organizations SCPs
+are not simulated.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.iam.exceptions import InvalidInput, NoSuchEntity, NotFoundException
+from moto.iam.exceptions import InvalidInput, NoSuchEntity
 from moto.iam.responses import IamResponse
 
 from localaws.core.patching import Patches
-from localaws.services.iam.policy import matches
+from localaws.services.iam.policy import Caller, Check, PolicySource, evaluate, statements
+from localaws.services.iam.principals import caller_for_arn
 
 patches = Patches("iam.simulate")
-_PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):(user|role|group)/(?:.*/)?([^/]+)$")
 
 
 def _statement_spans(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]] | None:
@@ -71,108 +72,56 @@ def _statement_spans(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]
         return None
 
 
-def _principal_policies(backend: Any, arn: str) -> list[tuple[str, str, str]]:
-    """(source id, source type, document) of every identity policy of the principal ARN."""
-    match = _PRINCIPAL_ARN.match(arn or "")
-    if not match:
-        raise InvalidInput(
-            f"Invalid ARN {arn!r}: PolicySourceArn must be an IAM user, group or role ARN."
-        )
-    kind, name = match.group(2), match.group(3)
-    try:
-        if kind == "role":
-            role = backend.get_role_by_arn(arn)
-            inline = [
-                (n, "role", backend.get_role_policy(role.name, n)[1])
-                for n in backend.list_role_policies(role.name)
-            ]
-            return inline + _managed(backend.list_attached_role_policies(role.name)[0])
-        if kind == "user":
-            user = backend.get_user(name)
-            if user.arn != arn:
-                raise NotFoundException(arn)
-            policies = [
-                (n, "user", backend.get_user_policy(name, n)["policy_document"])
-                for n in backend.list_user_policies(name)
-            ]
-            policies += _managed(backend.list_attached_user_policies(name)[0])
-            for group in backend.get_groups_for_user(name):
-                policies += _group_policies(backend, group.name)
-            return policies
-        group = backend.get_group(name)
-        if group.arn != arn:
-            raise NotFoundException(arn)
-        return _group_policies(backend, name)
-    except (NoSuchEntity, NotFoundException):
-        raise NoSuchEntity(f"The {kind} with name {name} cannot be found.") from None
+def _context(entries: Any) -> dict[str, Any]:
+    """ContextEntries as condition keys (list types keep every value)."""
+    context: dict[str, Any] = {}
+    for entry in entries or []:
+        values = entry.get("ContextKeyValues") or []
+        kind = entry.get("ContextKeyType") or "string"
+        context[entry["ContextKeyName"]] = values if kind.endswith("List") else values[0]
+    return context
 
 
-def _group_policies(backend: Any, group: str) -> list[tuple[str, str, str]]:
-    inline = [
-        (n, "group", backend.get_group_policy(group, n)["policy_document"])
-        for n in backend.list_group_policies(group)
-    ]
-    return inline + _managed(backend.list_attached_group_policies(group)[0])
+def _matched(source: PolicySource, index: int) -> dict[str, Any]:
+    matched: dict[str, Any] = {
+        "SourcePolicyId": source.source_id,
+        "SourcePolicyType": source.source_type,
+    }
+    spans = _statement_spans(source.text)
+    if spans and len(spans) == len(statements(source.text)):
+        (line, column), (end_line, end_column) = spans[index]
+        matched["StartPosition"] = {"Line": line, "Column": column}
+        matched["EndPosition"] = {"Line": end_line, "Column": end_column}
+    return matched
 
 
-def _managed(policies: Any) -> list[tuple[str, str, str]]:
-    found = []
-    for policy in policies:
-        version = next(v for v in policy.versions if v.is_default)
-        kind = "aws-managed" if policy.arn.startswith("arn:aws:iam::aws:") else "user-managed"
-        found.append((policy.name, kind, version.document))
-    return found
-
-
-def _document_text(document: Any) -> str:
-    return document if isinstance(document, str) else json.dumps(document)
-
-
-def evaluate(policies: list[tuple[str, str, str]], action: str, resource: str) -> dict[str, Any]:
-    """One EvaluationResult of `action` on `resource` under the given identity policies."""
-    allows: list[dict[str, Any]] = []
-    denies: list[dict[str, Any]] = []
-    missing: set[str] = set()
-    for source_id, source_type, document in policies:
-        text = _document_text(document)
-        statements = json.loads(text).get("Statement", [])
-        statements = [statements] if isinstance(statements, dict) else statements
-        spans = _statement_spans(text)
-        for index, statement in enumerate(statements):
-            if not (
-                matches(statement, "Action", "NotAction", action, case=False)
-                and matches(statement, "Resource", "NotResource", resource, case=True)
-            ):
-                continue
-            if "Condition" in statement:
-                missing.update(
-                    key for operator in statement["Condition"].values() for key in operator
-                )
-                continue
-            matched: dict[str, Any] = {"SourcePolicyId": source_id, "SourcePolicyType": source_type}
-            if spans and len(spans) == len(statements):
-                (line, column), (end_line, end_column) = spans[index]
-                matched["StartPosition"] = {"Line": line, "Column": column}
-                matched["EndPosition"] = {"Line": end_line, "Column": end_column}
-            effect = statement.get("Effect")
-            (denies if effect == "Deny" else allows if effect == "Allow" else []).append(matched)
-    decision = "explicitDeny" if denies else "allowed" if allows else "implicitDeny"
-    deciding = denies or allows
+def evaluation_result(caller: Caller, check: Check) -> dict[str, Any]:
+    """One EvaluationResult, decided by the evaluator enforcement uses."""
+    decision = evaluate(caller, check)
+    deciding = [_matched(source, index) for source, index in decision.matched]
+    missing = sorted(decision.missing)
     return {
-        "EvalActionName": action,
-        "EvalResourceName": resource,
-        "EvalDecision": decision,
+        "EvalActionName": check.action,
+        "EvalResourceName": check.resource,
+        "EvalDecision": decision.decision,
         "MatchedStatements": deciding,
-        "MissingContextValues": sorted(missing),
+        "MissingContextValues": missing,
         "ResourceSpecificResults": [
             {
-                "EvalResourceName": resource,
-                "EvalResourceDecision": decision,
+                "EvalResourceName": check.resource,
+                "EvalResourceDecision": decision.decision,
                 "MatchedStatements": deciding,
-                "MissingContextValues": sorted(missing),
+                "MissingContextValues": missing,
             }
         ],
     }
+
+
+def _parsed(document: str, name: str) -> None:
+    try:
+        json.loads(document)
+    except ValueError:
+        raise InvalidInput(f"{name} is not a valid JSON policy.") from None
 
 
 @patches.add(IamResponse, "simulate_principal_policy")
@@ -182,14 +131,28 @@ def simulate_principal_policy(self) -> Any:
     resources = self._get_param("ResourceArns") or ["*"]
     if not actions:
         raise InvalidInput("ActionNames must contain at least one action.")
-    policies = _principal_policies(self.backend, self._get_param("PolicySourceArn"))
+    source_arn = self._get_param("PolicySourceArn")
+    try:
+        caller = caller_for_arn(self.backend, source_arn)
+    except KeyError as exc:
+        raise NoSuchEntity(exc.args[0]) from None
+    if caller is None:
+        raise InvalidInput(
+            f"Invalid ARN {source_arn!r}: PolicySourceArn must be an IAM user, group or role ARN."
+        )
     for index, document in enumerate(self._get_param("PolicyInputList") or [], start=1):
-        try:
-            json.loads(document)
-        except ValueError:
-            raise InvalidInput(f"PolicyInputList.{index} is not a valid JSON policy.") from None
-        policies.append((f"PolicyInputList.{index}", "none", document))
-    results = [evaluate(policies, action, resource) for action in actions for resource in resources]
+        _parsed(document, f"PolicyInputList.{index}")
+        caller.policies.append(PolicySource(f"PolicyInputList.{index}", "none", document))
+    resource_policy = None
+    if document := self._get_param("ResourcePolicy"):
+        _parsed(document, "ResourcePolicy")
+        resource_policy = PolicySource("ResourcePolicy", "resource", document)
+    context = _context(self._get_param("ContextEntries"))
+    results = [
+        evaluation_result(caller, Check(action, resource, context, resource_policy))
+        for action in actions
+        for resource in resources
+    ]
     try:
         max_items = int(self._get_param("MaxItems") or 1000)
         start = int(self._get_param("Marker") or 0)

@@ -115,6 +115,9 @@ def runtime_action(original, self) -> str:
     return _RUNTIME_ACTIONS[match["kind"]] if match else original(self)
 
 
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # real-time endpoints: 6 MB
+
+
 def _error(status: int, code: str, message: str, **extra) -> tuple[int, dict, str]:
     body = {"message": message, **extra}
     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code, "status": status}
@@ -124,6 +127,18 @@ def _error(status: int, code: str, message: str, **extra) -> tuple[int, dict, st
 @patches.replace(SageMakerRuntimeResponse, "invoke_endpoint")
 def invoke_endpoint(self: SageMakerRuntimeResponse):
     # Path: /endpoints/{EndpointName}/invocations
+    body = self.raw_body if isinstance(self.raw_body, bytes) else (self.raw_body or "").encode()
+    if len(body) > MAX_PAYLOAD_BYTES:
+        # The API's documented constraint on Body ("Length Constraints: Maximum length of
+        # 6291456", API_runtime_InvokeEndpoint; botocore's sagemaker-runtime model: BodyBlob
+        # max 6291456), answered as AWS answers a constraint violation. There is no minimum:
+        # an empty body reaches the model, which decides (a ModelError if it cannot use it).
+        return _error(
+            400,
+            "ValidationError",
+            "1 validation error detected: Value at 'body' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_PAYLOAD_BYTES}",
+        )
     name = unquote(self.path.split("/")[2])
     backend = sagemaker_backends[self.current_account][self.region]
     endpoint = backend.endpoints.get(name)
@@ -139,7 +154,6 @@ def invoke_endpoint(self: SageMakerRuntimeResponse):
             f"Endpoint {name} of account {self.current_account} is not in service "
             f"(status {endpoint.endpoint_status}).",
         )
-    body = self.raw_body if isinstance(self.raw_body, bytes) else (self.raw_body or "").encode()
     content_type = self.headers.get("Content-Type") or "application/octet-stream"
     accept = self.headers.get("Accept") or ""
     target = self.headers.get("X-Amzn-SageMaker-Target-Variant")

@@ -1,0 +1,1 @@
+"""CloudWatch Logs: what localaws changes in moto's logs (authorization: `authorization`)."""

@@ -1,0 +1,1 @@
+"""STS: what localaws changes in moto's STS (trust policies and session tags: `authorization`)."""
