@@ -193,7 +193,9 @@ def _condition(step: dict, values: Mapping[str, str]) -> dict[str, str]:
     otherwise = ", ".join(s["Name"] for s in args.get("ElseSteps", [])) or "nothing"
     return {
         "runs": "(no job: evaluated by the pipeline)",
-        "decides / registers": f"if {' and '.join(tests)}: {then}; else: {otherwise}",
+        "decides / registers": "\n".join(
+            ["if " + " and\n".join(tests), f"then {then}", f"else {otherwise}"]
+        ),
     }
 
 

@@ -61,7 +61,10 @@ def test_each_step_names_what_it_runs_on_which_image_and_its_data(definition):
     )
     xgboost = steps["Train"]["image"]
     assert re.fullmatch(r"sagemaker-xgboost:\d+\.\d+-\d+", xgboost)
-    assert steps["Preprocess"]["inputs"] == "data: {InputDataUrl}"
+    data, lib = steps["Preprocess"]["inputs"].splitlines()
+    assert data == "data: {InputDataUrl}"
+    code = r"s3://[a-z0-9-]+/sm-multitenant-model-build-pipeline/code"
+    assert re.fullmatch(rf"lib: {code}/lib/\w+", lib)
     assert steps["Preprocess"]["outputs"].splitlines() == [
         f"{n}: s3://{{TenantBucket}}/pipeline/{{ExecutionId}}/{n}"
         for n in ("train", "validation", "test")
@@ -87,10 +90,15 @@ def test_condition_threshold_and_registration_with_execution_values(definition):
         {"Name": "ModelPackageGroupName", "Value": "mt-acme"},
     ]
     steps = rows(pipeline_view.steps_table(definition, parameters))
-    assert steps["CheckAccuracy"]["decides / registers"] == (
-        "if Evaluate.EvaluationReport: binary_classification_metrics.accuracy.value"
-        " >= AccuracyThreshold (0.85): RegisterModel; else: AccuracyTooLow"
-    )
+    report = "Evaluate.EvaluationReport: "
+    accuracy = report + "binary_classification_metrics.accuracy.value"
+    assert steps["CheckAccuracy"]["decides / registers"].splitlines() == [
+        f"if {accuracy} >= AccuracyThreshold (0.85) and",
+        f"{accuracy} > {report}binary_classification_metrics.majority_baseline_accuracy.value and",
+        f"{report}test_classes >= 2",
+        "then RegisterModel",
+        "else AccuracyTooLow",
+    ]
     assert steps["RegisterModel"]["decides / registers"].splitlines() == [
         "a version in ModelPackageGroupName (mt-acme)",
         "status ModelApprovalStatus (PendingManualApproval)",  # the definition's default

@@ -64,7 +64,9 @@ def test_chain_registers_versions_with_tenant_specific_metrics(session, chains):
         results = read_results(notebook)
         row = versions[tenant].set_index("arn").loc[results["execution"]["model_package_arn"]]
         assert results["execution"]["version"] == row["version"]
-        assert results["metrics"] == pytest.approx({m: row[m] for m in registry.METRICS})
+        recorded = {m: results["metrics"][m] for m in registry.METRICS}
+        assert recorded == pytest.approx({m: row[m] for m in registry.METRICS})
+        assert results["metrics"]["accuracy"] > results["metrics"]["majority_baseline_accuracy"]
 
 
 def test_notebook_records_the_run_and_shows_graph_table_metrics_and_versions(chains):
@@ -75,8 +77,8 @@ def test_notebook_records_the_run_and_shows_graph_table_metrics_and_versions(cha
     assert execution["model_package_arn"].endswith(f"model-package/mt-{TENANTS[1]}/1")
     assert execution["version"] == 1
     assert results["execution_arn"].startswith(results["pipeline_arn"] + "/execution/")
-    assert set(results["metrics"]) == set(registry.METRICS)
-    assert 0.7 <= results["metrics"]["accuracy"] <= 1
+    assert set(results["metrics"]) == {*registry.METRICS, "majority_baseline_accuracy"}
+    assert 0.8 <= results["metrics"]["accuracy"] <= 1  # the gate's default threshold
     assert [(v["version"], v["status"]) for v in results["versions"]] == [
         (1, "PendingManualApproval")
     ]
@@ -88,7 +90,8 @@ def test_notebook_records_the_run_and_shows_graph_table_metrics_and_versions(cha
     (steps,) = [t for t in tables if "decides / registers" in t]
     for shown in ("python3 preprocess.py", "train.py on xgboost", "python3 evaluate.py"):
         assert shown in steps
-    assert "AccuracyThreshold (0.7): RegisterModel; else: AccuracyTooLow" in steps
+    for shown in ("AccuracyThreshold (0.8) and", "then RegisterModel", "else AccuracyTooLow"):
+        assert shown in steps
     again = read_results(chains["again"][-1])["execution"]
     assert again["model_package_arn"].endswith(f"model-package/mt-{TENANTS[0]}/2")
     assert again["version"] == 2
