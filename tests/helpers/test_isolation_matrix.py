@@ -57,7 +57,7 @@ def _onboard(session, tenant: str, artifact: bytes) -> dict[str, Any]:
     """Create the tenant, then (as the admin, as the product does) data, a model version, an
     endpoint with its deployment model/config tagged `tenant-id`, and its endpoint log."""
     item = tenants.create_tenant(session, tenant, progress=False)["item"]
-    tenants.upload_tenant_data(session, tenant, rows=20)
+    tenants.upload_tenant_data(session, tenant, rows=200)
     bucket, role = item["tenant-bucket"], item["tenant-role"]
     s3, sm, logs = (session.client(n) for n in ("s3", "sagemaker", "logs"))
     s3.put_object(Bucket=bucket, Key=ARTIFACT_KEY, Body=artifact)
