@@ -1,0 +1,178 @@
+"""kill -9 of localaws at a named state of create / delete, restart, run again: the tenant ends
+fully created or fully deleted, and nothing is orphaned (issue 10).
+
+localaws kills itself when an execution enters the state named by
+`LOCALAWS_FAULT_KILL_AT_STATE` (localaws.services.stepfunctions.faults); the execution that was
+cut off reads FAILED after the restart, and the helpers' re-run finishes the operation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from helpers import stack, tenants
+from helpers.executions import state_machine_arn
+from helpers.naming import STATE_MACHINES, model_package_group
+from helpers.session import connect
+from localaws.cli import _pid_alive, env_vars, start, stop
+from localaws.core.config import Config
+from localaws.ephemeral import free_port
+from localaws.services.stepfunctions.faults import ENV
+
+CONTAINER = {
+    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+    "ModelDataUrl": "s3://nowhere/model.tar.gz",
+}
+
+
+class Server:
+    """A localaws of its own that can be started with a kill point and restarted."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def pid(self) -> int:
+        return json.loads(self.config.pid_file.read_text())["pid"]
+
+    def restart(self, kill_at: str | None = None) -> None:
+        if kill_at:
+            os.environ[ENV] = kill_at
+        try:
+            start(self.config)
+        finally:
+            os.environ.pop(ENV, None)
+
+    def wait_killed(self, timeout: float = 60) -> None:
+        pid = self.pid()
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child: reap it
+                    return
+            except ChildProcessError:
+                pass
+            assert time.monotonic() < deadline, "localaws was not killed at the fault point"
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    config = Config(state_dir=tmp_path_factory.mktemp("faults"), port=free_port())
+    saved = dict(os.environ)
+    os.environ["LOCALAWS_STATE_DIR"] = str(config.state_dir)
+    os.environ["LOCALAWS_PORT"] = str(config.port)
+    try:
+        start(config)
+        os.environ.update(env_vars(config))
+        yield Server(config)
+    finally:
+        stop(config)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def session(server):
+    session = connect("local")
+    stack.deploy_stack(session)
+    return session
+
+
+def new_id(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:6]}"
+
+
+def start_and_die(server: Server, session, kind: str, tenant: str, state: str) -> None:
+    """Restart localaws to die at `state` of the `kind` machine, start it, restart after."""
+    stop(server.config)
+    server.restart(kill_at=f"{STATE_MACHINES[kind]}:{state}")
+    session.client("stepfunctions").start_execution(
+        stateMachineArn=state_machine_arn(session, kind),
+        name=f"fault-{uuid.uuid4().hex[:12]}",
+        input=json.dumps({"tenant": {"name": tenant}}),
+    )
+    server.wait_killed()
+    server.restart()
+
+
+def nothing_left(session, tenant: str) -> bool:
+    return not any(tenants.tenant_leftovers(session, tenant).values())
+
+
+CREATE_STATES = [
+    "ReserveTenant",
+    "CheckBucket",
+    "ClaimBucket",
+    "CreateBucketUsEast1",
+    "BucketIsOurs",
+    "TagBucket",
+    "EncryptBucket",
+    "CreateRole",
+    "PutRolePolicy",
+    "PutBucketPolicy",
+    "CreateModelPackageGroup",
+    "ActivateTenant",
+]
+
+
+@pytest.mark.parametrize("state", CREATE_STATES)
+def test_create_killed_at_a_state_is_finished_by_a_rerun(server, session, state):
+    tenant = new_id("kc")
+    start_and_die(server, session, "create", tenant, state)
+    item = tenants.get_tenant_item(session, tenant)
+    assert item is None or item["tenant-status"] == "CREATING"
+    description = tenants.create_tenant(session, tenant, progress=False)
+    assert description["item"]["tenant-status"] == "ACTIVE"
+    assert description["bucket"]["tags"] == {"tenant-id": tenant}
+    assert description["bucket"]["versioning"] == "Enabled"
+    tenants.delete_tenant(session, tenant, progress=False)
+    assert nothing_left(session, tenant)
+
+
+DELETE_STATES = [
+    "MarkDeleting",
+    "FindEndpoint",
+    "ListModels",
+    "DeleteModelPackage",
+    "DeleteModelPackageGroup",
+    "ListObjectVersions",
+    "DeleteVersions",
+    "DeleteMarkers",
+    "DeleteBucket",
+    "DeleteRolePolicy",
+    "DeleteRole",
+    "DeleteItem",
+]
+
+
+@pytest.mark.parametrize("state", DELETE_STATES)
+def test_delete_killed_at_a_state_is_finished_by_a_rerun(server, session, state):
+    tenant = new_id("kd")
+    bucket = tenants.create_tenant(session, tenant, progress=False)["bucket"]["name"]
+    s3, sm = session.client("s3"), session.client("sagemaker")
+    for n in range(3):
+        s3.put_object(Bucket=bucket, Key=f"pipeline/run-{n}/evaluation.json", Body=b"{}")
+    s3.delete_object(Bucket=bucket, Key="pipeline/run-0/evaluation.json")
+    for _ in range(2):
+        sm.create_model_package(
+            ModelPackageGroupName=model_package_group(tenant),
+            InferenceSpecification={
+                "Containers": [CONTAINER],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )
+    start_and_die(server, session, "delete", tenant, state)
+    item = tenants.get_tenant_item(session, tenant)
+    assert item is None or item["tenant-status"] in ("ACTIVE", "DELETING")  # cut off early
+    if item is not None:
+        tenants.delete_tenant(session, tenant, progress=False)
+    assert nothing_left(session, tenant)
+    tenants.create_tenant(session, tenant, progress=False)  # the name is free again
+    tenants.delete_tenant(session, tenant, progress=False)
