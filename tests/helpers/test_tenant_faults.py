@@ -176,3 +176,43 @@ def test_delete_killed_at_a_state_is_finished_by_a_rerun(server, session, state)
     assert nothing_left(session, tenant)
     tenants.create_tenant(session, tenant, progress=False)  # the name is free again
     tenants.delete_tenant(session, tenant, progress=False)
+
+
+def test_delete_waits_for_an_asynchronous_endpoint_deletion(server, session):
+    """With endpoints Creating / Deleting for a while (as on AWS), delete waits for the
+    endpoint to be gone before it removes the role, and leaves nothing listed."""
+    stop(server.config)
+    os.environ["LOCALAWS_ENDPOINT_DELAY_S"] = "2"
+    try:
+        server.restart()
+    finally:
+        os.environ.pop("LOCALAWS_ENDPOINT_DELAY_S")
+    try:
+        tenant = new_id("async")
+        item = tenants.create_tenant(session, tenant, progress=False)["item"]
+        sm = session.client("sagemaker")
+        name = f"mt-{tenant}-v1-20260101000000"
+        tags = [{"Key": "tenant-id", "Value": tenant}]
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=item["tenant-role"],
+            PrimaryContainer=CONTAINER,
+            Tags=tags,
+        )
+        variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}],
+            Tags=tags,
+        )
+        sm.create_endpoint(EndpointName=f"mt-{tenant}", EndpointConfigName=name, Tags=tags)
+        assert sm.describe_endpoint(EndpointName=f"mt-{tenant}")["EndpointStatus"] == "Creating"
+        execution = tenants.delete_tenant(session, tenant, progress=False)
+        states = execution.states
+        assert "WaitEndpointDeleted" in states
+        assert states.index("EndpointGone") < states.index("DeleteRole")
+        assert not sm.list_endpoints(NameContains=f"mt-{tenant}")["Endpoints"]
+        assert nothing_left(session, tenant)
+    finally:
+        stop(server.config)
+        server.restart()
