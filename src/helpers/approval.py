@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 DECISIONS = {"approve": "Approved", "reject": "Rejected"}
+EMPTY_COLUMNS = ["status", "created", "accuracy", "comment", "arn"]
 
 
 def _group(tenant_id: str, prefix: str) -> str:
@@ -39,7 +40,9 @@ def versions_table(
     """The tenant's versions, one row each, newest first, indexed by version number:
     status, creation time, metrics, approval comment, ARN."""
     rows = [v.row() for v in list_versions(session, _group(tenant_id, prefix))]
-    return pd.DataFrame(rows).set_index("version") if rows else pd.DataFrame()
+    if not rows:  # the same columns, so `.drop(columns=["arn"])` and friends still work
+        return pd.DataFrame(columns=["version", *EMPTY_COLUMNS]).set_index("version")
+    return pd.DataFrame(rows).set_index("version")
 
 
 def resolve_version(

@@ -18,17 +18,13 @@ import pytest
 
 from helpers import stack, tenants
 from helpers.executions import state_machine_arn
-from helpers.naming import STATE_MACHINES, model_package_group
+from helpers.naming import STATE_MACHINES
 from helpers.session import connect
-from localaws.cli import _pid_alive, env_vars, start, stop
+from localaws.cli import _pid_alive, start, stop
 from localaws.core.config import Config
-from localaws.ephemeral import free_port
+from localaws.ephemeral import running
 from localaws.services.stepfunctions.faults import ENV
-
-CONTAINER = {
-    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-    "ModelDataUrl": "s3://nowhere/model.tar.gz",
-}
+from tests.helpers.tenant_checks import CONTAINER, add_version, nothing_left
 
 
 class Server:
@@ -63,18 +59,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    config = Config(state_dir=tmp_path_factory.mktemp("faults"), port=free_port())
-    saved = dict(os.environ)
-    os.environ["LOCALAWS_STATE_DIR"] = str(config.state_dir)
-    os.environ["LOCALAWS_PORT"] = str(config.port)
-    try:
-        start(config)
-        os.environ.update(env_vars(config))
+    with running(tmp_path_factory.mktemp("faults")) as config:
         yield Server(config)
-    finally:
-        stop(config)
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +85,6 @@ def start_and_die(server: Server, session, kind: str, tenant: str, state: str) -
     )
     server.wait_killed()
     server.restart()
-
-
-def nothing_left(session, tenant: str) -> bool:
-    return not any(tenants.tenant_leftovers(session, tenant).values())
 
 
 CREATE_STATES = [
@@ -155,19 +137,12 @@ DELETE_STATES = [
 def test_delete_killed_at_a_state_is_finished_by_a_rerun(server, session, state):
     tenant = new_id("kd")
     bucket = tenants.create_tenant(session, tenant, progress=False)["bucket"]["name"]
-    s3, sm = session.client("s3"), session.client("sagemaker")
+    s3 = session.client("s3")
     for n in range(3):
         s3.put_object(Bucket=bucket, Key=f"pipeline/run-{n}/evaluation.json", Body=b"{}")
     s3.delete_object(Bucket=bucket, Key="pipeline/run-0/evaluation.json")
     for _ in range(2):
-        sm.create_model_package(
-            ModelPackageGroupName=model_package_group(tenant),
-            InferenceSpecification={
-                "Containers": [CONTAINER],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
-        )
+        add_version(session, tenant)
     start_and_die(server, session, "delete", tenant, state)
     item = tenants.get_tenant_item(session, tenant)
     assert item is None or item["tenant-status"] in ("ACTIVE", "DELETING")  # cut off early

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,25 +19,11 @@ from helpers import approval, stack, tenants
 from helpers.errors import ApprovalError
 from helpers.naming import TENANT_ID_PATTERN, model_package_group, tenant_bucket
 from helpers.session import connect
+from tests.helpers.tenant_checks import add_version, new_id, nothing_left
 
 ROOT = Path(__file__).resolve().parents[2]
 MACHINES = ROOT / "cloudformation" / "statemachines"
 NAME_STATES = ("CheckInput", "CheckName", "MatchName", "NameValid", "InvalidTenantName")
-CONTAINER = {
-    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-    "ModelDataUrl": "s3://nowhere/model.tar.gz",
-}
-
-
-@pytest.fixture(scope="module")
-def session(localaws):
-    session = connect("local")
-    stack.deploy_stack(session)
-    return session
-
-
-def new_id(label: str = "t") -> str:
-    return f"{label}-{uuid.uuid4().hex[:8]}"
 
 
 def snapshot(session) -> dict:
@@ -64,19 +49,11 @@ def snapshot(session) -> dict:
     }
 
 
-def nothing_left(session, tenant: str) -> bool:
-    return not any(tenants.tenant_leftovers(session, tenant).values())
-
-
-def add_version(session, tenant: str) -> str:
-    return session.client("sagemaker").create_model_package(
-        ModelPackageGroupName=model_package_group(tenant),
-        InferenceSpecification={
-            "Containers": [CONTAINER],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
+@pytest.fixture(scope="module")
+def session(localaws):
+    session = connect("local")
+    stack.deploy_stack(session)
+    return session
 
 
 # ----- one set of input rules
@@ -319,3 +296,12 @@ def test_delete_of_a_tenant_with_10000_object_versions(session):
     deletes = execution.states.count("DeleteVersions") + execution.states.count("DeleteMarkers")
     assert deletes <= 2 * pages
     assert len(execution.states) < 1_000
+
+
+def test_versions_table_of_a_tenant_without_versions_has_its_columns(session):
+    tenant = new_id("empty")
+    tenants.create_tenant(session, tenant, progress=False)
+    table = approval.versions_table(session, tenant)
+    assert table.empty and table.index.name == "version"
+    assert list(table.drop(columns=["arn"]).columns) == ["status", "created", "accuracy", "comment"]
+    tenants.delete_tenant(session, tenant, progress=False)

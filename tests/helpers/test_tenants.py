@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import boto3
 import pytest
@@ -18,6 +17,7 @@ from helpers.naming import (
     tenant_role_name,
 )
 from helpers.session import connect
+from tests.helpers.tenant_checks import new_id, nothing_left
 
 NO_RETRY = BotoConfig(retries={"max_attempts": 1})
 
@@ -27,14 +27,6 @@ def session(localaws):
     session = connect("local")
     stack.deploy_stack(session)
     return session
-
-
-def new_id(label: str = "t") -> str:
-    return f"{label}-{uuid.uuid4().hex[:8]}"
-
-
-def nothing_left(session, tenant: str) -> bool:
-    return not any(tenants.tenant_leftovers(session, tenant).values())
 
 
 def test_deploy_is_idempotent(session):
