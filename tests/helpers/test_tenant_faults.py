@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from tenant_checks import CONTAINER, add_version, nothing_left
 
 from helpers import stack, tenants
 from helpers.executions import state_machine_arn
@@ -24,7 +25,6 @@ from localaws.cli import _pid_alive, start, stop
 from localaws.core.config import Config
 from localaws.ephemeral import running
 from localaws.services.stepfunctions.faults import ENV
-from tests.helpers.tenant_checks import CONTAINER, add_version, nothing_left
 
 
 class Server:

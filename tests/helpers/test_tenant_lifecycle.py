@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from tenant_checks import add_version, new_id, nothing_left
 
 from helpers import approval, stack, tenants
 from helpers.errors import ApprovalError
 from helpers.naming import TENANT_ID_PATTERN, model_package_group, tenant_bucket
 from helpers.session import connect
-from tests.helpers.tenant_checks import add_version, new_id, nothing_left
 
 ROOT = Path(__file__).resolve().parents[2]
 MACHINES = ROOT / "cloudformation" / "statemachines"

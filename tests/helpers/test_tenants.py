@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from tenant_checks import new_id, nothing_left
 
 from helpers import stack, tenants
 from helpers.naming import (
@@ -17,7 +18,6 @@ from helpers.naming import (
     tenant_role_name,
 )
 from helpers.session import connect
-from tests.helpers.tenant_checks import new_id, nothing_left
 
 NO_RETRY = BotoConfig(retries={"max_attempts": 1})
 
