@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from tenant_checks import add_version, new_id, nothing_left
@@ -19,7 +20,7 @@ from tenant_checks import add_version, new_id, nothing_left
 from helpers import approval, stack, tenants
 from helpers.errors import ApprovalError
 from helpers.naming import TENANT_ID_PATTERN, model_package_group, tenant_bucket
-from helpers.session import connect
+from helpers.session import AwsSession, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 MACHINES = ROOT / "cloudformation" / "statemachines"
@@ -305,3 +306,30 @@ def test_versions_table_of_a_tenant_without_versions_has_its_columns(session):
     assert table.empty and table.index.name == "version"
     assert list(table.drop(columns=["arn"]).columns) == ["status", "created", "accuracy", "comment"]
     tenants.delete_tenant(session, tenant, progress=False)
+
+
+def test_admin_principal_of_an_assumed_role_keeps_the_role_path(session):
+    iam = session.client("iam")
+    name = new_id("studio")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}],
+    }
+    role = iam.create_role(
+        RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]
+    assert ":role/service-role/" in role["Arn"]
+    creds = session.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="admin")
+    keys = creds["Credentials"]
+    assumed = AwsSession(
+        backend="local",
+        region=session.region,
+        boto_session=boto3.Session(
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+            region_name=session.region,
+        ),
+    )
+    assert stack.admin_principal(assumed) == role["Arn"]
+    iam.delete_role(RoleName=name)
