@@ -6,6 +6,8 @@ in that tenant's model package group is refused, whoever's ARN it is.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import pandas as pd
 from botocore.exceptions import ClientError
 
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 DECISIONS = {"approve": "Approved", "reject": "Rejected"}
+EMPTY_COLUMNS = ["status", "created", "accuracy", "comment", "arn"]
 
 
 def _group(tenant_id: str, prefix: str) -> str:
@@ -37,14 +40,27 @@ def versions_table(
     """The tenant's versions, one row each, newest first, indexed by version number:
     status, creation time, metrics, approval comment, ARN."""
     rows = [v.row() for v in list_versions(session, _group(tenant_id, prefix))]
-    return pd.DataFrame(rows).set_index("version") if rows else pd.DataFrame()
+    if not rows:  # the same columns, so `.drop(columns=["arn"])` and friends still work
+        return pd.DataFrame(columns=["version", *EMPTY_COLUMNS]).set_index("version")
+    return pd.DataFrame(rows).set_index("version")
 
 
 def resolve_version(
     session: AwsSession, tenant_id: str, version: int | str, prefix: str = DEFAULT_PREFIX
 ) -> ModelVersion:
-    """The tenant's version given by number or ARN; ApprovalError if it is not the tenant's."""
+    """The tenant's version given by number or ARN; ApprovalError if it is not the tenant's.
+
+    Only a positive int (not a bool, float or numeric string) or a model package ARN is taken:
+    `approve(..., 1.5)` must not quietly become version 1.
+    """
     group = _group(tenant_id, prefix)
+    is_number = isinstance(version, Integral) and not isinstance(version, bool) and version >= 1
+    is_arn = isinstance(version, str) and version.startswith("arn:")
+    if not (is_number or is_arn):
+        raise ApprovalError(
+            f"version must be a version number (an int >= 1) or a model package ARN of tenant "
+            f"{tenant_id!r}; got {version!r} ({type(version).__name__}): nothing was changed"
+        )
     if isinstance(version, str) and version.startswith("arn:"):
         try:
             found = describe_version(session, version, with_metrics=False)
@@ -58,9 +74,7 @@ def resolve_version(
                 f", not to tenant {tenant_id!r} (group {group!r}): refused"
             )
         return found
-    matches = [
-        v for v in list_versions(session, group, with_metrics=False) if v.version == int(version)
-    ]
+    matches = [v for v in list_versions(session, group, with_metrics=False) if v.version == version]
     if not matches:
         raise ApprovalError(f"tenant {tenant_id!r} has no model version {version} in {group}")
     return matches[0]

@@ -40,6 +40,10 @@ class TenantNotFound(TenantError, LookupError):
         )
 
 
+class TenantNotReady(TenantError):
+    """The tenant is still being created or deleted (run its create again to finish it)."""
+
+
 class DeployError(ExecutionFailed):
     """The deployment failed; the previous deployment (if any) keeps serving."""
 

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.errors import ExecutionFailed, TenantExists, TenantNotFound
+from helpers.errors import ExecutionFailed, TenantExists, TenantNotFound, TenantNotReady
 from helpers.naming import state_machine_arn as _state_machine_arn
 from helpers.progress import Progress, ProgressTarget
 from helpers.session import AwsSession
@@ -23,6 +23,7 @@ from helpers.session import AwsSession
 NAMED_ERRORS: dict[str, type[ExecutionFailed]] = {
     "TenantAlreadyExists": TenantExists,
     "TenantNotFound": TenantNotFound,
+    "TenantNotReady": TenantNotReady,
 }
 LABELS = {"create": "create-tenant", "deploy": "deploy-tenant", "delete": "delete-tenant"}
 

@@ -50,13 +50,22 @@ def render_template(template: Path = TEMPLATE) -> str:
 
 
 def admin_principal(session: AwsSession) -> str:
-    """The IAM ARN of the calling identity, as it appears in `aws:PrincipalArn`."""
+    """The IAM ARN of the calling identity, as it appears in `aws:PrincipalArn`.
+
+    An assumed-role ARN omits the role's path (SageMaker Studio's `role/service-role/...`,
+    IAM Identity Center's `role/aws-reserved/sso.amazonaws.com/...`), and a trust policy must
+    name the real role: iam:GetRole gives its full ARN. Without that permission, the ARN
+    without a path is the best guess.
+    """
     arn = session.client("sts").get_caller_identity()["Arn"]
     match = re.match(r"^arn:([^:]+):sts::(\d+):assumed-role/([^/]+)/", arn)
-    if match:  # an assumed-role session: policies see the role's ARN
-        partition, account, role = match.groups()
+    if not match:
+        return arn
+    partition, account, role = match.groups()
+    try:
+        return session.client("iam").get_role(RoleName=role)["Role"]["Arn"]
+    except ClientError:
         return f"arn:{partition}:iam::{account}:role/{role}"
-    return arn
 
 
 def deploy_stack(

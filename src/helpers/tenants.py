@@ -56,10 +56,12 @@ def create_tenant(
     """Onboard `tenant_id` through the create state machine; return describe_tenant's view.
 
     An invalid id or an existing tenant raises before anything starts (the state machine
-    checks both again, atomically for duplicates).
+    checks both again, atomically for duplicates). A tenant left CREATING by an interrupted
+    create is finished: the state machine takes it over once that create no longer runs.
     """
     validate_tenant_id(tenant_id)
-    if get_tenant_item(session, tenant_id, table_name) is not None:
+    existing = get_tenant_item(session, tenant_id, table_name)
+    if existing is not None and existing.get("tenant-status") != "CREATING":
         raise TenantExists(
             f"tenant {tenant_id!r} already exists; nothing was changed", error="TenantAlreadyExists"
         )

@@ -152,6 +152,9 @@ def _walk(states: dict, start: str, path: str):
 def _check_parameters(where: str, shape, params: dict) -> None:
     for key, value in params.items():
         member = key[:-2] if key.endswith(".$") else key
+        camel = member[:1].lower() + member[1:]
+        if member not in shape.members and camel in shape.members:
+            member = camel  # camelCase APIs (Step Functions' own): ASL capitalises the first letter
         assert member in shape.members, (
             f"{where}: {member!r} is not a parameter of {shape.name} "
             f"(expected one of {sorted(shape.members)})"

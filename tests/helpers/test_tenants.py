@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from tenant_checks import new_id, nothing_left
 
 from helpers import stack, tenants
 from helpers.naming import (
@@ -27,14 +27,6 @@ def session(localaws):
     session = connect("local")
     stack.deploy_stack(session)
     return session
-
-
-def new_id(label: str = "t") -> str:
-    return f"{label}-{uuid.uuid4().hex[:8]}"
-
-
-def nothing_left(session, tenant: str) -> bool:
-    return not any(tenants.tenant_leftovers(session, tenant).values())
 
 
 def test_deploy_is_idempotent(session):

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,16 @@ from localaws.compute.endpoint_models import Variant, load_variant, snapshot_var
 from localaws.compute.logs import endpoint_log
 
 IN_SERVICE, CREATING, UPDATING, FAILED = "InService", "Creating", "Updating", "Failed"
+DELETING = "Deleting"
+
+
+def transition_seconds() -> float:
+    """How long an endpoint stays Creating / Updating / Deleting at least, as on AWS (where it
+    is minutes): `LOCALAWS_ENDPOINT_DELAY_S`, default 0 (as soon as its models are loaded)."""
+    try:
+        return max(0.0, float(os.environ.get("LOCALAWS_ENDPOINT_DELAY_S", "0")))
+    except ValueError:
+        return 0.0
 
 
 @dataclass
@@ -55,6 +66,7 @@ class EndpointHost:
         # would show in DescribeEndpoint; after a restart it is rebuilt from the records.
         self._serving: dict[tuple[str, str, str], tuple[Any, list[Variant]]] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="localaws-endpoint")
+        self._deleting: dict[tuple[str, str, str], threading.Timer] = {}
         self._warm = False
 
     def warm_up(self, region: str) -> None:
@@ -130,6 +142,7 @@ class EndpointHost:
         from localaws.core import hooks
 
         creating = endpoint.endpoint_status == CREATING
+        done_at = time.monotonic() + transition_seconds()
         try:
             config_variants = list(backend.endpoint_configs[config_name].production_variants)
             variants = snapshot_variants(backend, config_name)
@@ -152,9 +165,13 @@ class EndpointHost:
             error = str(exc)
         except Exception as exc:  # a record vanished mid-way, or a bug: never leave it Creating
             error = f"{type(exc).__name__}: {exc}"
+        time.sleep(max(0.0, done_at - time.monotonic()))
         key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
         with self._lock:
-            if backend.endpoints.get(endpoint.endpoint_name) is not endpoint:
+            if (
+                backend.endpoints.get(endpoint.endpoint_name) is not endpoint
+                or endpoint.endpoint_status == DELETING
+            ):
                 self._jobs.pop(key, None)
                 return  # deleted meanwhile
             if error is None:
@@ -180,11 +197,34 @@ class EndpointHost:
         job_key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
         if job_key in self._jobs:
             return
-        if endpoint.endpoint_status == CREATING:
+        if endpoint.endpoint_status == DELETING and job_key not in self._deleting:
+            backend.endpoints.pop(endpoint.endpoint_name, None)  # cut off by a restart: gone
+        elif endpoint.endpoint_status == CREATING:
             self.deploy(backend, endpoint, endpoint.endpoint_config_name)
         elif endpoint.endpoint_status == UPDATING:  # target config unknown: keep the current one
             endpoint.endpoint_status = IN_SERVICE
             endpoint.failure_reason = "Update interrupted by a localaws restart; not applied."
+
+    def delete_later(self, backend, endpoint, remove: Callable[[], None]) -> None:
+        """Leave `endpoint` Deleting for transition_seconds(), then `remove` it."""
+        from localaws.core import hooks
+
+        key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
+        endpoint.endpoint_status = DELETING
+        endpoint.last_modified_time = utcnow()
+        self.forget(backend, endpoint.endpoint_name)
+
+        def finish() -> None:
+            with self._lock:
+                self._deleting.pop(key, None)
+                if backend.endpoints.get(endpoint.endpoint_name) is endpoint:
+                    remove()
+            hooks.changed("sagemaker")
+
+        timer = threading.Timer(transition_seconds(), finish)
+        timer.daemon = True
+        self._deleting[key] = timer
+        timer.start()
 
     def forget(self, backend, endpoint_name: str) -> None:
         """Stop serving a deleted endpoint (its models leave the cache in LRU order)."""

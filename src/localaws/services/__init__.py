@@ -21,18 +21,22 @@ def groups() -> list[Patches]:
     from localaws.services.cloudformation import change_sets, parsing, resource_types, stacks
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, simulate
-    from localaws.services.s3 import storage
+    from localaws.services.s3 import multi_delete, storage, versions
     from localaws.services.sagemaker import endpoints, jobs, listing, pipelines, registry
-    from localaws.services.stepfunctions import backend, execution, tasks
+    from localaws.services.stepfunctions import backend, execution, faults, json_paths, tasks
 
     return [
         enforcement.patches,  # first: every request from then on is authenticated
         simulate.patches,
         storage.patches,  # S3 objects as blob files, saved per key name
+        multi_delete.patches,  # DeleteObjects authorized per key
+        versions.patches,  # ListObjectVersions without deep copies
         items.patches,  # DynamoDB items saved per hash key
         backend.patches,  # before CloudFormation: stacks create state machines in its backend
         tasks.patches,
         execution.patches,
+        json_paths.patches,  # Jayway's JSONPath (regex filters, projections)
+        faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
         resource_types.patches,
         parsing.patches,
         stacks.patches,

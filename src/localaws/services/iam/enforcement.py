@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 from moto import settings
@@ -75,10 +76,7 @@ def authenticate_and_authorize(original, self, iam_request_cls, resource: str = 
         raise
     if request._action == "sts:GetCallerIdentity":
         return None
-    try:
-        caller = caller_for_key(request._access_key)
-    except PrincipalGone:
-        caller = Caller(request._access_key.arn, request._access_key.arn, request.account_id, [])
+    caller = _caller(request)
     service, _, action = request._action.partition(":")
     authz = Request(self, service, action, request.account_id, request._region, caller, resource)
     for check in checks_for(authz):
@@ -98,6 +96,29 @@ def authenticate_and_authorize(original, self, iam_request_cls, resource: str = 
             raise _json_error("AccessDeniedException", message)
         raise _QueryAccessDenied(message)
     return None
+
+
+def _caller(request) -> Caller:
+    try:
+        return caller_for_key(request._access_key)
+    except PrincipalGone:
+        return Caller(request._access_key.arn, request._access_key.arn, request.account_id, [])
+
+
+def authorizer(response, iam_request_cls) -> Callable[[str, str], bool]:
+    """`may(action, resource)` for the (already authenticated) request's caller: for requests
+    that AWS authorizes per item, e.g. S3 DeleteObjects per key."""
+    request = _build_request(response, iam_request_cls)
+    caller = _caller(request)
+
+    def may(action: str, resource: str) -> bool:
+        service, _, name = action.partition(":")
+        authz = Request(
+            response, service, name, request.account_id, request._region, caller, resource
+        )
+        return all(evaluate(caller, check).allowed for check in checks_for(authz))
+
+    return may
 
 
 class _QueryAccessDenied(AccessDeniedError):

@@ -20,7 +20,14 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from localaws.compute.endpoint_handlers import InvocationError
-from localaws.compute.endpoints import CREATING, IN_SERVICE, UPDATING, host
+from localaws.compute.endpoints import (
+    CREATING,
+    DELETING,
+    IN_SERVICE,
+    UPDATING,
+    host,
+    transition_seconds,
+)
 from localaws.core.patching import Patches
 
 _RUNTIME_PATH = re.compile(
@@ -75,8 +82,13 @@ def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> Fake
 
 @patches.wrap(SageMakerModelBackend, "delete_endpoint")
 def delete_endpoint(original, self, endpoint_name):
-    original(self, endpoint_name)
-    host().forget(self, endpoint_name)
+    # Asynchronous, as on AWS: the endpoint lists as Deleting for LOCALAWS_ENDPOINT_DELAY_S.
+    endpoint = self.endpoints.get(endpoint_name)
+    if endpoint is None or transition_seconds() <= 0:
+        original(self, endpoint_name)
+        host().forget(self, endpoint_name)
+    elif endpoint.endpoint_status != DELETING:
+        host().delete_later(self, endpoint, lambda: original(self, endpoint_name))
 
 
 @patches.wrap(SageMakerModelBackend, "describe_endpoint")

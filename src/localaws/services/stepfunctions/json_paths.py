@@ -1,0 +1,59 @@
+"""JSONPath as Step Functions evaluates it (Jayway), where moto 5.2.5's jsonpath-ng differs.
+
+- a regular-expression filter is written `[?(@ =~ /pattern/)]` (jsonpath-ng wants a quoted
+  string); the whole value must match, as Java's `Matcher.matches()` requires (but for one final
+  newline, which Python's `$` lets through: check characters separately where it matters);
+- a filter that selects nothing gives `[]` (an indefinite path), not a "path not found" error;
+- `$.list[*]['a','b']` projects each element onto those fields (a list of objects), where
+  jsonpath-ng would flatten the values into one list.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+from moto.stepfunctions.parser.asl.parse import asl_parser  # noqa: F401  (imports every user)
+from moto.stepfunctions.parser.asl.utils import json_path
+
+from localaws.core.patching import Patches
+
+patches = Patches("stepfunctions.json_paths")
+_original = json_path.extract_json
+_REGEX = re.compile(r"=~\s*/((?:\\.|[^\\/])*)/([a-z]*)")
+_PROJECTION = re.compile(r"^(?P<list>.+\[\*\])\.?\[(?P<fields>'[^']+'(?:\s*,\s*'[^']+')+)\]$")
+
+
+def _quoted_regex(match: re.Match) -> str:
+    pattern, flags = match[1], match[2]
+    prefix = "(?i)" if "i" in flags else ""
+    # Anchored at both ends: Jayway matches the whole string. (jsonpath-ng's lexer mangles
+    # backslashes, so `$`, which Python also lets match before one final newline.)
+    body = f"{prefix}^(?:{pattern})$".replace('"', "'")
+    return f'=~ "{body}"'
+
+
+def extract_json(path: str, data: Any) -> Any:
+    """moto's extract_json, with Jayway's regex literals, empty filters and projections."""
+    projection = _PROJECTION.match(path)
+    if projection:
+        fields = re.findall(r"'([^']+)'", projection["fields"])
+        items = extract_json(projection["list"], data)
+        return [{f: item[f] for f in fields if f in item} for item in items]
+    if "=~" in path:
+        path = _REGEX.sub(_quoted_regex, path)
+    try:
+        return _original(path, data)
+    except json_path.NoSuchJsonPathError:
+        if "[?(" in path:
+            return []
+        raise
+
+
+# moto's modules imported `extract_json` by name: replace every copy.
+for _name, _module in list(sys.modules.items()):
+    if _name.startswith("moto.stepfunctions") and (
+        getattr(_module, "extract_json", None) is _original
+    ):
+        patches.set(_module, "extract_json", extract_json)

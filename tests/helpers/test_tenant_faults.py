@@ -1,0 +1,193 @@
+"""kill -9 of localaws at a named state of create / delete, restart, run again: the tenant ends
+fully created or fully deleted, and nothing is orphaned (issue 10).
+
+localaws kills itself when an execution enters the state named by
+`LOCALAWS_FAULT_KILL_AT_STATE` (localaws.services.stepfunctions.faults); the execution that was
+cut off reads FAILED after the restart, and the helpers' re-run finishes the operation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from tenant_checks import CONTAINER, add_version, nothing_left
+
+from helpers import stack, tenants
+from helpers.executions import state_machine_arn
+from helpers.naming import STATE_MACHINES
+from helpers.session import connect
+from localaws.cli import _pid_alive, start, stop
+from localaws.core.config import Config
+from localaws.ephemeral import running
+from localaws.services.stepfunctions.faults import ENV
+
+
+class Server:
+    """A localaws of its own that can be started with a kill point and restarted."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def pid(self) -> int:
+        return json.loads(self.config.pid_file.read_text())["pid"]
+
+    def restart(self, kill_at: str | None = None) -> None:
+        if kill_at:
+            os.environ[ENV] = kill_at
+        try:
+            start(self.config)
+        finally:
+            os.environ.pop(ENV, None)
+
+    def wait_killed(self, timeout: float = 60) -> None:
+        pid = self.pid()
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child: reap it
+                    return
+            except ChildProcessError:
+                pass
+            assert time.monotonic() < deadline, "localaws was not killed at the fault point"
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    with running(tmp_path_factory.mktemp("faults")) as config:
+        yield Server(config)
+
+
+@pytest.fixture(scope="module")
+def session(server):
+    session = connect("local")
+    stack.deploy_stack(session)
+    return session
+
+
+def new_id(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:6]}"
+
+
+def start_and_die(server: Server, session, kind: str, tenant: str, state: str) -> None:
+    """Restart localaws to die at `state` of the `kind` machine, start it, restart after."""
+    stop(server.config)
+    server.restart(kill_at=f"{STATE_MACHINES[kind]}:{state}")
+    session.client("stepfunctions").start_execution(
+        stateMachineArn=state_machine_arn(session, kind),
+        name=f"fault-{uuid.uuid4().hex[:12]}",
+        input=json.dumps({"tenant": {"name": tenant}}),
+    )
+    server.wait_killed()
+    server.restart()
+
+
+CREATE_STATES = [
+    "ReserveTenant",
+    "CheckBucket",
+    "ClaimBucket",
+    "CreateBucketUsEast1",
+    "BucketIsOurs",
+    "TagBucket",
+    "EncryptBucket",
+    "CreateRole",
+    "PutRolePolicy",
+    "PutBucketPolicy",
+    "CreateModelPackageGroup",
+    "ActivateTenant",
+]
+
+
+@pytest.mark.parametrize("state", CREATE_STATES)
+def test_create_killed_at_a_state_is_finished_by_a_rerun(server, session, state):
+    tenant = new_id("kc")
+    start_and_die(server, session, "create", tenant, state)
+    item = tenants.get_tenant_item(session, tenant)
+    assert item is None or item["tenant-status"] == "CREATING"
+    description = tenants.create_tenant(session, tenant, progress=False)
+    assert description["item"]["tenant-status"] == "ACTIVE"
+    assert description["bucket"]["tags"] == {"tenant-id": tenant}
+    assert description["bucket"]["versioning"] == "Enabled"
+    tenants.delete_tenant(session, tenant, progress=False)
+    assert nothing_left(session, tenant)
+
+
+DELETE_STATES = [
+    "MarkDeleting",
+    "FindEndpoint",
+    "ListModels",
+    "DeleteModelPackage",
+    "DeleteModelPackageGroup",
+    "ListObjectVersions",
+    "DeleteVersions",
+    "DeleteMarkers",
+    "DeleteBucket",
+    "DeleteRolePolicy",
+    "DeleteRole",
+    "DeleteItem",
+]
+
+
+@pytest.mark.parametrize("state", DELETE_STATES)
+def test_delete_killed_at_a_state_is_finished_by_a_rerun(server, session, state):
+    tenant = new_id("kd")
+    bucket = tenants.create_tenant(session, tenant, progress=False)["bucket"]["name"]
+    s3 = session.client("s3")
+    for n in range(3):
+        s3.put_object(Bucket=bucket, Key=f"pipeline/run-{n}/evaluation.json", Body=b"{}")
+    s3.delete_object(Bucket=bucket, Key="pipeline/run-0/evaluation.json")
+    for _ in range(2):
+        add_version(session, tenant)
+    start_and_die(server, session, "delete", tenant, state)
+    item = tenants.get_tenant_item(session, tenant)
+    assert item is None or item["tenant-status"] in ("ACTIVE", "DELETING")  # cut off early
+    if item is not None:
+        tenants.delete_tenant(session, tenant, progress=False)
+    assert nothing_left(session, tenant)
+    tenants.create_tenant(session, tenant, progress=False)  # the name is free again
+    tenants.delete_tenant(session, tenant, progress=False)
+
+
+def test_delete_waits_for_an_asynchronous_endpoint_deletion(server, session):
+    """With endpoints Creating / Deleting for a while (as on AWS), delete waits for the
+    endpoint to be gone before it removes the role, and leaves nothing listed."""
+    stop(server.config)
+    os.environ["LOCALAWS_ENDPOINT_DELAY_S"] = "2"
+    try:
+        server.restart()
+    finally:
+        os.environ.pop("LOCALAWS_ENDPOINT_DELAY_S")
+    try:
+        tenant = new_id("async")
+        item = tenants.create_tenant(session, tenant, progress=False)["item"]
+        sm = session.client("sagemaker")
+        name = f"mt-{tenant}-v1-20260101000000"
+        tags = [{"Key": "tenant-id", "Value": tenant}]
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=item["tenant-role"],
+            PrimaryContainer=CONTAINER,
+            Tags=tags,
+        )
+        variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}],
+            Tags=tags,
+        )
+        sm.create_endpoint(EndpointName=f"mt-{tenant}", EndpointConfigName=name, Tags=tags)
+        assert sm.describe_endpoint(EndpointName=f"mt-{tenant}")["EndpointStatus"] == "Creating"
+        execution = tenants.delete_tenant(session, tenant, progress=False)
+        states = execution.states
+        assert "WaitEndpointDeleted" in states
+        assert states.index("EndpointGone") < states.index("DeleteRole")
+        assert not sm.list_endpoints(NameContains=f"mt-{tenant}")["Endpoints"]
+        assert nothing_left(session, tenant)
+    finally:
+        stop(server.config)
+        server.restart()
