@@ -28,8 +28,9 @@ down: install
 status: install
 	$(VENV)/bin/localaws status
 
-demo: up
-	$(PY) -m helpers.chain --tenant $(TENANT) --out runs/$(TENANT)
+# The chain checks TENANT first; notebook 00's connect() starts localaws if it is not running.
+demo: install
+	@$(PY) -m helpers.chain --tenant $(TENANT) --out runs/$(TENANT)
 
 LINTED := src tests benchmarks conftest.py
 

@@ -12,7 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from papermill.exceptions import PapermillExecutionError
+
 from helpers import summaries
+from helpers.naming import tenant_id_problem
 from helpers.results import read_results
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,8 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.refresh_committed:
         refresh_committed()
         return 0
+    problem = tenant_id_problem(args.tenant)
+    if problem:
+        print(f"make demo: invalid tenant id {args.tenant!r}: {problem}", file=sys.stderr)
+        return 2
     out = args.out or REPO / "runs" / args.tenant
-    executed = run_chain(args.tenant, out, backend=args.backend)
+    try:
+        executed = run_chain(args.tenant, out, backend=args.backend)
+    except PapermillExecutionError as failure:
+        print(f"notebook failed: {failure.ename}: {failure.evalue}", file=sys.stderr)
+        return 1
     print(f"\nExecuted notebooks for tenant {args.tenant!r}:")
     for path in executed:
         print(f"  {path}")
