@@ -561,3 +561,38 @@ def test_delete_during_a_checkpoint_is_not_undone_by_it(tmp_path, monkeypatch):
     finally:
         resume.set()
         dynamodb_backends[account].reset()
+
+
+def test_a_failed_checkpoint_keeps_its_records_and_segment(tmp_path, monkeypatch):
+    """Records of a checkpoint that failed still answer `pending()` and are written by the
+    next one; their segment stays until then (a replay of it alone would undo later ones)."""
+    from localaws.persistence import journal
+    from localaws.persistence.journal import Journal
+
+    monkeypatch.setattr(journal, "CHECKPOINT_SECONDS", 3600)  # checkpoints only when called
+    log = Journal(tmp_path)
+    log.replay()
+    log.open()
+    write_file = journal.write_file
+
+    def failing(path, data, sync=True):
+        raise OSError("disk full")
+
+    try:
+        log.commit([("data/a.pkl", b"put", False)])
+        monkeypatch.setattr(journal, "write_file", failing)
+        with pytest.raises(OSError):
+            log.checkpoint()
+        monkeypatch.setattr(journal, "write_file", write_file)
+        assert log.pending("data/a.pkl") == (True, b"put")
+        log.commit([("data/b.pkl", b"other", False)])
+        assert len(list((tmp_path / "journal").glob("*.journal"))) == 2
+        log.checkpoint()
+        assert (tmp_path / "data/a.pkl").read_bytes() == b"put"
+        assert log.pending("data/a.pkl") == (False, None)
+        assert len(list((tmp_path / "journal").glob("*.journal"))) == 1  # the fresh one
+        log.commit([("data/a.pkl", None, False)])
+        log.checkpoint()
+        assert not (tmp_path / "data/a.pkl").exists()
+    finally:
+        log.close()
