@@ -496,3 +496,103 @@ def test_state_files_of_the_earlier_layout_still_load(monkeypatch):
     loaded = pickling.load(io.BytesIO(data))
     assert isinstance(loaded, TrackedItems)
     assert loaded.table_name == "t" and dict(loaded) == {"a": 1}
+
+
+def test_delete_during_a_checkpoint_is_not_undone_by_it(tmp_path, monkeypatch):
+    """A put is being checkpointed (taken from the journal's pending records, its file not yet
+    written) when a delete of the same item is saved: the delete must be journaled, or the
+    checkpoint writes the item back and a kill -9 restart shows it again (the lost delete of
+    `test_state_survives_stop_start_and_kill9`, under load)."""
+    import shutil
+    import threading
+
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    from localaws.persistence import journal
+    from localaws.persistence.journal import Journal
+    from localaws.persistence.store import Store
+
+    monkeypatch.setattr(journal, "CHECKPOINT_SECONDS", 3600)  # checkpoints only when called
+    account, region = "210987654321", "us-east-1"
+    store = Store(tmp_path / "state")
+    store.ensure_format()
+    store.restore()
+    backend = dynamodb_backends[account][region]
+    table = Table(
+        "t",
+        account_id=account,
+        region=region,
+        schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        attr=[{"AttributeName": "pk", "AttributeType": "S"}],
+    )
+    backend.tables["t"] = table
+    key = DynamoType({"S": "sfn-2"})
+    writing, resume = threading.Event(), threading.Event()
+    write_file = journal.write_file
+
+    def paused_write(path, data, sync=True):
+        writing.set()
+        assert resume.wait(30)
+        write_file(path, data, sync)
+
+    try:
+        store.save("dynamodb")
+        table.put_item({"pk": {"S": "sfn-2"}})
+        store.save("dynamodb", {"t": {key}})
+        monkeypatch.setattr(journal, "write_file", paused_write)
+        checkpoint = threading.Thread(target=store.journal.checkpoint)
+        checkpoint.start()
+        assert writing.wait(30)  # the put left the pending records, its file is not written
+        dict.__delitem__(table.items, key)
+        store.save("dynamodb", {"t": {key}})  # acknowledged delete
+        resume.set()
+        checkpoint.join(30)
+        assert not checkpoint.is_alive()
+        monkeypatch.setattr(journal, "write_file", write_file)
+        # kill -9 now: a restart replays the journal over data/.
+        crashed = tmp_path / "crashed"
+        shutil.copytree(tmp_path / "state", crashed)
+        Journal(crashed).replay()
+        assert not list(crashed.glob("data/dynamodb/*/*/t.items/*.pkl"))
+        store.journal.close()
+        assert not list((tmp_path / "state").glob("data/dynamodb/*/*/t.items/*.pkl"))
+    finally:
+        resume.set()
+        dynamodb_backends[account].reset()
+
+
+def test_a_failed_checkpoint_keeps_its_records_and_segment(tmp_path, monkeypatch):
+    """Records of a checkpoint that failed still answer `pending()` and are written by the
+    next one; their segment stays until then (a replay of it alone would undo later ones)."""
+    from localaws.persistence import journal
+    from localaws.persistence.journal import Journal
+
+    monkeypatch.setattr(journal, "CHECKPOINT_SECONDS", 3600)  # checkpoints only when called
+    log = Journal(tmp_path)
+    log.replay()
+    log.open()
+    write_file = journal.write_file
+
+    def failing(path, data, sync=True):
+        raise OSError("disk full")
+
+    try:
+        log.commit([("data/a.pkl", b"put", False)])
+        monkeypatch.setattr(journal, "write_file", failing)
+        with pytest.raises(OSError):
+            log.checkpoint()
+        monkeypatch.setattr(journal, "write_file", write_file)
+        assert log.pending("data/a.pkl") == (True, b"put")
+        log.commit([("data/b.pkl", b"other", False)])
+        assert len(list((tmp_path / "journal").glob("*.journal"))) == 2
+        log.checkpoint()
+        assert (tmp_path / "data/a.pkl").read_bytes() == b"put"
+        assert log.pending("data/a.pkl") == (False, None)
+        assert len(list((tmp_path / "journal").glob("*.journal"))) == 1  # the fresh one
+        log.commit([("data/a.pkl", None, False)])
+        log.checkpoint()
+        assert not (tmp_path / "data/a.pkl").exists()
+    finally:
+        log.close()

@@ -5,6 +5,9 @@ current journal segment and returns once the batch is on disk (fdatasync). Concu
 commits share one fdatasync (group commit). The files themselves are written later by a
 background checkpoint (each fsynced), after which the segment is deleted. At start,
 `replay()` writes what the journal holds into the files before anything reads them.
+`pending()` answers for a record until its file is written, including while a checkpoint
+is writing it (callers decide from it whether a file exists, e.g. whether to journal a
+delete).
 
 Records marked `direct=True` name files the caller already wrote (without fsync): replay
 rewrites them from the journal, checkpoint only fsyncs them.
@@ -54,6 +57,10 @@ class Journal:
         self._sync_lock = threading.Lock()
         self._checkpoint_lock = threading.Lock()
         self._pending: dict[str, tuple[bytes | None, bool]] = {}
+        # Records a running checkpoint took from `_pending` and has not written yet.
+        self._writing: dict[str, tuple[bytes | None, bool]] = {}
+        # Segments of failed checkpoints: their records went back to `_pending`.
+        self._retried: list[_Segment] = []
         self._segment: _Segment | None = None
         self._seq = 0
         self._wake = threading.Event()
@@ -106,16 +113,19 @@ class Journal:
     def pending(self, rel: str) -> tuple[bool, bytes | None]:
         """(known, content) of `rel` if a record for it awaits checkpointing."""
         with self._append_lock:
-            if rel in self._pending:
-                return True, self._pending[rel][0]
+            for records in (self._pending, self._writing):
+                if rel in records:
+                    return True, records[rel][0]
         return False, None
 
     def pending_under(self, rel_dir: str) -> dict[str, bytes | None]:
+        """Records awaiting their file directly under `rel_dir`. Read this before listing
+        the folder: a record answered here may be written meanwhile, never the reverse."""
         prefix = rel_dir.rstrip("/") + "/"
         with self._append_lock:
             return {
                 p: d
-                for p, (d, _) in self._pending.items()
+                for p, (d, _) in {**self._writing, **self._pending}.items()
                 if p.startswith(prefix) and "/" not in p[len(prefix) :]
             }
 
@@ -168,26 +178,46 @@ class Journal:
                     return
                 old, pending = self._segment, self._pending
                 self._segment, self._pending = self._new_segment(), {}
-            with self._sync_lock:
-                os.fdatasync(old.fd)
-                old.synced = old.written
-                old.closed = True
-                os.close(old.fd)
-            folders = set()
-            for rel, (data, direct) in pending.items():
-                target = self.root / rel
-                folders.add(target.parent)
-                if data is None:
-                    target.unlink(missing_ok=True)
-                elif direct:
-                    fsync_path(target)
-                else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    write_file(target, data)
-            for folder in folders:
-                if folder.is_dir():
-                    fsync_dir(folder)
-            old.path.unlink()
+                # Until its file is written a record must still answer `pending()`: a writer
+                # that found neither record nor file would take a put for never saved and
+                # skip journaling its delete (the acknowledged delete undone by this write).
+                self._writing = pending
+            try:
+                with self._sync_lock:
+                    os.fdatasync(old.fd)
+                    old.synced = old.written
+                    old.closed = True
+                    os.close(old.fd)
+                self._write_files(pending)
+            except BaseException:
+                # Newer records win; the rest are written next round. The segment stays until
+                # then: unlinking later segments alone would let a replay of it undo them.
+                with self._append_lock:
+                    self._pending = {**pending, **self._pending}
+                    self._writing = {}
+                self._retried.append(old)
+                raise
+            with self._append_lock:
+                self._writing = {}
+            for done in (*self._retried, old):
+                done.path.unlink(missing_ok=True)
+            self._retried = []
+
+    def _write_files(self, records: dict[str, tuple[bytes | None, bool]]) -> None:
+        folders = set()
+        for rel, (data, direct) in records.items():
+            target = self.root / rel
+            folders.add(target.parent)
+            if data is None:
+                target.unlink(missing_ok=True)
+            elif direct:
+                fsync_path(target)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_file(target, data)
+        for folder in folders:
+            if folder.is_dir():
+                fsync_dir(folder)
 
     def close(self) -> None:
         """Checkpoint everything and stop the background thread."""

@@ -227,9 +227,10 @@ class Store:
         return records
 
     def _stored_files(self, rel_dir: str) -> set[str]:
+        pending = self.journal.pending_under(rel_dir)  # first: see `Journal.pending_under`
         folder = self.state_dir / rel_dir
         names = {p.name for p in folder.glob("*.pkl")} if folder.is_dir() else set()
-        for rel, data in self.journal.pending_under(rel_dir).items():
+        for rel, data in pending.items():
             name = rel.rsplit("/", 1)[1]
             if data is None:
                 names.discard(name)
