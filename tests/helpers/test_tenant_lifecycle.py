@@ -319,6 +319,14 @@ def test_admin_principal_of_an_assumed_role_keeps_the_role_path(session):
         RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(trust)
     )["Role"]
     assert ":role/service-role/" in role["Arn"]
+    # An identity that may read its own role (iam:GetRole) gets the ARN with its path.
+    may_read_itself = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": role["Arn"]}],
+    }
+    iam.put_role_policy(
+        RoleName=name, PolicyName="read-itself", PolicyDocument=json.dumps(may_read_itself)
+    )
     creds = session.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="admin")
     keys = creds["Credentials"]
     assumed = AwsSession(
@@ -332,4 +340,7 @@ def test_admin_principal_of_an_assumed_role_keeps_the_role_path(session):
         ),
     )
     assert stack.admin_principal(assumed) == role["Arn"]
+    # Without iam:GetRole the path cannot be known: the ARN without it is the best guess.
+    iam.delete_role_policy(RoleName=name, PolicyName="read-itself")
+    assert stack.admin_principal(assumed) == role["Arn"].replace("/service-role/", "/")
     iam.delete_role(RoleName=name)
