@@ -211,13 +211,51 @@ def test_preexisting_bucket_survives_a_failed_create(session):
     tenants.delete_tenant(session, tenant, progress=False)
 
 
+@pytest.mark.parametrize("tags", [[{"Key": "tenant-id", "Value": "x"}], []], ids=["other", "none"])
+def test_delete_leaves_a_bucket_it_cannot_prove_the_tenants_and_says_so(session, tags):
+    """A bucket of the tenant's name without its tenant-id tag (e.g. someone else's, found by a
+    create that was cut off) is not emptied or deleted; the rest of the tenant goes, and the
+    output names what was left and why."""
+    tenant = new_id("foreign")
+    bucket = tenants.create_tenant(session, tenant, progress=False)["bucket"]["name"]
+    add_version(session, tenant)
+    s3 = session.client("s3")
+    if tags:
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    else:
+        s3.delete_bucket_tagging(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="not-yours", Body=b"1")
+    execution = tenants.delete_tenant(session, tenant, progress=False)
+    assert "ListObjectVersions" not in execution.states
+    left = execution.output["leftAlone"]
+    assert set(left) == {"bucket"} and left["bucket"]["name"] == bucket
+    assert left["bucket"]["reason"].startswith("BucketNotOwned: ")
+    assert s3.get_object(Bucket=bucket, Key="not-yours")["Body"].read() == b"1"
+    leftovers = tenants.tenant_leftovers(session, tenant)
+    assert leftovers.pop("bucket") == [bucket]
+    assert not any(leftovers.values())
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+    s3.delete_bucket(Bucket=bucket)
+    assert nothing_left(session, tenant)
+
+
+def test_delete_of_an_owned_tenant_leaves_nothing_alone(session):
+    tenant = new_id("owned")
+    tenants.create_tenant(session, tenant, progress=False)
+    execution = tenants.delete_tenant(session, tenant, progress=False)
+    assert execution.output == {"tenant": tenant, "status": "DELETED", "leftAlone": {}}
+    assert nothing_left(session, tenant)
+
+
 # ----- delete: resumable, races, size
 
 
 def test_delete_finishes_what_an_earlier_delete_started_and_frees_the_name(session):
     tenant = new_id("again")
     tenants.create_tenant(session, tenant, progress=False)
-    tenants.upload_tenant_data(session, tenant, rows=20)
+    tenants.upload_tenant_data(session, tenant, rows=200)  # the data rules need 100
     add_version(session, tenant)
     sm, ddb = session.client("sagemaker"), session.client("dynamodb")
     # As an earlier, interrupted delete leaves it: DELETING, versions and group already gone.
