@@ -357,6 +357,11 @@ def test_admin_principal_of_an_assumed_role_keeps_the_role_path(session):
         RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(trust)
     )["Role"]
     assert ":role/service-role/" in role["Arn"]
+    get_role = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": role["Arn"]}],
+    }  # what admin_principal needs to find the path
+    iam.put_role_policy(RoleName=name, PolicyName="get-role", PolicyDocument=json.dumps(get_role))
     creds = session.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="admin")
     keys = creds["Credentials"]
     assumed = AwsSession(
@@ -370,4 +375,77 @@ def test_admin_principal_of_an_assumed_role_keeps_the_role_path(session):
         ),
     )
     assert stack.admin_principal(assumed) == role["Arn"]
+    iam.delete_role_policy(RoleName=name, PolicyName="get-role")
     iam.delete_role(RoleName=name)
+
+
+def assumed_session(session, role_arn: str, boto_session=None) -> boto3.Session:
+    sts = (boto_session or session.boto_session).client("sts")
+    keys = sts.assume_role(RoleArn=role_arn, RoleSessionName="session")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+        region_name=session.region,
+    )
+
+
+@pytest.mark.parametrize("path", ["/service-role/", "/aws-reserved/sso.amazonaws.com/eu-west-1/"])
+def test_role_paths_in_trust_policies_and_principal_arn(session, path):
+    """A role with a path is named by its full ARN in a trust policy and in aws:PrincipalArn."""
+    iam, s3 = session.client("iam"), session.client("s3")
+    allow_all = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "s3:*"], "Resource": "*"}],
+    }
+    name = new_id("pathed")
+    trust_any = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}],
+    }
+    pathed = iam.create_role(
+        RoleName=name, Path=path, AssumeRolePolicyDocument=json.dumps(trust_any)
+    )["Role"]["Arn"]
+    assert f":role{path}{name}" in pathed
+    iam.put_role_policy(RoleName=name, PolicyName="all", PolicyDocument=json.dumps(allow_all))
+    trust_pathed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": pathed}}
+        ],
+    }
+    target = iam.create_role(
+        RoleName=f"{name}-t", AssumeRolePolicyDocument=json.dumps(trust_pathed)
+    )["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=f"{name}-t", PolicyName="all", PolicyDocument=json.dumps(allow_all)
+    )
+    as_pathed = assumed_session(session, pathed)
+    as_target = assumed_session(session, target, as_pathed)  # the trust policy names the path
+    with pytest.raises(ClientError):  # ... and nobody else
+        assumed_session(session, target)
+    bucket = f"{name}-b"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"1")
+    only_pathed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+                "Condition": {"StringNotEquals": {"aws:PrincipalArn": pathed}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(only_pathed))
+    assert as_pathed.client("s3").get_object(Bucket=bucket, Key="k")["Body"].read() == b"1"
+    with pytest.raises(ClientError):
+        as_target.client("s3").get_object(Bucket=bucket, Key="k")
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_object(Bucket=bucket, Key="k")
+    s3.delete_bucket(Bucket=bucket)
+    for role in (name, f"{name}-t"):
+        iam.delete_role_policy(RoleName=role, PolicyName="all")
+        iam.delete_role(RoleName=role)
