@@ -1,11 +1,20 @@
-"""What the tenant tests share: fresh tenant ids, the leftover check, a registered version."""
+"""What the tenant tests share: fresh tenant ids, the leftover check, a registered version,
+a localaws whose endpoints take time to change state."""
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from helpers import tenants
 from helpers.naming import model_package_group
+from localaws.core.config import Config
+from localaws.ephemeral import running
+
+ENDPOINT_DELAY = "LOCALAWS_ENDPOINT_DELAY_S"
 
 CONTAINER = {
     "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
@@ -31,3 +40,15 @@ def add_version(session, tenant: str) -> str:
             "SupportedResponseMIMETypes": ["text/csv"],
         },
     )["ModelPackageArn"]
+
+
+@contextmanager
+def slow_endpoints(state_dir: Path, seconds: float = 1) -> Iterator[Config]:
+    """A private localaws whose endpoints stay Creating / Updating / Deleting for `seconds`
+    (on AWS: minutes), so code that does not wait for AWS's asynchronous states fails here."""
+    os.environ[ENDPOINT_DELAY] = str(seconds)
+    try:
+        with running(state_dir) as config:
+            yield config
+    finally:
+        os.environ.pop(ENDPOINT_DELAY, None)

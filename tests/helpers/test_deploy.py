@@ -3,6 +3,8 @@
 Each version is built as the pipeline builds it (preprocess -> train with the project's job code
 on the tenant's generated data, model.tar.gz with code/inference.py, test split and evaluation
 report under pipeline/{execution}/ in the tenant bucket) and registered in the tenant's group.
+The module runs its own localaws whose endpoints take a second to create, update and delete, so
+every deploy here goes through AWS's asynchronous endpoint states.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
+from tenant_checks import slow_endpoints
 
 from helpers import approval, deploy, executions, registry
 from helpers.data import generate_churn
@@ -128,6 +131,13 @@ def preprocessed(session, tenant: str, n: int) -> np.ndarray:
     )["Body"]
     frame = pd.read_csv(io.BytesIO(body.read()), header=None, nrows=n)
     return frame.iloc[:, 1:].to_numpy(dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def localaws(tmp_path_factory):
+    """This module's own localaws, endpoints asynchronous for 1 s (overrides conftest's)."""
+    with slow_endpoints(tmp_path_factory.mktemp("deploy-localaws")) as config:
+        yield config
 
 
 @pytest.fixture(scope="module")

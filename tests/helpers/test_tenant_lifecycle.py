@@ -211,13 +211,51 @@ def test_preexisting_bucket_survives_a_failed_create(session):
     tenants.delete_tenant(session, tenant, progress=False)
 
 
+@pytest.mark.parametrize("tags", [[{"Key": "tenant-id", "Value": "x"}], []], ids=["other", "none"])
+def test_delete_leaves_a_bucket_it_cannot_prove_the_tenants_and_says_so(session, tags):
+    """A bucket of the tenant's name without its tenant-id tag (e.g. someone else's, found by a
+    create that was cut off) is not emptied or deleted; the rest of the tenant goes, and the
+    output names what was left and why."""
+    tenant = new_id("foreign")
+    bucket = tenants.create_tenant(session, tenant, progress=False)["bucket"]["name"]
+    add_version(session, tenant)
+    s3 = session.client("s3")
+    if tags:
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    else:
+        s3.delete_bucket_tagging(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="not-yours", Body=b"1")
+    execution = tenants.delete_tenant(session, tenant, progress=False)
+    assert "ListObjectVersions" not in execution.states
+    left = execution.output["leftAlone"]
+    assert set(left) == {"bucket"} and left["bucket"]["name"] == bucket
+    assert left["bucket"]["reason"].startswith("BucketNotOwned: ")
+    assert s3.get_object(Bucket=bucket, Key="not-yours")["Body"].read() == b"1"
+    leftovers = tenants.tenant_leftovers(session, tenant)
+    assert leftovers.pop("bucket") == [bucket]
+    assert not any(leftovers.values())
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+    s3.delete_bucket(Bucket=bucket)
+    assert nothing_left(session, tenant)
+
+
+def test_delete_of_an_owned_tenant_leaves_nothing_alone(session):
+    tenant = new_id("owned")
+    tenants.create_tenant(session, tenant, progress=False)
+    execution = tenants.delete_tenant(session, tenant, progress=False)
+    assert execution.output == {"tenant": tenant, "status": "DELETED", "leftAlone": {}}
+    assert nothing_left(session, tenant)
+
+
 # ----- delete: resumable, races, size
 
 
 def test_delete_finishes_what_an_earlier_delete_started_and_frees_the_name(session):
     tenant = new_id("again")
     tenants.create_tenant(session, tenant, progress=False)
-    tenants.upload_tenant_data(session, tenant, rows=20)
+    tenants.upload_tenant_data(session, tenant, rows=200)  # the data rules need 100
     add_version(session, tenant)
     sm, ddb = session.client("sagemaker"), session.client("dynamodb")
     # As an earlier, interrupted delete leaves it: DELETING, versions and group already gone.
@@ -319,14 +357,11 @@ def test_admin_principal_of_an_assumed_role_keeps_the_role_path(session):
         RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=json.dumps(trust)
     )["Role"]
     assert ":role/service-role/" in role["Arn"]
-    # An identity that may read its own role (iam:GetRole) gets the ARN with its path.
-    may_read_itself = {
+    get_role = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": role["Arn"]}],
-    }
-    iam.put_role_policy(
-        RoleName=name, PolicyName="read-itself", PolicyDocument=json.dumps(may_read_itself)
-    )
+    }  # what admin_principal needs to find the path
+    iam.put_role_policy(RoleName=name, PolicyName="get-role", PolicyDocument=json.dumps(get_role))
     creds = session.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="admin")
     keys = creds["Credentials"]
     assumed = AwsSession(
@@ -340,7 +375,77 @@ def test_admin_principal_of_an_assumed_role_keeps_the_role_path(session):
         ),
     )
     assert stack.admin_principal(assumed) == role["Arn"]
-    # Without iam:GetRole the path cannot be known: the ARN without it is the best guess.
-    iam.delete_role_policy(RoleName=name, PolicyName="read-itself")
-    assert stack.admin_principal(assumed) == role["Arn"].replace("/service-role/", "/")
+    iam.delete_role_policy(RoleName=name, PolicyName="get-role")
     iam.delete_role(RoleName=name)
+
+
+def assumed_session(session, role_arn: str, boto_session=None) -> boto3.Session:
+    sts = (boto_session or session.boto_session).client("sts")
+    keys = sts.assume_role(RoleArn=role_arn, RoleSessionName="session")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+        region_name=session.region,
+    )
+
+
+@pytest.mark.parametrize("path", ["/service-role/", "/aws-reserved/sso.amazonaws.com/eu-west-1/"])
+def test_role_paths_in_trust_policies_and_principal_arn(session, path):
+    """A role with a path is named by its full ARN in a trust policy and in aws:PrincipalArn."""
+    iam, s3 = session.client("iam"), session.client("s3")
+    allow_all = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "s3:*"], "Resource": "*"}],
+    }
+    name = new_id("pathed")
+    trust_any = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}],
+    }
+    pathed = iam.create_role(
+        RoleName=name, Path=path, AssumeRolePolicyDocument=json.dumps(trust_any)
+    )["Role"]["Arn"]
+    assert f":role{path}{name}" in pathed
+    iam.put_role_policy(RoleName=name, PolicyName="all", PolicyDocument=json.dumps(allow_all))
+    trust_pathed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": pathed}}
+        ],
+    }
+    target = iam.create_role(
+        RoleName=f"{name}-t", AssumeRolePolicyDocument=json.dumps(trust_pathed)
+    )["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=f"{name}-t", PolicyName="all", PolicyDocument=json.dumps(allow_all)
+    )
+    as_pathed = assumed_session(session, pathed)
+    as_target = assumed_session(session, target, as_pathed)  # the trust policy names the path
+    with pytest.raises(ClientError):  # ... and nobody else
+        assumed_session(session, target)
+    bucket = f"{name}-b"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"1")
+    only_pathed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+                "Condition": {"StringNotEquals": {"aws:PrincipalArn": pathed}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(only_pathed))
+    assert as_pathed.client("s3").get_object(Bucket=bucket, Key="k")["Body"].read() == b"1"
+    with pytest.raises(ClientError):
+        as_target.client("s3").get_object(Bucket=bucket, Key="k")
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.delete_object(Bucket=bucket, Key="k")
+    s3.delete_bucket(Bucket=bucket)
+    for role in (name, f"{name}-t"):
+        iam.delete_role_policy(RoleName=role, PolicyName="all")
+        iam.delete_role(RoleName=role)
