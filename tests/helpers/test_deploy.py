@@ -31,6 +31,9 @@ from helpers.stack import deploy_stack
 from pipeline_steps import preprocess, train
 from pipeline_steps.churn_schema import INPUT_COLUMNS
 
+# real pipelines, deploys with asynchronous endpoints
+pytestmark = pytest.mark.slow
+
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 

@@ -29,6 +29,9 @@ from helpers import stack, tenants
 from helpers.naming import endpoint_name, model_package_group
 from helpers.session import connect
 
+# two tenants trained and deployed, then every action class twice
+pytestmark = pytest.mark.slow
+
 NO_RETRY = BotoConfig(retries={"max_attempts": 1})
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 DENIED = {"AccessDenied", "AccessDeniedException"}

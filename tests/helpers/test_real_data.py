@@ -17,6 +17,9 @@ from helpers.naming import RAW_DATA_KEY
 from helpers.session import connect
 from helpers.stack import deploy_stack
 
+# real pipelines and deploys on another data shape
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def session(localaws):

@@ -28,6 +28,9 @@ from localaws.core.config import Config
 from localaws.ephemeral import running
 from localaws.services.stepfunctions.faults import ENV
 
+# kill -9 of localaws at each state, restart, re-run
+pytestmark = pytest.mark.slow
+
 
 class Server:
     """A localaws of its own that can be started with a kill point and restarted."""

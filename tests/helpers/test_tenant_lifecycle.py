@@ -22,6 +22,9 @@ from helpers.errors import ApprovalError
 from helpers.naming import TENANT_ID_PATTERN, model_package_group, tenant_bucket
 from helpers.session import AwsSession, connect
 
+# dozens of state machine runs with before/after snapshots
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 MACHINES = ROOT / "cloudformation" / "statemachines"
 NAME_STATES = ("CheckInput", "CheckName", "MatchName", "NameValid", "InvalidTenantName")
@@ -321,6 +324,7 @@ def put_versions(session, bucket: str, keys: int, versions: int, markers: int) -
     return keys * versions + markers
 
 
+@pytest.mark.slow
 def test_delete_of_a_tenant_with_10000_object_versions(session):
     tenant = new_id("big")
     bucket = tenants.create_tenant(session, tenant, progress=False)["bucket"]["name"]

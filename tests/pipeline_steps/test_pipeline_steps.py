@@ -135,6 +135,7 @@ def test_preprocess_rejects_missing_and_garbage_files(tmp_path):
     assert proc.returncode == 1 and "bad input data" in proc.stderr
 
 
+@pytest.mark.slow
 def test_scripts_chain_gives_sane_metrics_and_models_differ_per_tenant(tmp_path):
     reports = {t: run_all(tmp_path / t, t) for t in ("acme", "globex")}
     for report in reports.values():
@@ -159,6 +160,7 @@ def test_scripts_chain_gives_sane_metrics_and_models_differ_per_tenant(tmp_path)
     assert models[0] != models[1]
 
 
+@pytest.mark.slow
 def test_train_hyperparameters_from_command_line_change_the_model(tmp_path):
     churn("acme", 600).to_csv(tmp_path / "churn.csv", index=False)
     preprocess.run(tmp_path, tmp_path / "out")
