@@ -4,6 +4,7 @@
   localaws stop     stop it (its state stays)
   localaws status   running or not, URL, pid, since when, state size (exit 3 if not running)
   localaws env      `export` lines that point boto3, the AWS CLI and the SageMaker SDK at it
+                    (and the SDK defaults file they name: default bucket, telemetry off)
   localaws reset    stop it and delete its state directory (asks on a terminal; --yes skips)
 
 Defaults: port 4599 ($LOCALAWS_PORT), state directory `.localaws/` in the project
@@ -27,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from localaws.core.config import DEFAULT_REGION, Config
+from localaws.core.config import ACCOUNT_ID, DEFAULT_REGION, Config
 
 COMMANDS = ("start", "stop", "status", "env", "reset")
 HEALTH_PATH = "/_localaws/health"
@@ -214,7 +215,44 @@ def env_vars(config: Config) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
         "AWS_DEFAULT_REGION": DEFAULT_REGION,
         "AWS_REGION": DEFAULT_REGION,
+        "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": str(sdk_config_file(config)),
     }
+
+
+def sdk_config_file(config: Config) -> Path:
+    """The SageMaker Python SDK (v2 and v3) defaults file for this server, written if needed.
+
+    "Configuring and using defaults with the SageMaker Python SDK"
+    (https://sagemaker.readthedocs.io/en/stable/overview.html#configuring-and-using-defaults-
+    with-the-sagemaker-python-sdk): `Session.DefaultS3Bucket` spares `default_bucket()` the STS
+    call it sends to the public regional endpoint whatever AWS_ENDPOINT_URL says (the bucket is
+    AWS's default name; the SDK creates it), and `TelemetryOptOut` stops the telemetry calls
+    that fail offline. It is the admin file (SAGEMAKER_ADMIN_CONFIG_OVERRIDE): a user's own
+    config file still overrides it.
+    """
+    import yaml
+
+    path = config.state_dir / "sagemaker-sdk-config.yaml"
+    text = yaml.safe_dump(
+        {
+            "SchemaVersion": "1.0",
+            "SageMaker": {
+                "PythonSDK": {
+                    "Modules": {
+                        "Session": {"DefaultS3Bucket": f"sagemaker-{DEFAULT_REGION}-{ACCOUNT_ID}"},
+                        "TelemetryOptOut": True,
+                    }
+                }
+            },
+        },
+        sort_keys=False,
+    )
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(text)
+        partial.replace(path)
+    return path
 
 
 def _size(path: Path) -> int:

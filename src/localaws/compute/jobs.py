@@ -267,6 +267,9 @@ def _failure_reason(kind: str, base: str, status: int) -> str:
             if message:
                 break
     message = message.replace(base, OPT_ML) or "See job logs for more information"
+    if message.startswith("ClientError: "):
+        # a built-in algorithm's verdict on the customer's input, shown as SageMaker shows it
+        return message
     return f"AlgorithmError: {message}, exit code: {status}"
 
 

@@ -10,8 +10,6 @@ pipeline's role. Scheduling the steps of an execution is `pipelines`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import re
 import string
@@ -25,6 +23,7 @@ from localaws.compute import jobs, s3io
 from localaws.compute.pipeline_definition import (
     Expressions,
     StepError,
+    cache_key,
     duration,
     parse,
     stringify,
@@ -113,13 +112,9 @@ class StepExecutor(Expressions):
             raise StepError(message)
         args = self.resolve(step.get("Arguments", {}))
         cache = step.get("CacheConfig") or {}
-        key = None
-        if cache.get("Enabled") and kind in ("Processing", "Training"):
-            key = hashlib.sha256(
-                json.dumps([step["Name"], kind, args], sort_keys=True, default=str).encode()
-            ).hexdigest()
-            if self._cache_hit(key, cache, kind, record):
-                return "Succeeded"
+        key = cache_key(step["Name"], kind, args) if cache.get("Enabled") else None
+        if key and self._cache_hit(key, cache, kind, record):
+            return "Succeeded"
         if kind == "Processing":
             status = self._job(step, record, args, "processing")
         elif kind == "Training":
@@ -128,6 +123,7 @@ class StepExecutor(Expressions):
             args.pop("ModelPackageName", None)
             if args.get("SkipModelValidation") in (None, "None"):
                 args.pop("SkipModelValidation", None)
+            self._ensure_group(args.get("ModelPackageGroupName"))
             arn = self._call("create_model_package", **args)["ModelPackageArn"]
             record["Metadata"] = {"RegisterModel": {"Arn": arn}}
             record["_properties"] = self._call("describe_model_package", ModelPackageName=arn)
@@ -175,6 +171,25 @@ class StepExecutor(Expressions):
         record["CacheHitResult"] = {"SourcePipelineExecutionArn": hit["execution"]}
         record["_properties"] = props
         return True
+
+    def _ensure_group(self, group: str | None) -> None:
+        """A RegisterModel step creates its model package group when there is none: the
+        public abalone example pipeline registers into a group it never creates ("Pipelines
+        overview": AbaloneRegisterModel registers "as a versioned model package group",
+        https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-overview.html)."""
+        if not group or group.startswith("arn:"):
+            return
+        try:
+            self.sm.describe_model_package_group(ModelPackageGroupName=group)
+            return
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("ValidationException",):
+                raise StepError(f"ClientError: {exc}") from None
+        try:
+            self.sm.create_model_package_group(ModelPackageGroupName=group)
+        except ClientError as exc:
+            if "already exists" not in str(exc):  # another step of the run created it first
+                raise StepError(f"ClientError: {exc}") from None
 
     def _name(self, step_name: str) -> str:
         prefix = f"pipelines-{self.exec_id}-"

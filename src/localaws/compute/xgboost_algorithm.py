@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import sys
 
 #: Hyperparameters the container consumes itself rather than passing to xgboost.train.
 _CONTAINER_KEYS = {
@@ -26,8 +27,13 @@ _CONTAINER_KEYS = {
 }
 
 
-class AlgorithmError(ValueError):
-    """Bad hyperparameters or data; the message becomes the job's FailureReason."""
+class UserError(ValueError):
+    """Bad hyperparameters or data: the job fails with FailureReason `ClientError: <message>`.
+
+    The algorithm container reports the customer's mistakes so (e.g. "ClientError: No value(s)
+    were specified for 'mini_batch_size' which are required hyperparameter(s)", quoted in
+    aws/sagemaker-python-sdk issue 132), writing the message to /opt/ml/output/failure itself.
+    """
 
 
 def _typed(value: str):
@@ -41,11 +47,11 @@ def _typed(value: str):
 
 def _params(hyperparameters: dict[str, str]) -> tuple[dict, int, int | None]:
     if "num_round" not in hyperparameters:
-        raise AlgorithmError("Missing required hyperparameter: num_round")
+        raise UserError("Missing required hyperparameter: num_round")
     try:
         num_round = int(hyperparameters["num_round"])
     except ValueError:
-        raise AlgorithmError(
+        raise UserError(
             f"Hyperparameter num_round must be an integer, got '{hyperparameters['num_round']}'"
         ) from None
     early = hyperparameters.get("early_stopping_rounds")
@@ -70,15 +76,13 @@ def _load_channel(directory: str, content_type: str):
         if os.path.isfile(f) and not os.path.basename(f).startswith(".")
     )
     if not files:
-        raise AlgorithmError(
-            f"No data files found in channel directory {os.path.basename(directory)}"
-        )
+        raise UserError(f"No data files found in channel directory {os.path.basename(directory)}")
     ctype = (content_type or "text/csv").split(";")[0].strip().lower()
     if ctype in ("text/csv", "csv"):
         try:
             data = np.vstack([np.loadtxt(f, delimiter=",", ndmin=2) for f in files])
         except ValueError as exc:
-            raise AlgorithmError(
+            raise UserError(
                 f"Unable to parse CSV in channel {os.path.basename(directory)} "
                 f"(expected numbers only, no header, label first): {exc}"
             ) from None
@@ -89,7 +93,7 @@ def _load_channel(directory: str, content_type: str):
             if len(files) == 1
             else xgb.DMatrix(f"{directory}?format=libsvm")
         )
-    raise AlgorithmError(f"Content type '{content_type}' is not supported (text/csv, text/libsvm)")
+    raise UserError(f"Content type '{content_type}' is not supported (text/csv, text/libsvm)")
 
 
 def train(config_dir: str, data_dir: str, model_dir: str) -> dict[str, float]:
@@ -101,7 +105,7 @@ def train(config_dir: str, data_dir: str, model_dir: str) -> dict[str, float]:
     with open(os.path.join(config_dir, "inputdataconfig.json")) as fh:
         channels = json.load(fh)
     if "train" not in channels:
-        raise AlgorithmError("Channel 'train' is required by the XGBoost algorithm")
+        raise UserError("Channel 'train' is required by the XGBoost algorithm")
     params, num_round, early = _params(hyperparameters)
     dtrain = _load_channel(os.path.join(data_dir, "train"), channels["train"].get("ContentType"))
     evals = [(dtrain, "train")]
@@ -126,7 +130,7 @@ def train(config_dir: str, data_dir: str, model_dir: str) -> dict[str, float]:
             verbose_eval=False,
         )
     except xgb.core.XGBoostError as exc:
-        raise AlgorithmError(
+        raise UserError(
             f"XGBoost rejected the parameters or data: {str(exc).splitlines()[0]}"
         ) from None
     rounds = len(next(iter(next(iter(history.values())).values()))) if history else 0
@@ -147,11 +151,17 @@ def train(config_dir: str, data_dir: str, model_dir: str) -> dict[str, float]:
 
 
 def main() -> None:
-    metrics = train(
-        os.environ["SM_INPUT_CONFIG_DIR"],
-        os.environ["SM_INPUT_DATA_DIR"],
-        os.environ["SM_MODEL_DIR"],
-    )
+    try:
+        metrics = train(
+            os.environ["SM_INPUT_CONFIG_DIR"],
+            os.environ["SM_INPUT_DATA_DIR"],
+            os.environ["SM_MODEL_DIR"],
+        )
+    except UserError as exc:
+        print(f"ClientError: {exc}", file=sys.stderr)
+        with open(os.environ["SM_OUTPUT_FAILURE"], "w") as fh:
+            fh.write(f"ClientError: {exc}")
+        raise SystemExit(2) from None
     out = os.path.join(os.environ["SM_OUTPUT_DIR"], "metrics.json")
     with open(out, "w") as fh:
         json.dump(metrics, fh)

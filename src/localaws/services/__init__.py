@@ -22,8 +22,15 @@ def groups() -> list[Patches]:
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, simulate
     from localaws.services.s3 import multi_delete, storage, versions
-    from localaws.services.sagemaker import endpoints, jobs, listing, pipelines, registry
-    from localaws.services.stepfunctions import backend, execution, faults, json_paths, tasks
+    from localaws.services.sagemaker import endpoints, jobs, listing, names, pipelines, registry
+    from localaws.services.stepfunctions import (
+        backend,
+        execution,
+        faults,
+        field_paths,
+        json_paths,
+        tasks,
+    )
 
     return [
         enforcement.patches,  # first: every request from then on is authenticated
@@ -36,6 +43,7 @@ def groups() -> list[Patches]:
         tasks.patches,
         execution.patches,
         json_paths.patches,  # Jayway's JSONPath (regex filters, projections)
+        field_paths.patches,  # "RoleArn.$" in Parameters is a path like any "<name>.$"
         faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
         resource_types.patches,
         parsing.patches,
@@ -44,6 +52,7 @@ def groups() -> list[Patches]:
         registry.patches,
         listing.patches,
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
+        names.patches,  # after endpoints: a taken model / endpoint config name is refused first
         jobs.patches,
         pipelines.patches,
         *authorization_groups(),  # request -> IAM checks tables, one per service (any order)

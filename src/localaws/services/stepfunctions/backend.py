@@ -5,6 +5,8 @@ What moto 5.2.5 lacks and this adds:
   keeps two otherwise), so stacks' state machines run;
 - a start without `name` gets a UUID, as on AWS;
 - a role Step Functions may not assume is refused (AccessDeniedException), as on AWS;
+- CreateStateMachine with a taken name is idempotent only for the same definition, type,
+  logging and tracing configuration, else StateMachineAlreadyExists (moto returned the old one);
 - executions restored from disk (no live interpreter) are left out where callers reach into it;
 - GetExecutionHistory honours reverseOrder, maxResults and nextToken (moto ignored them).
 """
@@ -90,8 +92,40 @@ def start_execution(
     )
 
 
+def _same_configuration(machine: Any, definition: str, kwargs: dict) -> bool:
+    """CreateStateMachine's idempotency check: "based on the state machine name, definition,
+    type, LoggingConfiguration, TracingConfiguration ... If a following request has a different
+    roleArn or tags, Step Functions will ignore these differences" (API reference,
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html)."""
+
+    def same(asked: Any, kept: Any, default: Any) -> bool:
+        return (asked or default) == (kept or default)
+
+    return (
+        _canonical(definition) == _canonical(machine.definition)
+        and same(kwargs.get("sm_type"), machine.type, "STANDARD")
+        and same(kwargs.get("loggingConfiguration"), machine.loggingConfiguration, {"level": "OFF"})
+        and same(
+            kwargs.get("tracingConfiguration"), machine.tracingConfiguration, {"enabled": False}
+        )
+    )
+
+
+def _canonical(definition: Any) -> Any:
+    try:
+        return json.loads(definition) if isinstance(definition, str) else definition
+    except ValueError:
+        return definition
+
+
 @patches.wrap(StepFunctionsParserBackend, "create_state_machine")
 def create_state_machine(original, self, name, definition, roleArn, *args, **kwargs):  # noqa: N803
+    existing = next((m for m in self.state_machines if m.name == name), None)
+    if existing is not None and not _same_configuration(existing, definition, kwargs):
+        # The message LocalStack's provider (vendored in moto) gives, with the code AWS documents.
+        raise AWSError(
+            f"State Machine Already Exists: '{existing.arn}'", "StateMachineAlreadyExists", 400
+        )
     _check_role(self, roleArn)
     return original(self, name, definition, roleArn, *args, **kwargs)
 
