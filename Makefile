@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TENANT ?= demo
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-fast lint format lab bench up down status clean
+.PHONY: install demo test test-fast lint format lab bench up down status clean compat
 
 install: $(STAMP)
 
@@ -32,7 +32,7 @@ status: install
 demo: install
 	@$(PY) -m helpers.chain --tenant $(TENANT) --out runs/$(TENANT)
 
-LINTED := src tests benchmarks conftest.py
+LINTED := src tests benchmarks compat conftest.py
 
 lint: install
 	$(VENV)/bin/ruff check $(LINTED) notebooks
@@ -55,6 +55,23 @@ lab: up
 
 bench: up
 	$(PY) -m benchmarks
+
+# SDK v2 code against localaws, in its own venv (not part of `make test`): prints a table of
+# what works. localaws's own dependencies come from pyproject.toml, minus the v3 SDK pins.
+COMPAT_VENV := .venv-compat
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+COMPAT_DEPS = $(shell $(PYTHON) -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print(' '.join(repr(d) for d in deps if not d.startswith(('sagemaker==', 'sagemaker-core', 'sagemaker-train==', 'papermill', 'ipykernel', 'matplotlib'))))")
+
+compat: $(COMPAT_STAMP)
+	$(COMPAT_VENV)/bin/python -m compat.run_v2
+
+$(COMPAT_STAMP): pyproject.toml
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	@echo "Installing SageMaker SDK v2 and localaws into $(COMPAT_VENV) (first time: a few minutes)..."
+	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install -q "sagemaker>=2.200,<3" $(COMPAT_DEPS)
+	$(COMPAT_VENV)/bin/python -m pip install -q --no-deps -e .
+	@touch $(COMPAT_STAMP)
 
 clean: down
 	rm -rf runs
