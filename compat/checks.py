@@ -123,7 +123,7 @@ def pipeline_rows(session, name: str, bucket: str, with_transform: bool) -> list
     first, execution, steps = run_pipeline(sm, name)
     rows = [
         Row(
-            "pipeline execution",
+            "pipeline execution" + ("" if with_transform else " (without the Transform step)"),
             execution["PipelineExecutionStatus"] == "Succeeded",
             execution.get("FailureReason", ""),
         ),

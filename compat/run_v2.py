@@ -8,6 +8,7 @@ Exit status 1 if anything fails. Run it in `.venv-compat` (SDK v2), not the proj
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -25,6 +26,7 @@ def _attempt(rows: list, feature: str, action):
 
 
 def main() -> int:
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # once per class is enough
     import boto3
     import sagemaker
     from sagemaker.workflow.pipeline_context import PipelineSession
