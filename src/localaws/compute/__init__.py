@@ -9,6 +9,7 @@
   what runs inside a job's process; `pathmap` maps a job's /opt/ml into its own directory.
 - `xgboost_algorithm`: the built-in XGBoost algorithm mode.
 - `pipelines`: executions (start, stop, retry) and the step scheduler;
+  `step_cache`: the documented cache key of a step;
   `pipeline_definition`: the definition JSON, its checks, parameters and expressions;
   `pipeline_steps`: what each step type does.
 - `endpoints`: hosting endpoints for InvokeEndpoint; `endpoint_models`: what a variant

@@ -10,7 +10,6 @@ execution is `pipelines`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import datetime, timedelta
@@ -25,23 +24,6 @@ SUPPORTED = ("Processing", "Training", "Condition", "RegisterModel", "Model", "F
 
 
 RUNNING = {"Starting", "Executing", "Stopping"}
-
-
-# The arguments that make a step's cache key, per step type: "Default cache key attributes by
-# pipeline step type" (https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-default-keys.html).
-# Output locations are not among them: the SDK's default ones carry the execution id.
-CACHE_KEY_FIELDS: dict[str, tuple[str, ...]] = {
-    "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
-    "Training": (
-        "AlgorithmSpecification",
-        "CheckpointConfig",
-        "DebugHookConfig",
-        "DebugRuleConfigurations",
-        "Environment",
-        "HyperParameters",
-        "InputDataConfig",
-    ),
-}
 
 
 DONE = {"Succeeded", "Failed", "Stopped"}
@@ -132,17 +114,6 @@ def check(definition: dict) -> None:
             raise ValueError(
                 f"Step '{name}' depends on unknown step(s): {', '.join(sorted(missing))}"
             )
-
-
-def cache_key(step_name: str, kind: str, args: dict) -> str | None:
-    """The cache key of a step with resolved `args`; None for a type that is never cached."""
-    fields = CACHE_KEY_FIELDS.get(kind)
-    if fields is None:
-        return None
-    keyed = {field: args.get(field) for field in fields}
-    return hashlib.sha256(
-        json.dumps([step_name, kind, keyed], sort_keys=True, default=str).encode()
-    ).hexdigest()
 
 
 def parameters(definition: dict, overrides: list[dict] | None) -> dict[str, Any]:

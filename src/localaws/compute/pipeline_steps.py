@@ -3,8 +3,9 @@
 `StepExecutor.execute` runs one step of an execution: a Processing or Training step creates
 the job through this server's SageMaker API (with the admin's keys, as the SageMaker service
 acts for the pipeline; the job itself runs under its RoleArn) and waits for it; RegisterModel
-and Model create a model package / model; Condition evaluates its conditions; Fail fails.
-CacheConfig reuses a completed job of an earlier execution. Property files are read with the
+(creating a missing model package group first) and Model create a model package / model;
+Condition evaluates its conditions; Fail fails. CacheConfig reuses a completed job of an
+earlier execution with the same key (`step_cache`). Property files are read with the
 pipeline's role. Scheduling the steps of an execution is `pipelines`.
 """
 
@@ -23,11 +24,11 @@ from localaws.compute import jobs, s3io
 from localaws.compute.pipeline_definition import (
     Expressions,
     StepError,
-    cache_key,
     duration,
     parse,
     stringify,
 )
+from localaws.compute.step_cache import cache_key
 from localaws.core import hooks
 
 
