@@ -174,10 +174,15 @@ class StepExecutor(Expressions):
         return True
 
     def _ensure_group(self, group: str | None) -> None:
-        """A RegisterModel step creates its model package group when there is none: the
-        public abalone example pipeline registers into a group it never creates ("Pipelines
-        overview": AbaloneRegisterModel registers "as a versioned model package group",
-        https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-overview.html)."""
+        """A RegisterModel step creates its model package group when there is none, as on AWS.
+
+        Outside pipelines the SDK does it itself (`Session.create_model_package_from_containers`
+        creates a group named by a plain string before CreateModelPackage); under a
+        PipelineSession that request is only recorded, so in a pipeline it is the step that
+        does it: the public abalone example pipeline registers into a group it never creates
+        ("AbaloneRegisterModel ... register the model as a versioned model package group",
+        https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-overview.html).
+        """
         if not group or group.startswith("arn:"):
             return
         try:
