@@ -22,7 +22,7 @@ def groups() -> list[Patches]:
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, simulate
     from localaws.services.s3 import multi_delete, storage, versions
-    from localaws.services.sagemaker import endpoints, jobs, listing, pipelines, registry
+    from localaws.services.sagemaker import endpoints, jobs, listing, pipelines, registry, transform
     from localaws.services.stepfunctions import backend, execution, faults, json_paths, tasks
 
     return [
@@ -45,6 +45,7 @@ def groups() -> list[Patches]:
         listing.patches,
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
         jobs.patches,
+        transform.patches,  # batch transform jobs that run
         pipelines.patches,
         *authorization_groups(),  # request -> IAM checks tables, one per service (any order)
         moto_dispatch.patches,  # last: caches method lists of the response classes changed above
