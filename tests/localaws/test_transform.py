@@ -320,3 +320,192 @@ def test_stop_a_running_job(env):
     with pytest.raises(ClientError) as caught:
         env["sm"].stop_transform_job(TransformJobName=name)
     assert caught.value.response["Error"]["Code"] == "ValidationException"
+
+
+def _pipeline_run(env, definition: dict) -> tuple[dict, dict]:
+    sm = env["sm"]
+    name = unique("tp")
+    sm.create_pipeline(
+        PipelineName=name, RoleArn=env["role"], PipelineDefinition=json.dumps(definition)
+    )
+    arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    deadline = time.monotonic() + 120
+    while True:
+        execution = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        if execution["PipelineExecutionStatus"] not in ("Executing", "Stopping"):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    return execution, {s["StepName"]: s for s in steps}
+
+
+def test_transform_step_in_a_pipeline_with_its_properties_referred_to(env):
+    source = put(env, f"in/{uuid.uuid4().hex[:6]}/p.csv", csv_lines(env["x"][:20]))
+    output = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [f"s3://{env['bucket']}/pipe", {"Get": "Execution.PipelineExecutionId"}],
+        }
+    }
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "Input", "Type": "String", "DefaultValue": source}],
+        "Steps": [
+            {
+                "Name": "Score",
+                "Type": "Transform",
+                "Arguments": {
+                    "ModelName": env["model"],
+                    "BatchStrategy": "MultiRecord",
+                    "TransformInput": {
+                        "DataSource": {
+                            "S3DataSource": {
+                                "S3DataType": "S3Prefix",
+                                "S3Uri": {"Get": "Parameters.Input"},
+                            }
+                        },
+                        "ContentType": "text/csv",
+                        "SplitType": "Line",
+                    },
+                    "TransformOutput": {"S3OutputPath": output, "AssembleWith": "Line"},
+                    "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"},
+                },
+            },
+            {
+                "Name": "Scored",
+                "Type": "Condition",
+                "Arguments": {
+                    "Conditions": [
+                        {
+                            "Type": "Equals",
+                            "LeftValue": {"Get": "Steps.Score.TransformOutput.S3OutputPath"},
+                            "RightValue": output,
+                        },
+                        {
+                            "Type": "Equals",
+                            "LeftValue": {"Get": "Steps.Score.TransformJobStatus"},
+                            "RightValue": "Completed",
+                        },
+                    ],
+                    "IfSteps": [],
+                    "ElseSteps": [
+                        {"Name": "Wrong", "Type": "Fail", "Arguments": {"ErrorMessage": "no"}}
+                    ],
+                },
+            },
+        ],
+    }
+    execution, steps = _pipeline_run(env, definition)
+    assert execution["PipelineExecutionStatus"] == "Succeeded", steps
+    assert steps["Scored"]["Metadata"]["Condition"]["Outcome"] == "True"
+    job_arn = steps["Score"]["Metadata"]["TransformJob"]["Arn"]
+    job = env["sm"].describe_transform_job(TransformJobName=job_arn.rsplit("/", 1)[1])
+    exec_id = execution["PipelineExecutionArn"].rsplit("/", 1)[1]
+    assert job["TransformOutput"]["S3OutputPath"] == f"s3://{env['bucket']}/pipe/{exec_id}"
+    got = scores(read(env, f"pipe/{exec_id}/p.csv.out"))
+    np.testing.assert_allclose(got, env["expected"][:20], rtol=1e-5, atol=1e-6)
+
+
+def test_create_transform_job_sync_in_a_state_machine(env):
+    clients = boto3.Session(region_name="us-east-1").client
+    iam, sfn = clients("iam"), clients("stepfunctions")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(
+        RoleName=unique("sfn-transform"), AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]
+    iam.put_role_policy(
+        RoleName=role["RoleName"],
+        PolicyName="transform",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sagemaker:CreateTransformJob",
+                            "sagemaker:DescribeTransformJob",
+                            "sagemaker:StopTransformJob",
+                        ],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    source = put(env, f"in/{uuid.uuid4().hex[:6]}/s.csv", csv_lines(env["x"][:7]))
+    broken = unique("broken-sfn")
+    env["sm"].create_model(
+        ModelName=broken,
+        ExecutionRoleArn=env["role"],
+        PrimaryContainer={
+            "Image": XGBOOST_IMAGE,
+            "ModelDataUrl": f"s3://{env['bucket']}/no/such/model.tar.gz",
+        },
+    )
+    definition = {
+        "StartAt": "Score",
+        "States": {
+            "Score": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync",
+                "Parameters": {
+                    "TransformJobName.$": "$$.Execution.Name",
+                    "ModelName.$": "$.model",
+                    "TransformInput": {
+                        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
+                        "ContentType": "text/csv",
+                        "SplitType": "Line",
+                    },
+                    "TransformOutput": {
+                        "S3OutputPath.$": "States.Format('s3://{}/sfn/{}', $.bucket, "
+                        "$$.Execution.Name)"
+                    },
+                    "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"},
+                },
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=unique("sm"), definition=json.dumps(definition), roleArn=role["Arn"]
+    )["stateMachineArn"]
+
+    def run(model: str) -> dict:
+        name = unique("run")
+        arn = sfn.start_execution(
+            stateMachineArn=machine,
+            name=name,
+            input=json.dumps({"model": model, "bucket": env["bucket"]}),
+        )["executionArn"]
+        deadline = time.monotonic() + 120
+        while (desc := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        return {**desc, "name": name}
+
+    done = run(env["model"])
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"])["TransformJobStatus"] == "Completed"
+    got = scores(read(env, f"sfn/{done['name']}/s.csv.out"))
+    np.testing.assert_allclose(got, env["expected"][:7], rtol=1e-5, atol=1e-6)
+
+    failed = run(broken)
+    assert failed["status"] == "FAILED" and failed["error"] == "States.TaskFailed"
+    cause = json.loads(failed["cause"])
+    assert cause["TransformJobStatus"] == "Failed"
+    assert "could not be loaded" in cause["FailureReason"] and "NoSuchKey" in cause["FailureReason"]
+
+    missing = run("no-such-model")
+    assert missing["status"] == "FAILED" and missing["error"].startswith("SageMaker."), missing
+    assert "Could not find model" in missing["cause"]
