@@ -520,9 +520,7 @@ def test_unsupported_step_type_and_bad_parameters(clients, tenant):
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
     execution = wait(sm, arn)
     assert execution["PipelineExecutionStatus"] == "Failed"
-    assert (
-        "'EMR'" in execution["FailureReason"] and "not support" in execution["FailureReason"]
-    )
+    assert "'EMR'" in execution["FailureReason"] and "not support" in execution["FailureReason"]
     with pytest.raises(sm.exceptions.ClientError, match="Cannot retry.*'EMR'"):
         sm.retry_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=str(uuid.uuid4()))
     with pytest.raises(sm.exceptions.ClientError, match="must be of type Integer"):
