@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import signal
 import tarfile
 import time
 import uuid
@@ -509,3 +511,63 @@ def test_create_transform_job_sync_in_a_state_machine(env):
     missing = run("no-such-model")
     assert missing["status"] == "FAILED" and missing["error"].startswith("SageMaker."), missing
     assert "Could not find model" in missing["cause"]
+
+
+@pytest.mark.slow
+def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
+    from localaws.cli import env_vars, start, stop
+    from localaws.core.config import Config
+    from localaws.ephemeral import free_port
+
+    config = Config(state_dir=tmp_path / "state", port=free_port())
+    info = start(config)
+    try:
+        keys = env_vars(config)
+        session = boto3.Session(
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+
+        def client(name):
+            return session.client(name, endpoint_url=config.endpoint_url)
+
+        bucket, role = make_bucket_and_role(client, "tcrash")
+        s3, sm = client("s3"), client("sagemaker")
+        s3.put_object(Bucket=bucket, Key="code.tar.gz", Body=tar_gz({"slow.py": SLOW_SCRIPT}))
+        s3.put_object(Bucket=bucket, Key="in/many.csv", Body=b"1\n" * 500)
+        sm.create_model(
+            ModelName="slow",
+            ExecutionRoleArn=role,
+            PrimaryContainer={
+                "Image": XGBOOST_IMAGE,
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "slow.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/code.tar.gz",
+                },
+            },
+        )
+        sm.create_transform_job(
+            TransformJobName="crash",
+            ModelName="slow",
+            TransformInput={
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/in"}
+                },
+                "SplitType": "Line",
+            },
+            TransformOutput={"S3OutputPath": f"s3://{bucket}/out"},
+            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        )
+        time.sleep(2)
+        assert sm.describe_transform_job(TransformJobName="crash")["TransformJobStatus"] == (
+            "InProgress"
+        )
+        os.kill(info["pid"], signal.SIGKILL)
+        time.sleep(1)
+        start(config)
+        job = client("sagemaker").describe_transform_job(TransformJobName="crash")
+        assert job["TransformJobStatus"] == "Failed"
+        assert "localaws stopped while this transform job was running" in job["FailureReason"]
+    finally:
+        stop(config)
