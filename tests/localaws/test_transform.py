@@ -266,14 +266,23 @@ def test_duplicate_name_is_a_validation_exception(env):
     assert error["Code"] == "ValidationException" and "must be unique" in error["Message"]
 
 
-def test_bad_record_fails_naming_its_line(env):
+def test_bad_record_fails_naming_its_line_and_the_other_objects_still_run(env):
+    folder = f"in/{uuid.uuid4().hex[:6]}"
     body = csv_lines(env["x"][:5]) + b"1.0,not-a-number\n" + csv_lines(env["x"][5:8])
-    source = put(env, f"in/{uuid.uuid4().hex[:6]}/bad.csv", body)
-    job = wait(env, start(env, source, BatchStrategy="MultiRecord"))
+    put(env, f"{folder}/a-bad.csv", body)
+    put(env, f"{folder}/b-good.csv", csv_lines(env["x"][:4]))
+    name = start(env, f"s3://{env['bucket']}/{folder}/", BatchStrategy="MultiRecord")
+    job = wait(env, name)
     assert job["TransformJobStatus"] == "Failed"
     reason = job["FailureReason"]
     assert reason.startswith("ClientError: the model answered 400 for the record at line 6 of")
-    assert "bad.csv" in reason
+    assert "a-bad.csv" in reason
+    # no partial output for the failed object; the good one is transformed (as AWS documents)
+    with pytest.raises(ClientError):
+        read(env, f"out/{name}/a-bad.csv.out")
+    np.testing.assert_allclose(
+        scores(read(env, f"out/{name}/b-good.csv.out")), env["expected"][:4], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_bad_model_artifact_and_unreadable_input_fail_with_reasons(env):

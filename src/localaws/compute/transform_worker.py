@@ -11,8 +11,11 @@ config file in `LOCALAWS_TRANSFORM_CONFIG`, and its job directory's `opt_ml/` st
 - each request is `invoke(body, ContentType, Accept)` of the model's inference handler;
 - output: one object per input, `<S3OutputPath>/<key relative to the input prefix's
   folder>.out` (the manifest's relative key for a manifest); `AssembleWith` Line ends every
-  response with a newline, None concatenates them as they are.
-A failure writes `ClientError: ...` naming the object (and line) to the failure file.
+  response with a newline, None concatenates them as they are;
+- an object that fails gets no output (no partial objects) and the others still run; the job
+  then fails with the first failure, `ClientError: ...` naming the object (and line), written
+  to the failure file (API reference, TransformOutput.S3OutputPath:
+  https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html).
 """
 
 from __future__ import annotations
@@ -158,7 +161,6 @@ class Transformer:
 def run(config: dict, opt_ml: Path) -> None:
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import ClientError
 
     from localaws.compute.endpoint_handlers import LoadError
     from localaws.compute.endpoint_models import Variant, load_variant
@@ -175,30 +177,38 @@ def run(config: dict, opt_ml: Path) -> None:
     out_bucket, out_prefix = _split_url(config["output_path"])
     out_prefix = out_prefix.rstrip("/") + "/" if out_prefix.strip("/") else ""
     transformer = Transformer(handler, config)
-    put_extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config["kms_key"]}
+    failures: list[TransformFailure] = []
     for bucket, key, rel in found:
-        where = f"s3://{bucket}/{key}"
-        started = time.monotonic()
         try:
-            data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            raise _s3_error(exc, f"read {where}") from None
-        output, count, requests = transformer.transform(data, where)
-        target = f"{out_prefix}{rel}.out"
-        try:
-            s3.put_object(
-                Bucket=out_bucket,
-                Key=target,
-                Body=output,
-                **(put_extra if config["kms_key"] else {}),
-            )
-        except ClientError as exc:
-            raise _s3_error(exc, f"write s3://{out_bucket}/{target}") from None
-        seconds = time.monotonic() - started
-        print(
-            f"{where}: {count} record(s) in {requests} request(s), {seconds:.2f}s "
-            f"-> s3://{out_bucket}/{target}"
-        )
+            _one_object(s3, transformer, bucket, key, f"{out_prefix}{rel}.out", out_bucket)
+        except TransformFailure as exc:  # the other objects still run, as on AWS
+            print(str(exc), file=sys.stderr)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
+def _one_object(s3, transformer: Transformer, bucket: str, key: str, target: str, out_bucket: str):
+    from botocore.exceptions import ClientError
+
+    where = f"s3://{bucket}/{key}"
+    started = time.monotonic()
+    try:
+        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        raise _s3_error(exc, f"read {where}") from None
+    output, count, requests = transformer.transform(data, where)
+    kms = transformer.config["kms_key"]
+    extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms} if kms else {}
+    try:
+        s3.put_object(Bucket=out_bucket, Key=target, Body=output, **extra)
+    except ClientError as exc:
+        raise _s3_error(exc, f"write s3://{out_bucket}/{target}") from None
+    seconds = time.monotonic() - started
+    print(
+        f"{where}: {count} record(s) in {requests} request(s), {seconds:.2f}s "
+        f"-> s3://{out_bucket}/{target}"
+    )
 
 
 def main() -> None:
