@@ -1,9 +1,8 @@
 """One pipeline step at a time: what each step type does, against this server's own API.
 
-`StepExecutor.execute` runs one step of an execution: a Processing or Training step creates
+`StepExecutor.execute` runs one step: a Processing, Training or Transform step creates
 the job through this server's SageMaker API (with the admin's keys, as the SageMaker service
-acts for the pipeline; the job itself runs under its RoleArn) and waits for it, as a Transform
-step does with its CreateTransformJob request (the job runs under its model's role); RegisterModel
+acts for the pipeline; the job itself runs under its RoleArn) and waits for it; RegisterModel
 and Model create a model package / model; Condition evaluates its conditions; Fail fails.
 CacheConfig reuses a completed job of an earlier execution. Property files are read with the
 pipeline's role. Scheduling the steps of an execution is `pipelines`.
@@ -239,7 +238,8 @@ class StepExecutor(Expressions):
         )
 
 
-# job kind -> (the API's name for it, request fields whose values must be strings)
+# job kind -> (the API's name for it, request fields whose values must be strings); a Transform
+# step's arguments are a CreateTransformJob request, its job runs under its model's role
 _JOB_KINDS = {
     "processing": ("ProcessingJob", ("Environment",)),
     "training": ("TrainingJob", ("HyperParameters", "Environment")),
