@@ -246,6 +246,8 @@ def test_bad_requests_are_refused_and_change_nothing(env):
         "SplitType": "RecordIO",
     }
     assert "RecordIO" in _refused(env, TransformInput=bad_split)
+    capture = {"DestinationS3Uri": f"s3://{env['bucket']}/capture"}
+    assert "DataCaptureConfig" in _refused(env, DataCaptureConfig=capture)
 
 
 def test_duplicate_name_is_a_validation_exception(env):

@@ -73,6 +73,11 @@ def check_request(backend, name: str, model_name: str, params: dict) -> None:
     split = (params.get("TransformInput") or {}).get("SplitType") or "None"
     if split not in ("None", "Line"):
         raise RequestError(f"SplitType {split!r} is not supported by localaws (use Line or None)")
+    if params.get("DataCaptureConfig"):
+        raise RequestError(
+            "DataCaptureConfig is not supported by localaws: it would capture nothing; "
+            "leave it out locally"
+        )
     payload = params.get("MaxPayloadInMB")
     if payload is not None and not 0 <= int(payload) <= 100:
         raise RequestError("MaxPayloadInMB must be between 0 and 100")

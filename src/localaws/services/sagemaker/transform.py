@@ -3,8 +3,8 @@
 moto records a transform job as Completed at once, writes nothing, accepts a duplicate name
 and a model that does not exist, and lacks StopTransformJob. Here CreateTransformJob refuses
 what AWS refuses (ValidationException: a duplicate name, an unknown model) and what localaws
-cannot run (DataProcessing filters, RecordIO/TFRecord splitting), records the job and launches
-it; StopTransformJob stops a running one (Stopping -> Stopped).
+cannot run (DataProcessing filters, DataCaptureConfig, RecordIO/TFRecord splitting), records
+the job and launches it; StopTransformJob stops a running one (Stopping -> Stopped).
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ patches = Patches("sagemaker.transform")
 def create_transform_job_response(original, self) -> ActionResult:
     backend = self.sagemaker_backend
     name = self._get_param("TransformJobName")
-    params = {
-        key: self._get_param(key) for key in ("DataProcessing", "TransformInput", "MaxPayloadInMB")
-    }
+    checked = ("DataProcessing", "DataCaptureConfig", "TransformInput", "MaxPayloadInMB")
+    params = {key: self._get_param(key) for key in checked}
     try:
         transform.check_request(backend, name, self._get_param("ModelName"), params)
     except transform.RequestError as exc:
