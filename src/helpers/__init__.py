@@ -7,6 +7,7 @@ Modules (imports go down this list; none imports a notebook or localaws' interna
 - `summaries`: the small tables and lines notebooks show (key values, predictions, leftovers);
 - `pipeline_view`: the step table of a pipeline definition (what runs where, in and out);
 - `plots`, `plots_data`: figures for the notebooks;
+- `batch`: score a tenant's customer file with its approved model (a batch transform job);
 - `deploy`: deploy a tenant's approved version (deploy state machine), endpoint status, invoke;
 - `approval`: approve / reject a tenant's model versions, the versions table;
 - `registry`: the one listing of a model package group's versions (`ModelVersion`);
@@ -41,6 +42,7 @@ calls, in workflow order:
     deploy.deploy(session, tenant_id, version=...) -> Deployment
     deploy.endpoint_status / tenant_item / input_schema / sample_rows
     deploy.invoke(session, tenant_id, records)  # raw records: a DataFrame, dicts
+    batch.score_batch(session, tenant_id, records_or_path) -> churn list  # 04
     tenants.delete_tenant(session, tenant_id, table_name); tenants.tenant_leftovers  # 99
     results.record(name, value)                                     # every notebook
 """

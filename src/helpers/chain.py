@@ -1,6 +1,6 @@
 """Run the notebook chain (00 -> 01 -> 02 -> 03) for one tenant with papermill.
 
-`--refresh-committed` re-executes the committed notebooks in place (00 -> 99, default
+`--refresh-committed` re-executes the committed notebooks in place (00 -> 04, 99, default
 parameters) on a fresh private localaws: the outputs nbval checks in `make test`.
 """
 
@@ -21,7 +21,7 @@ from helpers.results import read_results
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO / "notebooks"
 CHAIN = ("00_setup", "01_create_tenant", "02_pipeline", "03_deploy")
-FULL_CHAIN = (*CHAIN, "99_cleanup")
+FULL_CHAIN = (*CHAIN, "04_batch_score", "99_cleanup")  # 04 is not part of `make demo`
 
 
 def run_notebook(source: Path, target: Path, parameters: dict | None = None) -> Path:

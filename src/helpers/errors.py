@@ -50,3 +50,7 @@ class DeployError(ExecutionFailed):
 
 class ApprovalError(ValueError):
     """A model version cannot be approved, rejected or deployed as asked; the message says why."""
+
+
+class BatchScoringError(RuntimeError):
+    """A batch scoring's transform job failed or timed out; the message has the job's reason."""

@@ -55,6 +55,12 @@ def _fraction(value: Any) -> str | None:
     return None if ok else f"must be a number in (0, 1], got {value!r}"
 
 
+def _input_path(value: Any) -> str | None:
+    if value is None or isinstance(value, str) and value.strip():
+        return None
+    return f"must be None or the path of a CSV or JSON Lines file, got {value!r}"
+
+
 def _data_path(value: Any) -> str | None:
     if value is None or isinstance(value, str) and value.strip():
         return None
@@ -73,6 +79,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "model_package_arn": _model_package_arn,
     "accuracy_threshold": _fraction,
     "data_path": _data_path,
+    "input_path": _input_path,
 }
 
 

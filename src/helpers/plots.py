@@ -1,10 +1,11 @@
-"""Pictures for notebook 02: the pipeline graph with step statuses, ROC, confusion matrix,
-feature importance. Each function returns a matplotlib Figure built without pyplot, so a
-notebook cell shows it exactly once (as its value) and no figure stays open."""
+"""Pictures for the notebooks: the pipeline graph with step statuses, ROC, confusion matrix,
+feature importance (02); the spread of a batch scoring's churn probabilities (04). Each
+function returns a matplotlib Figure built without pyplot, so a notebook cell shows it exactly
+once (as its value) and no figure stays open."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
@@ -163,5 +164,17 @@ def feature_importance(report: dict, top: int = 12) -> Figure:
     ax.barh([k for k, _ in items], [v for _, v in items], color="#1565c0")
     ax.set_xlabel("gain")
     ax.set_title(f"Feature importance (top {len(items)})")
+    fig.tight_layout()
+    return fig
+
+
+def churn_histogram(probabilities: Sequence[float], bins: int = 20) -> Figure:
+    """How a batch scoring's churn probabilities spread: a histogram over [0, 1]."""
+    fig = Figure(figsize=(6, 3))
+    ax = fig.add_subplot()
+    ax.hist(list(probabilities), bins=bins, range=(0, 1), color="#1565c0")
+    ax.set_xlabel("churn probability")
+    ax.set_ylabel("customers")
+    ax.set_title(f"{len(probabilities):,} customers scored")
     fig.tight_layout()
     return fig

@@ -241,9 +241,31 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
         raise DataError("the data is empty: it has no rows")
     df = df.rename(columns=lambda c: str(c).strip())
     _check_columns(list(df.columns))
-    text = pd.DataFrame({c: _text(df[c]) for c in COLUMNS})
+    text = _checked_cells(df, COLUMNS)
+    check_classes(text[LABEL])
+    return text
+
+
+def validate_records(df: pd.DataFrame) -> pd.DataFrame:
+    """Customer records to score (the label optional, ignored) as stripped text cells in
+    INPUT_COLUMNS order, else DataError naming the column and row (as `validate`)."""
+    if len(df) == 0:
+        raise DataError("the records are empty: there is no customer to score")
+    df = df.rename(columns=lambda c: str(c).strip())
+    missing = [c for c in INPUT_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"missing column(s) {missing}; found {[str(c) for c in df.columns]}")
+    unexpected = [str(c) for c in df.columns if c not in COLUMNS]
+    if unexpected:
+        raise DataError(f"unexpected column(s) {unexpected}; expected {INPUT_COLUMNS}")
+    return _checked_cells(df, INPUT_COLUMNS)
+
+
+def _checked_cells(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`df[columns]` as cell_text strings; DataError naming the first bad cell in reading order."""
+    text = pd.DataFrame({c: _text(df[c]) for c in columns})
     first: tuple[int, int, str, str] | None = None
-    for position, column in enumerate(COLUMNS):
+    for position, column in enumerate(columns):
         values = text[column]
         bad = [v for v in pd.unique(values) if check_cell(column, v) is not None]
         if bad:
@@ -257,7 +279,6 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
             f"column {column!r}, row {row + 1} (line {row + 2}): bad value {shown!r}, "
             f"expected {check_cell(column, value)}"
         )
-    check_classes(text[LABEL])
     return text
 
 

@@ -5,7 +5,8 @@ SageMaker's handler contract (XGBoost image, script mode, `code/` of model.tar.g
   from the tenant's training split, see `churn_features`);
 - `input_fn` accepts `text/csv`: rows in the upload's column order without the label (or,
   after a header line naming the columns, in any order), and `application/json`: one record
-  `{"State": "KS", ...}`, a list of them, or `{"instances": [...]}`;
+  `{"State": "KS", ...}`, a list of them, or `{"instances": [...]}`, or JSON Lines (one
+  record per line, also as `application/jsonlines`: a batch transform's MultiRecord body);
 - `predict_fn` checks every field with the upload's rules (`churn_schema`), builds exactly the
   training features (a category never seen in training encodes as all zeros) and returns the
   churn probabilities; `output_fn` writes them as CSV lines or `{"predictions": [...]}`.
@@ -52,6 +53,7 @@ except ImportError:  # pragma: no cover - outside the serving containers
 MODEL_FILE = "xgboost-model"
 CSV = "text/csv"
 JSON = "application/json"
+JSONLINES = "application/jsonlines"
 PARAMS_FILE = "preprocessing.json"
 
 
@@ -119,11 +121,28 @@ def _parse_csv(text: str) -> Records:
     return Records(None, rows)
 
 
-def _parse_json(text: str) -> Records:
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise RecordError(f"malformed application/json body: {exc}") from None
+def _json_lines(text: str) -> list:
+    """JSON Lines: one JSON value per non-blank line (a batch transform's MultiRecord body)."""
+    values = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                values.append(json.loads(line))
+            except ValueError as exc:
+                raise RecordError(f"line {number}: malformed JSON record: {exc}") from None
+    return values
+
+
+def _parse_json(text: str, lines: bool = False) -> Records:
+    if lines:
+        doc: Any = _json_lines(text)
+    else:
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            if "\n" not in text.strip():
+                raise RecordError(f"malformed application/json body: {exc}") from None
+            doc = _json_lines(text)  # several records, one per line
     if isinstance(doc, dict) and "instances" in doc:
         doc = doc["instances"]
     records = [doc] if isinstance(doc, dict) else doc
@@ -149,10 +168,11 @@ def input_fn(request_body: bytes | str, request_content_type: str | None) -> Rec
     kind = _base_type(request_content_type)
     if kind == CSV:
         return _parse_csv(request_body)
-    if kind == JSON:
-        return _parse_json(request_body)
+    if kind in (JSON, JSONLINES):
+        return _parse_json(request_body, lines=kind == JSONLINES)
     raise RecordError(
-        f"unsupported content type {request_content_type!r}; use {CSV} or {JSON}", 415
+        f"unsupported content type {request_content_type!r}; use {CSV}, {JSON} or {JSONLINES}",
+        415,
     )
 
 

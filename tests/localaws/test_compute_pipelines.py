@@ -514,16 +514,14 @@ def test_unsupported_step_type_and_bad_parameters(clients, tenant):
     definition = {
         "Version": "2020-12-01",
         "Parameters": [{"Name": "N", "Type": "Integer", "DefaultValue": 1}],
-        "Steps": [{"Name": "Score", "Type": "Transform", "Arguments": {}}],
+        "Steps": [{"Name": "Score", "Type": "EMR", "Arguments": {}}],
     }
     sm.create_pipeline(PipelineName=name, RoleArn=role, PipelineDefinition=json.dumps(definition))
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
     execution = wait(sm, arn)
     assert execution["PipelineExecutionStatus"] == "Failed"
-    assert (
-        "'Transform'" in execution["FailureReason"] and "not support" in execution["FailureReason"]
-    )
-    with pytest.raises(sm.exceptions.ClientError, match="Cannot retry.*'Transform'"):
+    assert "'EMR'" in execution["FailureReason"] and "not support" in execution["FailureReason"]
+    with pytest.raises(sm.exceptions.ClientError, match="Cannot retry.*'EMR'"):
         sm.retry_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=str(uuid.uuid4()))
     with pytest.raises(sm.exceptions.ClientError, match="must be of type Integer"):
         sm.start_pipeline_execution(

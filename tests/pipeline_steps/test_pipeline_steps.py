@@ -229,6 +229,21 @@ def test_inference_handlers_answer_csv_and_json(model_dir):
     assert inference.predict_fn(with_header, model).tolist() == pytest.approx(values, abs=1e-6)
 
 
+def test_json_lines_are_several_records_as_a_batch_transform_sends_them(model_dir):
+    """A MultiRecord batch of JSON Lines (as application/json or application/jsonlines)
+    scores as the same records in one JSON list; a broken line is named."""
+    model = inference.model_fn(str(model_dir / "model"))
+    records = sample_records(model_dir)[:4]
+    lines = "\n".join(json.dumps(r) for r in records) + "\n"
+    expected = inference.predict_fn(inference.input_fn(json.dumps(records), JSON), model)
+    for ctype in (JSON, "application/jsonlines"):
+        got = inference.predict_fn(inference.input_fn(lines, ctype), model)
+        np.testing.assert_array_equal(got, expected)
+    broken = lines.replace(json.dumps(records[2]), "{oops")
+    with pytest.raises(ValueError, match="line 3: malformed JSON record"):
+        inference.input_fn(broken, "application/jsonlines")
+
+
 def test_raw_records_score_exactly_as_their_preprocessed_vectors(model_dir):
     """No train/serve skew: the endpoint's transform of raw records gives the training features."""
     model = inference.model_fn(str(model_dir / "model"))

@@ -63,6 +63,21 @@ def _container_of(backend, model) -> dict:
     return container
 
 
+def model_variant(backend, model, name: str = "AllTraffic", weight: float = 1.0) -> Variant:
+    """What `model` (moto's Model record) serves, resolved now (LoadError if it cannot be)."""
+    container = _container_of(backend, model)
+    return Variant(
+        name=name,
+        weight=weight,
+        model_name=model.model_name,
+        model_key=f"{model.arn}@{model.creation_time}",
+        role_arn=model.execution_role_arn,
+        image=container.get("Image", ""),
+        model_data_url=container.get("ModelDataUrl"),
+        environment=dict(container.get("Environment") or {}),
+    )
+
+
 def snapshot_variants(backend, config_name: str) -> list[Variant]:
     """The variants of endpoint config `config_name`, with their models resolved now."""
     config = backend.endpoint_configs[config_name]
@@ -73,19 +88,8 @@ def snapshot_variants(backend, config_name: str) -> list[Variant]:
             raise LoadError(
                 f"model {pv['ModelName']} of variant {pv['VariantName']} does not exist"
             )
-        container = _container_of(backend, model)
-        variants.append(
-            Variant(
-                name=pv["VariantName"],
-                weight=float(pv.get("InitialVariantWeight", 1.0) or 1.0),
-                model_name=model.model_name,
-                model_key=f"{model.arn}@{model.creation_time}",
-                role_arn=model.execution_role_arn,
-                image=container.get("Image", ""),
-                model_data_url=container.get("ModelDataUrl"),
-                environment=dict(container.get("Environment") or {}),
-            )
-        )
+        weight = float(pv.get("InitialVariantWeight", 1.0) or 1.0)
+        variants.append(model_variant(backend, model, pv["VariantName"], weight))
     return variants
 
 
@@ -130,14 +134,17 @@ def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:
         archive.unlink(missing_ok=True)
 
 
-def load_variant(variant: Variant, region: str, workdir: Path) -> Any:
-    """Fetch a variant's artifact (and code) into `workdir` and build its inference handler."""
+def load_variant(variant: Variant, region: str, workdir: Path, s3: Any = None) -> Any:
+    """Fetch a variant's artifact (and code) into `workdir` and build its inference handler.
+
+    `s3`: a client signed with the model's role (a transform job's process has one); by
+    default the server assumes the role itself.
+    """
     xgb = _family(variant.image) == "xgboost"
     model_dir = workdir / "model"
-    model_dir.mkdir(parents=True)
-    s3 = None
+    model_dir.mkdir(parents=True, exist_ok=True)
     if variant.model_data_url:
-        s3 = _s3_client(variant.role_arn, region)
+        s3 = s3 or _s3_client(variant.role_arn, region)
         _fetch_tar(s3, variant.model_data_url, model_dir, variant.role_arn)
     env = variant.environment
     if program := env.get("SAGEMAKER_PROGRAM"):

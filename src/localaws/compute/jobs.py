@@ -97,8 +97,7 @@ def launch(kind: str, backend, job) -> None:
     job.failure_reason = None
     job.last_modified_time = now
     running = Running(kind, name)
-    with _lock:
-        _running[job.arn] = running
+    track(job.arn, running)
     threading.Thread(
         target=_run, args=(kind, backend, job, running), daemon=True, name=f"localaws-job-{name}"
     ).start()
@@ -123,6 +122,42 @@ def is_running(job_arn: str) -> bool:
     return job_arn in _running
 
 
+def track(job_arn: str, running: Running) -> None:
+    """Count a job started by another module (`transform`) as running (`wait`, `stop`)."""
+    with _lock:
+        _running[job_arn] = running
+
+
+def untrack(job_arn: str) -> None:
+    with _lock:
+        _running.pop(job_arn, None)
+
+
+def supervise(
+    running: Running, spec: dict, shipper: LogShipper, limit: Any, on_lines: Any = None
+) -> int | None:
+    """Run `spec` in a worker until it exits, shipping its log; SIGTERM it (SIGKILL after
+    STOP_GRACE) on a stop request or after `limit` seconds. The caller holds a `_slots` slot."""
+    started = time.monotonic()
+    running.handle = pool().start(spec)
+    exit_status, terminated = None, None
+    while exit_status is None:
+        exit_status = running.handle.wait(0.2)
+        lines = shipper.ship(final=exit_status is not None)
+        if on_lines is not None:
+            on_lines(lines)
+        if exit_status is not None:
+            break
+        if limit and not running.timed_out and time.monotonic() - started > float(limit):
+            running.timed_out = True
+        if (running.stop_requested or running.timed_out) and terminated is None:
+            terminated = time.monotonic()
+            running.handle.kill(signal.SIGTERM)
+        elif terminated is not None and time.monotonic() - terminated > STOP_GRACE:
+            running.handle.kill()
+    return exit_status
+
+
 # --------------------------------------------------------------------------- the runner
 def _run(kind: str, backend, job, running: Running) -> None:
     directory = os.path.join(jobs_root(), kind, f"{running.name}-{int(time.time() * 1000)}")
@@ -136,8 +171,7 @@ def _run(kind: str, backend, job, running: Running) -> None:
         traceback.print_exc()
     finally:
         _finish(kind, job, status, reason, metrics, running.timed_out)
-        with _lock:
-            _running.pop(job.arn, None)
+        untrack(job.arn)
         running.done.set()
         if os.environ.get("LOCALAWS_KEEP_JOB_DIRS") != "1":
             shutil.rmtree(directory, ignore_errors=True)
@@ -214,21 +248,9 @@ def _execute(
             job.secondary_status_transitions.append(
                 {"Status": "Training", "StartTime": _now(), "StatusMessage": "Training in progress"}
             )
-        started = time.monotonic()
-        running.handle = pool().start(spec)
-        exit_status, terminated = None, None
-        while exit_status is None:
-            exit_status = running.handle.wait(0.2)
-            _collect(shipper.ship(final=exit_status is not None), metric_defs, metrics)
-            if exit_status is not None:
-                break
-            if limit and not running.timed_out and time.monotonic() - started > float(limit):
-                running.timed_out = True
-            if (running.stop_requested or running.timed_out) and terminated is None:
-                terminated = time.monotonic()
-                running.handle.kill(signal.SIGTERM)
-            elif terminated is not None and time.monotonic() - terminated > STOP_GRACE:
-                running.handle.kill()
+        exit_status = supervise(
+            running, spec, shipper, limit, lambda lines: _collect(lines, metric_defs, metrics)
+        )
     if exit_status is not None and exit_status == 0 and not running.stop_requested:
         if kind == "training":
             _collect_builtin(base, metrics)

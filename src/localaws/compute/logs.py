@@ -1,6 +1,6 @@
 """Job and endpoint output to CloudWatch Logs, in the log groups and streams SageMaker uses.
 
-Jobs: group `/aws/sagemaker/TrainingJobs` or `/aws/sagemaker/ProcessingJobs`, stream
+Jobs: group `/aws/sagemaker/TrainingJobs`, `.../ProcessingJobs` or `.../TransformJobs`, stream
 `{job-name}/algo-1-{epoch seconds of the job start}`; lines are shipped while the job runs.
 Endpoints: group `/aws/sagemaker/Endpoints/{name}`, stream `{variant}/localaws`.
 """
@@ -12,7 +12,11 @@ import time
 from localaws.compute.s3io import client
 from localaws.core.credentials import admin_credentials
 
-GROUPS = {"training": "/aws/sagemaker/TrainingJobs", "processing": "/aws/sagemaker/ProcessingJobs"}
+GROUPS = {
+    "training": "/aws/sagemaker/TrainingJobs",
+    "processing": "/aws/sagemaker/ProcessingJobs",
+    "transform": "/aws/sagemaker/TransformJobs",
+}
 _BATCH = 5000
 
 

@@ -1,11 +1,12 @@
 """The SageMaker pipeline definition JSON (2020-12-01): parsing, checks, parameters, expressions.
 
-Supported step types: Processing, Training, Condition, RegisterModel, Model (CreateModel) and
-Fail; `check` refuses a definition with any other type, naming it. Supported expressions
-(`Expressions`): ``{"Get": "Parameters.X" | "Execution.X" | "Steps.S.<property path>"}``,
-``Std:Join``, ``Std:JsonGet`` (on a step's PropertyFile, or on an S3Uri), and the condition
-types Equals, GreaterThan(OrEqualTo), LessThan(OrEqualTo), In, Not and Or. Running an
-execution is `pipelines`.
+Supported step types: Processing, Training, Transform, Condition, RegisterModel, Model
+(CreateModel) and Fail; `check` refuses a definition with any other type, naming it.
+Supported expressions (`Expressions`):
+``{"Get": "Parameters.X" | "Execution.X" | "Steps.S.<property path>"}``, ``Std:Join``,
+``Std:JsonGet`` (on a step's PropertyFile, or on an S3Uri), and the condition types Equals,
+GreaterThan(OrEqualTo), LessThan(OrEqualTo), In, Not and Or. Running an execution is
+`pipelines`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from localaws.compute import s3io
 
-SUPPORTED = ("Processing", "Training", "Condition", "RegisterModel", "Model", "Fail")
+SUPPORTED = ("Processing", "Training", "Transform", "Condition", "RegisterModel", "Model", "Fail")
 
 
 RUNNING = {"Starting", "Executing", "Stopping"}

@@ -1,6 +1,6 @@
 """One pipeline step at a time: what each step type does, against this server's own API.
 
-`StepExecutor.execute` runs one step of an execution: a Processing or Training step creates
+`StepExecutor.execute` runs one step: a Processing, Training or Transform step creates
 the job through this server's SageMaker API (with the admin's keys, as the SageMaker service
 acts for the pipeline; the job itself runs under its RoleArn) and waits for it; RegisterModel
 (creating a missing model package group first) and Model create a model package / model;
@@ -120,6 +120,8 @@ class StepExecutor(Expressions):
             status = self._job(step, record, args, "processing")
         elif kind == "Training":
             status = self._job(step, record, args, "training")
+        elif kind == "Transform":
+            status = self._job(step, record, args, "transform")
         elif kind == "RegisterModel":
             args.pop("ModelPackageName", None)
             if args.get("SkipModelValidation") in (None, "None"):
@@ -225,39 +227,23 @@ class StepExecutor(Expressions):
         return response
 
     def _job(self, step: dict, record: dict, args: dict, kind: str) -> str:
+        job, stringified = _JOB_KINDS[kind]
         name = self._name(step["Name"])
-        if kind == "processing":
-            args["ProcessingJobName"] = name
-            stringify(args.get("Environment"))
-            arn = self._call("create_processing_job", **args)["ProcessingJobArn"]
-            record["Metadata"] = {"ProcessingJob": {"Arn": arn}}
-        else:
-            args["TrainingJobName"] = name
-            stringify(args.get("HyperParameters"))
-            stringify(args.get("Environment"))
-            arn = self._call("create_training_job", **args)["TrainingJobArn"]
-            record["Metadata"] = {"TrainingJob": {"Arn": arn}}
+        args[f"{job}Name"] = name
+        for field in stringified:
+            stringify(args.get(field))
+        arn = self._call(f"create_{kind}_job", **args)[f"{job}Arn"]
+        record["Metadata"] = {job: {"Arn": arn}}
         self.changed(durable=False)
         stop_sent = False
         while not jobs.wait(arn, 0.5):
             if self.stopping.is_set() and not stop_sent:
                 stop_sent = True
                 record["StepStatus"] = "Stopping"
-                self._call(
-                    "stop_processing_job" if kind == "processing" else "stop_training_job",
-                    **(
-                        {"ProcessingJobName": name}
-                        if kind == "processing"
-                        else {"TrainingJobName": name}
-                    ),
-                )
-        props = (
-            self._call("describe_processing_job", ProcessingJobName=name)
-            if kind == "processing"
-            else self._call("describe_training_job", TrainingJobName=name)
-        )
+                self._call(f"stop_{kind}_job", **{f"{job}Name": name})
+        props = self._call(f"describe_{kind}_job", **{f"{job}Name": name})
         record["_properties"] = props
-        status = props.get("ProcessingJobStatus") or props.get("TrainingJobStatus")
+        status = props.get(f"{job}Status")
         if status == "Completed":
             return "Succeeded"
         reason = props.get("FailureReason") or f"Job {name} ended {status}"
@@ -271,3 +257,12 @@ class StepExecutor(Expressions):
             if reason.startswith("CapacityError")
             else None,
         )
+
+
+# job kind -> (the API's name for it, request fields whose values must be strings); a Transform
+# step's arguments are a CreateTransformJob request, its job runs under its model's role
+_JOB_KINDS = {
+    "processing": ("ProcessingJob", ("Environment",)),
+    "training": ("TrainingJob", ("HyperParameters", "Environment")),
+    "transform": ("TransformJob", ("Environment",)),
+}

@@ -7,6 +7,12 @@ import shutil
 from localaws.core import hooks
 
 REASON = "InternalServerError: localaws stopped while this {what} was running"
+# backend attribute, status attribute, end time attribute, what the job is called
+_JOBS = (
+    ("training_jobs", "training_job_status", "training_end_time", "training job"),
+    ("processing_jobs", "processing_job_status", "processing_end_time", "processing job"),
+    ("transform_jobs", "transform_job_status", "transform_end_time", "transform job"),
+)
 
 
 def recover_interrupted() -> int:
@@ -21,21 +27,18 @@ def recover_interrupted() -> int:
     for account in list(sagemaker_backends.keys()):
         for region in list(sagemaker_backends[account].keys()):
             backend = sagemaker_backends[account][region]
-            for job in list(backend.training_jobs.values()):
-                if job.training_job_status in ("InProgress", "Stopping") and not jobs.is_running(
-                    job.arn
-                ):
-                    job.training_job_status, job.secondary_status = "Failed", "Failed"
-                    job.failure_reason = REASON.format(what="training job")
-                    job.training_end_time = job.last_modified_time = now
-                    count += 1
-            for job in list(backend.processing_jobs.values()):
-                if job.processing_job_status in ("InProgress", "Stopping") and not jobs.is_running(
-                    job.arn
-                ):
-                    job.processing_job_status = "Failed"
-                    job.failure_reason = REASON.format(what="processing job")
-                    job.processing_end_time = job.last_modified_time = now
+            for records, status, end, what in _JOBS:
+                for job in list(getattr(backend, records).values()):
+                    if getattr(job, status) not in ("InProgress", "Stopping") or jobs.is_running(
+                        job.arn
+                    ):
+                        continue
+                    setattr(job, status, "Failed")
+                    if records == "training_jobs":
+                        job.secondary_status = "Failed"
+                    job.failure_reason = REASON.format(what=what)
+                    setattr(job, end, now)
+                    job.last_modified_time = now
                     count += 1
             for pipeline in list(backend.pipelines.values()):
                 for execution in list(pipeline.pipeline_executions.values()):

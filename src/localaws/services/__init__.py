@@ -22,7 +22,15 @@ def groups() -> list[Patches]:
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, simulate
     from localaws.services.s3 import multi_delete, storage, versions
-    from localaws.services.sagemaker import endpoints, jobs, listing, names, pipelines, registry
+    from localaws.services.sagemaker import (
+        endpoints,
+        jobs,
+        listing,
+        names,
+        pipelines,
+        registry,
+        transform,
+    )
     from localaws.services.stepfunctions import (
         backend,
         execution,
@@ -54,6 +62,7 @@ def groups() -> list[Patches]:
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
         names.patches,  # after endpoints: a taken model / endpoint config name is refused first
         jobs.patches,
+        transform.patches,  # batch transform jobs that run
         pipelines.patches,
         *authorization_groups(),  # request -> IAM checks tables, one per service (any order)
         moto_dispatch.patches,  # last: caches method lists of the response classes changed above
