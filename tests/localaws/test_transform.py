@@ -335,12 +335,14 @@ def test_stop_a_running_job(env):
     assert caught.value.response["Error"]["Code"] == "ValidationException"
 
 
-def _pipeline_run(env, definition: dict) -> tuple[dict, dict]:
+def _pipeline_run(env, definition: dict, name: str | None = None) -> tuple[dict, dict]:
+    """Run `definition` as a new pipeline, or as a new execution of pipeline `name`."""
     sm = env["sm"]
-    name = unique("tp")
-    sm.create_pipeline(
-        PipelineName=name, RoleArn=env["role"], PipelineDefinition=json.dumps(definition)
-    )
+    if name is None:
+        name = unique("tp")
+        sm.create_pipeline(
+            PipelineName=name, RoleArn=env["role"], PipelineDefinition=json.dumps(definition)
+        )
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
     deadline = time.monotonic() + 120
     while True:
@@ -353,8 +355,9 @@ def _pipeline_run(env, definition: dict) -> tuple[dict, dict]:
     return execution, {s["StepName"]: s for s in steps}
 
 
-def test_transform_step_in_a_pipeline_with_its_properties_referred_to(env):
-    source = put(env, f"in/{uuid.uuid4().hex[:6]}/p.csv", csv_lines(env["x"][:20]))
+def _score_definition(env, source: str, cache: bool = False) -> tuple[dict, dict]:
+    """A pipeline: a Transform step whose output path carries the execution id, then a
+    condition on its properties; and that output path expression."""
     output = {
         "Std:Join": {
             "On": "/",
@@ -409,6 +412,14 @@ def test_transform_step_in_a_pipeline_with_its_properties_referred_to(env):
             },
         ],
     }
+    if cache:
+        definition["Steps"][0]["CacheConfig"] = {"Enabled": True, "ExpireAfter": "PT1H"}
+    return definition, output
+
+
+def test_transform_step_in_a_pipeline_with_its_properties_referred_to(env):
+    source = put(env, f"in/{uuid.uuid4().hex[:6]}/p.csv", csv_lines(env["x"][:20]))
+    definition, output = _score_definition(env, source)
     execution, steps = _pipeline_run(env, definition)
     assert execution["PipelineExecutionStatus"] == "Succeeded", steps
     assert steps["Scored"]["Metadata"]["Condition"]["Outcome"] == "True"
@@ -418,6 +429,28 @@ def test_transform_step_in_a_pipeline_with_its_properties_referred_to(env):
     assert job["TransformOutput"]["S3OutputPath"] == f"s3://{env['bucket']}/pipe/{exec_id}"
     got = scores(read(env, f"pipe/{exec_id}/p.csv.out"))
     np.testing.assert_allclose(got, env["expected"][:20], rtol=1e-5, atol=1e-6)
+
+
+def test_transform_step_is_cached_on_a_rerun_with_a_new_output_path(env):
+    """Transform's cache key is DataProcessing, Environment, ModelName and TransformInput
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-default-keys.html): the output
+    path, which carries the execution id, does not count."""
+    source = put(env, f"in/{uuid.uuid4().hex[:6]}/p.csv", csv_lines(env["x"][:5]))
+    definition, _ = _score_definition(env, source, cache=True)
+    # only the Transform step: a cache hit's properties are the earlier run's (its output path)
+    definition["Steps"] = definition["Steps"][:1]
+    name = unique("tpc")
+    env["sm"].create_pipeline(
+        PipelineName=name, RoleArn=env["role"], PipelineDefinition=json.dumps(definition)
+    )
+    first, steps1 = _pipeline_run(env, definition, name)
+    second, steps2 = _pipeline_run(env, definition, name)
+    assert first["PipelineExecutionStatus"] == second["PipelineExecutionStatus"] == "Succeeded"
+    assert "CacheHitResult" not in steps1["Score"]
+    assert steps2["Score"]["CacheHitResult"] == {
+        "SourcePipelineExecutionArn": first["PipelineExecutionArn"]
+    }
+    assert steps2["Score"]["Metadata"] == steps1["Score"]["Metadata"]
 
 
 def test_create_transform_job_sync_in_a_state_machine(env):

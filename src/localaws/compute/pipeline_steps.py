@@ -157,18 +157,14 @@ class StepExecutor(Expressions):
         expire = duration(cache.get("ExpireAfter"))
         if expire and time.time() - hit["time"] > expire.total_seconds():
             return False
-        meta_key = "ProcessingJob" if kind == "Processing" else "TrainingJob"
-        arn = hit["metadata"][meta_key]["Arn"]
-        name = arn.rsplit("/", 1)[-1]
+        job_kind = kind.lower()
+        job, _ = _JOB_KINDS[job_kind]
+        name = hit["metadata"][job]["Arn"].rsplit("/", 1)[-1]
         try:
-            props = (
-                self._call("describe_processing_job", ProcessingJobName=name)
-                if kind == "Processing"
-                else self._call("describe_training_job", TrainingJobName=name)
-            )
+            props = self._call(f"describe_{job_kind}_job", **{f"{job}Name": name})
         except StepError:
             return False
-        if props.get("ProcessingJobStatus", props.get("TrainingJobStatus")) != "Completed":
+        if props.get(f"{job}Status") != "Completed":
             return False
         record["Metadata"] = hit["metadata"]
         record["CacheHitResult"] = {"SourcePipelineExecutionArn": hit["execution"]}

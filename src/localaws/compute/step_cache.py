@@ -21,6 +21,7 @@ CACHE_KEY_FIELDS: dict[str, tuple[str, ...]] = {
         "HyperParameters",
         "InputDataConfig",
     ),
+    "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
 }
 
 
