@@ -29,13 +29,6 @@ class Row:
     detail: str = ""
 
 
-def transform_supported() -> bool:
-    """Whether this localaws runs Transform steps (the "transform" change adds them)."""
-    from localaws.compute.pipeline_definition import SUPPORTED
-
-    return "Transform" in SUPPORTED
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -117,13 +110,13 @@ def _objects(s3, bucket: str, prefix: str) -> list[str]:
     return [o["Key"] for o in listed]
 
 
-def pipeline_rows(session, name: str, bucket: str, with_transform: bool) -> list[Row]:
+def pipeline_rows(session, name: str, bucket: str) -> list[Row]:
     """Run the (already upserted) abalone pipeline twice; one row per feature."""
     sm, s3 = session.client("sagemaker"), session.client("s3")
     first, execution, steps = run_pipeline(sm, name)
     rows = [
         Row(
-            "pipeline execution" + ("" if with_transform else " (without the Transform step)"),
+            "pipeline execution",
             execution["PipelineExecutionStatus"] == "Succeeded",
             execution.get("FailureReason", ""),
         ),
@@ -136,12 +129,11 @@ def pipeline_rows(session, name: str, bucket: str, with_transform: bool) -> list
     rows.append(Row("condition step (JsonGet on the PropertyFile)", outcome == "True", outcome))
     rows.append(_step_row("register model (creates its group)", steps, "AbaloneRegisterModel"))
     rows.append(_step_row("create model step", steps, "AbaloneCreateModel"))
-    if with_transform:
-        row = _step_row("transform step", steps, "AbaloneTransform")
-        execution_id = first.rsplit("/", 1)[-1]
-        if row.works and not _objects(s3, bucket, f"{name}/{execution_id}/transform/"):
-            row = Row(row.feature, False, "no transform output written")
-        rows.append(row)
+    row = _step_row("transform step", steps, "AbaloneTransform")
+    execution_id = first.rsplit("/", 1)[-1]
+    if row.works and not _objects(s3, bucket, f"{name}/{execution_id}/transform/"):
+        row = Row(row.feature, False, "no transform output written")
+    rows.append(row)
     second, _, again = run_pipeline(sm, name)
     hits = [
         step

@@ -16,7 +16,7 @@ from compat.checks import INSTANCE
 SCRIPTS = Path(__file__).parent / "scripts"
 
 
-def build(session, name: str, role: str, with_transform: bool = True):
+def build(session, name: str, role: str):
     """The pipeline `name` (not yet upserted); `session` is a v2 PipelineSession."""
     from sagemaker import image_uris
     from sagemaker.estimator import Estimator
@@ -146,35 +146,34 @@ def build(session, name: str, role: str, with_transform: bool = True):
         name="AbaloneCreateModel", step_args=model.create(instance_type=INSTANCE)
     )
     if_steps = [register, create_model]
-    if with_transform:
-        transformer = Transformer(
-            model_name=create_model.properties.ModelName,
-            instance_type=INSTANCE,
-            instance_count=1,
-            accept="text/csv",
-            assemble_with="Line",
-            output_path=Join(
-                on="/",
-                values=[
-                    "s3:/",
-                    bucket,
-                    name,
-                    ExecutionVariables.PIPELINE_EXECUTION_ID,
-                    "transform",
-                ],
+    transformer = Transformer(
+        model_name=create_model.properties.ModelName,
+        instance_type=INSTANCE,
+        instance_count=1,
+        accept="text/csv",
+        assemble_with="Line",
+        output_path=Join(
+            on="/",
+            values=[
+                "s3:/",
+                bucket,
+                name,
+                ExecutionVariables.PIPELINE_EXECUTION_ID,
+                "transform",
+            ],
+        ),
+        sagemaker_session=session,
+    )
+    if_steps.append(
+        TransformStep(
+            name="AbaloneTransform",
+            step_args=transformer.transform(
+                data=outputs["batch"].S3Output.S3Uri,
+                content_type="text/csv",
+                split_type="Line",
             ),
-            sagemaker_session=session,
         )
-        if_steps.append(
-            TransformStep(
-                name="AbaloneTransform",
-                step_args=transformer.transform(
-                    data=outputs["batch"].S3Output.S3Uri,
-                    content_type="text/csv",
-                    split_type="Line",
-                ),
-            )
-        )
+    )
     fail = FailStep(
         name="AbaloneMSEFail",
         error_message=Join(on=" ", values=["MSE", mse, "is above", threshold]),

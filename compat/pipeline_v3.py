@@ -20,7 +20,7 @@ SDK_CONFIG = {
 }
 
 
-def build(session, name: str, role: str, bucket: str, with_transform: bool = True):
+def build(session, name: str, role: str, bucket: str):
     """The pipeline `name` (not yet upserted); `session` is a v3 PipelineSession."""
     from sagemaker.core.processing import ScriptProcessor
     from sagemaker.core.shapes import (
@@ -167,26 +167,25 @@ def build(session, name: str, role: str, bucket: str, with_transform: bool = Tru
     )
     create_model = ModelStep(name="AbaloneCreateModel", step_args=builder().build())
     if_steps = [register, create_model]
-    if with_transform:
-        transformer = Transformer(
-            model_name=create_model.properties.ModelName,
-            instance_type=INSTANCE,
-            instance_count=1,
-            accept="text/csv",
-            assemble_with="Line",
-            output_path=Join(on="/", values=[run, "transform"]),
-            sagemaker_session=session,
+    transformer = Transformer(
+        model_name=create_model.properties.ModelName,
+        instance_type=INSTANCE,
+        instance_count=1,
+        accept="text/csv",
+        assemble_with="Line",
+        output_path=Join(on="/", values=[run, "transform"]),
+        sagemaker_session=session,
+    )
+    if_steps.append(
+        TransformStep(
+            name="AbaloneTransform",
+            step_args=transformer.transform(
+                data=outputs["batch"].S3Output.S3Uri,
+                content_type="text/csv",
+                split_type="Line",
+            ),
         )
-        if_steps.append(
-            TransformStep(
-                name="AbaloneTransform",
-                step_args=transformer.transform(
-                    data=outputs["batch"].S3Output.S3Uri,
-                    content_type="text/csv",
-                    split_type="Line",
-                ),
-            )
-        )
+    )
     fail = FailStep(
         name="AbaloneMSEFail",
         error_message=Join(on=" ", values=["MSE", mse, "is above", threshold]),

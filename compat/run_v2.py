@@ -45,24 +45,19 @@ def main() -> int:
         rows.append(checks.Row("Session.default_bucket() offline", True, bucket))
         _, role = checks.make_tenant(aws, "compat", bucket=bucket)
         name = checks.unique("abalone-v2")
-        with_transform = checks.transform_supported()
 
-        def upsert(transform: bool) -> None:
-            pipeline_v2.build(session, name, role, with_transform=transform).upsert(role_arn=role)
+        def upsert() -> bool:
+            pipeline_v2.build(session, name, role).upsert(role_arn=role)
+            return True
 
-        if _attempt(rows, "pipeline definition (upsert)", lambda: upsert(True) or True) is None:
+        if _attempt(rows, "pipeline definition (upsert)", upsert) is None:
             print(checks.table(f"SageMaker Python SDK {sagemaker.__version__}", rows))
             return 1
         rows.append(checks.Row("pipeline definition (upsert)", True))
-        if not with_transform:
-            _, execution, _ = checks.run_pipeline(aws.client("sagemaker"), name)
-            reason = execution.get("FailureReason", "")
-            rows.append(checks.Row("transform step", False, reason))
-            upsert(False)
         pipeline = _attempt(
             rows,
             "abalone pipeline",
-            lambda: checks.pipeline_rows(aws, name, bucket, with_transform),
+            lambda: checks.pipeline_rows(aws, name, bucket),
         )
         rows.extend(pipeline or [])
         machine = _attempt(rows, "state machine", lambda: state_machine.run(aws, bucket, role)[2])

@@ -1,9 +1,6 @@
 """The compatibility suite with the SDK the project pins (v3): the abalone-style pipeline and
-the `.sync` state machine run unmodified against localaws, every feature working.
-
-Batch Transform comes with another change; until it is in, localaws refuses the pipeline with
-its Transform step at start (naming it), and the suite checks the rest of the pipeline without
-that step. Once it is in, the whole pipeline, Transform last, must run.
+the `.sync` state machine run unmodified against localaws, every feature working, the
+batch transform last.
 """
 
 from __future__ import annotations
@@ -45,23 +42,14 @@ def test_abalone_pipeline_with_sdk_v3(aws, tenant, fast_sdk_config):
     sm = aws.client("sagemaker")
     name = checks.unique("abalone-v3")
     session = pipeline_v3.session(bucket)
-    pipeline = pipeline_v3.build(session, name, role, bucket, with_transform=True)
-    pipeline.upsert(role_arn=role)
-    with_transform = checks.transform_supported()
-    if not with_transform:
-        _, execution, steps = checks.run_pipeline(sm, name)
-        assert execution["PipelineExecutionStatus"] == "Failed"
-        assert "AbaloneTransform" in execution["FailureReason"]
-        assert "Transform" in execution["FailureReason"] and not steps
-        pipeline = pipeline_v3.build(session, name, role, bucket, with_transform=False)
-        pipeline.upsert(role_arn=role)
+    pipeline_v3.build(session, name, role, bucket).upsert(role_arn=role)
     # The model package group does not exist: the register step creates it.
     with pytest.raises(sm.exceptions.ClientError):
         sm.describe_model_package_group(ModelPackageGroupName=f"{name}-group")
 
-    rows = checks.pipeline_rows(aws, name, bucket, with_transform)
+    rows = checks.pipeline_rows(aws, name, bucket)
 
-    print(checks.table(f"abalone pipeline, SDK v3 (transform: {with_transform})", rows))
+    print(checks.table("abalone pipeline, SDK v3", rows))
     assert [r for r in rows if not r.works] == []
     versions = sm.list_model_packages(ModelPackageGroupName=f"{name}-group")
     assert len(versions["ModelPackageSummaryList"]) == 2  # one per run
@@ -72,14 +60,13 @@ def test_abalone_state_machine_with_sync_integrations(aws, tenant):
     name, execution, rows = state_machine.run(aws, bucket, role)
     print(checks.table("abalone state machine (.sync)", rows))
     assert execution["status"] == "SUCCEEDED", execution
-    expected = rows if checks.transform_supported() else rows[:-1]
-    assert [r for r in expected if not r.works] == []
+    assert [r for r in rows if not r.works] == []
     s3 = aws.client("s3")
     model = s3.list_objects_v2(Bucket=bucket, Prefix=f"sfn/{name}/model/")["Contents"]
     assert [o["Key"] for o in model] == [f"sfn/{name}/model/{name}-train/output/model.tar.gz"]
-    if checks.transform_supported():
-        batch = s3.get_object(Bucket=bucket, Key=f"sfn/{name}/process/batch/batch.csv")
-        out = s3.get_object(Bucket=bucket, Key=f"sfn/{name}/transform/batch.csv.out")
-        predictions = out["Body"].read().decode().split()
-        assert len(predictions) == len(batch["Body"].read().decode().split())
-        assert all(0 < float(p) < 40 for p in predictions)
+    batch = s3.get_object(Bucket=bucket, Key=f"sfn/{name}/process/batch/batch.csv")
+    # S3Uri ".../process/batch" is a key prefix: outputs keep the keys below its folder
+    out = s3.get_object(Bucket=bucket, Key=f"sfn/{name}/transform/batch/batch.csv.out")
+    predictions = out["Body"].read().decode().split()
+    assert len(predictions) == len(batch["Body"].read().decode().split())
+    assert all(0 < float(p) < 40 for p in predictions)
