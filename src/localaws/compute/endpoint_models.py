@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localaws.compute.endpoint_handlers import CSV, LoadError, ScriptHandler, XGBoostAlgorithm
+from localaws.compute.endpoint_handlers import (
+    CSV,
+    DownloadError,
+    LoadError,
+    ScriptHandler,
+    XGBoostAlgorithm,
+)
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,10 @@ class Variant:
     model_key: str  # model ARN + creation time: a re-created model of the same name reloads
     role_arn: str
     image: str
-    model_data_url: str | None
+    model_data_url: str | None  # for a multi-model variant: the S3 prefix of its models
     environment: dict[str, str] = field(default_factory=dict)
+    multi_model: bool = False  # PrimaryContainer Mode MultiModel: models chosen by TargetModel
+    cache_models: bool = True  # MultiModelConfig.ModelCacheSetting (Enabled by default)
 
 
 def _family(image: str) -> str:
@@ -84,6 +92,9 @@ def snapshot_variants(backend, config_name: str) -> list[Variant]:
                 image=container.get("Image", ""),
                 model_data_url=container.get("ModelDataUrl"),
                 environment=dict(container.get("Environment") or {}),
+                multi_model=container.get("Mode") == "MultiModel",
+                cache_models=(container.get("MultiModelConfig") or {}).get("ModelCacheSetting")
+                != "Disabled",
             )
         )
     return variants
@@ -116,7 +127,7 @@ def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise LoadError(
+        raise DownloadError(
             f"could not download {url} with role {role_arn}: {code} "
             f"{error.get('Message', '')}".rstrip()
         ) from exc
