@@ -21,6 +21,7 @@ from helpers.naming import (
     endpoint_name,
     is_deployment_of,
     model_package_group,
+    pool_bucket,
     tenant_bucket,
     tenant_role_name,
     tier_problem,
@@ -227,4 +228,10 @@ def tenant_leftovers(
         for m in sm.list_models(NameContains=endpoint)["Models"]
         if is_deployment_of(m["ModelName"], tenant_id, prefix) and owned(m["ModelArn"])
     ]
+    pool = pool_bucket(session.account_id, session.region, prefix)
+    try:
+        listing = session.client("s3").list_objects_v2(Bucket=pool, Prefix=f"{tenant_id}/")
+    except ClientError:  # no pool bucket: a stack from before the pooled tier
+        listing = {}
+    found["pooled artifacts"] = [o["Key"] for o in listing.get("Contents", [])]
     return found
