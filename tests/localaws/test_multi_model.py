@@ -13,6 +13,7 @@ import pytest
 import xgboost as xgb
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from compute_helpers import TRUST as TRUST_SAGEMAKER
 from test_endpoints import (
     ROWS,
     XGB_IMAGE,
@@ -24,16 +25,6 @@ from test_endpoints import (
 )
 
 NO_RETRY = BotoConfig(retries={"max_attempts": 1})
-TRUST_SAGEMAKER = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": "sts:AssumeRole",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-        }
-    ],
-}
 
 
 def _doc(*statements: dict) -> str:

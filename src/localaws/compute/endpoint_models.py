@@ -141,6 +141,18 @@ def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:
         archive.unlink(missing_ok=True)
 
 
+def load_into(variant: Variant, region: str, workdir: Path) -> Any:
+    """load_variant, removing `workdir` if it fails; any failure is a LoadError."""
+    try:
+        return load_variant(variant, region, workdir)
+    except LoadError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    except Exception as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise LoadError(f"{type(exc).__name__}: {exc}") from exc
+
+
 def load_variant(variant: Variant, region: str, workdir: Path) -> Any:
     """Fetch a variant's artifact (and code) into `workdir` and build its inference handler."""
     xgb = _family(variant.image) == "xgboost"

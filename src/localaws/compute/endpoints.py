@@ -30,7 +30,7 @@ from typing import Any
 from moto.core.utils import utcnow
 
 from localaws.compute.endpoint_handlers import InvocationError, LoadError
-from localaws.compute.endpoint_models import Variant, load_variant, snapshot_variants
+from localaws.compute.endpoint_models import Variant, load_into, snapshot_variants
 from localaws.compute.logs import endpoint_log
 from localaws.compute.multi_model import ModelPool, check_request
 
@@ -109,14 +109,7 @@ class EndpointHost:
                     return self._cache[key].handler
             workdir = Path(tempfile.mkdtemp(prefix=f"{variant.model_name[:40]}-", dir=self._root))
             started = time.monotonic()
-            try:
-                handler = load_variant(variant, region, workdir)
-            except LoadError:
-                shutil.rmtree(workdir, ignore_errors=True)
-                raise
-            except Exception as exc:
-                shutil.rmtree(workdir, ignore_errors=True)
-                raise LoadError(f"{type(exc).__name__}: {exc}") from exc
+            handler = load_into(variant, region, workdir)
             with self._lock:
                 self._cache[key] = _Loaded(handler, workdir)
                 while len(self._cache) > self.max_loaded:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localaws.compute.endpoint_handlers import DownloadError, LoadError
-from localaws.compute.endpoint_models import Variant, load_variant
+from localaws.compute.endpoint_handlers import DownloadError
+from localaws.compute.endpoint_models import Variant, load_into
 
 
 class RequestError(Exception):
@@ -162,18 +162,11 @@ class ModelPool:
     def _load(self, target: str, url: str, identity: str | None, region: str) -> _Loaded:
         workdir = Path(tempfile.mkdtemp(prefix="target-", dir=self._root))
         started = time.monotonic()
+        single = dataclasses.replace(self.variant, model_data_url=url, multi_model=False)
         try:
-            single = dataclasses.replace(self.variant, model_data_url=url, multi_model=False)
-            handler = load_variant(single, region, workdir)
+            handler = load_into(single, region, workdir)
         except DownloadError:
-            shutil.rmtree(workdir, ignore_errors=True)
             raise _download_failed(url) from None
-        except LoadError:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        except Exception as exc:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise LoadError(f"{type(exc).__name__}: {exc}") from exc
         nbytes = _bytes_in(workdir)
         self._log(
             f"target model {target} ({url}, {nbytes} bytes) loaded in "
