@@ -104,7 +104,7 @@ def deploy(
         execution_arn=execution.arn,
         seconds=execution.seconds,
         tier=str(out.get("tier", "dedicated")),
-        target_model=out.get("targetModel"),
+        target_model=out.get("targetModel") or None,
     )
 
 
