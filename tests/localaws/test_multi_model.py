@@ -14,6 +14,7 @@ import xgboost as xgb
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from compute_helpers import TRUST as TRUST_SAGEMAKER
+from compute_helpers import admin_session
 from test_endpoints import (
     ROWS,
     XGB_IMAGE,
@@ -235,7 +236,6 @@ def test_lru_within_the_memory_budget_and_serving_after_a_crash(tmp_path, monkey
     own model; after SIGKILL and a restart the endpoint serves them again."""
     from localaws.cli import _read_info, start, stop
     from localaws.core.config import Config
-    from localaws.core.credentials import read_admin_credentials
     from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())
@@ -243,12 +243,7 @@ def test_lru_within_the_memory_budget_and_serving_after_a_crash(tmp_path, monkey
     monkeypatch.setenv("LOCALAWS_MME_MEMORY_MB", str(1.5 * size / (1024 * 1024)))
     start(config)
     try:
-        keys = read_admin_credentials(config.state_dir)
-        session = boto3.Session(
-            aws_access_key_id=keys["AccessKeyId"],
-            aws_secret_access_key=keys["SecretAccessKey"],
-            region_name="us-east-1",
-        )
+        session = admin_session(config)
 
         def aws(service: str):
             return session.client(service, endpoint_url=config.endpoint_url, config=NO_RETRY)
