@@ -8,6 +8,10 @@
    model served by the XGBoost built-in algorithm with the preprocessed feature vector.
 3. Throughput with 8 concurrent clients (requests per second).
 4. UpdateEndpoint swap under load (8 clients): failed requests (target 0) and swap time.
+5. The pooled tier: the tenant moved to the shared multi-model endpoint (deploy tier=pooled),
+   then its artifact copied under LOCALAWS_BENCH_TARGETS (default 50) new keys: the first
+   invoke of each is a cold load (target p50 <= 100 ms), then warm invokes of one TargetModel
+   (target p50 <= 5 ms), one raw record each, client side.
 Versions are built as the pipeline builds them (the project's preprocess/train job code on the
 tenant's generated data) and registered directly, so the figures exclude pipeline time.
 Writes benchmarks/results/endpoints.json and prints a table. Environment:
@@ -31,6 +35,7 @@ from localaws.ephemeral import running
 
 INVOKES = int(os.environ.get("LOCALAWS_BENCH_INVOKES", "1000"))
 DEPLOYS = int(os.environ.get("LOCALAWS_BENCH_DEPLOYS", "5"))
+TARGETS = int(os.environ.get("LOCALAWS_BENCH_TARGETS", "50"))
 CLIENTS = 8
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
@@ -56,7 +61,8 @@ def register_version(aws, tenant: str, workdir: Path, num_round: int) -> str:
         tar.add(workdir / run / "model", arcname=".")
     bucket, prefix = tenant_bucket(tenant, aws.account_id, aws.region), f"pipeline/{run}"
     s3 = aws.client("s3")
-    s3.put_object(Bucket=bucket, Key=f"{prefix}/model/model.tar.gz", Body=buf.getvalue())
+    model_key = f"{prefix}/model/bench-{run}/output/model.tar.gz"  # the training job's layout
+    s3.put_object(Bucket=bucket, Key=model_key, Body=buf.getvalue())
     for name in ("test/test.csv", "test/sample.json", "train/preprocessing.json"):
         s3.put_object(
             Bucket=bucket, Key=f"{prefix}/{name}", Body=(workdir / run / "out" / name).read_bytes()
@@ -68,7 +74,7 @@ def register_version(aws, tenant: str, workdir: Path, num_round: int) -> str:
             "Containers": [
                 {
                     "Image": XGB_IMAGE,
-                    "ModelDataUrl": f"s3://{bucket}/{prefix}/model/model.tar.gz",
+                    "ModelDataUrl": f"s3://{bucket}/{model_key}",
                     "Environment": {
                         "SAGEMAKER_PROGRAM": "inference.py",
                         "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
@@ -105,6 +111,47 @@ def _latencies(client, endpoint: str, body: str, count: int) -> list[float]:
         ].read()
         out.append(time.perf_counter() - started)
     return out
+
+
+def _pooled(aws, tenant: str, row: str) -> dict:
+    """Move `tenant` to the pooled tier; cold loads and warm invokes by TargetModel."""
+    import boto3
+
+    from helpers import deploy
+
+    moved = deploy.deploy(aws, tenant, tier="pooled", progress=False)
+    pool, target = moved.endpoint, str(moved.target_model)
+    bucket = f"{pool}-{aws.account_id}-{aws.region}"
+    s3 = aws.client("s3")
+    client = boto3.Session(region_name=aws.region).client("sagemaker-runtime")
+    cold = []
+    for i in range(TARGETS):
+        key = f"{tenant}/cold-{i}.tar.gz"
+        s3.copy_object(Bucket=bucket, Key=key, CopySource=f"{bucket}/{target}")
+        started = time.perf_counter()
+        client.invoke_endpoint(
+            EndpointName=pool, TargetModel=key, ContentType="text/csv", Body=row
+        )["Body"].read()
+        cold.append(time.perf_counter() - started)
+        s3.delete_object(Bucket=bucket, Key=key)
+    for _ in range(20):  # warm-up
+        client.invoke_endpoint(
+            EndpointName=pool, TargetModel=target, ContentType="text/csv", Body=row
+        )
+    warm = []
+    for _ in range(INVOKES):
+        started = time.perf_counter()
+        client.invoke_endpoint(
+            EndpointName=pool, TargetModel=target, ContentType="text/csv", Body=row
+        )["Body"].read()
+        warm.append(time.perf_counter() - started)
+    return {
+        "deploy_to_pooled_seconds": round(moved.seconds, 3),
+        "cold_load_ms": {"targets": TARGETS, "p50": _ms(cold, 0.5), "p99": _ms(cold, 0.99)},
+        "warm_invoke_ms": {"requests": INVOKES, "p50": _ms(warm, 0.5), "p99": _ms(warm, 0.99)},
+        "target_cold_p50": 100.0,
+        "target_warm_p50": 5.0,
+    }
 
 
 def vector_endpoint(aws, tenant: str, version: str) -> str:
@@ -301,6 +348,7 @@ def _run(workdir: Path) -> dict:
             "swap_seconds": round(swap_seconds, 3),
             "target_failed": 0,
         },
+        "pooled_tier": _pooled(aws, tenant, row),
         "machine": {"cpus": os.cpu_count()},
     }
     publish("endpoints", results, _print_table)
@@ -339,6 +387,18 @@ def _print_table(r: dict) -> None:
         ),
         ("UpdateEndpoint swap time", f"{swap['swap_seconds']:.2f} s", ""),
     ]
+    if pooled := r.get("pooled_tier"):
+        cold, warm = pooled["cold_load_ms"], pooled["warm_invoke_ms"]
+        rows += [
+            ("deploy to the pooled tier", f"{pooled['deploy_to_pooled_seconds']:.2f} s", ""),
+            (
+                f"pooled cold load p50 ({cold['targets']} targets)",
+                f"{cold['p50']:.2f} ms",
+                "<= 100 ms",
+            ),
+            ("pooled warm invoke p50 (TargetModel)", f"{warm['p50']:.2f} ms", "<= 5 ms"),
+            ("pooled warm invoke p99", f"{warm['p99']:.2f} ms", ""),
+        ]
     print()
     print_table(rows, ("measure", "result", "target"), align="<><")
 

@@ -1,8 +1,11 @@
 """Deploy a tenant's approved model version through the deploy state machine, and call it.
 
 `deploy()` starts `sm-multitenant-deploy-tenant-statemachine` (input `{"tenant": {"name": ...}}`
-plus an optional `modelPackageArn`), shows its progress and returns what it deployed, or raises
-DeployError with the state machine's own reason. Rollback = `deploy(..., version=<earlier>)`.
+plus an optional `modelPackageArn` and `tier`), shows its progress and returns what it deployed,
+or raises DeployError with the state machine's own reason.
+Rollback = `deploy(..., version=<earlier>)`.
+A dedicated tenant is served by its own endpoint; a pooled one by the shared multi-model
+endpoint as its `TargetModel` (both recorded in the tenant item, which `invoke` follows).
 
 The endpoint takes customer records as the tenant uploaded them: `invoke` sends DataFrame rows
 or dicts (by column name, label optional), `sample_rows` gives raw test records of the deployed
@@ -20,9 +23,15 @@ import numpy as np
 import pandas as pd
 
 from helpers.approval import resolve_version
-from helpers.errors import ApprovalError, DeployError
+from helpers.errors import ApprovalError, DeployError, InvalidTier
 from helpers.executions import run_state_machine
-from helpers.naming import DEFAULT_PREFIX, DEFAULT_TABLE, PIPELINE_OUTPUT_PREFIX, endpoint_name
+from helpers.naming import (
+    DEFAULT_PREFIX,
+    DEFAULT_TABLE,
+    PIPELINE_OUTPUT_PREFIX,
+    endpoint_name,
+    tier_problem,
+)
 from helpers.progress import ProgressTarget
 from helpers.session import AwsSession
 from helpers.storage import read_s3_json
@@ -51,6 +60,8 @@ class Deployment:
     test_label: str
     execution_arn: str
     seconds: float
+    tier: str = "dedicated"
+    target_model: str | None = None  # pooled: the TargetModel on the shared endpoint
 
 
 def deploy(
@@ -61,14 +72,21 @@ def deploy(
     progress: ProgressTarget = True,
     prefix: str = DEFAULT_PREFIX,
     table_name: str = DEFAULT_TABLE,
+    tier: str | None = None,
 ) -> Deployment:
     """Deploy `version` (number or ARN; default: the latest Approved) to the tenant's endpoint.
 
-    TenantNotFound if the tenant is not in the table, ApprovalError if `version` is not one of
-    its versions, DeployError with the state machine's error and cause if the deploy fails.
+    `tier` ("dedicated" or "pooled"; default: the tenant's tenant-tier) moves the tenant to that
+    tier, removing what the old one used. TenantNotFound if the tenant is not in the table,
+    InvalidTier, ApprovalError if `version` is not one of its versions, DeployError with the
+    state machine's error and cause if the deploy fails.
     """
+    if tier is not None and (problem := tier_problem(tier)):
+        raise InvalidTier(f"tier: {problem}; nothing was changed", error="InvalidTier")
     tenant_item(session, tenant_id, table_name)
     payload: dict[str, Any] = {"tenant": {"name": tenant_id}}
+    if tier is not None:
+        payload["tier"] = tier
     if version is not None:
         payload["modelPackageArn"] = resolve_version(session, tenant_id, version, prefix).arn
     execution = run_state_machine(
@@ -85,22 +103,46 @@ def deploy(
         test_label=str(out["testLabel"]),
         execution_arn=execution.arn,
         seconds=execution.seconds,
+        tier=str(out.get("tier", "dedicated")),
+        target_model=out.get("targetModel") or None,
     )
 
 
-def endpoint_status(session: AwsSession, tenant_id: str, prefix: str = DEFAULT_PREFIX) -> dict:
-    """The tenant endpoint's status, config and the model it serves."""
+def _serving(
+    session: AwsSession, tenant_id: str, prefix: str, table_name: str
+) -> tuple[str, str, str | None]:
+    """(tier, endpoint, TargetModel or None) of the tenant, as its item records them."""
+    item = tenant_item(session, tenant_id, table_name)
+    if item.get("tenant-tier") == "pooled" and "tenant-target-model" in item:
+        return "pooled", item["tenant-endpoint"], item["tenant-target-model"]
+    return "dedicated", endpoint_name(tenant_id, prefix), None
+
+
+def endpoint_status(
+    session: AwsSession,
+    tenant_id: str,
+    prefix: str = DEFAULT_PREFIX,
+    table_name: str = DEFAULT_TABLE,
+) -> dict:
+    """What serves the tenant: its tier, the endpoint's status and config, and the model (its
+    own endpoint's model, or the TargetModel on the shared multi-model endpoint)."""
+    tier, endpoint, target = _serving(session, tenant_id, prefix, table_name)
     sm = session.client("sagemaker")
-    desc = sm.describe_endpoint(EndpointName=endpoint_name(tenant_id, prefix))
+    desc = sm.describe_endpoint(EndpointName=endpoint)
     config = sm.describe_endpoint_config(EndpointConfigName=desc["EndpointConfigName"])
     model = config["ProductionVariants"][0]["ModelName"]
     container = sm.describe_model(ModelName=model)["PrimaryContainer"]
+    package = container.get("ModelPackageName", "")
+    if target is not None:
+        package = tenant_item(session, tenant_id, table_name).get("tenant-deployed-version", "")
     return {
+        "Tier": tier,
         "EndpointName": desc["EndpointName"],
         "EndpointStatus": desc["EndpointStatus"],
         "EndpointConfigName": desc["EndpointConfigName"],
         "ModelName": model,
-        "ModelPackage": container.get("ModelPackageName", ""),
+        "TargetModel": target or "",
+        "ModelPackage": package,
         "FailureReason": desc.get("FailureReason", ""),
     }
 
@@ -121,19 +163,26 @@ def _records_body(records: Any) -> str:
 
 
 def invoke(
-    session: AwsSession, tenant_id: str, records: Any, prefix: str = DEFAULT_PREFIX
+    session: AwsSession,
+    tenant_id: str,
+    records: Any,
+    prefix: str = DEFAULT_PREFIX,
+    table_name: str = DEFAULT_TABLE,
 ) -> list[float]:
-    """Churn probabilities of raw customer records from the tenant's endpoint.
+    """Churn probabilities of raw customer records from the tenant's endpoint (pooled: its
+    TargetModel on the shared endpoint, as the tenant item records it).
 
     `records`: a DataFrame (rows as uploaded, any column order; the label column is ignored),
     a dict or a list of dicts keyed by column name. A bad record raises botocore's ClientError
     (ModelError, HTTP 400) whose message names the record, the field and the problem.
     """
+    _, endpoint, target = _serving(session, tenant_id, prefix, table_name)
     answer = session.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=endpoint_name(tenant_id, prefix),
+        EndpointName=endpoint,
         ContentType="application/json",
         Accept="application/json",
         Body=_records_body(records),
+        **({"TargetModel": target} if target else {}),
     )
     return [float(v) for v in json.loads(answer["Body"].read())["predictions"]]
 

@@ -23,6 +23,10 @@ class TenantError(ExecutionFailed):
     """A tenant operation failed."""
 
 
+class InvalidTier(TenantError, ValueError):
+    """A tier that is neither dedicated nor pooled (the state machines' error InvalidTier)."""
+
+
 class TenantExists(TenantError):
     """Creating a tenant whose name is taken."""
 

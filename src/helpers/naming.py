@@ -22,6 +22,7 @@ PREFIX_PATTERN = r"^[a-z][a-z0-9]{0,5}$"
 DEFAULT_PREFIX = "mt"
 DEFAULT_TABLE = "allTenants"
 TENANT_TAG = "tenant-id"
+TIERS = ("dedicated", "pooled")  # tenant-tier: the tenant's own endpoint, or the shared one
 
 STACK_NAME = "sm-multitenant"
 PIPELINE_NAME = "sm-multitenant-model-build-pipeline"
@@ -97,6 +98,21 @@ def model_package_group(tenant_id: str, prefix: str = DEFAULT_PREFIX) -> str:
 def endpoint_name(tenant_id: str, prefix: str = DEFAULT_PREFIX) -> str:
     """The tenant's one serving endpoint."""
     return f"{validate_prefix(prefix)}-{validate_tenant_id(tenant_id)}"
+
+
+def pool_endpoint_name(prefix: str = DEFAULT_PREFIX) -> str:
+    """The pooled tier's shared multi-model endpoint ("--" never occurs in a tenant id)."""
+    return f"{validate_prefix(prefix)}--pool"
+
+
+def pool_bucket(account: str, region: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """Where pooled tenants' artifacts live, each under its own `{tenant}/` prefix."""
+    return f"{pool_endpoint_name(prefix)}-{account}-{region}"
+
+
+def tier_problem(tier: object) -> str | None:
+    """None if `tier` is a tier, else what is wrong."""
+    return None if tier in TIERS else f"must be one of {', '.join(TIERS)}, got {tier!r}"
 
 
 def deployment_name(

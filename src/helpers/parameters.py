@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from helpers.naming import tenant_id_problem
+from helpers.naming import tenant_id_problem, tier_problem
 from helpers.session import BACKENDS
 
 # DynamoDB table names: 3-255 characters of [a-zA-Z0-9_.-] (DynamoDB API reference, CreateTable).
@@ -80,6 +80,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "accuracy_threshold": _fraction,
     "data_path": _data_path,
     "input_path": _input_path,
+    "tier": tier_problem,
 }
 
 

@@ -147,10 +147,43 @@ def delete_stack(
                 "delete them first (notebooks/99_cleanup.ipynb) or pass force=True"
             )
     if existed:
+        _delete_pool(session, stack_name, empty_bucket=force)
         cfn.delete_stack(StackName=stack_name)
         _wait(cfn, "stack_delete_complete", stack_name, timeout)
     _delete_artifacts_bucket(session, stack_name)
     return existed
+
+
+def _delete_pool(session: AwsSession, stack_name: str, empty_bucket: bool) -> None:
+    """The pooled tier's shared endpoint, config and model (made by the first pooled deploy,
+    not by the stack); with `empty_bucket`, whatever pooled artifacts remain too."""
+    try:
+        outputs = stack_outputs(session, stack_name)
+    except StackError:
+        return
+    name = outputs.get("PoolEndpointName")
+    if not name:
+        return
+    sm = session.client("sagemaker")
+    for delete, kwargs in (
+        (sm.delete_endpoint, {"EndpointName": name}),
+        (sm.delete_endpoint_config, {"EndpointConfigName": name}),
+        (sm.delete_model, {"ModelName": name}),
+    ):
+        try:
+            delete(**kwargs)
+        except ClientError:  # never created, or gone already
+            pass
+    bucket = outputs.get("PoolBucketName")
+    if empty_bucket and bucket:
+        _empty_bucket(session.client("s3"), bucket)
+
+
+def _empty_bucket(s3: Any, bucket: str) -> None:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
 
 
 def _remaining_tenants(session: AwsSession, stack_name: str) -> list[str]:
@@ -206,10 +239,7 @@ def _delete_artifacts_bucket(session: AwsSession, stack_name: str) -> None:
         s3.head_bucket(Bucket=bucket)
     except ClientError:
         return
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+    _empty_bucket(s3, bucket)
     s3.delete_bucket(Bucket=bucket)
 
 

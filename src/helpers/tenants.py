@@ -11,7 +11,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from helpers import data as tenant_data
-from helpers.errors import TenantError, TenantExists, TenantNotFound
+from helpers.errors import InvalidTier, TenantError, TenantExists, TenantNotFound
 from helpers.executions import Execution, run_state_machine
 from helpers.naming import (
     DEFAULT_PREFIX,
@@ -21,8 +21,10 @@ from helpers.naming import (
     endpoint_name,
     is_deployment_of,
     model_package_group,
+    pool_bucket,
     tenant_bucket,
     tenant_role_name,
+    tier_problem,
     validate_tenant_id,
 )
 from helpers.progress import ProgressTarget
@@ -52,21 +54,31 @@ def create_tenant(
     tenant_id: str,
     table_name: str = DEFAULT_TABLE,
     progress: ProgressTarget = True,
+    tier: str = "dedicated",
 ) -> dict:
     """Onboard `tenant_id` through the create state machine; return describe_tenant's view.
+
+    `tier`: "dedicated" (its own endpoint) or "pooled" (a target model on the shared
+    multi-model endpoint); InvalidTier otherwise, before anything starts.
 
     An invalid id or an existing tenant raises before anything starts (the state machine
     checks both again, atomically for duplicates). A tenant left CREATING by an interrupted
     create is finished: the state machine takes it over once that create no longer runs.
     """
     validate_tenant_id(tenant_id)
+    if problem := tier_problem(tier):
+        raise InvalidTier(f"tier: {problem}; nothing was changed", error="InvalidTier")
     existing = get_tenant_item(session, tenant_id, table_name)
     if existing is not None and existing.get("tenant-status") != "CREATING":
         raise TenantExists(
             f"tenant {tenant_id!r} already exists; nothing was changed", error="TenantAlreadyExists"
         )
     run_state_machine(
-        session, "create", {"tenant": {"name": tenant_id}}, name_hint=tenant_id, progress=progress
+        session,
+        "create",
+        {"tenant": {"name": tenant_id, "tier": tier}},
+        name_hint=tenant_id,
+        progress=progress,
     ).check(f"creating tenant {tenant_id!r}", TenantError)
     return describe_tenant(session, tenant_id, table_name)
 
@@ -123,6 +135,7 @@ def tenant_summary(description: dict) -> pd.DataFrame:
     rows = [
         ("tenant", item["tenant-name"]),
         ("status", item["tenant-status"]),
+        ("tier", item.get("tenant-tier", "dedicated")),
         ("bucket", bucket["name"]),
         ("bucket encryption", bucket["encryption"]),
         ("bucket public access blocked", bucket["public_access_blocked"]),
@@ -215,4 +228,10 @@ def tenant_leftovers(
         for m in sm.list_models(NameContains=endpoint)["Models"]
         if is_deployment_of(m["ModelName"], tenant_id, prefix) and owned(m["ModelArn"])
     ]
+    pool = pool_bucket(session.account_id, session.region, prefix)
+    try:
+        listing = session.client("s3").list_objects_v2(Bucket=pool, Prefix=f"{tenant_id}/")
+    except ClientError:  # no pool bucket: a stack from before the pooled tier
+        listing = {}
+    found["pooled artifacts"] = [o["Key"] for o in listing.get("Contents", [])]
     return found

@@ -93,3 +93,17 @@ def tar_gz(files: dict[str, str]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def admin_session(config):
+    """A boto3 session signed with the admin keys of the localaws whose config is `config`."""
+    import boto3
+
+    from localaws.core.credentials import read_admin_credentials
+
+    keys = read_admin_credentials(config.state_dir)
+    return boto3.Session(
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        region_name="us-east-1",
+    )

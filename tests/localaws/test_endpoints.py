@@ -390,21 +390,17 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
     import os
     import signal
 
+    from compute_helpers import admin_session
+
     from localaws.cli import _read_info, start, stop
     from localaws.core.config import Config
-    from localaws.core.credentials import read_admin_credentials
     from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())
     monkeypatch.setenv("LOCALAWS_MAX_LOADED_MODELS", "1")
     start(config)
     try:
-        keys = read_admin_credentials(config.state_dir)
-        session = boto3.Session(
-            aws_access_key_id=keys["AccessKeyId"],
-            aws_secret_access_key=keys["SecretAccessKey"],
-            region_name="us-east-1",
-        )
+        session = admin_session(config)
 
         def clients():
             aws = lambda name: session.client(name, endpoint_url=config.endpoint_url)  # noqa: E731

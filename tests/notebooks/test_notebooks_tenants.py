@@ -16,6 +16,8 @@ STACK_OUTPUTS = {
     "DeleteTenantStateMachineArn",
     "DeployTenantStateMachineArn",
     "PipelineRoleArn",
+    "PoolBucketName",
+    "PoolEndpointName",
     "ResourcePrefix",
     "StateMachineRoleArn",
     "TenantTableName",

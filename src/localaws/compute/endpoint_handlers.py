@@ -39,6 +39,10 @@ class LoadError(Exception):
     """The model could not be loaded: the endpoint fails with this reason."""
 
 
+class DownloadError(LoadError):
+    """The model artifact could not be downloaded (missing, or the role may not read it)."""
+
+
 def _media_type(value: str | None) -> str:
     return (value or "").split(";")[0].strip().lower()
 

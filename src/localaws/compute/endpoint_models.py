@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localaws.compute.endpoint_handlers import CSV, LoadError, ScriptHandler, XGBoostAlgorithm
+from localaws.compute.endpoint_handlers import (
+    CSV,
+    DownloadError,
+    LoadError,
+    ScriptHandler,
+    XGBoostAlgorithm,
+)
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,10 @@ class Variant:
     model_key: str  # model ARN + creation time: a re-created model of the same name reloads
     role_arn: str
     image: str
-    model_data_url: str | None
+    model_data_url: str | None  # for a multi-model variant: the S3 prefix of its models
     environment: dict[str, str] = field(default_factory=dict)
+    multi_model: bool = False  # PrimaryContainer Mode MultiModel: models chosen by TargetModel
+    cache_models: bool = True  # MultiModelConfig.ModelCacheSetting (Enabled by default)
 
 
 def _family(image: str) -> str:
@@ -75,6 +83,9 @@ def model_variant(backend, model, name: str = "AllTraffic", weight: float = 1.0)
         image=container.get("Image", ""),
         model_data_url=container.get("ModelDataUrl"),
         environment=dict(container.get("Environment") or {}),
+        multi_model=container.get("Mode") == "MultiModel",
+        cache_models=(container.get("MultiModelConfig") or {}).get("ModelCacheSetting")
+        != "Disabled",
     )
 
 
@@ -120,7 +131,7 @@ def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise LoadError(
+        raise DownloadError(
             f"could not download {url} with role {role_arn}: {code} "
             f"{error.get('Message', '')}".rstrip()
         ) from exc
@@ -132,6 +143,18 @@ def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:
         raise LoadError(f"{url} is not a valid .tar.gz archive: {exc}") from exc
     finally:
         archive.unlink(missing_ok=True)
+
+
+def load_into(variant: Variant, region: str, workdir: Path) -> Any:
+    """load_variant, removing `workdir` if it fails; any failure is a LoadError."""
+    try:
+        return load_variant(variant, region, workdir)
+    except LoadError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    except Exception as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise LoadError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def load_variant(variant: Variant, region: str, workdir: Path, s3: Any = None) -> Any:

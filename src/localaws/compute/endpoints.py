@@ -6,7 +6,8 @@ each production variant serves; models are loaded on demand into a process-wide 
 updating load the new models in a background thread before the endpoint serves them, so an
 update swaps with no failed request and a model that cannot load leaves the endpoint Failed
 (create) or on its previous config (update), with a FailureReason. After a restart, endpoints
-reload their models lazily on the first invocation.
+reload their models lazily on the first invocation. Multi-model variants load nothing at
+deploy: their target models load per invocation (`localaws.compute.multi_model`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from typing import Any
 from moto.core.utils import utcnow
 
 from localaws.compute.endpoint_handlers import InvocationError, LoadError
-from localaws.compute.endpoint_models import Variant, load_variant, snapshot_variants
+from localaws.compute.endpoint_models import Variant, load_into, snapshot_variants
 from localaws.compute.logs import endpoint_log
+from localaws.compute.multi_model import ModelPool, check_request
 
 IN_SERVICE, CREATING, UPDATING, FAILED = "InService", "Creating", "Updating", "Failed"
 DELETING = "Deleting"
@@ -67,6 +69,8 @@ class EndpointHost:
         self._serving: dict[tuple[str, str, str], tuple[Any, list[Variant]]] = {}
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="localaws-endpoint")
         self._deleting: dict[tuple[str, str, str], threading.Timer] = {}
+        # multi-model variants' loaded targets, per (account, region, endpoint, model_key)
+        self._pools: dict[tuple[str, str, str, str], ModelPool] = {}
         self._warm = False
 
     def warm_up(self, region: str) -> None:
@@ -105,14 +109,7 @@ class EndpointHost:
                     return self._cache[key].handler
             workdir = Path(tempfile.mkdtemp(prefix=f"{variant.model_name[:40]}-", dir=self._root))
             started = time.monotonic()
-            try:
-                handler = load_variant(variant, region, workdir)
-            except LoadError:
-                shutil.rmtree(workdir, ignore_errors=True)
-                raise
-            except Exception as exc:
-                shutil.rmtree(workdir, ignore_errors=True)
-                raise LoadError(f"{type(exc).__name__}: {exc}") from exc
+            handler = load_into(variant, region, workdir)
             with self._lock:
                 self._cache[key] = _Loaded(handler, workdir)
                 while len(self._cache) > self.max_loaded:
@@ -146,7 +143,7 @@ class EndpointHost:
         try:
             config_variants = list(backend.endpoint_configs[config_name].production_variants)
             variants = snapshot_variants(backend, config_name)
-            for variant in variants:
+            for variant in (v for v in variants if not v.multi_model):
                 try:
                     self.handler(variant, backend.region_name, endpoint.endpoint_name)
                 except LoadError as exc:
@@ -176,6 +173,7 @@ class EndpointHost:
                 return  # deleted meanwhile
             if error is None:
                 self._serving[key] = (endpoint, variants)
+                self._close_pools(key, keep={v.model_key for v in variants})
                 endpoint.endpoint_config_name = config_name
                 endpoint.production_variants = endpoint._process_production_variants(
                     config_variants
@@ -228,7 +226,30 @@ class EndpointHost:
 
     def forget(self, backend, endpoint_name: str) -> None:
         """Stop serving a deleted endpoint (its models leave the cache in LRU order)."""
-        self._serving.pop((backend.account_id, backend.region_name, endpoint_name), None)
+        key = (backend.account_id, backend.region_name, endpoint_name)
+        self._serving.pop(key, None)
+        self._close_pools(key, keep=set())
+
+    def _close_pools(self, key: tuple[str, str, str], keep: set[str]) -> None:
+        for pool_key in [k for k in self._pools if k[:3] == key and k[3] not in keep]:
+            self._pools.pop(pool_key).close()
+
+    def _model_pool(self, key: tuple[str, str, str], variant: Variant) -> ModelPool:
+        pool_key = (*key, variant.model_key)
+        with self._lock:
+            if (pool := self._pools.get(pool_key)) is None:
+                region, name = key[1], key[2]
+
+                def log(message: str) -> None:
+                    endpoint_log(region, name, variant.name, message)
+
+                pool = self._pools[pool_key] = ModelPool(variant, self._root, log)
+            return pool
+
+    def loaded_targets(self, backend, endpoint_name: str) -> list[str]:
+        """The target models loaded for `endpoint_name`, least recently used first."""
+        key = (backend.account_id, backend.region_name, endpoint_name)
+        return [t for k, pool in list(self._pools.items()) if k[:3] == key for t in pool.loaded()]
 
     def wait(self, backend, endpoint_name: str, timeout: float | None = None) -> None:
         """Block until a create/update in flight for `endpoint_name` has finished (for tests)."""
@@ -245,8 +266,10 @@ class EndpointHost:
         content_type: str,
         accept: str,
         target_variant: str | None = None,
+        target_model: str | None = None,
     ) -> tuple[bytes, str, str]:
-        """Answer one invocation: (body, content type, variant name). Raises InvocationError."""
+        """Answer one invocation: (body, content type, variant name). Raises InvocationError,
+        or multi_model.RequestError for a request the API refuses (e.g. a bad TargetModel)."""
         key = (backend.account_id, backend.region_name, endpoint.endpoint_name)
         owner, variants = self._serving.get(key, (None, None))
         if owner is not endpoint:  # e.g. after a restart: rebuild from the records
@@ -261,8 +284,13 @@ class EndpointHost:
                 raise InvocationError(400, f"target variant {target_variant!r} does not exist")
         else:
             chosen = random.choices(variants, weights=[v.weight for v in variants])[0]
+        check_request(chosen, endpoint.endpoint_name, target_model)
         try:
-            handler = self.handler(chosen, backend.region_name, endpoint.endpoint_name)
+            if chosen.multi_model and target_model:
+                pool = self._model_pool(key, chosen)
+                handler = pool.handler(target_model, backend.account_id, backend.region_name)
+            else:
+                handler = self.handler(chosen, backend.region_name, endpoint.endpoint_name)
         except LoadError as exc:
             raise InvocationError(500, f"model failed to load: {exc}") from None
         if xgb := sys.modules.get("xgboost"):

@@ -28,6 +28,7 @@ from localaws.compute.endpoints import (
     host,
     transition_seconds,
 )
+from localaws.compute.multi_model import RequestError
 from localaws.core.patching import Patches
 
 _RUNTIME_PATH = re.compile(
@@ -99,12 +100,29 @@ def describe_endpoint(original, self, endpoint_name):
 
 
 # Models usually precede endpoints: let the endpoint host warm up (once per process) meanwhile.
-@patches.wrap(SageMakerModelBackend, "create_model")
 @patches.wrap(SageMakerModelBackend, "create_model_package")
 def _warming(original, self, *args, **kwargs):
     result = original(self, *args, **kwargs)
     host().warm_up(self.region_name)
     return result
+
+
+@patches.wrap(SageMakerModelBackend, "create_model")
+def create_model(original, self, *args, **kwargs):
+    # ContainerDefinition.Mode is SingleModel (default) or MultiModel, whose ModelDataUrl is
+    # the S3 prefix its target models live under (API_ContainerDefinition).
+    container = kwargs.get("primary_container") or {}
+    mode = container.get("Mode", "SingleModel")
+    if mode not in ("SingleModel", "MultiModel"):
+        raise ValidationError(
+            f"Value '{mode}' at 'primaryContainer.mode' failed to satisfy constraint: Member "
+            "must satisfy enum value set: [SingleModel, MultiModel]"
+        )
+    if mode == "MultiModel" and not str(container.get("ModelDataUrl", "")).startswith("s3://"):
+        raise ValidationError(
+            "A MultiModel container needs ModelDataUrl: the s3:// prefix of its models."
+        )
+    return _warming(original, self, *args, **kwargs)
 
 
 @patches.add(SageMakerResponse, "update_endpoint")
@@ -169,10 +187,13 @@ def invoke_endpoint(self: SageMakerRuntimeResponse):
     content_type = self.headers.get("Content-Type") or "application/octet-stream"
     accept = self.headers.get("Accept") or ""
     target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+    target_model = self.headers.get("X-Amzn-SageMaker-Target-Model")
     try:
         answer, answer_type, variant = host().invoke(
-            backend, endpoint, body, content_type, accept, target
+            backend, endpoint, body, content_type, accept, target, target_model
         )
+    except RequestError as exc:
+        return _error(400, exc.code, exc.message)
     except InvocationError as exc:
         kind = "client" if 400 <= exc.status < 500 else "server"
         log_group = f"/aws/sagemaker/Endpoints/{name}"
