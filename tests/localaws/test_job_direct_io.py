@@ -157,27 +157,22 @@ def test_outputs_are_objects_with_etag_size_and_versions(server, bucket, two_run
         assert body == DATA
 
 
-def test_denied_read_fails_the_job_with_access_denied(server, bucket):
+@pytest.mark.parametrize(
+    ("deny", "out_key", "named"),
+    [
+        # listing the input prefix is allowed; reading its objects is not
+        ("s3:GetObject data/", "out-denied-read", "data"),
+        ("s3:PutObject out-denied-write/", "out-denied-write", "out-denied-write"),
+    ],
+    ids=["read", "write"],
+)
+def test_denied_object_fails_the_job_with_access_denied(server, bucket, deny, out_key, named):
     _, client = server
-    # listing the prefix is allowed; reading its objects is not
-    denied = role(client, bucket, deny=["s3:GetObject data/"])
-    job = run_copy(client, bucket, denied, out_key="out-denied-read")
+    job = run_copy(client, bucket, role(client, bucket, deny=[deny]), out_key=out_key)
     assert job["ProcessingJobStatus"] == "Failed"
     reason = job["FailureReason"]
-    assert "AccessDenied" in reason and f"s3://{bucket}/data" in reason, reason
-    listed = client("s3").list_objects_v2(Bucket=bucket, Prefix="out-denied-read/")
-    assert listed["KeyCount"] == 0
-
-
-def test_denied_write_fails_the_job_and_writes_nothing(server, bucket):
-    _, client = server
-    denied = role(client, bucket, deny=["s3:PutObject out-denied-write/"])
-    job = run_copy(client, bucket, denied, out_key="out-denied-write")
-    assert job["ProcessingJobStatus"] == "Failed"
-    reason = job["FailureReason"]
-    assert "AccessDenied" in reason and f"s3://{bucket}/out-denied-write" in reason, reason
-    listed = client("s3").list_objects_v2(Bucket=bucket, Prefix="out-denied-write/")
-    assert listed["KeyCount"] == 0
+    assert "AccessDenied" in reason and f"s3://{bucket}/{named}" in reason, reason
+    assert client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{out_key}/")["KeyCount"] == 0
 
 
 def test_outputs_survive_a_killed_server(server, bucket, two_runs):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from typing import Any
 
 from botocore.exceptions import ClientError
 from moto.iam.access_control import AssumedRoleAccessKey, CreateAccessKeyFailure
@@ -34,6 +35,7 @@ from moto.sts.models import sts_backends
 from localaws.compute import s3io
 from localaws.core import hooks
 from localaws.core.patching import Patches
+from localaws.persistence.blobs import BlobStore
 from localaws.services.iam.policy import Caller, evaluate
 from localaws.services.iam.principals import PrincipalGone, caller_for_key
 from localaws.services.s3 import storage
@@ -85,24 +87,30 @@ def _caller(credentials: dict[str, str]) -> Caller | None:
 class DirectS3:
     """`get` / `put` of one object for a job's credentials, without the HTTP server."""
 
-    def _authorize(self, caller: Caller, action: str, bucket: str, key: str, operation: str):
-        """The bucket (NoSuchBucket first, as S3), after `action` is allowed for `caller`."""
-        backend = models.s3_backends[caller.account]["aws"]
+    def _authorize(
+        self, credentials: dict[str, str], action: str, bucket: str, key: str
+    ) -> tuple[BlobStore, Any] | None:
+        """(blob store, S3 backend) once `action` on the object is allowed for `credentials`
+        (NoSuchBucket first, as S3 answers); None if the direct path cannot serve them."""
+        store = storage.blob_store()
+        caller = _caller(credentials) if store is not None else None
+        if caller is None or store is None:
+            return None
+        operation = action.removeprefix("s3:")
         try:
             check = bucket_check(caller.account, action, f"arn:aws:s3:::{bucket}/{key}")
         except MissingBucket:
             raise _error("NoSuchBucket", "The specified bucket does not exist", operation) from None
         if not evaluate(caller, check).allowed:
             raise _error("AccessDenied", "Access Denied", operation)
-        return backend
+        return store, models.s3_backends[caller.account]["aws"]
 
     def get(self, credentials: dict[str, str], bucket: str, key: str, target: str) -> bool:
         """Copy the object's body to `target`; False if the HTTP path must do it."""
-        store = storage.blob_store()
-        caller = _caller(credentials) if store is not None else None
-        if caller is None or store is None:
+        allowed = self._authorize(credentials, "s3:GetObject", bucket, key)
+        if allowed is None:
             return False
-        backend = self._authorize(caller, "s3:GetObject", bucket, key, "GetObject")
+        store, backend = allowed
         found = backend.get_bucket(bucket).keys.get(key)
         if not isinstance(found, models.FakeKey):
             if found is None:
@@ -116,11 +124,10 @@ class DirectS3:
 
     def put(self, credentials: dict[str, str], path: str, bucket: str, key: str) -> bool:
         """Store the file at `path` as the object; False if the HTTP path must do it."""
-        store = storage.blob_store()
-        caller = _caller(credentials) if store is not None else None
-        if caller is None or store is None:
+        allowed = self._authorize(credentials, "s3:PutObject", bucket, key)
+        if allowed is None:
             return False
-        backend = self._authorize(caller, "s3:PutObject", bucket, key, "PutObject")
+        store, backend = allowed
         with open(path, "rb") as source:
             ref = store.write(iter(lambda: source.read(8 << 20), b""))
         backend.put_object(bucket, key, ref)
