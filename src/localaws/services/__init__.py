@@ -21,7 +21,7 @@ def groups() -> list[Patches]:
     from localaws.services.cloudformation import change_sets, parsing, resource_types, stacks
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, simulate
-    from localaws.services.s3 import direct, multi_delete, storage, versions
+    from localaws.services.s3 import multi_delete, storage, versions
     from localaws.services.sagemaker import endpoints, jobs, listing, pipelines, registry
     from localaws.services.stepfunctions import backend, execution, faults, json_paths, tasks
 
@@ -31,7 +31,7 @@ def groups() -> list[Patches]:
         storage.patches,  # S3 objects as blob files, saved per key name
         multi_delete.patches,  # DeleteObjects authorized per key
         versions.patches,  # ListObjectVersions without deep copies
-        direct.patches,  # jobs' S3 I/O from / to the blob store, IAM checked, no HTTP
+        *job_io_groups(),  # after storage: jobs' S3 bodies from / to the blob store
         items.patches,  # DynamoDB items saved per hash key
         backend.patches,  # before CloudFormation: stacks create state machines in its backend
         tasks.patches,
@@ -65,3 +65,10 @@ def authorization_groups() -> list[Patches]:
 
     tables = (s3, dynamodb, sagemaker, stepfunctions, sts, iam, logs, cloudformation)
     return [table.patches for table in tables]
+
+
+def job_io_groups() -> list[Patches]:
+    """Jobs' S3 object bodies without HTTP (`compute.s3io.direct`), IAM checked."""
+    from localaws.services.s3 import direct
+
+    return [direct.patches]
