@@ -28,6 +28,7 @@ from helpers.session import AwsSession
 INPUTS_TAG = "mt:definition-inputs-sha256"
 DEFINITION_TAG = "mt:definition-sha256"
 SDK_DISTRIBUTIONS = ("sagemaker", "sagemaker-core", "sagemaker-train", "sagemaker-mlops")
+DENIED = ("AccessDenied", "AccessDeniedException")
 _BUILDERS = ("build.py", "sdk_workarounds.py", "fingerprint.py")
 
 
@@ -86,26 +87,34 @@ def current_arn(
             return None
         raise
     arn = str(described["PipelineArn"])
-    tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn).get("Tags", [])}
     definition = described.get("PipelineDefinition", "")
-    if (
-        tags.get(INPUTS_TAG) == digest
-        and tags.get(DEFINITION_TAG) == definition_digest(definition)
-        and described.get("RoleArn") == role_arn
-        and _code_objects_present(session, definition, bucket)
-    ):
-        return arn
-    return None
+    try:
+        tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn).get("Tags", [])}
+        if (
+            tags.get(INPUTS_TAG) == digest
+            and tags.get(DEFINITION_TAG) == definition_digest(definition)
+            and described.get("RoleArn") == role_arn
+            and _code_objects_present(session, definition, bucket)
+        ):
+            return arn
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in DENIED:
+            raise
+    return None  # not proved unchanged (or not allowed to look): build and upsert
 
 
 def remember(session: AwsSession, name: str, arn: str, digest: str) -> None:
     """Tag the pipeline with `digest` and the hash of the definition the service now holds."""
     sm = session.client("sagemaker")
     definition = sm.describe_pipeline(PipelineName=name).get("PipelineDefinition", "")
-    sm.add_tags(
-        ResourceArn=arn,
-        Tags=[
-            {"Key": INPUTS_TAG, "Value": digest},
-            {"Key": DEFINITION_TAG, "Value": definition_digest(definition)},
-        ],
-    )
+    try:
+        sm.add_tags(
+            ResourceArn=arn,
+            Tags=[
+                {"Key": INPUTS_TAG, "Value": digest},
+                {"Key": DEFINITION_TAG, "Value": definition_digest(definition)},
+            ],
+        )
+    except ClientError as exc:  # without sagemaker:AddTags every upsert rebuilds, as before
+        if exc.response["Error"]["Code"] not in DENIED:
+            raise
