@@ -254,9 +254,25 @@ def _stack_status(cfn: Any, stack_name: str) -> str | None:
     return None if status == "DELETE_COMPLETE" else status
 
 
-def _wait(cfn: Any, waiter_name: str, stack_name: str, timeout: float) -> None:
-    delay = 2
+def _settle(cfn: Any, stack_name: str, within: float = 5.0) -> None:
+    """Poll briskly (50 ms, growing) for up to `within` seconds while the stack is in progress.
+
+    localaws settles a stack in well under a second, which the waiter's fixed delay would
+    round up to seconds; on AWS this costs a handful of extra DescribeStacks calls.
+    """
+    delay, started = 0.05, time.monotonic()
+    while time.monotonic() - started < within:
+        status = _stack_status(cfn, stack_name)
+        if status is None or not status.endswith("_IN_PROGRESS"):
+            return
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
+
+
+def _wait(cfn: Any, waiter_name: str, stack_name: str, timeout: float, delay: float = 2) -> None:
+    """Wait with the boto3 waiter (which names failures) once the brisk phase is over."""
     started = time.monotonic()
+    _settle(cfn, stack_name)
     try:
         cfn.get_waiter(waiter_name).wait(
             StackName=stack_name,

@@ -30,6 +30,7 @@ from helpers.naming import (
     PIPELINE_OUTPUT_PREFIX,
     code_bucket,
 )
+from helpers.pipeline import fingerprint
 from helpers.pipeline.sdk_workarounds import (
     pipeline_session,
     role_placeholder,
@@ -55,6 +56,7 @@ DEFAULT_HYPERPARAMETERS = {
 DEFAULT_ACCURACY_THRESHOLD = 0.8
 SHARED_MODULES = ("churn_schema.py", "churn_features.py")
 LIB_DIR = "/opt/ml/processing/input/lib"
+DESCRIPTION = "Per-tenant churn model build: preprocess, train, evaluate, register"
 STEP_ORDER = ("Preprocess", "Train", "Evaluate", "CheckAccuracy", "RegisterModel", "AccuracyTooLow")
 
 
@@ -368,25 +370,36 @@ def build_pipeline(
 
 
 def upsert(
-    session: AwsSession, role_arn: str | None = None, hyperparameters: dict | None = None
+    session: AwsSession,
+    role_arn: str | None = None,
+    hyperparameters: dict | None = None,
+    rebuild: bool = False,
 ) -> str:
     """Create or update the pipeline (job code goes to the platform code bucket); return its ARN.
 
-    `role_arn` is the pipeline's own role (default: the stack's PipelineRoleArn output).
+    `role_arn` is the pipeline's own role (default: the stack's PipelineRoleArn output). An
+    unchanged definition is not rebuilt nor upserted (helpers.pipeline.fingerprint) unless
+    `rebuild`; a bad hyperparameter raises ValueError naming it either way.
     """
     if role_arn is None:
         from helpers.stack import stack_outputs
 
         role_arn = stack_outputs(session)["PipelineRoleArn"]
     bucket = code_bucket(session.account_id, session.region)
+    hp = check_hyperparameters({**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})})
+    options = {"bucket": bucket, "region": session.region, "role": role_arn, "hp": hp}
+    digest = fingerprint.inputs_digest(STEPS_DIR, {**options, "description": DESCRIPTION})
+    if not rebuild:
+        arn = fingerprint.current_arn(session, PIPELINE_NAME, digest, role_arn, bucket)
+        if arn is not None:
+            return arn
     ensure_bucket(session, bucket)
     with sdk_build_context():
         pipeline = build_pipeline(session.boto_session, bucket, session.region, hyperparameters)
-        response = pipeline.upsert(
-            role_arn=role_arn,
-            description="Per-tenant churn model build: preprocess, train, evaluate, register",
-        )
-    return str(response["PipelineArn"])
+        response = pipeline.upsert(role_arn=role_arn, description=DESCRIPTION)
+    arn = str(response["PipelineArn"])
+    fingerprint.remember(session, PIPELINE_NAME, arn, digest)
+    return arn
 
 
 def definition(

@@ -199,10 +199,12 @@ def wait(
 ) -> ExecutionResult:
     """Wait for the execution to end, showing its steps' progress, then one summary line.
 
-    Polls every `poll` seconds, every 5 s once `slow_after` seconds have passed (None: never).
+    Polls briskly at first (50 ms, growing to `poll` seconds: a localaws run takes seconds),
+    every 5 s once `slow_after` seconds have passed (None: never).
     """
     sm = session.client("sagemaker")
     started = time.monotonic()
+    delay = min(0.05, poll)
     display = Progress(progress)
     while True:
         status = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
@@ -228,7 +230,8 @@ def wait(
             )
         # On AWS a run takes minutes: poll gently after the first half minute.
         slow = slow_after is not None and elapsed > slow_after
-        time.sleep(max(poll, 5.0) if slow else poll)
+        time.sleep(max(poll, 5.0) if slow else delay)
+        delay = min(delay * 1.5, poll)
 
 
 def evaluation_report(session: AwsSession, result: ExecutionResult) -> dict:

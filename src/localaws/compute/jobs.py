@@ -5,13 +5,15 @@ The job runner (a thread in the server):
 
 1. resolves the image (`images.resolve`; unsupported -> Failed),
 2. gets the job role's temporary credentials (`credentials.role_credentials`) and copies
-   the inputs from S3 over HTTP with them (so IAM decides what the job can read),
+   the inputs from S3 with them (so IAM decides what the job can read; `s3io`: bodies
+   without HTTP where the server can),
 3. writes the config files and environment (`training` / `processing`), with AWS_* variables
    holding the role's credentials and this server's URL (`container.base_env`),
 4. runs the code in a warm worker (`workers`): what runs is `training.job_spec` /
    `processing.job_spec`,
 5. ships stdout/stderr to CloudWatch Logs while it runs, collects FinalMetricDataList from the
-   MetricDefinitions regexes, and uploads the outputs / `model.tar.gz` with the role's keys.
+   MetricDefinitions regexes, and uploads the outputs / `model.tar.gz` with the role's keys
+   (`s3io` again).
 
 Status InProgress -> Completed | Failed (FailureReason from the script's error, the failure
 file, or the S3 error) | Stopped (StopXJob or MaxRuntimeInSeconds). A job process killed from

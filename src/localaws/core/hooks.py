@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Store(Protocol):
     """What `changed` needs of the snapshot store (`localaws.persistence.store.Store`)."""
 
-    def save(self, service: str) -> None: ...
+    def save(self, service: str, parts: Any = None) -> None: ...
 
 
 log = logging.getLogger("localaws.state")
@@ -32,10 +32,11 @@ _store: Store | None = None
 _restore_callbacks: list[Callable[[], None]] = []
 
 
-def changed(service: str) -> None:
-    """Record that `service`'s backend state changed and make it durable now."""
+def changed(service: str, parts: Any = None) -> None:
+    """Record that `service`'s backend state changed and make it durable now; `parts` limits
+    a partitioned service to those entries (S3: {bucket: {key names}}, as `Store.save`)."""
     if _store is not None:
-        _store.save(service)
+        _store.save(service, parts)
 
 
 def on_restore(callback: Callable[[], None]) -> Callable[[], None]:

@@ -46,6 +46,7 @@ def groups() -> list[Patches]:
         storage.patches,  # S3 objects as blob files, saved per key name
         multi_delete.patches,  # DeleteObjects authorized per key
         versions.patches,  # ListObjectVersions without deep copies
+        *job_io_groups(),  # after storage: jobs' S3 bodies from / to the blob store
         items.patches,  # DynamoDB items saved per hash key
         backend.patches,  # before CloudFormation: stacks create state machines in its backend
         tasks.patches,
@@ -82,3 +83,10 @@ def authorization_groups() -> list[Patches]:
 
     tables = (s3, dynamodb, sagemaker, stepfunctions, sts, iam, logs, cloudformation)
     return [table.patches for table in tables]
+
+
+def job_io_groups() -> list[Patches]:
+    """Jobs' S3 object bodies without HTTP (`compute.s3io.direct`), IAM checked."""
+    from localaws.services.s3 import direct
+
+    return [direct.patches]

@@ -19,25 +19,29 @@ patches = Patches("s3.authorization", after=("iam.enforcement",))
 _LIST_ACTIONS = {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}
 
 
-def resolve(request: Request) -> list[Check]:
-    action = f"s3:{request.action}"
-    resource = request.moto_resource
+def bucket_check(account: str, action: str, resource: str) -> Check:
+    """The check of `action` on `resource` (a bucket or object ARN) with the bucket's policy
+    as resource policy; MissingBucket if the bucket does not exist (but for CreateBucket)."""
     bucket_name = resource.split(":::", 1)[-1].split("/", 1)[0]
-    context: dict[str, object] = {}
     policy = None
     if bucket_name and bucket_name != "*":
-        bucket = s3_backends[request.account]["aws"].buckets.get(bucket_name)
+        bucket = s3_backends[account]["aws"].buckets.get(bucket_name)
         if bucket is None:
             if action != "s3:CreateBucket":
                 raise MissingBucket(bucket=bucket_name)
         elif bucket.policy:
             text = bucket.policy.decode() if isinstance(bucket.policy, bytes) else bucket.policy
             policy = PolicySource(bucket_name, "resource", text)
-    if action in _LIST_ACTIONS:
-        context["s3:prefix"] = (request.query.get("prefix") or [""])[0]
+    return Check(action, resource, {}, policy)
+
+
+def resolve(request: Request) -> list[Check]:
+    check = bucket_check(request.account, f"s3:{request.action}", request.moto_resource)
+    if check.action in _LIST_ACTIONS:
+        check.context["s3:prefix"] = (request.query.get("prefix") or [""])[0]
         if "delimiter" in request.query:
-            context["s3:delimiter"] = request.query["delimiter"][0]
-    return [Check(action, resource, context, policy)]
+            check.context["s3:delimiter"] = request.query["delimiter"][0]
+    return [check]
 
 
 patches.put(RESOLVERS, "s3", resolve)

@@ -42,6 +42,16 @@ def _blob(key: Any) -> str | None:
     return key.__dict__.get("_blob")
 
 
+def blob_store() -> BlobStore | None:
+    """The store S3 bodies live in (None: in memory, as moto keeps them)."""
+    return _blobs
+
+
+def blob_name(key: Any) -> str | None:
+    """The blob holding a `FakeKey`'s body (None: in memory)."""
+    return _blob(key)
+
+
 def _get_value(self: Any) -> Any:
     name = _blob(self)
     if not name or _blobs is None:

@@ -1,0 +1,88 @@
+"""`make demo`'s notebook chain (00 -> 01 -> 02 -> 03 under papermill) on a private localaws.
+
+Two chains for one tenant on one server: the first on fresh state (the stack deployed, the
+tenant created, the pipeline definition built and upserted), then the same chain again (what
+a second `make demo` does: the stack and tenant exist, the pipeline definition is unchanged so
+it is not rebuilt, a new execution and version are deployed). For each notebook: its wall time
+(papermill, kernel start included), its cells' own time, its slowest cell; the server's start.
+Target: a chain <= 15 s. Writes benchmarks/results/chain.json and prints a table.
+Environment: LOCALAWS_BENCH_CHAIN_TENANT (default bench-chain).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import print_table, publish
+from localaws.ephemeral import running
+
+TENANT = os.environ.get("LOCALAWS_BENCH_CHAIN_TENANT", "bench-chain")
+TARGET_S = 15.0
+
+
+def notebook_figures(path: Path) -> dict:
+    """Wall time, cells' time and the slowest cell of an executed notebook (papermill's
+    per-cell durations in its metadata)."""
+    nb = json.loads(path.read_text())
+    cells = [
+        (c["metadata"].get("papermill", {}).get("duration") or 0.0, "".join(c["source"]))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+    ]
+    slowest = max(cells, key=lambda c: c[0])
+    first_line = next((line for line in slowest[1].splitlines() if line.strip()), "")
+    return {
+        "wall_s": round(nb["metadata"]["papermill"]["duration"], 2),
+        "cells_s": round(sum(d for d, _ in cells), 2),
+        "slowest_cell_s": round(slowest[0], 2),
+        "slowest_cell": first_line[:60],
+    }
+
+
+def timed_chain(out: Path) -> dict:
+    from helpers.chain import run_chain
+
+    started = time.perf_counter()
+    executed = run_chain(TENANT, out)
+    total = time.perf_counter() - started
+    return {
+        "chain_s": round(total, 2),
+        "notebooks": {p.stem: notebook_figures(p) for p in executed},
+    }
+
+
+def main() -> dict:
+    results: dict = {"tenant": TENANT}
+    with tempfile.TemporaryDirectory(prefix="bench-chain-") as tmp:
+        started = time.perf_counter()
+        with running():
+            results["localaws_start_s"] = round(time.perf_counter() - started, 2)
+            results["first"] = timed_chain(Path(tmp) / "first")
+            results["again"] = timed_chain(Path(tmp) / "again")
+    results["targets"] = {"chain_s": TARGET_S}
+    publish("chain", results, _print_table)
+    return results
+
+
+def _print_table(results: dict) -> None:
+    rows = [("localaws start", f"{results['localaws_start_s']:.2f} s", "")]
+    for run, label in (("first", "fresh state"), ("again", "second run")):
+        r = results[run]
+        rows.append((f"chain 00 -> 03, {label}", f"{r['chain_s']:.2f} s", f"<= {TARGET_S:.0f} s"))
+        for name, n in r["notebooks"].items():
+            rows.append(
+                (
+                    f"  {name}: wall (cells); slowest: {n['slowest_cell']}",
+                    f"{n['wall_s']:.2f} s ({n['cells_s']:.2f} s); {n['slowest_cell_s']:.2f} s",
+                    "",
+                )
+            )
+    print_table(rows, ("measure", "result", "target"), align="<><")
+
+
+if __name__ == "__main__":
+    main()

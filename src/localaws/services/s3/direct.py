@@ -1,0 +1,138 @@
+"""Job I/O without HTTP: object bodies copied between job folders and the blob store.
+
+A job's inputs and outputs are S3 objects that live as blob files on this machine
+(`services.s3.storage`); sending them through the HTTP server costs a request, a signature,
+an MD5 and a copy through a socket per object. `DirectS3` (patch group `s3.direct`, set as
+`compute.s3io.direct`) moves them without that, and keeps what the HTTP path guarantees:
+
+- IAM: each object is authorized for the job's own credentials with the evaluator every
+  request uses (`iam.policy.evaluate`; the bucket policy as resource policy), so a denied
+  read or write fails the job with AccessDenied, as the HTTP path does; a missing bucket is
+  NoSuchBucket first, as there (see `services.s3.authorization`).
+- Objects: writes go through moto's `put_object` (versioning, bucket default encryption)
+  with the body adopted as a new blob; the ETag is the body's MD5 (computed when first
+  asked for, as for every blob-backed key); the key is saved (`hooks.changed` with the one
+  key) before the job continues, so a restart loses no acknowledged output.
+- Reads copy the blob file (immutable) into the job folder: the job may change its copy.
+
+Anything the direct path does not model (no blob store, SSE-KMS objects whose reads need
+kms:Decrypt, keys not in the backend, credentials it cannot map) answers None/False and
+the caller falls back to HTTP.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from typing import Any
+
+from botocore.exceptions import ClientError
+from moto.iam.access_control import AssumedRoleAccessKey, CreateAccessKeyFailure
+from moto.s3 import models
+from moto.s3.exceptions import MissingBucket
+from moto.sts.models import sts_backends
+
+from localaws.compute import s3io
+from localaws.core import hooks
+from localaws.core.patching import Patches
+from localaws.persistence.blobs import BlobStore
+from localaws.services.iam.policy import Caller, evaluate
+from localaws.services.iam.principals import PrincipalGone, caller_for_key
+from localaws.services.s3 import storage
+from localaws.services.s3.authorization import bucket_check
+
+patches = Patches("s3.direct", after=("s3.storage",))
+
+
+def _error(code: str, message: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+_keys: dict[tuple[str, str], AssumedRoleAccessKey] = {}
+_keys_lock = threading.Lock()
+
+
+def _access_key(key_id: str, token: str) -> AssumedRoleAccessKey | None:
+    """moto's view of STS session keys (found by a scan of the sessions: remembered)."""
+    with _keys_lock:
+        if (key_id, token) in _keys:
+            return _keys[(key_id, token)]
+    for account in list(sts_backends.keys()):
+        try:
+            key = AssumedRoleAccessKey(account, "aws", key_id, {"X-Amz-Security-Token": token})
+        except CreateAccessKeyFailure:
+            continue
+        with _keys_lock:
+            if len(_keys) > 4096:
+                _keys.clear()
+            _keys[(key_id, token)] = key
+        return key
+    return None
+
+
+def _caller(credentials: dict[str, str]) -> Caller | None:
+    """The assumed-role caller behind job credentials (None: not an STS session here).
+
+    Its policies are read at each call, so a policy changed mid-job applies at once."""
+    token = credentials.get("SessionToken")
+    key = _access_key(credentials.get("AccessKeyId", ""), token) if token else None
+    if key is None:
+        return None
+    try:
+        return caller_for_key(key)
+    except PrincipalGone:  # the role is gone: no policies, so every check is denied
+        return Caller(key.arn, key.arn, key.account_id, [])
+
+
+class DirectS3:
+    """`get` / `put` of one object for a job's credentials, without the HTTP server."""
+
+    def _authorize(
+        self, credentials: dict[str, str], action: str, bucket: str, key: str
+    ) -> tuple[BlobStore, Any] | None:
+        """(blob store, S3 backend) once `action` on the object is allowed for `credentials`
+        (NoSuchBucket first, as S3 answers); None if the direct path cannot serve them."""
+        store = storage.blob_store()
+        caller = _caller(credentials) if store is not None else None
+        if caller is None or store is None:
+            return None
+        operation = action.removeprefix("s3:")
+        try:
+            check = bucket_check(caller.account, action, f"arn:aws:s3:::{bucket}/{key}")
+        except MissingBucket:
+            raise _error("NoSuchBucket", "The specified bucket does not exist", operation) from None
+        if not evaluate(caller, check).allowed:
+            raise _error("AccessDenied", "Access Denied", operation)
+        return store, models.s3_backends[caller.account]["aws"]
+
+    def get(self, credentials: dict[str, str], bucket: str, key: str, target: str) -> bool:
+        """Copy the object's body to `target`; False if the HTTP path must do it."""
+        allowed = self._authorize(credentials, "s3:GetObject", bucket, key)
+        if allowed is None:
+            return False
+        store, backend = allowed
+        found = backend.get_bucket(bucket).keys.get(key)
+        if not isinstance(found, models.FakeKey):
+            if found is None:
+                raise _error("NoSuchKey", "The specified key does not exist.", "GetObject")
+            return False  # a delete marker: the HTTP path answers it exactly
+        blob = storage.blob_name(found)
+        if blob is None or found.encryption == "aws:kms":
+            return False
+        shutil.copyfile(store.path(blob), target)
+        return True
+
+    def put(self, credentials: dict[str, str], path: str, bucket: str, key: str) -> bool:
+        """Store the file at `path` as the object; False if the HTTP path must do it."""
+        allowed = self._authorize(credentials, "s3:PutObject", bucket, key)
+        if allowed is None:
+            return False
+        store, backend = allowed
+        with open(path, "rb") as source:
+            ref = store.write(iter(lambda: source.read(8 << 20), b""))
+        backend.put_object(bucket, key, ref)
+        hooks.changed("s3", {bucket: {key}})
+        return True
+
+
+patches.set(s3io, "direct", DirectS3())

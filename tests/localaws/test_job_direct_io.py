@@ -1,0 +1,195 @@
+"""Jobs' S3 inputs and outputs move without HTTP (blob files), with S3's and IAM's guarantees.
+
+Each job copies scikit-learn's bundled breast-cancer CSV (data this project did not make)
+from its input folder to its output folder and writes the MD5 of what it read beside it. On
+one private server with a state directory, restarted (SIGKILL) in the last test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+from importlib import resources
+
+import boto3
+import pytest
+from compute_helpers import SKLEARN_IMAGE, TRUST, unique, wait_job
+
+from localaws.cli import env_vars, start, stop
+from localaws.core.config import Config
+from localaws.ephemeral import free_port
+
+RESOURCES = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5}
+DATA = (resources.files("sklearn.datasets") / "data" / "breast_cancer.csv").read_bytes()
+SCRIPT = b"""
+import hashlib, shutil
+source = "/opt/ml/processing/input/data/breast_cancer.csv"
+shutil.copyfile(source, "/opt/ml/processing/output/breast_cancer.csv")
+with open(source, "rb") as f, open("/opt/ml/processing/output/read.md5", "w") as out:
+    out.write(hashlib.md5(f.read()).hexdigest())
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    config = Config(state_dir=tmp_path_factory.mktemp("direct-io-state"), port=free_port())
+    start(config)
+    env = env_vars(config)
+    session = boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    yield config, lambda name: session.client(name, endpoint_url=config.endpoint_url)
+    stop(config)
+
+
+@pytest.fixture(scope="module")
+def bucket(server):
+    """A versioned bucket holding the input data and the job code."""
+    _, client = server
+    s3 = client("s3")
+    name = unique("direct-io")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=name, Key="data/breast_cancer.csv", Body=DATA)
+    s3.put_object(Bucket=name, Key="code/copy.py", Body=SCRIPT)
+    return name
+
+
+def role(client, bucket: str, deny: list[str] | None = None) -> str:
+    """A SageMaker role with s3:* on `bucket`, minus the `deny` actions on `bucket/<deny>`."""
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        },
+        {"Effect": "Allow", "Action": ["logs:*", "sagemaker:*"], "Resource": "*"},
+    ]
+    for denied in deny or []:
+        action, _, prefix = denied.partition(" ")
+        statements.append(
+            {"Effect": "Deny", "Action": action, "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"}
+        )
+    iam = client("iam")
+    made = iam.create_role(RoleName=unique("direct"), AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(
+        RoleName=made["Role"]["RoleName"],
+        PolicyName="bucket",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return made["Role"]["Arn"]
+
+
+def run_copy(client, bucket: str, role_arn: str, out_key: str = "out") -> dict:
+    name = unique("copy")
+    sm = client("sagemaker")
+    sm.create_processing_job(
+        ProcessingJobName=name,
+        RoleArn=role_arn,
+        ProcessingResources={
+            "ClusterConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 5,
+            }
+        },
+        AppSpecification={
+            "ImageUri": SKLEARN_IMAGE,
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/copy.py"],
+        },
+        ProcessingInputs=[
+            {
+                "InputName": input_name,
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket}/{prefix}",
+                    "LocalPath": f"/opt/ml/processing/input/{input_name}",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
+            for input_name, prefix in (("code", "code/copy.py"), ("data", "data"))
+        ],
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": f"s3://{bucket}/{out_key}",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+    )
+    return wait_job(sm, "processing", name)
+
+
+@pytest.fixture(scope="module")
+def two_runs(server, bucket) -> list[dict]:
+    """Two completed jobs that wrote the same output keys: two versions of each."""
+    _, client = server
+    role_arn = role(client, bucket)
+    return [run_copy(client, bucket, role_arn) for _ in range(2)]
+
+
+def test_outputs_are_objects_with_etag_size_and_versions(server, bucket, two_runs):
+    _, client = server
+    assert [j["ProcessingJobStatus"] for j in two_runs] == ["Completed", "Completed"]
+    s3 = client("s3")
+    md5 = hashlib.md5(DATA).hexdigest()
+    # the job read exactly the object's bytes, and wrote them back as objects
+    assert s3.get_object(Bucket=bucket, Key="out/read.md5")["Body"].read().decode() == md5
+    head = s3.head_object(Bucket=bucket, Key="out/breast_cancer.csv")
+    assert head["ETag"] == f'"{md5}"' and head["ContentLength"] == len(DATA)
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="out/breast_cancer.csv")["Versions"]
+    assert len(versions) == 2 and len({v["VersionId"] for v in versions}) == 2
+    for version in versions:
+        assert version["ETag"] == f'"{md5}"' and version["Size"] == len(DATA)
+        body = s3.get_object(
+            Bucket=bucket, Key="out/breast_cancer.csv", VersionId=version["VersionId"]
+        )["Body"].read()
+        assert body == DATA
+
+
+@pytest.mark.parametrize(
+    ("deny", "out_key", "named"),
+    [
+        # listing the input prefix is allowed; reading its objects is not
+        ("s3:GetObject data/", "out-denied-read", "data"),
+        ("s3:PutObject out-denied-write/", "out-denied-write", "out-denied-write"),
+    ],
+    ids=["read", "write"],
+)
+def test_denied_object_fails_the_job_with_access_denied(server, bucket, deny, out_key, named):
+    _, client = server
+    job = run_copy(client, bucket, role(client, bucket, deny=[deny]), out_key=out_key)
+    assert job["ProcessingJobStatus"] == "Failed"
+    reason = job["FailureReason"]
+    assert "AccessDenied" in reason and f"s3://{bucket}/{named}" in reason, reason
+    assert client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{out_key}/")["KeyCount"] == 0
+
+
+def test_outputs_survive_a_killed_server(server, bucket, two_runs):
+    config, client = server
+    s3 = client("s3")
+    before = s3.list_object_versions(Bucket=bucket, Prefix="out/")["Versions"]
+    pid = json.loads(config.pid_file.read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    start(config)
+    after = s3.list_object_versions(Bucket=bucket, Prefix="out/")["Versions"]
+    strip = [{k: v[k] for k in ("Key", "VersionId", "ETag", "Size", "IsLatest")} for v in before]
+    assert [{k: v[k] for k in strip[0]} for v in after] == strip
+    assert s3.get_object(Bucket=bucket, Key="out/breast_cancer.csv")["Body"].read() == DATA

@@ -1,0 +1,51 @@
+"""helpers.chain's kernels: each notebook runs on its own fresh kernel, started (and its
+common imports warmed) while the previous notebook ran, with nothing else carried over."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+
+from helpers.chain import NOTEBOOK_DIR, WARM_MODULES, Kernels, run_notebook
+
+PROBE = """
+import os, sys
+print(json.dumps({
+    "pid": os.getpid(),
+    "cwd": os.getcwd(),
+    "left_over": "left_over" in globals(),
+    "warm": [m for m in WARM_MODULES if m in sys.modules],
+    "bound": [m for m in WARM_MODULES if m.split(".")[0] in globals()],
+}))
+left_over = True
+"""
+
+
+def probe_notebook(path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(f"import json\nWARM_MODULES = {list(WARM_MODULES)!r}"),
+        nbformat.v4.new_code_cell(PROBE),
+    ]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_each_notebook_gets_a_fresh_prestarted_warm_kernel(tmp_path):
+    kernels = Kernels()
+    seen = []
+    try:
+        for index in range(2):
+            source = probe_notebook(tmp_path / f"probe{index}.ipynb")
+            target = run_notebook(source, tmp_path / f"out{index}.ipynb", {}, kernels, index == 0)
+            cells = nbformat.read(target, 4).cells
+            assert [c.execution_count for c in cells] == [1, 2]  # warming counted nothing
+            seen.append(json.loads(cells[1].outputs[0]["text"]))
+    finally:
+        kernels.close()
+    assert seen[0]["pid"] != seen[1]["pid"]
+    for probe in seen:
+        assert probe["cwd"] == str(NOTEBOOK_DIR)
+        assert probe["left_over"] is False
+        assert probe["warm"] == list(WARM_MODULES) and probe["bound"] == []
