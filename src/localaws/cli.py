@@ -89,9 +89,21 @@ def own_server(config: Config) -> dict | None:
     holding the state directory's lock is proof enough that it is ours and running.
     """
     info = _read_info(config)
-    if info and int(info.get("port", -1)) == config.port and _lock_held(config):
-        return info
-    return None
+    if not info or int(info.get("port", -1)) != config.port or not _alive(info.get("pid")):
+        return None
+    # the lock outlives a killed server while its forked workers wind down: the pid decides
+    return info if _lock_held(config) else None
+
+
+def _alive(pid: int | str | None) -> bool:
+    """Whether process `pid` exists (a process of another user counts)."""
+    try:
+        os.kill(int(pid or 0), 0) if pid else None
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        pass
+    return bool(pid)
 
 
 def is_up(config: Config, timeout: float = 0.5) -> bool:

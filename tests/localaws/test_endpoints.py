@@ -464,8 +464,9 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
         ]
         assert len(loads) >= 3  # loaded when deployed, then reloaded after each eviction
 
-        os.kill(_read_info(config)["pid"], signal.SIGKILL)
-        time.sleep(0.2)
+        pid = _read_info(config)["pid"]
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)  # our child (started by cli.start): a zombie would pass for alive
         start(config)
         own.update(clients())
         for name in names:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -74,9 +75,12 @@ def test_start_status_env_stop(cli):
         "AWS_SECRET_ACCESS_KEY",
         "AWS_DEFAULT_REGION",
         "AWS_REGION",
+        "SAGEMAKER_ADMIN_CONFIG_OVERRIDE",
     }
     assert exports["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{cli.port}"
     assert exports["AWS_ACCESS_KEY_ID"].startswith("AKIA")
+    sdk_defaults = Path(shlex.split(exports["SAGEMAKER_ADMIN_CONFIG_OVERRIDE"])[0]).read_text()
+    assert "TelemetryOptOut: true" in sdk_defaults and "DefaultS3Bucket" in sdk_defaults
 
     stopped = cli("stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
