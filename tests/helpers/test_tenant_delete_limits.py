@@ -6,12 +6,18 @@ retries SageMaker's ConflictException (localaws raises it on request, LOCALAWS_F
 from __future__ import annotations
 
 import json
+import os
 
+import boto3
 import pytest
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 from tenant_checks import add_version, new_id, nothing_left
 
 from helpers import stack, tenants
 from helpers.session import connect
+from localaws.ephemeral import running
+from localaws.services.sagemaker import faults
 
 pytestmark = pytest.mark.slow  # hundreds of model versions, several executions
 
@@ -82,3 +88,37 @@ def test_an_event_budget_out_of_range_is_refused_and_changes_nothing(session, bu
     assert tenants.describe_tenant(session, tenant) == before
     tenants.delete_tenant(session, tenant, progress=False)
     assert nothing_left(session, tenant)
+
+
+def test_delete_retries_conflict_exceptions_with_backoff(tmp_path):
+    """Each model version conflicts twice and the group once (localaws' fault hook, checked
+    directly first): the delete retries (1 s, then x2) and succeeds."""
+    os.environ[faults.ENV] = "DeleteModelPackage=2,DeleteModelPackageGroup=1"
+    try:
+        with running(tmp_path / "state"):
+            session = connect("local")
+            stack.deploy_stack(session)
+            tenant = new_id("conflict")
+            tenants.create_tenant(session, tenant, progress=False)
+            probe = add_version(session, tenant)
+            sm = boto3.client("sagemaker", config=BotoConfig(retries={"total_max_attempts": 1}))
+            for _ in range(2):
+                with pytest.raises(ClientError) as refused:
+                    sm.delete_model_package(ModelPackageName=probe)
+                assert refused.value.response["Error"]["Code"] == "ConflictException"
+            sm.delete_model_package(ModelPackageName=probe)  # the third call goes through
+
+            add_version(session, tenant)
+            execution = tenants.delete_tenant(session, tenant, progress=False)
+            assert nothing_left(session, tenant)
+            failed = [
+                (e["timestamp"], e["previousEventId"])
+                for e in history(session, execution.arn)
+                if e["type"] == "TaskFailed"
+                and e["taskFailedEventDetails"]["error"] == "SageMaker.ConflictException"
+            ]
+            assert len(failed) == 3  # two for the version, one for the group
+            version_failures = [t for t, _ in failed[:2]]
+            assert (version_failures[1] - version_failures[0]).total_seconds() >= 1
+    finally:
+        os.environ.pop(faults.ENV, None)
