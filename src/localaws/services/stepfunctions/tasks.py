@@ -126,14 +126,7 @@ def _eval_sfn_task(self, env, resource_runtime_part, normalised_parameters, stat
     """`arn:aws:states:::states:startExecution` (moto sent the ASL's PascalCase names to boto3
     as they were): boto3's names in, the integration's PascalCase answer out (`ExecutionArn`,
     `StartDate`: docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html)."""
-    _call(
-        self,
-        env,
-        resource_runtime_part.region,
-        self._get_boto_service_name(),
-        normalised_parameters,
-        state_credentials,
-    )
+    _eval_optimized_task(self, env, resource_runtime_part, normalised_parameters, state_credentials)
     answer = env.stack.pop()
     env.stack.append({key[:1].upper() + key[1:]: value for key, value in answer.items()})
 
