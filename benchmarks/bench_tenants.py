@@ -5,11 +5,9 @@ Measures, on a fresh localaws with the platform stack deployed:
   target p50 <= 0.5 s) and the server-side duration (stopDate - startDate);
 - 100 tenants onboarded one after another, then 100 more 8 at a time (target <= 60 s each);
 - delete-tenant executions (p50 / p95) over the first LOCALAWS_BENCH_DELETES (default 30)
-  tenants, each checked to leave nothing behind;
-- delete at size: one tenant with LOCALAWS_BENCH_OBJECT_VERSIONS (default 10,000) object
-  versions and delete markers and LOCALAWS_BENCH_MODEL_VERSIONS (default 100) model versions
-  (target <= 60 s), with the execution's state count (history stays far below 25,000 events).
-Endpoint transitions run at their default duration (LOCALAWS_ENDPOINT_DELAY_S, default 0).
+  tenants, each checked to leave nothing behind.
+Asynchronous states run at their default durations (LOCALAWS_ENDPOINT_DELAY_S, default 0,
+recorded in the results). The delete of one large tenant is `bench_delete`.
 Writes benchmarks/results/tenants.json and prints a table. Environment:
 LOCALAWS_BENCH_TENANTS (default 100) tenants per onboarding run.
 """
@@ -25,14 +23,11 @@ from localaws.ephemeral import running
 
 TENANTS = int(os.environ.get("LOCALAWS_BENCH_TENANTS", "100"))
 DELETES = min(TENANTS, int(os.environ.get("LOCALAWS_BENCH_DELETES", "30")))
-OBJECT_VERSIONS = int(os.environ.get("LOCALAWS_BENCH_OBJECT_VERSIONS", "10000"))
-MODEL_VERSIONS = int(os.environ.get("LOCALAWS_BENCH_MODEL_VERSIONS", "100"))
 WORKERS = 8
 TARGETS = {
     "create_p50_s": 0.5,
     "onboard_sequential_s": 60.0,
     "onboard_parallel_s": 60.0,
-    "delete_at_size_s": 60.0,
 }
 
 
@@ -84,7 +79,6 @@ def measure() -> dict:
     deleted = sequential[:DELETES]
     deletes = [_run(session, "delete", t) for t in deleted]
     left = sum(1 for t in deleted if any(tenants.tenant_leftovers(session, t).values()))
-    at_size = _delete_at_size(session)
     return {
         "tenants_per_run": TENANTS,
         "workers": WORKERS,
@@ -99,54 +93,8 @@ def measure() -> dict:
         "delete_client": _stats([c for c, _ in deletes]),
         "delete_server": _stats([s for _, s in deletes]),
         "deleted_tenants_with_leftovers": left,
-        "delete_at_size": at_size,
+        "endpoint_delay_s": float(os.environ.get("LOCALAWS_ENDPOINT_DELAY_S", "0")),
         "targets": TARGETS,
-    }
-
-
-def _delete_at_size(session) -> dict:
-    """Delete one tenant holding OBJECT_VERSIONS object versions (a tenth of them delete
-    markers) and MODEL_VERSIONS model versions; the time of the delete alone."""
-    from helpers import tenants
-    from helpers.naming import model_package_group
-
-    tenant = "big-0001"
-    bucket = tenants.create_tenant(session, tenant, progress=False)["bucket"]["name"]
-    s3, sm = session.client("s3"), session.client("sagemaker")
-    markers = OBJECT_VERSIONS // 10
-    keys = (OBJECT_VERSIONS - markers) // 2
-
-    def write(i: int) -> None:
-        key = f"pipeline/exec-{i // 7:05d}/step-{i % 7}/output-{i:06d}.csv"
-        for _ in range(2):
-            s3.put_object(Bucket=bucket, Key=key, Body=b"x")
-        if i < markers:
-            s3.delete_object(Bucket=bucket, Key=key)
-
-    def register(_: int) -> None:
-        sm.create_model_package(
-            ModelPackageGroupName=model_package_group(tenant),
-            InferenceSpecification={
-                "Containers": [{"Image": "xgboost:1.7-1", "ModelDataUrl": f"s3://{bucket}/m"}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
-        )
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(write, range(keys)))
-        list(pool.map(register, range(MODEL_VERSIONS)))
-    setup_s = time.monotonic() - started
-    execution = tenants.delete_tenant(session, tenant, progress=False)
-    left = tenants.tenant_leftovers(session, tenant)
-    return {
-        "object_versions": keys * 2 + markers,
-        "model_versions": MODEL_VERSIONS,
-        "setup_s": round(setup_s, 2),
-        "delete_s": round(execution.seconds, 2),
-        "states_entered": len(execution.states),
-        "leftovers": sum(len(v) for v in left.values()),
     }
 
 
@@ -194,13 +142,6 @@ def _print_table(results: dict) -> None:
             f"{results['create_client_first_20']['p50_s']:.3f} s / "
             f"{results['create_client_last_20']['p50_s']:.3f} s",
             "",
-        ),
-        (
-            f"delete of {results['delete_at_size']['object_versions']} object versions"
-            f" + {results['delete_at_size']['model_versions']} model versions",
-            f"{results['delete_at_size']['delete_s']:.1f} s"
-            f" ({results['delete_at_size']['states_entered']} states)",
-            f"<= {TARGETS['delete_at_size_s']:.0f} s",
         ),
         (
             f"deleted tenants with leftovers (of {DELETES})",

@@ -74,7 +74,9 @@ def run_state_machine(
     """Start the `kind` state machine with `payload`, wait for it to finish and return it.
 
     While it runs, `progress` shows its current state; afterwards one summary line. A failed
-    execution is returned, not raised: call `.check(what)` to raise its named error.
+    execution is returned, not raised: call `.check(what)` to raise its named error. An
+    execution whose output names `continuedIn` (the delete continuing as new) is followed:
+    the result is the last one's, with the states of all and the time since the start.
     """
     sfn = session.client("stepfunctions")
     label = f"{LABELS.get(kind, kind)} {name_hint}".strip()
@@ -90,6 +92,22 @@ def run_state_machine(
         # The name is fresh, so the execution is this call's own: an earlier attempt that
         # boto3 retried (e.g. after a read timeout) had already started it.
         arn = machine.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+    execution = _wait(sfn, arn, label, display, started, timeout, kind)
+    # A delete past its history budget hands the rest to a new execution of itself.
+    while execution.status == "SUCCEEDED" and (
+        following := (execution.output or {}).get("continuedIn")
+    ):
+        earlier = execution.states
+        execution = _wait(sfn, following, label, display, started, timeout, kind)
+        execution.states = earlier + execution.states
+    display.finish(summary(label, execution))
+    return execution
+
+
+def _wait(
+    sfn: Any, arn: str, label: str, display: Progress, started: float, timeout: float, kind: str
+) -> Execution:
+    """Poll execution `arn` until it ends (showing progress); return it."""
     delay = 0.02
     while True:
         described = sfn.describe_execution(executionArn=arn)
@@ -110,7 +128,7 @@ def run_state_machine(
         # Poll briskly while an execution is young (most finish in well under a second).
         delay = min(delay * 1.3, 0.1 if elapsed < 10 else 1.0)
     output = described.get("output")
-    execution = Execution(
+    return Execution(
         arn=arn,
         status=described["status"],
         output=json.loads(output) if output else None,
@@ -119,8 +137,6 @@ def run_state_machine(
         states=entered_states(sfn, arn),
         seconds=time.monotonic() - started,
     )
-    display.finish(summary(label, execution))
-    return execution
 
 
 def entered_states(sfn: Any, arn: str) -> list[str]:

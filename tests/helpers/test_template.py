@@ -22,8 +22,12 @@ from helpers.stack import CLOUDFORMATION_DIR, TEMPLATE, render_template
 ASL_FILES = sorted((CLOUDFORMATION_DIR / "statemachines").glob("*.asl.json"))
 TERMINAL = {"Succeed", "Fail"}
 # Step Functions service names that differ from botocore's.
-SDK_SERVICES = {"sfn": "stepfunctions", "sagemakerruntime": "sagemaker-runtime"}
-OPTIMIZED = {"dynamodb": "dynamodb"}
+SDK_SERVICES = {
+    "sfn": "stepfunctions",
+    "states": "stepfunctions",
+    "sagemakerruntime": "sagemaker-runtime",
+}
+OPTIMIZED = {"dynamodb": "dynamodb", "states": "stepfunctions"}
 
 
 class _CfnLoader(yaml.SafeLoader):

@@ -338,7 +338,8 @@ def test_delete_of_a_tenant_with_10000_object_versions(session):
     assert 100 <= pages <= 101
     deletes = execution.states.count("DeleteVersions") + execution.states.count("DeleteMarkers")
     assert deletes <= 2 * pages
-    assert len(execution.states) < 1_000
+    assert len(execution.states) < 1_200  # about 11 a page (one spends the event budget)
+    assert execution.output["status"] == "DELETED"  # within the default budget: no continuation
 
 
 def test_versions_table_of_a_tenant_without_versions_has_its_columns(session):

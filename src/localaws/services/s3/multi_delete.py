@@ -6,6 +6,10 @@ AccessDenied for every key. AWS checks each key instead: `s3:DeleteObject` on
 `arn:aws:s3:::bucket/key`, and `s3:DeleteObjectVersion` too when a version is named. This
 re-runs the request's (already signature-checked) authorization per key with the same
 evaluator (`localaws.services.iam.enforcement`) and deletes the keys it allows.
+
+It also records the request's object names in the request scope, as moto's key parsing does
+for single-object requests: persistence then saves those names only, not every object of
+the bucket (a bucket of 10,000 versions emptied 100 at a time re-saved it all per batch).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from moto.iam.access_control import S3IAMRequest
 from moto.s3.exceptions import MalformedXML
 from moto.s3.responses import S3Response
 
+from localaws.core import request_scope
 from localaws.core.patching import Patches
 from localaws.services.iam import enforcement
 
@@ -38,6 +43,9 @@ def _bucket_response_delete_keys(self, bucket_name: str, authenticated: bool = T
     objects = objects if isinstance(objects, list) else [objects]
     if not objects:
         raise MalformedXML()
+    scope = request_scope.current()
+    if scope is not None:
+        scope.s3_keys.update(o["Key"] for o in objects)
     if "Authorization" in self.headers:
         may = enforcement.authorizer(self, S3IAMRequest)
         allowed = [o for o in objects if _allowed(may, bucket_name, o)]

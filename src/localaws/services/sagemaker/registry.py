@@ -1,6 +1,7 @@
 """SageMaker model registry calls that moto 5.2.5 lacks or gets wrong.
 
-- DeleteModelPackage; DeleteModelPackageGroup (ConflictException while versions remain, as AWS);
+- DeleteModelPackage; DeleteModelPackageGroup (ConflictException while versions remain, as AWS,
+  or when a test asks for it: `services.sagemaker.faults`);
 - CreateModelPackageGroup refuses an existing name instead of replacing the group;
 - version numbers are never reused after a version is deleted (moto counted the survivors);
 - AddTags / ListTags / DeleteTags on model package (version) and group ARNs; AddTags
@@ -20,6 +21,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import arn_formatter
 
 from localaws.core.patching import Patches
+from localaws.services.sagemaker import faults
 
 patches = Patches("sagemaker.registry")
 
@@ -100,6 +102,7 @@ def create_model_package(original, self, **kwargs):
 @patches.add(SageMakerModelBackend, "delete_model_package")
 def delete_model_package(self, model_package_name: str) -> None:
     package = _find_package(self, model_package_name)
+    faults.conflict("DeleteModelPackage", package.arn)
     self.model_packages.pop(package.arn, None)
     for key in [k for k, v in self.model_package_name_mapping.items() if v == package.arn]:
         del self.model_package_name_mapping[key]
@@ -116,6 +119,7 @@ def delete_model_package(self, model_package_name: str) -> None:
 @patches.add(SageMakerModelBackend, "delete_model_package_group")
 def delete_model_package_group(self, model_package_group_name: str) -> None:
     group = _find_group(self, model_package_group_name)
+    faults.conflict("DeleteModelPackageGroup", group.arn)
     if _versions(self, group.model_package_group_name):
         raise ConflictException(
             f"Model Package Group {group.arn} still contains model packages; "

@@ -28,6 +28,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
     StateTaskServiceAwsSdk,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (  # noqa: E501
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (  # noqa: E501
     StateTaskServiceUnsupported,
 )
@@ -116,6 +119,16 @@ def _eval_optimized_task(
         normalised_parameters,
         state_credentials,
     )
+
+
+@patches.replace(StateTaskServiceSfn, "_eval_service_task")
+def _eval_sfn_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+    """`arn:aws:states:::states:startExecution` (moto sent the ASL's PascalCase names to boto3
+    as they were): boto3's names in, the integration's PascalCase answer out (`ExecutionArn`,
+    `StartDate`: docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html)."""
+    _eval_optimized_task(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+    answer = env.stack.pop()
+    env.stack.append({key[:1].upper() + key[1:]: value for key, value in answer.items()})
 
 
 @patches.wrap(StateTaskServiceUnsupported, "_from_error")
