@@ -172,9 +172,12 @@ def test_a_bad_tier_is_refused_and_changes_nothing(session, pooled):
     assert (desc["status"], desc["error"]) == ("FAILED", "InvalidTier")
     assert tenants.get_tenant_item(session, name) is None
     tenant = pooled["b"]["name"]
-    desc = run_state_machine(session, "deploy", {"tenant": {"name": tenant}, "tier": 3})
-    assert (desc["status"], desc["error"]) == ("FAILED", "InvalidTier")
-    assert deploy.tenant_item(session, tenant)["tenant-target-model"] == f"{tenant}/v1.tar.gz"
+    before = deploy.tenant_item(session, tenant)
+    for tier in (3, "gold"):
+        desc = run_state_machine(session, "deploy", {"tenant": {"name": tenant}, "tier": tier})
+        assert (desc["status"], desc["error"]) == ("FAILED", "InvalidTier")
+    assert deploy.tenant_item(session, tenant) == before  # no deploy lock left behind either
+    assert before["tenant-target-model"] == f"{tenant}/v1.tar.gz"
     with pytest.raises(InvalidTier):
         tenants.create_tenant(session, name, tier="gold", progress=False)
 
