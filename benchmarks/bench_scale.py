@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--tier", default="pooled", help="pooled, dedicated, or none (omitted)")
     parser.add_argument("--workers", type=int, default=4, help="tenants in flight at once")
-    parser.add_argument("--rows", type=int, default=500, help="rows of data per tenant")
+    parser.add_argument("--rows", type=int, default=5000, help="rows of data per tenant")
     parser.add_argument("--micro", action="store_true", help="the persistence micro-benchmark")
     parser.add_argument("--micro-sizes", default="0,500,2000")
     parser.add_argument("--micro-only", action="store_true")

@@ -1,7 +1,9 @@
 """Persistence hooks for code that changes moto state outside a request.
 
-- `changed(service)`: call after mutating a moto backend from a background thread (an
-  execution finishing, a job completing). It saves that service's state before returning.
+- `changed(service, *resources)`: call after mutating a moto backend from a background
+  thread (an execution finishing, a job completing). It saves that service's state before
+  returning: the named `resources` (the moto objects changed, e.g. the job) and resources
+  added or removed; without names it compares every resource of the service (slower).
   Service names are moto's backend names as listed in `localaws.persistence.catalog.SERVICES`
   (e.g. "s3", "dynamodb", "iam", "sagemaker", "logs", "stepfunctions",
   "stepfunctions_parser"). Outside the server process it does nothing.
@@ -22,7 +24,7 @@ from typing import Protocol
 class Store(Protocol):
     """What `changed` needs of the snapshot store (`localaws.persistence.store.Store`)."""
 
-    def save(self, service: str) -> None: ...
+    def save(self, service: str, parts: None = None, resources: tuple = ()) -> None: ...
 
 
 log = logging.getLogger("localaws.state")
@@ -32,10 +34,10 @@ _store: Store | None = None
 _restore_callbacks: list[Callable[[], None]] = []
 
 
-def changed(service: str) -> None:
-    """Record that `service`'s backend state changed and make it durable now."""
+def changed(service: str, *resources: object) -> None:
+    """Record that `resources` of `service` (default: any) changed; make it durable now."""
     if _store is not None:
-        _store.save(service)
+        _store.save(service, None, resources)
 
 
 def on_restore(callback: Callable[[], None]) -> Callable[[], None]:

@@ -1,7 +1,8 @@
 """The WSGI middleware: health checks, one request scope per request, durable writes.
 
 Every request runs inside a `core.request_scope` scope, where moto's patched S3 and DynamoDB
-code records what it touched. After a successful mutating request (`requests.classify`) the
+code records what it touched, and a `tracking` scope, where the other services' resource
+collections record the resources it reached. After a successful mutating request (`requests.classify`) the
 middleware snapshots what it changed (`requests.refine`, `Store.append`) and syncs the
 journal before the response is sent: a write is durable once acknowledged.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 from localaws.core import request_scope
 from localaws.core.request_scope import RequestScope
+from localaws.persistence import tracking
 from localaws.persistence.requests import Plan, classify, refine
 from localaws.persistence.store import Store
 
@@ -64,7 +66,7 @@ class PersistMiddleware:
             )
             return [payload]
         plan, _ = classify(environ)
-        with request_scope.scope() as scope:
+        with request_scope.scope() as scope, tracking.tracking():
             if plan is None:
                 return self.app(environ, start_response)
             try:

@@ -20,6 +20,7 @@ loads every saved backend into moto.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import pickle
 import threading
@@ -29,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from localaws.core.files import tree_size, write_atomic
-from localaws.persistence import pickling
+from localaws.persistence import pickling, tracking
 from localaws.persistence.catalog import SERVICES
 from localaws.persistence.journal import Journal
 from localaws.persistence.pickling import BackendPickler
+from localaws.persistence.shards import FORMAT_KEY, BackendShards
 
 log = logging.getLogger("localaws.persistence")
 
@@ -69,6 +71,7 @@ class Store:
         self._digests: dict[str, bytes | None] = {}
         self._locks = {name: threading.Lock() for name in SERVICES}
         self._pickler = BackendPickler()
+        self._shards: dict[str, BackendShards] = {}  # data/<service>/<account>/<region>
 
     # ----- save
     def ensure_format(self) -> None:
@@ -91,14 +94,18 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         write_atomic(marker, expected.encode())
 
-    def save(self, service: str, parts: Parts = None) -> None:
-        """Make `service`'s state durable; `parts` limits partitioned services to those entries."""
-        ticket = self.append(service, parts)
+    def save(self, service: str, parts: Parts = None, resources: tuple = ()) -> None:
+        """Make `service`'s state durable; `parts` limits partitioned services to those entries,
+        `resources` (objects a background thread changed) the others to those resources."""
+        ticket = self.append(service, parts, resources)
         if ticket:
             self.journal.sync(ticket)
 
-    def append(self, service: str, parts: Parts = None):
-        """Journal `service`'s state (not yet synced); returns a ticket for `journal.sync`."""
+    def append(self, service: str, parts: Parts = None, resources: tuple = ()):
+        """Journal `service`'s state (not yet synced); returns a ticket for `journal.sync`.
+
+        Resource-split services save what the request reached (`tracking.current()`), else
+        the named `resources` and membership changes, else compare every resource."""
         if service not in SERVICES:
             raise ValueError(f"localaws does not persist service {service!r}")
         backends = self._pickler.backends(service)
@@ -119,7 +126,7 @@ class Store:
             for account, regional in list(backends.items()):
                 for region, backend in list(regional.items()):
                     records += self._backend_records(
-                        service, spec, account, region, backend, wanted
+                        service, spec, account, region, backend, wanted, resources
                     )
             # Appended under the service lock so snapshots reach the journal in order.
             return self.journal.append(records) if records else None
@@ -136,10 +143,22 @@ class Store:
         known, data = self.journal.pending(rel)
         return data is not None if known else (self.state_dir / rel).exists()
 
-    def _backend_records(self, service, spec, account, region, backend, wanted) -> list:
+    def _backend_records(
+        self, service, spec, account, region, backend, wanted, resources=()
+    ) -> list:
         base = f"data/{service}/{account}"
-        state = dict(backend.__dict__)
         records: list = []
+        if not spec.partition:
+            shards = self._shards.get(f"{base}/{region}")
+            if shards is None:
+                shards = BackendShards(f"{base}/{region}", spec, self._pickler._dispatch)
+                self._shards[f"{base}/{region}"] = shards
+            touches = tracking.current()
+            full = touches is None and not resources
+            for rel, data in shards.records(backend, touches, resources, full):
+                records += self._record(rel, data)
+            return records
+        state = dict(backend.__dict__)
         if spec.partition:
             collection = state.pop(spec.partition)
             part_dir = f"{base}/{region}"
@@ -279,6 +298,9 @@ class Store:
         state = self._load(main)
         if not isinstance(state, dict):
             raise StateError(f"state file {main} does not hold a backend")
+        if FORMAT_KEY in state:  # one file per resource (`shards`)
+            self._restore_shards(spec, main, state, live)
+            return
         if spec.partition:
             collection = type(getattr(live, spec.partition))()
             part_dir = main.with_suffix("")
@@ -298,6 +320,26 @@ class Store:
             state[spec.partition] = collection
         live.__dict__.clear()
         live.__dict__.update(state)
+
+    def _restore_shards(self, spec, main: Path, remainder: dict, live) -> None:
+        base = main.relative_to(self.state_dir).as_posix()[: -len(".pkl")]
+        shards = self._shards[base] = BackendShards(base, spec, self._pickler._dispatch)
+
+        def load_file(path: Path):
+            data = path.read_bytes()
+            # Known content: an unchanged resource is not written again after a restart.
+            self._digests[path.relative_to(self.state_dir).as_posix()] = hashlib.blake2b(
+                data, digest_size=16
+            ).digest()
+            try:
+                return pickling.load(io.BytesIO(data))
+            except Exception as exc:  # noqa: BLE001 - any failure means this file is unusable
+                raise StateError(f"cannot read state file {path}: {exc!r}") from exc
+
+        try:
+            shards.load(main, remainder, live, load_file)
+        except pickle.UnpicklingError as exc:
+            raise StateError(f"state of {main} is inconsistent: {exc}") from exc
 
     def size_bytes(self) -> int:
         return tree_size(self.root)
