@@ -241,28 +241,37 @@ def run_micro(sizes: list[int], samples: int = 20) -> list[dict]:
             ),
             "states.StartExecution": lambda k: sfn.start_execution(stateMachineArn=arn, name=k),
         }
-        present = 0
-        for size in sizes:
-            with ThreadPoolExecutor(4) as pool:
-                for write in writes.values():
-                    list(pool.map(write, (f"fill-{i}" for i in range(present, size))))
-            present = size
-            row: dict[str, Any] = {"resources": size}
-            for kind, write in writes.items():
-                times = []
-                for i in range(samples):
-                    began = time.perf_counter()
-                    write(f"probe-{size}-{i}")
-                    times.append(time.perf_counter() - began)
-                row[kind] = summary(times, (0.5,), extras=())["p50_ms"]
-            present += samples
-            row["state_mb"] = round(
-                sum(f.stat().st_size for f in config.state_dir.rglob("*") if f.is_file()) / 1e6, 1
-            )
-            row["restart_s"] = round(_restart(config), 2)
-            rows.append(row)
-            print(f"  {row}", flush=True)
+        try:
+            _fill_and_probe(config, sizes, writes, samples, rows)
+        except Exception:
+            print(config.log_file.read_text()[-4000:])  # the server's side of the failure
+            raise
     return rows
+
+
+def _fill_and_probe(config: Any, sizes: list[int], writes: dict, samples: int, rows: list) -> None:
+    """Fill each kind up to each size, then time `samples` more writes of each."""
+    present = 0
+    for size in sizes:
+        with ThreadPoolExecutor(4) as pool:
+            for write in writes.values():
+                list(pool.map(write, (f"fill-{i}" for i in range(present, size))))
+        present = size
+        row: dict[str, Any] = {"resources": size}
+        for kind, write in writes.items():
+            times = []
+            for i in range(samples):
+                began = time.perf_counter()
+                write(f"probe-{size}-{i}")
+                times.append(time.perf_counter() - began)
+            row[kind] = summary(times, (0.5,), extras=())["p50_ms"]
+        present += samples
+        row["state_mb"] = round(
+            sum(f.stat().st_size for f in config.state_dir.rglob("*") if f.is_file()) / 1e6, 1
+        )
+        row["restart_s"] = round(_restart(config), 2)
+        rows.append(row)
+        print(f"  {row}", flush=True)
 
 
 def _plot(result: dict, path: Path) -> None:
@@ -310,12 +319,15 @@ def _show(data: dict) -> None:
             f"end to end {run['end_to_end_s']:.0f} s (target {TARGETS['end_to_end_s']:.0f}), "
             f"server peak RSS {run['server_peak_rss_mb']:.0f} MB, with job workers "
             f"{run['total_peak_rss_mb']:.0f} MB (target {TARGETS['peak_rss_mb']:.0f}), restart "
-            f"{run['restart_s']:.2f} s (target {TARGETS['restart_s']:.0f}), state {run['state_mb']} MB"
+            f"{run['restart_s']:.2f} s (target {TARGETS['restart_s']:.0f}), "
+            f"state {run['state_mb']} MB"
         )
     micro = data.get("persistence_micro")
     if micro:
         kinds = [k for k in micro[0] if k not in ("resources", "state_mb", "restart_s")]
-        rows = [[r["resources"], *(r[k] for k in kinds), r["state_mb"], r["restart_s"]] for r in micro]
+        rows = [
+            [r["resources"], *(r[k] for k in kinds), r["state_mb"], r["restart_s"]] for r in micro
+        ]
         print_table(rows, ["present", *(f"{k} ms" for k in kinds), "state MB", "restart s"])
 
 

@@ -52,9 +52,7 @@ SERVICES: dict[str, ServiceSpec] = {
         "moto.sts.models", "sts_backends", lists=(("assumed_roles", "access_key_id"),)
     ),
     "cloudformation": ServiceSpec("moto.cloudformation.models", "cloudformation_backends"),
-    "stepfunctions": ServiceSpec(
-        "moto.stepfunctions.models", "stepfunctions_backends", **_STATES
-    ),
+    "stepfunctions": ServiceSpec("moto.stepfunctions.models", "stepfunctions_backends", **_STATES),
     "stepfunctions_parser": ServiceSpec(
         "moto.stepfunctions.parser.models", "stepfunctions_parser_backends", **_STATES
     ),

@@ -2,9 +2,10 @@
 
 Every request runs inside a `core.request_scope` scope, where moto's patched S3 and DynamoDB
 code records what it touched, and a `tracking` scope, where the other services' resource
-collections record the resources it reached. After a successful mutating request (`requests.classify`) the
-middleware snapshots what it changed (`requests.refine`, `Store.append`) and syncs the
-journal before the response is sent: a write is durable once acknowledged.
+collections record the resources it reached. After a successful mutating request
+(`requests.classify`) the middleware snapshots what it changed (`requests.refine`,
+`Store.append`) and syncs the journal before the response is sent: a write is durable once
+acknowledged.
 """
 
 from __future__ import annotations

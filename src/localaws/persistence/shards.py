@@ -131,6 +131,9 @@ class BackendShards:
         self.saved: dict[tuple, tuple[Any, int]] = {}  # (name, key) -> (fingerprint, seq)
         self.seq = 0
         self._orphans: list[Collection] = []  # collections gone: their files go at next save
+        self._forgotten: set[int] = set()  # resources removed by the save under way
+        self._out: list[tuple[str, bytes | None]] = []  # `refresh`'s findings for `records`
+        self._check: dict[tuple, bool] = {}  # (name, key) -> pickle it (False: if fingerprint)
 
     def rel(self, name: Name, key: Any) -> str:
         raw = pickle.dumps((name, key), protocol=4)
@@ -187,33 +190,43 @@ class BackendShards:
         self._orphans.append(gone)
 
     # ----- save
-    def records(
-        self,
-        backend: Any,
-        touches: Touches | None,
-        named: tuple = (),
-        full: bool = False,
-    ) -> list[tuple[str, bytes | None]]:
-        """(path, content or None) of every file this save must write or delete."""
+    def refresh(self, backend: Any) -> None:
+        """Compare the membership of collections that changed with what was saved (first
+        step of a save: new, replaced and removed resources are known after it)."""
         self.discover(backend)
-        out: list[tuple[str, bytes | None]] = []
-        check: dict[tuple, bool] = {}  # (name, key) -> must pickle (False: fingerprint first)
         for gone in self._orphans:
             for key, value in gone.keys.items():
-                out.append(self._forget(gone.name, key, value))
+                self._out.append(self._forget(gone.name, key, value))
         self._orphans = []
         for coll in self.collections.values():
-            if full or coll.version != coll.live.version:
+            if coll.version != coll.live.version:
                 seen_version = coll.live.version
                 current = dict(coll.pairs())
                 for key, value in coll.keys.items():
                     if key not in current:
-                        out.append(self._forget(coll.name, key, value))
+                        self._out.append(self._forget(coll.name, key, value))
                 for key, value in current.items():
-                    if full or coll.keys.get(key) is not value:
-                        check[(coll.name, key)] = True
+                    if coll.keys.get(key) is not value:
+                        self._check[(coll.name, key)] = True
+                        if (coll.name, key) not in self.saved:  # restore keeps this order
+                            self.saved[(coll.name, key)] = (None, self._next())
                     self.locations[id(value)] = (value, coll.name, key)
                 coll.keys, coll.version = current, seen_version
+
+    def owns(self, obj: Any) -> bool:
+        """Whether `obj` is (or was until this save) one of this backend's resources."""
+        found = self.locations.get(id(obj))
+        return (found is not None and found[0] is obj) or id(obj) in self._forgotten
+
+    def records(
+        self, backend: Any, touches: Touches | None, named: tuple = (), full: bool = False
+    ) -> list[tuple[str, bytes | None]]:
+        """(path, content or None) of every file this save must write or delete; `refresh`
+        came first. `full`: compare every resource."""
+        out, check = self._out, self._check
+        self._out, self._check, self._forgotten = [], {}, set()
+        if full:
+            check.update({(c.name, k): True for c in self.collections.values() for k in c.keys})
         if touches is not None:
             for coll in self.collections.values():
                 for key in touches.full.get(id(coll.live), ()):
@@ -234,8 +247,9 @@ class BackendShards:
             fp = fingerprint(value)
             if not must and self.saved.get((name, key), (None,))[0] == fp:
                 continue
-            data, referenced = self._dumps(name, key, value)
-            self.saved[(name, key)] = (fp, self.saved.get((name, key), (None, self._next()))[1])
+            seq = self.saved[(name, key)][1] if (name, key) in self.saved else self._next()
+            data, referenced = self._dumps(name, key, value, seq)
+            self.saved[(name, key)] = (fp, seq)
             out.append((self.rel(name, key), data))
             for ref in referenced - done:  # something reached through it may have changed
                 check.setdefault(ref, False)
@@ -251,10 +265,10 @@ class BackendShards:
         found = self.locations.get(id(value))
         if found is not None and found[0] is value and found[1:] == (name, key):
             del self.locations[id(value)]
+        self._forgotten.add(id(value))
         return (self.rel(name, key), None)
 
-    def _dumps(self, name: Name, key: Any, value: Any) -> tuple[bytes, set]:
-        seq = self.saved.get((name, key), (None, None))[1] or self._next()
+    def _dumps(self, name: Name, key: Any, value: Any, seq: int) -> tuple[bytes, set]:
         plain = _plain_object(value, self.dispatch)
 
         def dump() -> tuple[bytes, set]:

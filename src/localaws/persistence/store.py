@@ -123,11 +123,15 @@ class Store:
         wanted = None if parts is None else dict(parts) if isinstance(parts, dict) else set(parts)
         with self._locks[service]:
             records: list = []
-            for account, regional in list(backends.items()):
-                for region, backend in list(regional.items()):
-                    records += self._backend_records(
-                        service, spec, account, region, backend, wanted, resources
-                    )
+            regions = [
+                (a, r, b)
+                for a, regional in list(backends.items())
+                for r, b in list(regional.items())
+            ]
+            if not spec.partition:
+                records = self._resource_records(service, spec, regions, resources)
+            for account, region, backend in regions if spec.partition else ():
+                records += self._backend_records(service, spec, account, region, backend, wanted)
             # Appended under the service lock so snapshots reach the journal in order.
             return self.journal.append(records) if records else None
 
@@ -143,21 +147,29 @@ class Store:
         known, data = self.journal.pending(rel)
         return data is not None if known else (self.state_dir / rel).exists()
 
-    def _backend_records(
-        self, service, spec, account, region, backend, wanted, resources=()
-    ) -> list:
-        base = f"data/{service}/{account}"
-        records: list = []
-        if not spec.partition:
-            shards = self._shards.get(f"{base}/{region}")
+    def _resource_records(self, service, spec, regions, resources: tuple) -> list:
+        """Records of a service saved one resource per file (`shards`): what the request
+        reached, else the named `resources`, else (or if one is not a resource) everything."""
+        split = []
+        for account, region, backend in regions:
+            base = f"data/{service}/{account}/{region}"
+            shards = self._shards.get(base)
             if shards is None:
-                shards = BackendShards(f"{base}/{region}", spec, self._pickler._dispatch)
-                self._shards[f"{base}/{region}"] = shards
-            touches = tracking.current()
-            full = touches is None and not resources
+                shards = self._shards[base] = BackendShards(base, spec, self._pickler._dispatch)
+            shards.refresh(backend)
+            split.append((shards, backend))
+        touches = tracking.current()
+        unknown = [r for r in resources if not any(s.owns(r) for s, _ in split)]
+        full = (touches is None and not resources) or bool(unknown)
+        records: list = []
+        for shards, backend in split:
             for rel, data in shards.records(backend, touches, resources, full):
                 records += self._record(rel, data)
-            return records
+        return records
+
+    def _backend_records(self, service, spec, account, region, backend, wanted) -> list:
+        base = f"data/{service}/{account}"
+        records: list = []
         state = dict(backend.__dict__)
         if spec.partition:
             collection = state.pop(spec.partition)

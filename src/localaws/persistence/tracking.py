@@ -88,11 +88,13 @@ class _View:
     def __init__(self, owner: TrackedDict, view: Any, pick: int):
         self._owner, self._view, self._pick = owner, view, pick
 
+    # Over a copy: a scan runs Python code per item, a window in which a concurrent request
+    # could grow the dict ("changed size during iteration"); the copy is one C call.
     def __iter__(self) -> Iterator[Any]:
-        return _scan(self._owner, iter(dict.items(self._owner)), self._pick)
+        return _scan(self._owner, iter(list(dict.items(self._owner))), self._pick)
 
     def __reversed__(self) -> Iterator[Any]:
-        return _scan(self._owner, reversed(dict.items(self._owner)), self._pick)
+        return _scan(self._owner, reversed(list(dict.items(self._owner))), self._pick)
 
     def __len__(self) -> int:
         return len(self._view)
@@ -171,10 +173,10 @@ class TrackedList(list):
         return ((getattr(item, self.key_attr, None), item) for item in items)
 
     def __iter__(self) -> Iterator[Any]:
-        return _scan(self, self._pairs(list.__iter__(self)), 1)
+        return _scan(self, self._pairs(list(list.__iter__(self))), 1)
 
     def __reversed__(self) -> Iterator[Any]:
-        return _scan(self, self._pairs(list.__reversed__(self)), 1)
+        return _scan(self, self._pairs(list(list.__reversed__(self))), 1)
 
     def __getitem__(self, index):
         found = list.__getitem__(self, index)
