@@ -31,6 +31,8 @@ import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import is_
 from pathlib import Path
 from typing import Any
 
@@ -43,22 +45,41 @@ Name = tuple  # a collection's name: ("roles",), ("tagger", "tags"), ("groups", 
 _SCALARS = (str, bytes, int, float, bool, type(None))
 
 
-def fingerprint(obj: Any, depth: int = 2) -> Any:
-    """A cheap summary of `obj` to `depth` levels (values of scalars, identities below)."""
-    if isinstance(obj, _SCALARS):
-        return obj
-    if depth == 0 or isinstance(obj, (TrackedDict, TrackedList)):
-        return id(obj)
-    if isinstance(obj, dict):
-        return (id(obj), tuple((k, fingerprint(v, depth - 1)) for k, v in dict.items(obj)))
-    if isinstance(obj, (list, tuple)):
-        return (id(obj), tuple(fingerprint(v, depth - 1) for v in list.__iter__(list(obj))))
-    if isinstance(obj, (set, frozenset)):
-        return (id(obj), len(obj), frozenset(v for v in obj if isinstance(v, _SCALARS)))
+def fingerprint(obj: Any) -> list[Any]:
+    """What `obj` holds two levels down, by reference: its attributes, and the members of
+    those that are containers or plain objects. Compared by identity (`same`); holding the
+    references keeps them alive, so a changed member can never pose as the one before."""
     state = getattr(obj, "__dict__", None)
-    if state is None:
-        return (id(obj), repr(obj))
-    return (id(obj), tuple((k, fingerprint(v, depth - 1)) for k, v in list(state.items())))
+    if state is None or isinstance(obj, (dict, list, tuple)):
+        state = {"": obj}
+    out = list(chain.from_iterable(state.items()))
+    for value in list(state.values()):
+        kind = type(value)
+        members = _MEMBERS.get(kind, _UNKNOWN)
+        if members is _UNKNOWN:
+            members = _MEMBERS[kind] = _members_of(kind)
+        if members is not None:
+            out += members(value)
+    return out
+
+
+_UNKNOWN = object()
+_MEMBERS: dict[type, Any] = {kind: None for kind in _SCALARS}
+
+
+def _members_of(kind: type) -> Callable[[Any], list] | None:
+    """How to list the members of a value of type `kind` (None: nothing below it)."""
+    if issubclass(kind, (TrackedDict, TrackedList, *_SCALARS)):
+        return None  # collections are saved on their own; scalars are their value
+    if issubclass(kind, dict):
+        return lambda value: list(chain.from_iterable(dict.items(value)))
+    if issubclass(kind, (list, tuple, set, frozenset)):
+        return list
+    return lambda value: list(chain.from_iterable(getattr(value, "__dict__", {}).items()))
+
+
+def same(before: list[Any] | None, now: list[Any]) -> bool:
+    return before is not None and len(before) == len(now) and all(map(is_, before, now))
 
 
 def _retrying(make: Callable[[], Any]) -> Any:
@@ -206,7 +227,10 @@ class BackendShards:
                     if key not in current:
                         self._out.append(self._forget(coll.name, key, value))
                 for key, value in current.items():
-                    if coll.keys.get(key) is not value:
+                    old = coll.keys.get(key)
+                    if old is not value:
+                        if old is not None and self.locations.get(id(old), (None,))[0] is old:
+                            del self.locations[id(old)]  # replaced under its key
                         self._check[(coll.name, key)] = True
                         if (coll.name, key) not in self.saved:  # restore keeps this order
                             self.saved[(coll.name, key)] = (None, self._next())
@@ -243,9 +267,12 @@ class BackendShards:
         while check:
             (name, key), must = check.popitem()
             done.add((name, key))
-            value = self.collections[name].keys[key]
-            fp = fingerprint(value)
-            if not must and self.saved.get((name, key), (None,))[0] == fp:
+            coll = self.collections.get(name)
+            if coll is None or key not in coll.keys:
+                continue  # a reference to what is gone: its removal is recorded elsewhere
+            value = coll.keys[key]
+            fp = _retrying(lambda value=value: fingerprint(value))
+            if not must and same(self.saved.get((name, key), (None,))[0], fp):
                 continue
             seq = self.saved[(name, key)][1] if (name, key) in self.saved else self._next()
             data, referenced = self._dumps(name, key, value, seq)
