@@ -2,19 +2,23 @@
 
 Layout under `<state_dir>/`:
   data/FORMAT                                   format and moto version; checked at start
-  data/<service>/<account>/<region>.pkl         the backend's attributes (pickled)
+  data/<service>/<account>/<region>.pkl         the backend's attributes (pickled); for the
+                                                services split per resource, the remainder
+  data/<service>/<account>/<region>.shards/     one file per resource (`persistence.shards`)
   data/<service>/<account>/<region>/<part>.pkl  one file per S3 bucket / DynamoDB table
   data/.../<bucket>.keys/<hash>.pkl             one file per S3 object name (all versions)
   data/.../<table>.items/<hash>.pkl             one file per DynamoDB hash key
   journal/*.journal                             writes not yet checkpointed into data/
   blobs/                                        S3 object bodies (`persistence.blobs`)
 
-`Store.append` snapshots a service (for S3 and DynamoDB only the named buckets/tables, and
-in them the named objects/hash keys, plus the small backend remainder); files whose content
-did not change are skipped, the others go to the write-ahead journal
+`Store.append` snapshots a service: for S3 and DynamoDB only the named buckets/tables, and
+in them the named objects/hash keys, plus the small backend remainder; for the others the
+resources the request reached or a background thread named (`persistence.shards`). Files
+whose content did not change are skipped, the others go to the write-ahead journal
 (`persistence.journal`), which `save` syncs and a background checkpoint folds into data/.
 Snapshots of one service are serialized by a lock. `Store.restore` replays the journal and
-loads every saved backend into moto.
+loads every saved backend into moto (a `<region>.pkl` of the earlier whole-backend layout
+too: it is split at its first save).
 """
 
 from __future__ import annotations
