@@ -197,3 +197,33 @@ def test_the_earlier_layout_loads_and_is_split_at_the_first_save(tmp_path):
     finally:
         store.journal.close()
         _reset()
+
+
+def test_tracked_collections_report_lookups_and_where_a_scan_stopped():
+    """A looked-up key and the item a scan stopped at are `full`; items a scan went past are
+    `scanned`; nothing is recorded outside a request; a scan survives concurrent inserts."""
+    from types import SimpleNamespace
+
+    from localaws.persistence.tracking import TrackedDict, TrackedList
+
+    roles = TrackedDict({f"id-{i}": SimpleNamespace(name=f"r{i}") for i in range(10)})
+    roles.get("id-1")  # outside a request
+    with tracking.tracking() as touches:
+        roles.get("id-9")
+        found = next(r for r in roles.values() if r.name == "r3")
+        assert found.name == "r3"
+        for _ in roles.values():
+            roles[f"new-{_.name}"] = SimpleNamespace(name="x")  # grows while scanned
+    assert touches.full[id(roles)] >= {"id-9", "id-3"}
+    assert {"id-0", "id-1", "id-2"} <= touches.scanned[id(roles)]
+    assert "id-1" not in touches.full[id(roles)]
+
+    runs = TrackedList(SimpleNamespace(arn=f"arn-{i}") for i in range(5))
+    runs.key_attr = "arn"
+    version = runs.version
+    with tracking.tracking() as touches:
+        assert next(x for x in runs if x.arn == "arn-2").arn == "arn-2"
+        runs.append(SimpleNamespace(arn="arn-5"))
+    assert touches.full[id(runs)] == {"arn-2", "arn-5"}
+    assert touches.scanned[id(runs)] == {"arn-0", "arn-1"}
+    assert runs.version > version
