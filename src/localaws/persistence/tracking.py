@@ -90,10 +90,15 @@ class _View:
 
     # Over a copy: a scan runs Python code per item, a window in which a concurrent request
     # could grow the dict ("changed size during iteration"); the copy is one C call.
+    # Outside a mutating request (reads, threads) a view is dict's own, at C speed.
     def __iter__(self) -> Iterator[Any]:
+        if _current.get() is None:
+            return iter(self._view)
         return _scan(self._owner, iter(list(dict.items(self._owner))), self._pick)
 
     def __reversed__(self) -> Iterator[Any]:
+        if _current.get() is None:
+            return reversed(self._view)
         return _scan(self._owner, reversed(list(dict.items(self._owner))), self._pick)
 
     def __len__(self) -> int:
@@ -173,9 +178,13 @@ class TrackedList(list):
         return ((getattr(item, self.key_attr, None), item) for item in items)
 
     def __iter__(self) -> Iterator[Any]:
+        if _current.get() is None:
+            return list.__iter__(self)
         return _scan(self, self._pairs(list(list.__iter__(self))), 1)
 
     def __reversed__(self) -> Iterator[Any]:
+        if _current.get() is None:
+            return list.__reversed__(self)
         return _scan(self, self._pairs(list(list.__reversed__(self))), 1)
 
     def __getitem__(self, index):
