@@ -234,7 +234,7 @@ class BackendShards:
                         self._check[(coll.name, key)] = True
                         if (coll.name, key) not in self.saved:  # restore keeps this order
                             self.saved[(coll.name, key)] = (None, self._next())
-                    self.locations[id(value)] = (value, coll.name, key)
+                        self.locations[id(value)] = (value, coll.name, key)
                 coll.keys, coll.version = current, seen_version
 
     def owns(self, obj: Any) -> bool:
