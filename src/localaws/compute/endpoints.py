@@ -188,7 +188,7 @@ class EndpointHost:
                 )
             endpoint.last_modified_time = utcnow()
             self._jobs.pop(key, None)
-        hooks.changed("sagemaker")
+        hooks.changed("sagemaker", endpoint)
 
     def resume(self, backend, endpoint) -> None:
         """Restart a create/update that a previous server process left unfinished."""
@@ -217,7 +217,7 @@ class EndpointHost:
                 self._deleting.pop(key, None)
                 if backend.endpoints.get(endpoint.endpoint_name) is endpoint:
                     remove()
-            hooks.changed("sagemaker")
+            hooks.changed("sagemaker", endpoint)
 
         timer = threading.Timer(transition_seconds(), finish)
         timer.daemon = True

@@ -209,7 +209,7 @@ def _finish(
         job.processing_end_time = now
         if reason:
             job.exit_message = reason[:MAX_REASON]
-    hooks.changed("sagemaker")
+    hooks.changed("sagemaker", job)
 
 
 def _credentials(job, name: str) -> dict[str, str]:

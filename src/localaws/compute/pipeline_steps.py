@@ -96,7 +96,7 @@ class StepExecutor(Expressions):
         transient ones - a step starting - ride along with the next save)."""
         self.execution.last_modified_time = now()
         if durable:
-            hooks.changed("sagemaker")
+            hooks.changed("sagemaker", self.execution)
 
     # -- step types ------------------------------------------------------
     def execute(self, step: dict, record: dict) -> str:

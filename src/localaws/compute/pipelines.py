@@ -69,7 +69,7 @@ def start(backend, pipeline, execution, overrides: list[dict] | None) -> None:
     except ValueError as exc:
         execution.pipeline_execution_status = "Failed"
         execution.pipeline_execution_failure_reason = str(exc)
-        hooks.changed("sagemaker")
+        hooks.changed("sagemaker", execution)
         return
     execution.pipeline_execution_status = "Executing"
     _launch(backend, pipeline, execution)

@@ -125,7 +125,7 @@ def _run(backend, job, running: jobs.Running) -> None:
         job.transform_job_status = status
         job.failure_reason = reason[: jobs.MAX_REASON] if reason else None
         job.transform_end_time = job.last_modified_time = _now()
-        hooks.changed("sagemaker")
+        hooks.changed("sagemaker", job)
         jobs.untrack(job.arn)
         running.done.set()
         if os.environ.get("LOCALAWS_KEEP_JOB_DIRS") != "1":

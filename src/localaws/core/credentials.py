@@ -101,7 +101,7 @@ def role_credentials(role_arn: str, session_name: str) -> dict[str, str]:
             "SessionToken": assumed.session_token,
         }
         _role_cache[key] = (time.time(), creds)
-    hooks.changed("sts")
+    hooks.changed("sts", assumed)
     return dict(creds)
 
 

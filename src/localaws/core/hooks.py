@@ -1,7 +1,10 @@
 """Persistence hooks for code that changes moto state outside a request.
 
-- `changed(service)`: call after mutating a moto backend from a background thread (an
-  execution finishing, a job completing). It saves that service's state before returning.
+- `changed(service, *resources)`: call after mutating a moto backend from a background
+  thread (an execution finishing, a job completing). It saves that service's state before
+  returning: the named `resources` (the moto objects changed, e.g. the job) and resources
+  added or removed; without names it compares every resource of the service (slower).
+  S3 takes `parts={bucket: {key names}}` instead.
   Service names are moto's backend names as listed in `localaws.persistence.catalog.SERVICES`
   (e.g. "s3", "dynamodb", "iam", "sagemaker", "logs", "stepfunctions",
   "stepfunctions_parser"). Outside the server process it does nothing.
@@ -22,7 +25,7 @@ from typing import Any, Protocol
 class Store(Protocol):
     """What `changed` needs of the snapshot store (`localaws.persistence.store.Store`)."""
 
-    def save(self, service: str, parts: Any = None) -> None: ...
+    def save(self, service: str, parts: Any = None, resources: tuple = ()) -> None: ...
 
 
 log = logging.getLogger("localaws.state")
@@ -32,11 +35,12 @@ _store: Store | None = None
 _restore_callbacks: list[Callable[[], None]] = []
 
 
-def changed(service: str, parts: Any = None) -> None:
-    """Record that `service`'s backend state changed and make it durable now; `parts` limits
-    a partitioned service to those entries (S3: {bucket: {key names}}, as `Store.save`)."""
+def changed(service: str, *resources: object, parts: Any = None) -> None:
+    """Record that `service`'s state changed and make it durable now: `resources` (objects of
+    a resource-split service; default: any of them) or `parts` (a partitioned service's
+    entries, S3: {bucket: {key names}}, as `Store.save`)."""
     if _store is not None:
-        _store.save(service, parts)
+        _store.save(service, parts, resources)
 
 
 def on_restore(callback: Callable[[], None]) -> Callable[[], None]:

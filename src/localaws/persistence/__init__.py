@@ -2,6 +2,8 @@
 
 - `store`: the snapshot store (what is saved where under `<state_dir>/data`, restore).
 - `pickling`: how moto state is pickled (backends by reference, locks fresh).
+- `shards`: the services other than S3 and DynamoDB, one file per resource.
+- `tracking`: moto's resource collections that report which resources a request reached.
 - `catalog`: which moto services are persisted and which signing names change them.
 - `requests`: what a request may change (before moto runs) and did change (after).
 - `middleware`: the WSGI middleware that saves after each mutating request.

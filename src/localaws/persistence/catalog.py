@@ -10,23 +10,56 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ServiceSpec:
+    """Where a service's backends live and how `persistence.store` splits them into files.
+
+    `partition` (S3, DynamoDB): the dict saved one file per entry by `store` itself. The
+    others are saved one resource per file by `persistence.shards`: every dict attribute of
+    the backend, plus `lists` (attribute, the item attribute that keys it), `paths` (a dict
+    inside a helper object: (attribute, its attribute)) and `nested` (in each resource of
+    a collection: (collection, attribute, key attribute for a list or None for a dict)).
+    """
+
     module: str
     backends: str
-    partition: str | None = None  # attribute holding a dict persisted one file per entry
+    partition: str | None = None
+    lists: tuple[tuple[str, str], ...] = ()
+    paths: tuple[tuple[str, str], ...] = ()
+    nested: tuple[tuple[str, str, str | None], ...] = ()
+
+    def key_attr(self, name: tuple) -> str | None:
+        """The key attribute of the list collection `name` (None: a dict)."""
+        if len(name) == 1:
+            return dict(self.lists).get(name[0])
+        if len(name) == 3:
+            return next((k for p, a, k in self.nested if (p, a) == (name[0], name[2])), None)
+        return None
+
+
+# moto keeps Step Functions' state machines in a list, each one's executions in a list of
+# its own; CloudWatch Logs' streams live in their group; STS's assumed roles in a list.
+_STATES = {
+    "lists": (("state_machines", "arn"),),
+    "nested": (("state_machines", "executions", "execution_arn"),),
+}
+_TAGS = (("tagger", "tags"),)
 
 
 SERVICES: dict[str, ServiceSpec] = {
     "s3": ServiceSpec("moto.s3.models", "s3_backends", "buckets"),
     "dynamodb": ServiceSpec("moto.dynamodb.models", "dynamodb_backends", "tables"),
-    "iam": ServiceSpec("moto.iam.models", "iam_backends"),
-    "sts": ServiceSpec("moto.sts.models", "sts_backends"),
+    "iam": ServiceSpec("moto.iam.models", "iam_backends", paths=_TAGS),
+    "sts": ServiceSpec(
+        "moto.sts.models", "sts_backends", lists=(("assumed_roles", "access_key_id"),)
+    ),
     "cloudformation": ServiceSpec("moto.cloudformation.models", "cloudformation_backends"),
-    "stepfunctions": ServiceSpec("moto.stepfunctions.models", "stepfunctions_backends"),
+    "stepfunctions": ServiceSpec("moto.stepfunctions.models", "stepfunctions_backends", **_STATES),
     "stepfunctions_parser": ServiceSpec(
-        "moto.stepfunctions.parser.models", "stepfunctions_parser_backends"
+        "moto.stepfunctions.parser.models", "stepfunctions_parser_backends", **_STATES
     ),
     "sagemaker": ServiceSpec("moto.sagemaker.models", "sagemaker_backends"),
-    "logs": ServiceSpec("moto.logs.models", "logs_backends"),
+    "logs": ServiceSpec(
+        "moto.logs.models", "logs_backends", paths=_TAGS, nested=(("groups", "streams", None),)
+    ),
     "events": ServiceSpec("moto.events.models", "events_backends"),
     "sns": ServiceSpec("moto.sns.models", "sns_backends"),
     "sqs": ServiceSpec("moto.sqs.models", "sqs_backends"),

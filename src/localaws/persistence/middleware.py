@@ -1,9 +1,11 @@
 """The WSGI middleware: health checks, one request scope per request, durable writes.
 
 Every request runs inside a `core.request_scope` scope, where moto's patched S3 and DynamoDB
-code records what it touched. After a successful mutating request (`requests.classify`) the
-middleware snapshots what it changed (`requests.refine`, `Store.append`) and syncs the
-journal before the response is sent: a write is durable once acknowledged.
+code records what it touched, and a mutating one also inside a `tracking` scope, where the
+other services' resource collections record the resources it reached. After a successful
+mutating request (`requests.classify`) the middleware snapshots what it changed
+(`requests.refine`, `Store.append`) and syncs the journal before the response is sent: a
+write is durable once acknowledged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 
 from localaws.core import request_scope
 from localaws.core.request_scope import RequestScope
+from localaws.persistence import tracking
 from localaws.persistence.requests import Plan, classify, refine
 from localaws.persistence.store import Store
 
@@ -68,7 +71,8 @@ class PersistMiddleware:
             if plan is None:
                 return self.app(environ, start_response)
             try:
-                return self._mutate(environ, start_response, plan, scope)
+                with tracking.tracking():  # only writes: reads scan at moto's own speed
+                    return self._mutate(environ, start_response, plan, scope)
             finally:
                 if _content_length(environ) >= LARGE_BODY:
                     _drop_body(environ)

@@ -2,24 +2,29 @@
 
 Layout under `<state_dir>/`:
   data/FORMAT                                   format and moto version; checked at start
-  data/<service>/<account>/<region>.pkl         the backend's attributes (pickled)
+  data/<service>/<account>/<region>.pkl         the backend's attributes (pickled); for the
+                                                services split per resource, the remainder
+  data/<service>/<account>/<region>.shards/     one file per resource (`persistence.shards`)
   data/<service>/<account>/<region>/<part>.pkl  one file per S3 bucket / DynamoDB table
   data/.../<bucket>.keys/<hash>.pkl             one file per S3 object name (all versions)
   data/.../<table>.items/<hash>.pkl             one file per DynamoDB hash key
   journal/*.journal                             writes not yet checkpointed into data/
   blobs/                                        S3 object bodies (`persistence.blobs`)
 
-`Store.append` snapshots a service (for S3 and DynamoDB only the named buckets/tables, and
-in them the named objects/hash keys, plus the small backend remainder); files whose content
-did not change are skipped, the others go to the write-ahead journal
+`Store.append` snapshots a service: for S3 and DynamoDB only the named buckets/tables, and
+in them the named objects/hash keys, plus the small backend remainder; for the others the
+resources the request reached or a background thread named (`persistence.shards`). Files
+whose content did not change are skipped, the others go to the write-ahead journal
 (`persistence.journal`), which `save` syncs and a background checkpoint folds into data/.
 Snapshots of one service are serialized by a lock. `Store.restore` replays the journal and
-loads every saved backend into moto.
+loads every saved backend into moto (a `<region>.pkl` of the earlier whole-backend layout
+too: it is split at its first save).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import pickle
 import threading
@@ -29,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from localaws.core.files import tree_size, write_atomic
-from localaws.persistence import pickling
+from localaws.persistence import pickling, tracking
 from localaws.persistence.catalog import SERVICES
 from localaws.persistence.journal import Journal
 from localaws.persistence.pickling import BackendPickler
+from localaws.persistence.shards import FORMAT_KEY, BackendShards
 
 log = logging.getLogger("localaws.persistence")
 
@@ -69,6 +75,7 @@ class Store:
         self._digests: dict[str, bytes | None] = {}
         self._locks = {name: threading.Lock() for name in SERVICES}
         self._pickler = BackendPickler()
+        self._shards: dict[str, BackendShards] = {}  # data/<service>/<account>/<region>
 
     # ----- save
     def ensure_format(self) -> None:
@@ -91,14 +98,18 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         write_atomic(marker, expected.encode())
 
-    def save(self, service: str, parts: Parts = None) -> None:
-        """Make `service`'s state durable; `parts` limits partitioned services to those entries."""
-        ticket = self.append(service, parts)
+    def save(self, service: str, parts: Parts = None, resources: tuple = ()) -> None:
+        """Make `service`'s state durable; `parts` limits partitioned services to those entries,
+        `resources` (objects a background thread changed) the others to those resources."""
+        ticket = self.append(service, parts, resources)
         if ticket:
             self.journal.sync(ticket)
 
-    def append(self, service: str, parts: Parts = None):
-        """Journal `service`'s state (not yet synced); returns a ticket for `journal.sync`."""
+    def append(self, service: str, parts: Parts = None, resources: tuple = ()):
+        """Journal `service`'s state (not yet synced); returns a ticket for `journal.sync`.
+
+        Resource-split services save what the request reached (`tracking.current()`), else
+        the named `resources` and membership changes, else compare every resource."""
         if service not in SERVICES:
             raise ValueError(f"localaws does not persist service {service!r}")
         backends = self._pickler.backends(service)
@@ -116,11 +127,15 @@ class Store:
         wanted = None if parts is None else dict(parts) if isinstance(parts, dict) else set(parts)
         with self._locks[service]:
             records: list = []
-            for account, regional in list(backends.items()):
-                for region, backend in list(regional.items()):
-                    records += self._backend_records(
-                        service, spec, account, region, backend, wanted
-                    )
+            regions = [
+                (a, r, b)
+                for a, regional in list(backends.items())
+                for r, b in list(regional.items())
+            ]
+            if not spec.partition:
+                records = self._resource_records(service, spec, regions, resources)
+            for account, region, backend in regions if spec.partition else ():
+                records += self._backend_records(service, spec, account, region, backend, wanted)
             # Appended under the service lock so snapshots reach the journal in order.
             return self.journal.append(records) if records else None
 
@@ -136,10 +151,30 @@ class Store:
         known, data = self.journal.pending(rel)
         return data is not None if known else (self.state_dir / rel).exists()
 
+    def _resource_records(self, service, spec, regions, resources: tuple) -> list:
+        """Records of a service saved one resource per file (`shards`): what the request
+        reached, else the named `resources`, else (or if one is not a resource) everything."""
+        split = []
+        for account, region, backend in regions:
+            base = f"data/{service}/{account}/{region}"
+            shards = self._shards.get(base)
+            if shards is None:
+                shards = self._shards[base] = BackendShards(base, spec, self._pickler._dispatch)
+            shards.refresh(backend)
+            split.append((shards, backend))
+        touches = tracking.current()
+        unknown = [r for r in resources if not any(s.owns(r) for s, _ in split)]
+        full = (touches is None and not resources) or bool(unknown)
+        records: list = []
+        for shards, backend in split:
+            for rel, data in shards.records(backend, touches, resources, full):
+                records += self._record(rel, data)
+        return records
+
     def _backend_records(self, service, spec, account, region, backend, wanted) -> list:
         base = f"data/{service}/{account}"
-        state = dict(backend.__dict__)
         records: list = []
+        state = dict(backend.__dict__)
         if spec.partition:
             collection = state.pop(spec.partition)
             part_dir = f"{base}/{region}"
@@ -279,6 +314,9 @@ class Store:
         state = self._load(main)
         if not isinstance(state, dict):
             raise StateError(f"state file {main} does not hold a backend")
+        if FORMAT_KEY in state:  # one file per resource (`shards`)
+            self._restore_shards(spec, main, state, live)
+            return
         if spec.partition:
             collection = type(getattr(live, spec.partition))()
             part_dir = main.with_suffix("")
@@ -298,6 +336,26 @@ class Store:
             state[spec.partition] = collection
         live.__dict__.clear()
         live.__dict__.update(state)
+
+    def _restore_shards(self, spec, main: Path, remainder: dict, live) -> None:
+        base = main.relative_to(self.state_dir).as_posix()[: -len(".pkl")]
+        shards = self._shards[base] = BackendShards(base, spec, self._pickler._dispatch)
+
+        def load_file(path: Path):
+            data = path.read_bytes()
+            # Known content: an unchanged resource is not written again after a restart.
+            self._digests[path.relative_to(self.state_dir).as_posix()] = hashlib.blake2b(
+                data, digest_size=16
+            ).digest()
+            try:
+                return pickling.load(io.BytesIO(data))
+            except Exception as exc:  # noqa: BLE001 - any failure means this file is unusable
+                raise StateError(f"cannot read state file {path}: {exc!r}") from exc
+
+        try:
+            shards.load(main, remainder, live, load_file)
+        except pickle.UnpicklingError as exc:
+            raise StateError(f"state of {main} is inconsistent: {exc}") from exc
 
     def size_bytes(self) -> int:
         return tree_size(self.root)

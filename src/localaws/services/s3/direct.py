@@ -131,7 +131,7 @@ class DirectS3:
         with open(path, "rb") as source:
             ref = store.write(iter(lambda: source.read(8 << 20), b""))
         backend.put_object(bucket, key, ref)
-        hooks.changed("s3", {bucket: {key}})
+        hooks.changed("s3", parts={bucket: {key}})
         return True
 
 

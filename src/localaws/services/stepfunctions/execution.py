@@ -73,7 +73,7 @@ def _reflect_execution_status(self) -> None:
 def terminated(original, self) -> None:
     original(self)
     try:
-        hooks.changed("stepfunctions")
+        hooks.changed("stepfunctions", self.execution)
     except Exception:  # persistence trouble must not kill the interpreter thread
         LOG.exception("could not record the end of %s", self.execution.exec_arn)
 

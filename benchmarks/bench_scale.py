@@ -1,0 +1,371 @@
+"""Many tenants on one localaws: each phase of their life, and what grows with their number.
+
+On a fresh localaws (its own server process, private state) with the platform stack:
+create N tenants (create state machine), upload their data, train each (the real pipeline,
+small data), approve the newest version, deploy it, invoke it (first and second call), restart
+the server with everything present, then delete every tenant. Every call is the one the
+notebooks make (`helpers`). Up to `--workers` tenants are in flight at once (threads); each
+phase ends before the next starts, so the i-th operation of a phase runs with i tenants
+already through it.
+
+Also `--micro` (alone or before the run): the persistence cost of one write as the number of
+resources present grows (IAM CreateRole, SageMaker CreateModelPackageGroup, Step Functions
+StartExecution of a Pass machine), with the state size and the restart time at each size.
+
+Figures: benchmarks/results/scale.json and scale.png (latency of each operation against the
+tenant ordinal), a table on stdout. `make bench` runs 50 tenants (LOCALAWS_BENCH_SCALE_TENANTS);
+`python -m benchmarks.bench_scale --tenants 1000` is the full run. `--tier` (default pooled)
+is put in the create input (`{"tenant": {"name", "tier"}}`); `--tier none` leaves it out.
+Targets (issue 12): 1,000 tenants end to end <= 15 min, peak RSS <= 4 GB, create / deploy /
+invoke at tenant 1,000 within 1.5x of tenant 10, restart <= 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import print_table, publish, results_dir, summary
+from localaws.cli import own_server, start, stop
+from localaws.ephemeral import running
+
+ACCOUNT = "123456789012"
+TARGETS = {"end_to_end_s": 900.0, "peak_rss_mb": 4096.0, "growth": 1.5, "restart_s": 10.0}
+PHASES = ("create", "upload", "train", "approve", "deploy", "invoke_first", "invoke", "delete")
+GROWING = ("create", "deploy", "invoke")
+
+
+class RssSampler:
+    """Peak resident memory of the server process and its children (job workers)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak_total = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.5):
+            try:
+                proc = psutil.Process(self.pid)
+                total = proc.memory_info().rss
+                for child in proc.children(recursive=True):
+                    try:
+                        total += child.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                continue
+            self.peak_total = max(self.peak_total, total)
+
+    def server_peak(self) -> int:
+        """The server process's own high-water mark (VmHWM), in bytes."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _phase(
+    name: str, tenants: list[str], work: Callable[[str], float | None], workers: int
+) -> tuple[float, list[float]]:
+    """Run `work` for every tenant, `workers` at a time: (wall seconds, per-tenant seconds in
+    tenant order). `work` returns its own timing or None (then the call is timed here)."""
+
+    def timed(tenant: str) -> float:
+        began = time.perf_counter()
+        own = work(tenant)
+        return own if own is not None else time.perf_counter() - began
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        latencies = list(pool.map(timed, tenants))
+    wall = time.perf_counter() - began
+    print(f"  {name:<12} {len(tenants)} tenants in {wall:7.1f} s", flush=True)
+    return wall, latencies
+
+
+def _tenant_steps(session: Any, tier: str | None, rows: int) -> dict[str, Callable]:
+    from helpers import approval, deploy, pipeline, tenants
+    from helpers.errors import TenantError
+
+    samples: dict[str, Any] = {}
+
+    def create(t: str) -> None:
+        payload: dict[str, Any] = {"name": t}
+        if tier is not None:
+            payload["tier"] = tier
+        tenants.run_state_machine(
+            session, "create", {"tenant": payload}, name_hint=t, progress=False
+        ).check(f"creating tenant {t!r}", TenantError)
+
+    def train(t: str) -> None:
+        result = pipeline.wait(session, pipeline.start(session, t), progress=False, poll=0.25)
+        if result.status != "Succeeded":
+            raise RuntimeError(f"pipeline for {t}: {result.status} {result.failure_reason}")
+
+    def approve(t: str) -> None:
+        latest = approval.latest_version(session, t)
+        if latest is None:
+            raise RuntimeError(f"tenant {t} has no model version")
+        approval.approve(session, t, latest.arn, "bench_scale")
+
+    def deploy_(t: str) -> None:
+        deploy.deploy(session, t, progress=False)
+        samples[t] = deploy.sample_rows(session, t, n=4)[1]
+
+    def invoke(t: str) -> float:
+        began = time.perf_counter()
+        deploy.invoke(session, t, samples[t])
+        return time.perf_counter() - began
+
+    return {
+        "create": create,
+        "upload": lambda t: tenants.upload_tenant_data(session, t, rows=rows) and None,
+        "train": train,
+        "approve": approve,
+        "deploy": deploy_,
+        "invoke_first": invoke,
+        "invoke": invoke,
+        "delete": lambda t: tenants.delete_tenant(session, t, progress=False) and None,
+    }
+
+
+def _growth(latencies: list[float]) -> dict[str, float]:
+    """p50 of the first and last tenth (at least 3 each) and their ratio."""
+    k = max(3, len(latencies) // 10)
+    first, last = statistics.median(latencies[:k]), statistics.median(latencies[-k:])
+    return {"first_p50_ms": first * 1000, "last_p50_ms": last * 1000, "ratio": last / first}
+
+
+def _restart(config: Any) -> float:
+    stop(config)
+    began = time.perf_counter()
+    start(config, wait=600)
+    return time.perf_counter() - began
+
+
+def run_tenants(n: int, tier: str | None, workers: int, rows: int) -> dict:
+    from helpers import pipeline, stack
+    from helpers.session import connect
+
+    names = [f"scale-{i:04d}" for i in range(n)]
+    with running() as config:
+        info = own_server(config)
+        assert info is not None
+        session = connect("local")
+        stack.deploy_stack(session)
+        pipeline.upsert(session)
+        steps = _tenant_steps(session, tier, rows)
+        walls: dict[str, float] = {}
+        latencies: dict[str, list[float]] = {}
+        began = time.perf_counter()
+        with RssSampler(int(info["pid"])) as rss:
+            for phase in PHASES[:-1]:
+                walls[phase], latencies[phase] = _phase(phase, names, steps[phase], workers)
+            server_peak = rss.server_peak()
+        state_mb = sum(f.stat().st_size for f in config.state_dir.rglob("*") if f.is_file()) / 1e6
+        restart_s = _restart(config)
+        print(f"  restart      {restart_s:.2f} s with {n} tenants ({state_mb:.0f} MB)")
+        info = own_server(config)
+        assert info is not None
+        with RssSampler(int(info["pid"])) as rss_after:
+            walls["delete"], latencies["delete"] = _phase("delete", names, steps["delete"], workers)
+        total = time.perf_counter() - began - restart_s
+    return {
+        "tenants": n,
+        "tier": tier or "(not given)",
+        "workers": workers,
+        "rows": rows,
+        "end_to_end_s": round(total, 1),
+        "phases": {
+            p: {
+                "wall_s": round(walls[p], 2),
+                "per_tenant": summary(latencies[p], (0.5, 0.95), extras=("mean", "max")),
+                "growth": {k: round(v, 2) for k, v in _growth(latencies[p]).items()},
+            }
+            for p in PHASES
+        },
+        "latencies_ms": {p: [round(v * 1000, 2) for v in latencies[p]] for p in PHASES},
+        "server_peak_rss_mb": round(max(server_peak, rss_after.server_peak()) / 2**20, 1),
+        "total_peak_rss_mb": round(max(rss.peak_total, rss_after.peak_total) / 2**20, 1),
+        "state_mb": round(state_mb, 1),
+        "restart_s": round(restart_s, 2),
+    }
+
+
+def run_micro(sizes: list[int], samples: int = 15) -> list[dict]:
+    """Persistence cost of one write with `size` IAM roles and `size` SageMaker model package
+    groups present, in-process on moto's backends and a real `Store`: before (the whole
+    backend pickled per write, as localaws did) and now (`Store.append` of a request that
+    changed one resource), bytes journaled, and the restore time of that state."""
+    from localaws.persistence import journal
+
+    journal.CHECKPOINT_SECONDS = 3600.0  # checkpoints by hand, between measurements
+    rows = []
+    for size in sizes:
+        rows.append(_micro_row(size, samples))
+        print(f"  {rows[-1]}", flush=True)
+    return rows
+
+
+def _micro_row(size: int, samples: int) -> dict:
+    import json
+    import tempfile
+
+    from moto.iam.models import iam_backends
+    from moto.sagemaker.models import sagemaker_backends
+
+    from localaws.persistence import tracking
+    from localaws.persistence.store import Store
+
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    statement = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    iam, sm = iam_backends[ACCOUNT]["global"], sagemaker_backends[ACCOUNT]["us-east-1"]
+    iam.reset(), sm.reset()
+    row: dict[str, Any] = {"resources": size}
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
+        store = Store(Path(scratch))
+        store.ensure_format()
+        store.restore()
+        for i in range(size + 1):  # the probe in the middle: moto scans roles by name
+            name = "probe" if i == size // 2 else f"role-{i}"
+            iam.create_role(name, trust, "/", None, "", [], None)
+            sm.create_model_package_group(f"group-{i}", "", None)
+        store.save_all()
+        store.journal.checkpoint()
+        writes = {
+            "iam": (iam, lambda i: iam.put_role_policy("probe", f"p{i}", policy)),
+            "sagemaker": (sm, lambda i: sm.create_model_package_group(f"new-{i}", "", None)),
+        }
+        for service, (backend, write) in writes.items():
+            whole = store._pickler.dumps(dict(backend.__dict__))
+            before = _timed(lambda b=backend: store._pickler.dumps(dict(b.__dict__)))
+            appends, journaled = [], []
+            for i in range(samples):
+                with tracking.tracking():
+                    write(i)
+                    appends.append(_timed(lambda s=service: store.append(s)))
+                pending = store.journal._pending.values()
+                journaled.append(sum(len(data or b"") for data, _ in pending))
+                store.journal.checkpoint()
+            row[f"{service}_before_ms"] = round(before * 1000, 2)
+            row[f"{service}_before_kb"] = round(len(whole) / 1024, 1)
+            row[f"{service}_now_ms"] = summary(appends, (0.5,), extras=())["p50_ms"]
+            row[f"{service}_now_kb"] = round(statistics.median(journaled) / 1024, 1)
+        store.journal.close()
+        iam.reset(), sm.reset()
+        restore = Store(Path(scratch))
+        row["restore_s"] = round(_timed(restore.restore), 2)
+        restore.journal.close()
+    iam.reset(), sm.reset()
+    return row
+
+
+def _timed(call: Callable[[], Any]) -> float:
+    began = time.perf_counter()
+    call()
+    return time.perf_counter() - began
+
+
+def _plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True)
+    for ax, phase in zip(axes.flat, PHASES, strict=True):
+        ys = result["latencies_ms"][phase]
+        xs = range(1, len(ys) + 1)
+        ax.plot(xs, ys, ".", alpha=0.4, markersize=3)
+        k = max(1, len(ys) // 20)
+        rolling = [statistics.median(ys[max(0, i - k) : i + 1]) for i in range(len(ys))]
+        ax.plot(xs, rolling, "-", linewidth=1.5)
+        ax.set_title(phase)
+        ax.set_ylabel("ms")
+        ax.set_xlabel("tenant ordinal in phase")
+    fig.suptitle(
+        f"{result['tenants']} tenants, tier {result['tier']}, {result['workers']} in flight: "
+        "latency per operation (dots) and its running median"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _show(data: dict) -> None:
+    run = data.get("run")
+    if run:
+        rows = [
+            [
+                p,
+                f"{s['wall_s']:.1f}",
+                f"{s['per_tenant']['p50_ms']:.0f}",
+                f"{s['per_tenant']['p95_ms']:.0f}",
+                f"{s['growth']['ratio']:.2f}",
+            ]
+            for p, s in run["phases"].items()
+        ]
+        print_table(rows, ["phase", "wall s", "p50 ms", "p95 ms", "last/first"], "<>>>>")
+        print(
+            f"{run['tenants']} tenants ({run['workers']} in flight, tier {run['tier']}): "
+            f"end to end {run['end_to_end_s']:.0f} s (target {TARGETS['end_to_end_s']:.0f}), "
+            f"server peak RSS {run['server_peak_rss_mb']:.0f} MB, with job workers "
+            f"{run['total_peak_rss_mb']:.0f} MB (target {TARGETS['peak_rss_mb']:.0f}), restart "
+            f"{run['restart_s']:.2f} s (target {TARGETS['restart_s']:.0f}), "
+            f"state {run['state_mb']} MB"
+        )
+    micro = data.get("persistence_micro")
+    if micro:
+        heads = [k for k in micro[0] if k != "resources"]
+        print("persistence of one write (before: whole backend pickled; now: what it touched)")
+        print_table([[r["resources"], *(r[k] for k in heads)] for r in micro], ["present", *heads])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_scale")
+    parser.add_argument(
+        "--tenants", type=int, default=int(os.environ.get("LOCALAWS_BENCH_SCALE_TENANTS", "50"))
+    )
+    parser.add_argument("--tier", default="pooled", help="pooled, dedicated, or none (omitted)")
+    parser.add_argument("--workers", type=int, default=4, help="tenants in flight at once")
+    parser.add_argument("--rows", type=int, default=5000, help="rows of data per tenant")
+    parser.add_argument("--micro", action="store_true", help="the persistence micro-benchmark")
+    parser.add_argument("--micro-sizes", default="0,1000,5000")
+    parser.add_argument("--micro-only", action="store_true")
+    args = parser.parse_args([] if argv is None else argv)
+    data: dict[str, Any] = {"targets": TARGETS}
+    if args.micro or args.micro_only:
+        print("persistence: one write's cost against resources present", flush=True)
+        data["persistence_micro"] = run_micro([int(s) for s in args.micro_sizes.split(",")])
+    if not args.micro_only:
+        tier = None if args.tier == "none" else args.tier
+        print(f"{args.tenants} tenants, {args.workers} in flight:", flush=True)
+        data["run"] = run_tenants(args.tenants, tier, args.workers, args.rows)
+        _plot(data["run"], results_dir() / "scale.png")
+    publish("scale", data, _show)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
