@@ -1,7 +1,13 @@
-"""pytest root: nbval replays the committed notebooks (00 -> 99) against a fresh private localaws.
+"""pytest root: nbval replays the committed notebooks (00 -> 99) against a fresh private localaws,
+and the suite's split over pytest-xdist workers (`pytest -n 2`).
 
-Their committed outputs come from `python -m helpers.chain --refresh-committed`, which runs the
-same chain on a fresh localaws too, so the checked cells reproduce.
+The committed outputs come from `python -m helpers.chain --refresh-committed`, which runs the
+same chain on a fresh localaws too, so the checked cells reproduce. The replay's localaws starts
+before the first notebook cell and stops after the last one, in whichever process runs them.
+
+Under xdist, work is handed out a module at a time (module-scoped servers and stack deploys are
+built once), and the notebooks as one unit (the chain shares one localaws, in order). Modules
+named in `HEAVY_FIRST` are handed out first, so that the two workers finish together.
 """
 
 from __future__ import annotations
@@ -9,15 +15,73 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
-_stack = ExitStack()
+import pytest
+
+NOTEBOOK_UNIT = "notebooks (one chain)"
+# Measured with --durations (tests/ and notebooks/, one worker): the longest units, longest first.
+HEAVY_FIRST = (
+    "tests/helpers/test_tenant_faults.py",
+    NOTEBOOK_UNIT,
+    "tests/notebooks/test_notebook_deploy.py",
+    "tests/notebooks/test_notebook_pipeline.py",
+    "tests/helpers/test_tenant_lifecycle.py",
+    "tests/helpers/test_deploy.py",
+)
+
+_replay = ExitStack()
 
 
-def pytest_collection_modifyitems(session, config, items) -> None:
-    if any(Path(str(item.fspath)).suffix == ".ipynb" for item in items):
+def _is_notebook(item: pytest.Item | None) -> bool:
+    return item is not None and Path(str(item.fspath)).suffix == ".ipynb"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # tryfirst: before nbval starts the notebook's kernel, which inherits LOCALAWS_* / AWS_*.
+    if _is_notebook(item) and not _replay:
         from localaws.ephemeral import running
 
-        _stack.enter_context(running())
+        _replay.enter_context(running())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _is_notebook(item) and not _is_notebook(nextitem):
+        _replay.close()  # after nbval's kernel; its environment restored before other tests
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    _stack.close()
+    _replay.close()
+
+
+def work_unit(nodeid: str) -> str:
+    """What one xdist worker runs as a whole: all notebooks, or one test module."""
+    parts = nodeid.split("::")
+    # nbval names cells `notebooks/00_setup::ipynb::Cell 0`
+    notebook = parts[0].endswith(".ipynb") or parts[1:2] == ["ipynb"]
+    return NOTEBOOK_UNIT if notebook else parts[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):
+        return  # not an xdist worker: collection order unchanged
+    rank = {unit: i for i, unit in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))  # stable
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist not installed: tests run in one process
+    pass
+else:
+
+    class ModuleScheduling(LoadScopeScheduling):
+        """Hands out `work_unit`s in collection order (HEAVY_FIRST first)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduling:
+        config.option.loadscopereorder = False  # keep HEAVY_FIRST's order
+        return ModuleScheduling(config, log)
