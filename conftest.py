@@ -8,6 +8,19 @@ before the first notebook cell and stops after the last one, in whichever proces
 Under xdist, work is handed out a module at a time (module-scoped servers and stack deploys are
 built once), and the notebooks as one unit (the chain shares one localaws, in order). Modules
 named in `HEAVY_FIRST` are handed out first, so that the two workers finish together.
+
+What a test follows to stay correct and fast under xdist:
+- a server only through the `localaws` fixture or `localaws.ephemeral.running(<tmp dir>)`
+  (free port, temporary state, environment restored); never a fixed port, ~/.localaws or a
+  file written into the repository tree (use tmp_path);
+- nothing shared across modules but session fixtures (one per worker): no test relies on
+  another module having run; a change to os.environ is undone by the fixture that made it;
+- expensive setup (a server of its own, stack deploy, tenant, pipeline run, deploy) in a
+  module-scoped fixture shared by the module's tests;
+- `@pytest.mark.slow` (or `pytestmark`) on what takes over ~1 s on a quiet machine
+  (`--durations`), so `make test-fast` stays under a minute;
+- poll briskly (0.05-0.1 s), never a fixed long sleep; a module that takes minutes is split
+  into modules (the unit of work) and named in `HEAVY_FIRST`.
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ NOTEBOOK_UNIT = "notebooks (one chain)"
 HEAVY_FIRST = (
     "tests/helpers/test_tenant_faults.py",
     NOTEBOOK_UNIT,
+    "tests/helpers/test_deploy_faults.py",
     "tests/notebooks/test_notebook_deploy.py",
     "tests/notebooks/test_notebook_pipeline.py",
     "tests/helpers/test_tenant_lifecycle.py",
