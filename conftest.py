@@ -6,8 +6,11 @@ same chain on a fresh localaws too, so the checked cells reproduce. The replay's
 before the first notebook cell and stops after the last one, in whichever process runs them.
 
 Under xdist, work is handed out a module at a time (module-scoped servers and stack deploys are
-built once), and the notebooks as one unit (the chain shares one localaws, in order). Modules
-named in `HEAVY_FIRST` are handed out first, so that the two workers finish together.
+built once per module), the notebooks as one unit (the chain shares one localaws, in order),
+and the modules of `BY_TEST` a test at a time: their tests are minutes long, independent, and
+their module fixtures cheap beside them, so both workers share them. `HEAVY_FIRST` orders the
+hand-out: the longest indivisible units first, then the fine-grained ones, so that the two
+workers finish together.
 
 What a test follows to stay correct and fast under xdist:
 - a server only through the `localaws` fixture or `localaws.ephemeral.running(<tmp dir>)`
@@ -19,8 +22,9 @@ What a test follows to stay correct and fast under xdist:
   module-scoped fixture shared by the module's tests;
 - `@pytest.mark.slow` (or `pytestmark`) on what takes over ~1 s on a quiet machine
   (`--durations`), so `make test-fast` stays under a minute;
-- poll briskly (0.05-0.1 s), never a fixed long sleep; a module that takes minutes is split
-  into modules (the unit of work) and named in `HEAVY_FIRST`.
+- poll briskly (0.05-0.1 s), never a fixed long sleep; a module that takes minutes is named
+  in `HEAVY_FIRST`, and in `BY_TEST` if its tests are independent of each other and its
+  fixtures cheap beside them (else split into modules).
 """
 
 from __future__ import annotations
@@ -31,15 +35,23 @@ from pathlib import Path
 import pytest
 
 NOTEBOOK_UNIT = "notebooks (one chain)"
-# Measured with --durations (tests/ and notebooks/, one worker): the longest units, longest first.
+# Measured with --durations, one process per slice (loaded machine: relative costs).
 HEAVY_FIRST = (
-    "tests/helpers/test_tenant_faults.py",
-    NOTEBOOK_UNIT,
-    "tests/helpers/test_deploy_faults.py",
     "tests/notebooks/test_notebook_deploy.py",
     "tests/notebooks/test_notebook_pipeline.py",
+    "tests/localaws/test_persistence.py",
+    "tests/notebooks/test_notebook_own_data.py",
+    NOTEBOOK_UNIT,
+    "tests/notebooks/test_notebooks_tenants.py",
     "tests/helpers/test_tenant_lifecycle.py",
-    "tests/helpers/test_deploy.py",
+    "tests/helpers/test_deploy_faults.py",
+    "tests/helpers/test_tenant_faults.py",
+    "tests/localaws/test_localaws_cli.py",
+)
+BY_TEST = (
+    "tests/helpers/test_tenant_lifecycle.py",
+    "tests/helpers/test_deploy_faults.py",
+    "tests/helpers/test_tenant_faults.py",
 )
 
 _replay = ExitStack()
@@ -68,19 +80,26 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     _replay.close()
 
 
-def work_unit(nodeid: str) -> str:
-    """What one xdist worker runs as a whole: all notebooks, or one test module."""
+def module_of(nodeid: str) -> str:
+    """A test's module; NOTEBOOK_UNIT for any notebook cell."""
     parts = nodeid.split("::")
     # nbval names cells `notebooks/00_setup::ipynb::Cell 0`
     notebook = parts[0].endswith(".ipynb") or parts[1:2] == ["ipynb"]
     return NOTEBOOK_UNIT if notebook else parts[0]
 
 
+def work_unit(nodeid: str) -> str:
+    """What one xdist worker runs as a whole: all notebooks, one test module, or (`BY_TEST`)
+    one test."""
+    module = module_of(nodeid)
+    return nodeid if module in BY_TEST else module
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not hasattr(config, "workerinput"):
         return  # not an xdist worker: collection order unchanged
     rank = {unit: i for i, unit in enumerate(HEAVY_FIRST)}
-    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))  # stable
+    items.sort(key=lambda item: rank.get(module_of(item.nodeid), len(rank)))  # stable
 
 
 try:
