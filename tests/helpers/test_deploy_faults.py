@@ -12,10 +12,9 @@ from collections.abc import Iterator
 import pytest
 from tenant_checks import new_id, nothing_left, slow_endpoints
 from test_deploy import register_version
-from test_tenant_faults import Server, start_and_die
+from test_tenant_faults import Server, stack_session, start_and_die
 
-from helpers import approval, deploy, stack, tenants
-from helpers.session import connect
+from helpers import approval, deploy, tenants
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +27,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def session(server):
-    session = connect("local")
-    stack.deploy_stack(session)
-    return session
+    return stack_session()
 
 
 # Where an interruption of deploy matters: after CreateModel, after CreateEndpointConfig, after

@@ -71,11 +71,16 @@ def server(tmp_path_factory) -> Iterator[Server]:
         yield Server(config)
 
 
-@pytest.fixture(scope="module")
-def session(server):
+def stack_session():
+    """A session on the server LOCALAWS_* names, the stack deployed."""
     session = connect("local")
     stack.deploy_stack(session)
     return session
+
+
+@pytest.fixture(scope="module")
+def session(server):
+    return stack_session()
 
 
 def new_id(label: str) -> str:
