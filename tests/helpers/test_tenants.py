@@ -166,6 +166,7 @@ def test_tenant_role_reaches_only_its_own_bucket(session):
         tenants.delete_tenant(session, tenant, progress=False)
 
 
+@pytest.mark.slow
 def test_create_failing_midway_leaves_nothing(session):
     """An orphan model package group of the same name makes the create fail late."""
     tenant = new_id("half")
@@ -322,6 +323,7 @@ def test_stack_delete_refuses_while_tenants_remain(private_localaws):
     assert stack.deploy_stack(session).keys() == outputs.keys()  # and back again
 
 
+@pytest.mark.slow
 def test_extra_input_fields_are_accepted(session):
     tenant = new_id("extra")
     payload = {

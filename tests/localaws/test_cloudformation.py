@@ -69,6 +69,7 @@ def definitions(clients) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_stack_creates_executes_updates_and_deletes(clients, definitions):
     cf, sfn, ddb, iam, sm, s3, logs = (
         clients(n)

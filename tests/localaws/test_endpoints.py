@@ -151,6 +151,7 @@ def deploy(env, config: str) -> str:
     return name
 
 
+@pytest.mark.slow
 def test_algorithm_model_serves_csv_and_json(env):
     booster = train_booster(1)
     name = deploy(env, algorithm_model(env, booster))
