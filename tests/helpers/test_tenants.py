@@ -188,6 +188,7 @@ def test_create_failing_midway_leaves_nothing(session):
     sm.delete_model_package_group(ModelPackageGroupName=model_package_group(tenant))
 
 
+@pytest.mark.slow
 def test_create_failing_at_the_role_keeps_the_foreign_role(session):
     tenant = new_id("orphan")
     iam = session.client("iam")

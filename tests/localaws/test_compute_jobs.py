@@ -120,6 +120,7 @@ def test_processing_job_reads_inputs_runs_script_uploads_outputs(clients, tenant
     assert f"job {name} unit" in lines
 
 
+@pytest.mark.slow
 def test_xgboost_builtin_algorithm_writes_xgboost_model(clients, tenant):
     bucket, role = tenant
     sm, s3 = clients("sagemaker"), clients("s3")
