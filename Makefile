@@ -42,12 +42,16 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format $(LINTED)
 
+# pytest-xdist workers: one test module (the notebooks: the whole chain) at a time each; see
+# conftest.py. WORKERS=0 runs everything in one process.
+WORKERS ?= 2
+
 test: install lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(WORKERS)
 
 # The edit loop: unit and fast integration tests (no notebook chains, no kill -9 runs).
 test-fast: install
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -n $(WORKERS) -m "not slow" tests
 
 lab: up
 	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -q -e ".[dev,lab]"

@@ -1,7 +1,30 @@
-"""pytest root: nbval replays the committed notebooks (00 -> 99) against a fresh private localaws.
+"""pytest root: nbval replays the committed notebooks (00 -> 99) against a fresh private localaws,
+and the suite's split over pytest-xdist workers (`pytest -n 2`).
 
-Their committed outputs come from `python -m helpers.chain --refresh-committed`, which runs the
-same chain on a fresh localaws too, so the checked cells reproduce.
+The committed outputs come from `python -m helpers.chain --refresh-committed`, which runs the
+same chain on a fresh localaws too, so the checked cells reproduce. The replay's localaws starts
+before the first notebook cell and stops after the last one, in whichever process runs them.
+
+Under xdist, work is handed out a module at a time (module-scoped servers and stack deploys are
+built once per module), the notebooks as one unit (the chain shares one localaws, in order),
+and the modules of `BY_TEST` a test at a time: their tests are minutes long, independent, and
+their module fixtures cheap beside them, so both workers share them. `HEAVY_FIRST` orders the
+hand-out: the longest indivisible units first, then the fine-grained ones, so that the two
+workers finish together.
+
+What a test follows to stay correct and fast under xdist:
+- a server only through the `localaws` fixture or `localaws.ephemeral.running(<tmp dir>)`
+  (free port, temporary state, environment restored); never a fixed port, ~/.localaws or a
+  file written into the repository tree (use tmp_path);
+- nothing shared across modules but session fixtures (one per worker): no test relies on
+  another module having run; a change to os.environ is undone by the fixture that made it;
+- expensive setup (a server of its own, stack deploy, tenant, pipeline run, deploy) in a
+  module-scoped fixture shared by the module's tests;
+- `@pytest.mark.slow` (or `pytestmark`) on what takes over ~1 s on a quiet machine
+  (`--durations`), so `make test-fast` stays under a minute;
+- poll briskly (0.05-0.1 s), never a fixed long sleep; a module that takes minutes is named
+  in `HEAVY_FIRST`, and in `BY_TEST` if its tests are independent of each other and its
+  fixtures cheap beside them (else split into modules).
 """
 
 from __future__ import annotations
@@ -9,15 +32,89 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
-_stack = ExitStack()
+import pytest
+
+NOTEBOOK_UNIT = "notebooks (one chain)"
+# Measured with --durations, one process per slice (loaded machine: relative costs).
+HEAVY_FIRST = (
+    "tests/notebooks/test_notebook_deploy.py",
+    "tests/notebooks/test_notebook_pipeline.py",
+    "tests/localaws/test_persistence.py",
+    "tests/notebooks/test_notebook_own_data.py",
+    NOTEBOOK_UNIT,
+    "tests/notebooks/test_notebooks_tenants.py",
+    "tests/helpers/test_tenant_lifecycle.py",
+    "tests/helpers/test_deploy_faults.py",
+    "tests/helpers/test_tenant_faults.py",
+    "tests/localaws/test_localaws_cli.py",
+)
+BY_TEST = (
+    "tests/helpers/test_tenant_lifecycle.py",
+    "tests/helpers/test_deploy_faults.py",
+    "tests/helpers/test_tenant_faults.py",
+)
+
+_replay = ExitStack()
 
 
-def pytest_collection_modifyitems(session, config, items) -> None:
-    if any(Path(str(item.fspath)).suffix == ".ipynb" for item in items):
+def _is_notebook(item: pytest.Item | None) -> bool:
+    return item is not None and Path(str(item.fspath)).suffix == ".ipynb"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # tryfirst: before nbval starts the notebook's kernel, which inherits LOCALAWS_* / AWS_*.
+    if _is_notebook(item) and not _replay:
         from localaws.ephemeral import running
 
-        _stack.enter_context(running())
+        _replay.enter_context(running())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _is_notebook(item) and not _is_notebook(nextitem):
+        _replay.close()  # after nbval's kernel; its environment restored before other tests
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    _stack.close()
+    _replay.close()
+
+
+def module_of(nodeid: str) -> str:
+    """A test's module; NOTEBOOK_UNIT for any notebook cell."""
+    parts = nodeid.split("::")
+    # nbval names cells `notebooks/00_setup::ipynb::Cell 0`
+    notebook = parts[0].endswith(".ipynb") or parts[1:2] == ["ipynb"]
+    return NOTEBOOK_UNIT if notebook else parts[0]
+
+
+def work_unit(nodeid: str) -> str:
+    """What one xdist worker runs as a whole: all notebooks, one test module, or (`BY_TEST`)
+    one test."""
+    module = module_of(nodeid)
+    return nodeid if module in BY_TEST else module
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):
+        return  # not an xdist worker: collection order unchanged
+    rank = {unit: i for i, unit in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(module_of(item.nodeid), len(rank)))  # stable
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist not installed: tests run in one process
+    pass
+else:
+
+    class ModuleScheduling(LoadScopeScheduling):
+        """Hands out `work_unit`s in collection order (HEAVY_FIRST first)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduling:
+        config.option.loadscopereorder = False  # keep HEAVY_FIRST's order
+        return ModuleScheduling(config, log)

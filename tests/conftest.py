@@ -1,4 +1,5 @@
-"""Shared fixtures: one localaws server per test session, on a free port with its own state.
+"""Shared fixtures: one localaws server per test session (each xdist worker has its own), on a
+free port with its own state.
 
 Fixture names, everywhere in tests/:
 - `localaws`: the running server's `Config` (session scope);

@@ -81,6 +81,7 @@ def test_a_missing_tenant_is_one_error_naming_tenant_and_table(session, lookup):
     assert err.value.error == "TenantNotFound"
 
 
+@pytest.mark.slow
 def test_runner_returns_the_execution_and_check_raises_its_error(session, tenant_id):
     execution = executions.run_state_machine(
         session, "create", {"tenant": {"name": tenant_id}}, progress=False
@@ -98,6 +99,7 @@ def test_runner_returns_the_execution_and_check_raises_its_error(session, tenant
     assert type(err.value) is ExecutionFailed and err.value.error == "InvalidTenantName"
 
 
+@pytest.mark.slow
 def test_versions_are_listed_with_one_describe_each(session, tenant_id, monkeypatch):
     item = tenant_item(session, tenant_id)
     sm = session.client("sagemaker")

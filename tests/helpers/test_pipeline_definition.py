@@ -77,6 +77,7 @@ def steps_by_name(definition: dict) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_parameters_and_defaults(built):
     definition, _ = built
     assert definition["Version"] == "2020-12-01"
@@ -91,6 +92,7 @@ def test_parameters_and_defaults(built):
     assert params["MaxDepth"]["Type"] == "Integer"
 
 
+@pytest.mark.slow
 def test_steps_chain_and_types(built):
     definition, _ = built
     steps = steps_by_name(definition)
@@ -138,6 +140,7 @@ def test_steps_chain_and_types(built):
     ]
 
 
+@pytest.mark.slow
 def test_every_job_runs_under_the_tenant_role_and_writes_to_the_tenant_bucket(built):
     definition, _ = built
     steps = steps_by_name(definition)
@@ -153,6 +156,7 @@ def test_every_job_runs_under_the_tenant_role_and_writes_to_the_tenant_bucket(bu
     )
 
 
+@pytest.mark.slow
 def test_condition_register_and_fail_message(built):
     definition, _ = built
     steps = steps_by_name(definition)
@@ -204,6 +208,7 @@ def test_condition_register_and_fail_message(built):
     ]
 
 
+@pytest.mark.slow
 def test_step_arguments_are_valid_service_requests(built):
     definition, _ = built
     steps = steps_by_name(definition)
@@ -217,6 +222,7 @@ def test_step_arguments_are_valid_service_requests(built):
     assert all(isinstance(v, str) for v in hps.values()) and hps["max_depth"] == "5"
 
 
+@pytest.mark.slow
 def test_job_code_is_uploaded_under_the_code_prefix_tenant_roles_may_read(built):
     definition, bucket = built
     steps = steps_by_name(definition)
@@ -246,6 +252,7 @@ def test_job_code_is_uploaded_under_the_code_prefix_tenant_roles_may_read(built)
     assert {"train.py", "inference.py"} <= keys and not any(k.endswith(".pyc") for k in keys)
 
 
+@pytest.mark.slow
 def test_preprocess_gets_the_shared_modules_it_imports_as_a_second_code_input(built):
     definition, bucket = built
     inputs = {
@@ -267,6 +274,7 @@ def test_preprocess_gets_the_shared_modules_it_imports_as_a_second_code_input(bu
     assert imported == set(pipeline.SHARED_MODULES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("hyperparameters", "message"),
     [

@@ -10,6 +10,8 @@ import pytest
 from helpers import pipeline, pipeline_view
 from helpers.session import connect
 
+# the SDK builds and uploads the pipeline once per module: tens of seconds
+pytestmark = pytest.mark.slow
 ROLE = "arn:aws:iam::123456789012:role/mt-pipeline"
 
 

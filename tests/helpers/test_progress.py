@@ -85,6 +85,7 @@ def session(localaws):
     return session
 
 
+@pytest.mark.slow
 def test_real_create_and_delete_leave_one_correct_line_each(session):
     tenant_id = f"prog-{uuid.uuid4().hex[:6]}"
     out = io.StringIO()

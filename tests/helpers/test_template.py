@@ -46,11 +46,13 @@ def _cfn_lint(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(cfn_lint), str(path)], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cfn_lint_source_template():
     result = _cfn_lint(TEMPLATE)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_cfn_lint_rendered_template(tmp_path):
     rendered = tmp_path / "stack.yaml"
     rendered.write_text(render_template())

@@ -5,6 +5,7 @@ orphaned (issue 10).
 localaws kills itself when an execution enters the state named by
 `LOCALAWS_FAULT_KILL_AT_STATE` (localaws.services.stepfunctions.faults); the execution that was
 cut off reads FAILED after the restart, and the helpers' re-run finishes the operation.
+Deploy's kill points are in test_deploy_faults.py (their own server, endpoints asynchronous).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from collections.abc import Iterator
 import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
-from tenant_checks import CONTAINER, ENDPOINT_DELAY, add_version, nothing_left
-from test_deploy import register_version
+from tenant_checks import CONTAINER, add_version, nothing_left
 
-from helpers import approval, deploy, stack, tenants
+from helpers import stack, tenants
 from helpers.executions import state_machine_arn
 from helpers.naming import STATE_MACHINES
 from helpers.session import connect
@@ -71,11 +71,16 @@ def server(tmp_path_factory) -> Iterator[Server]:
         yield Server(config)
 
 
-@pytest.fixture(scope="module")
-def session(server):
+def stack_session():
+    """A session on the server LOCALAWS_* names, the stack deployed."""
     session = connect("local")
     stack.deploy_stack(session)
     return session
+
+
+@pytest.fixture(scope="module")
+def session(server):
+    return stack_session()
 
 
 def new_id(label: str) -> str:
@@ -205,61 +210,3 @@ def test_delete_waits_for_an_asynchronous_endpoint_deletion(server, session):
     finally:
         stop(server.config)
         server.restart()
-
-
-# Where an interruption of deploy matters: after CreateModel, after CreateEndpointConfig, after
-# UpdateEndpoint, during the wait, after the wait (before the test), before and after the table
-# update, in the middle of the sweep of superseded deployments.
-DEPLOY_STATES = [
-    "CreateEndpointConfig",
-    "FindEndpoint",
-    "WaitForEndpoint",
-    "DescribeEndpoint",
-    "TestDataLocation",
-    "RecordDeployment",
-    "ServingNow",
-    "DeleteSupersededModels",
-]
-
-
-def deployments(session, tenant: str) -> tuple[list[str], list[str]]:
-    """The tenant's deployment configs and models that exist (by name and tenant-id tag)."""
-    found = tenants.tenant_leftovers(session, tenant)
-    return sorted(found["endpoint configs"]), sorted(found["models"])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("state", DEPLOY_STATES)
-def test_deploy_killed_at_a_state_is_repaired_by_a_rerun(server, session, state, tmp_path):
-    """Endpoints asynchronous for 1 s. v1 deployed, v2 approved; a deploy of v2 is cut off at
-    `state`; the re-run deploys v2: the table names the config the endpoint serves, and that
-    config and its model are the tenant's only ones (nothing superseded is orphaned)."""
-    os.environ[ENDPOINT_DELAY] = "1"
-    try:
-        stop(server.config)
-        server.restart()
-        tenant = new_id("kdep")
-        tenants.create_tenant(session, tenant, progress=False)
-        v1, _ = register_version(session, tenant, tmp_path / "v1", num_round=3)
-        approval.approve(session, tenant, v1, "first")
-        deploy.deploy(session, tenant, progress=False)
-        v2, _ = register_version(session, tenant, tmp_path / "v2", num_round=3)
-        approval.approve(session, tenant, v2, "second")
-        time.sleep(1.0)  # deployment names carry the second
-        start_and_die(server, session, "deploy", tenant, state)
-        time.sleep(1.0)
-        result = deploy.deploy(session, tenant, progress=False)
-        assert result.model_package_arn == v2
-        item = deploy.tenant_item(session, tenant)
-        served = deploy.endpoint_status(session, tenant)
-        assert served["EndpointStatus"] == "InService"
-        assert item["tenant-endpoint-config"] == served["EndpointConfigName"]
-        assert item["tenant-deployed-version"] == served["ModelPackage"] == v2
-        assert deployments(session, tenant) == (
-            [served["EndpointConfigName"]],
-            [served["ModelName"]],
-        )
-        tenants.delete_tenant(session, tenant, progress=False)
-        assert nothing_left(session, tenant)
-    finally:
-        os.environ.pop(ENDPOINT_DELAY, None)

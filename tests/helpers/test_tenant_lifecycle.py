@@ -14,6 +14,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from tenant_checks import add_version, new_id, nothing_left
 
@@ -308,19 +309,26 @@ def test_delete_wins_against_a_pipeline_still_writing(session):
     assert written and nothing_left(session, tenant)
 
 
-def put_versions(session, bucket: str, keys: int, versions: int, markers: int) -> int:
-    """keys x versions object versions plus `markers` delete markers, written concurrently."""
-    s3 = session.client("s3")
+THREADS = 32
 
-    def write(i: int) -> None:
-        key = f"pipeline/exec-{i // 7:05d}/step-{i % 7}/output-{i:06d}.csv"
+
+def put_versions(session, bucket: str, keys: int, versions: int, markers: int) -> int:
+    """keys x versions object versions (written by many threads: the server's work, not the
+    round trips, is the cost) plus a delete marker on the first `markers` keys (one
+    DeleteObjects per 1,000 keys: without version ids it adds markers)."""
+    s3 = session.boto_session.client("s3", config=BotoConfig(max_pool_connections=THREADS))
+    names = [f"pipeline/exec-{i // 7:05d}/step-{i % 7}/output-{i:06d}.csv" for i in range(keys)]
+
+    def write(key: str) -> None:
         for _ in range(versions):
             s3.put_object(Bucket=bucket, Key=key, Body=b"x")
-        if i < markers:
-            s3.delete_object(Bucket=bucket, Key=key)
 
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(write, range(keys)))
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(write, names))
+    for start in range(0, markers, 1000):
+        batch = [{"Key": key} for key in names[start : min(start + 1000, markers)]]
+        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": False})
+        assert all(d["DeleteMarker"] for d in answer["Deleted"]) and not answer.get("Errors")
     return keys * versions + markers
 
 

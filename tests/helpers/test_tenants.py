@@ -38,6 +38,7 @@ def test_deploy_is_idempotent(session):
     )
 
 
+@pytest.mark.slow
 def test_create_describe_delete(session):
     tenant = new_id("life")
     description = tenants.create_tenant(session, tenant, progress=False)
@@ -73,6 +74,7 @@ def test_create_describe_delete(session):
     assert nothing_left(session, tenant)
 
 
+@pytest.mark.slow
 def test_duplicate_create_fails_and_changes_nothing(session):
     tenant = new_id("dup")
     first = tenants.create_tenant(session, tenant, progress=False)["item"]
@@ -113,6 +115,7 @@ def test_helpers_check_the_length_the_state_machine_cannot(session):
             tenants.create_tenant(session, name, progress=False)
 
 
+@pytest.mark.slow
 def test_unknown_tenant_delete_fails_clearly_and_changes_nothing(session):
     other = new_id("keep")
     tenants.create_tenant(session, other, progress=False)
@@ -136,6 +139,7 @@ def _role_session(session, role_arn: str) -> boto3.Session:
     )
 
 
+@pytest.mark.slow
 def test_tenant_role_reaches_only_its_own_bucket(session):
     a, b = new_id("iso-a"), new_id("iso-b")
     item_a = tenants.create_tenant(session, a, progress=False)["item"]
@@ -162,6 +166,7 @@ def test_tenant_role_reaches_only_its_own_bucket(session):
         tenants.delete_tenant(session, tenant, progress=False)
 
 
+@pytest.mark.slow
 def test_create_failing_midway_leaves_nothing(session):
     """An orphan model package group of the same name makes the create fail late."""
     tenant = new_id("half")
@@ -183,6 +188,7 @@ def test_create_failing_midway_leaves_nothing(session):
     sm.delete_model_package_group(ModelPackageGroupName=model_package_group(tenant))
 
 
+@pytest.mark.slow
 def test_create_failing_at_the_role_keeps_the_foreign_role(session):
     tenant = new_id("orphan")
     iam = session.client("iam")
@@ -206,6 +212,7 @@ def test_create_failing_at_the_role_keeps_the_foreign_role(session):
     iam.delete_role(RoleName=tenant_role_name(tenant))
 
 
+@pytest.mark.slow
 def test_delete_removes_deployments_by_name_and_tag_only(session):
     """Tenant x and x-2 side by side: deleting x leaves every resource of x-2 alone."""
     x = new_id("look")
@@ -292,6 +299,7 @@ def private_localaws(tmp_path):
         yield config
 
 
+@pytest.mark.slow
 def test_stack_delete_refuses_while_tenants_remain(private_localaws):
     session = connect("local")
     outputs = stack.deploy_stack(session)
@@ -316,6 +324,7 @@ def test_stack_delete_refuses_while_tenants_remain(private_localaws):
     assert stack.deploy_stack(session).keys() == outputs.keys()  # and back again
 
 
+@pytest.mark.slow
 def test_extra_input_fields_are_accepted(session):
     tenant = new_id("extra")
     payload = {

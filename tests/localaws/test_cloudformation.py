@@ -50,6 +50,7 @@ def execute(sfn, machine_arn: str, payload: dict) -> dict:
     return desc
 
 
+@pytest.mark.slow
 def test_template_passes_cfn_lint():
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
     result = subprocess.run([str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True)
@@ -68,6 +69,7 @@ def definitions(clients) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_stack_creates_executes_updates_and_deletes(clients, definitions):
     cf, sfn, ddb, iam, sm, s3, logs = (
         clients(n)

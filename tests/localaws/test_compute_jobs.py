@@ -81,6 +81,7 @@ def _processing(sm, s3, bucket, role, script: str, name: str, data_uri: str | No
     )
 
 
+@pytest.mark.slow
 def test_processing_job_reads_inputs_runs_script_uploads_outputs(clients, tenant):
     bucket, role = tenant
     sm, s3 = clients("sagemaker"), clients("s3")
@@ -119,6 +120,7 @@ def test_processing_job_reads_inputs_runs_script_uploads_outputs(clients, tenant
     assert f"job {name} unit" in lines
 
 
+@pytest.mark.slow
 def test_xgboost_builtin_algorithm_writes_xgboost_model(clients, tenant):
     bucket, role = tenant
     sm, s3 = clients("sagemaker"), clients("s3")
@@ -522,6 +524,7 @@ def _alive(pid: int) -> bool:
         return fh.read().split(") ")[-1][0] != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
 def test_worker_pool_runs_scripts_reports_exit_and_kills(tmp_path, warm):
     from localaws.compute.workers import WorkerPool

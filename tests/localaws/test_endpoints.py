@@ -151,6 +151,7 @@ def deploy(env, config: str) -> str:
     return name
 
 
+@pytest.mark.slow
 def test_algorithm_model_serves_csv_and_json(env):
     booster = train_booster(1)
     name = deploy(env, algorithm_model(env, booster))
@@ -173,6 +174,7 @@ def test_algorithm_model_serves_csv_and_json(env):
     assert all(0 <= s <= 1 for s in csv_scores)
 
 
+@pytest.mark.slow
 def test_script_mode_with_code_in_artifact(env):
     booster = train_booster(2)
     artifact = tar_gz(

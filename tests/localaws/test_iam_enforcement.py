@@ -324,6 +324,7 @@ def test_dynamodb_leading_keys_limit_items_to_the_principal_tag(admin, admin_arn
         assert _code(exc) == "AccessDeniedException"
 
 
+@pytest.mark.slow
 def test_sagemaker_resource_tags_and_target_model(admin, admin_arn):
     group = _uid("enf-group")
     admin("sagemaker").create_model_package_group(

@@ -123,6 +123,7 @@ def test_preprocess_rejects_bad_data_naming_the_problem(tmp_path, mutate, messag
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_preprocess_rejects_missing_and_garbage_files(tmp_path):
     proc = run_script(
         "preprocess", "--input-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")
