@@ -39,13 +39,22 @@ NOTEBOOK_UNIT = "notebooks (one chain)"
 HEAVY_FIRST = (
     "tests/notebooks/test_notebook_deploy.py",
     "tests/notebooks/test_notebook_pipeline.py",
+    "tests/notebooks/test_notebooks_tiers.py",
+    "tests/notebooks/test_chain_pathed_role.py",
     "tests/localaws/test_persistence.py",
     "tests/notebooks/test_notebook_own_data.py",
+    "tests/notebooks/test_notebook_batch.py",
     NOTEBOOK_UNIT,
+    "tests/compat/test_abalone.py",
     "tests/notebooks/test_notebooks_tenants.py",
+    "tests/helpers/test_pooled_tier.py",
+    "tests/helpers/test_pooled_faults.py",
     "tests/helpers/test_tenant_lifecycle.py",
     "tests/helpers/test_deploy_faults.py",
     "tests/helpers/test_tenant_faults.py",
+    "tests/localaws/test_transform.py",
+    "tests/localaws/test_multi_model.py",
+    "tests/helpers/test_tenant_delete_limits.py",
     "tests/localaws/test_localaws_cli.py",
 )
 BY_TEST = (
