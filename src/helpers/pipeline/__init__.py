@@ -1,6 +1,7 @@
-"""The per-tenant model build pipeline: `build` (the SDK definition, upsert),
-`sdk_workarounds` (what the SDK needs changed to build it, pinned) and `run` (start, wait,
-report). Notebooks use the names re-exported here: `helpers.pipeline.upsert(session)`, ...
+"""The per-tenant model build pipeline: `build` (the SDK definition), `publish` (upsert it
+only when what makes it changed, see `fingerprint`), `sdk_workarounds` (what the SDK needs
+changed to build it, pinned) and `run` (start, wait, report). Notebooks use the names
+re-exported here: `helpers.pipeline.upsert(session)`, ...
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from helpers.pipeline.build import (
     STEPS_DIR,
     build_pipeline,
     code_prefix,
-    definition,
-    upsert,
 )
+from helpers.pipeline.publish import definition, upsert
 from helpers.pipeline.run import (
     ExecutionResult,
     StepState,

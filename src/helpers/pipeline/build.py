@@ -1,4 +1,4 @@
-"""The per-tenant model build pipeline's definition (SageMaker Python SDK v3): build, upsert.
+"""The per-tenant model build pipeline's definition (SageMaker Python SDK v3).
 
 preprocess (ScriptProcessor, scikit-learn image) -> train (ModelTrainer, XGBoost framework
 image, script mode) -> evaluate (ScriptProcessor, XGBoost image; evaluation.json property
@@ -19,7 +19,6 @@ role and can reach only that tenant's resources.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -28,17 +27,12 @@ from helpers.naming import (
     PIPELINE_CODE_PREFIX,
     PIPELINE_NAME,
     PIPELINE_OUTPUT_PREFIX,
-    code_bucket,
 )
-from helpers.pipeline import fingerprint
 from helpers.pipeline.sdk_workarounds import (
     pipeline_session,
     role_placeholder,
-    sdk_build_context,
     tenant_training_step_class,
 )
-from helpers.session import AwsSession
-from helpers.storage import ensure_bucket
 from pipeline_steps.hyperparameters import check_hyperparameters
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipeline_steps"
@@ -367,46 +361,3 @@ def build_pipeline(
         sagemaker_session=session,
         pipeline_experiment_config=None,
     )
-
-
-def upsert(
-    session: AwsSession,
-    role_arn: str | None = None,
-    hyperparameters: dict | None = None,
-    rebuild: bool = False,
-) -> str:
-    """Create or update the pipeline (job code goes to the platform code bucket); return its ARN.
-
-    `role_arn` is the pipeline's own role (default: the stack's PipelineRoleArn output). An
-    unchanged definition is not rebuilt nor upserted (helpers.pipeline.fingerprint) unless
-    `rebuild`; a bad hyperparameter raises ValueError naming it either way.
-    """
-    if role_arn is None:
-        from helpers.stack import stack_outputs
-
-        role_arn = stack_outputs(session)["PipelineRoleArn"]
-    bucket = code_bucket(session.account_id, session.region)
-    hp = check_hyperparameters({**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})})
-    options = {"bucket": bucket, "region": session.region, "role": role_arn, "hp": hp}
-    digest = fingerprint.inputs_digest(STEPS_DIR, {**options, "description": DESCRIPTION})
-    if not rebuild:
-        arn = fingerprint.current_arn(session, PIPELINE_NAME, digest, role_arn, bucket)
-        if arn is not None:
-            return arn
-    ensure_bucket(session, bucket)
-    with sdk_build_context():
-        pipeline = build_pipeline(session.boto_session, bucket, session.region, hyperparameters)
-        response = pipeline.upsert(role_arn=role_arn, description=DESCRIPTION)
-    arn = str(response["PipelineArn"])
-    fingerprint.remember(session, PIPELINE_NAME, arn, digest)
-    return arn
-
-
-def definition(
-    boto_session: Any, bucket: str, region: str, hyperparameters: dict | None = None
-) -> dict:
-    """The pipeline definition JSON as a dict (uploads the job code to `bucket`)."""
-    with sdk_build_context():
-        return dict(
-            json.loads(build_pipeline(boto_session, bucket, region, hyperparameters).definition())
-        )
