@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 
-import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
@@ -101,7 +100,9 @@ def test_delete_retries_conflict_exceptions_with_backoff(tmp_path):
             tenant = new_id("conflict")
             tenants.create_tenant(session, tenant, progress=False)
             probe = add_version(session, tenant)
-            sm = boto3.client("sagemaker", config=BotoConfig(retries={"total_max_attempts": 1}))
+            sm = session.boto_session.client(  # this server's credentials, not the worker's
+                "sagemaker", config=BotoConfig(retries={"total_max_attempts": 1})
+            )
             for _ in range(2):
                 with pytest.raises(ClientError) as refused:
                     sm.delete_model_package(ModelPackageName=probe)
