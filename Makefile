@@ -43,8 +43,8 @@ format: install
 	$(VENV)/bin/ruff format $(LINTED)
 
 # pytest-xdist workers: one test module (the notebooks: the whole chain) at a time each; see
-# conftest.py. WORKERS=0 runs everything in one process.
-WORKERS ?= 2
+# conftest.py. Three on two cores: tests mostly wait on their servers. WORKERS=0: one process.
+WORKERS ?= 3
 
 test: install lint
 	$(PY) -m pytest -n $(WORKERS)
