@@ -8,6 +8,8 @@ from helpers import pipeline
 from helpers.pipeline import fingerprint
 from helpers.session import connect
 
+pytestmark = pytest.mark.slow  # SDK pipeline builds
+
 ROLE = "arn:aws:iam::123456789012:role/mt-pipeline-upsert-test"
 
 

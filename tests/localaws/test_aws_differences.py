@@ -170,6 +170,7 @@ def test_create_model_and_endpoint_config_refuse_a_taken_name(clients, tenant):
 
 
 # --------------------------------------------------------------------------- error messages
+@pytest.mark.slow
 def test_bad_builtin_xgboost_hyperparameter_reads_like_sagemaker(clients, tenant):
     bucket, role = tenant
     sm, s3 = clients("sagemaker"), clients("s3")
@@ -320,6 +321,7 @@ def test_cache_hits_on_a_rerun_with_a_changed_output_path(clients, tenant):
 
 
 # --------------------------------------------------------------------------- localaws env
+@pytest.mark.slow
 def test_env_lets_sdk_code_find_its_default_bucket_offline(localaws, tmp_path):
     """`localaws env`'s exports, in a clean environment: the SDK reads the defaults file they
     name (bucket, telemetry off) and `default_bucket()` answers without STS."""

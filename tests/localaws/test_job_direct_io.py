@@ -22,6 +22,8 @@ from localaws.cli import env_vars, start, stop
 from localaws.core.config import Config
 from localaws.ephemeral import free_port
 
+pytestmark = pytest.mark.slow  # real processing jobs and a kill -9 restart
+
 RESOURCES = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5}
 DATA = (resources.files("sklearn.datasets") / "data" / "breast_cancer.csv").read_bytes()
 SCRIPT = b"""

@@ -25,6 +25,8 @@ from test_endpoints import (
     wait_status,
 )
 
+pytestmark = pytest.mark.slow  # a server of its own and endpoints that load XGBoost models
+
 NO_RETRY = BotoConfig(retries={"max_attempts": 1})
 
 

@@ -23,6 +23,8 @@ from botocore.exceptions import ClientError
 from compute_helpers import XGBOOST_IMAGE, make_bucket_and_role, tar_gz, unique
 from sklearn.datasets import load_breast_cancer
 
+pytestmark = pytest.mark.slow  # real transform jobs in warm workers
+
 SLOW_SCRIPT = """
 import time
 import numpy as np

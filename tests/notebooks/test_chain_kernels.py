@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 
 import nbformat
+import pytest
 
 from helpers.chain import NOTEBOOK_DIR, WARM_MODULES, Kernels, run_notebook
+
+pytestmark = pytest.mark.slow  # real kernels
 
 PROBE = """
 import os, sys
