@@ -707,3 +707,48 @@ def test_wait_for_task_token_callback(clients, admin_role):
     sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
     desc = wait_done(sfn, arn)
     assert desc["status"] == "SUCCEEDED" and json.loads(desc["output"]) == {"approved": True}
+
+
+def test_executions_of_one_machine_run_on_their_own_program(clients, admin_role):
+    """The parsed program is shared per definition: concurrent runs must not see each other's
+    state, and an updated definition is what the next execution runs."""
+    sfn = clients("stepfunctions")
+    doubled = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "Big",
+                    "States": {
+                        "Big": {
+                            "Type": "Choice",
+                            "Choices": [{"Variable": "$", "NumericGreaterThan": 5, "Next": "High"}],
+                            "Default": "Low",
+                        },
+                        "High": {"Type": "Pass", "Result": "high", "End": True},
+                        "Low": {"Type": "Pass", "Result": "low", "End": True},
+                    },
+                },
+                "ResultPath": "$.labels",
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=uid("sm"), definition=json.dumps(doubled), roleArn=admin_role
+    )["stateMachineArn"]
+    inputs = [{"items": list(range(i, i + 8))} for i in range(8)]
+    started = [
+        sfn.start_execution(stateMachineArn=machine, input=json.dumps(i))["executionArn"]
+        for i in inputs
+    ]
+    for arn, given in zip(started, inputs, strict=True):
+        out = json.loads(wait_done(sfn, arn)["output"])
+        assert out["labels"] == ["high" if v > 5 else "low" for v in given["items"]]
+
+    doubled["States"]["Each"]["ItemProcessor"]["States"]["High"]["Result"] = "HIGH"
+    sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(doubled))
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": [9]}))
+    assert json.loads(wait_done(sfn, arn["executionArn"])["output"])["labels"] == ["HIGH"]

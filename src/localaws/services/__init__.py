@@ -37,6 +37,7 @@ def groups() -> list[Patches]:
         faults,
         field_paths,
         json_paths,
+        program_cache,
         tasks,
     )
 
@@ -53,6 +54,7 @@ def groups() -> list[Patches]:
         execution.patches,
         json_paths.patches,  # Jayway's JSONPath (regex filters, projections)
         field_paths.patches,  # "RoleArn.$" in Parameters is a path like any "<name>.$"
+        program_cache.patches,  # after field_paths: a definition is parsed once, not per run
         faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
         resource_types.patches,
         parsing.patches,
