@@ -83,26 +83,68 @@ class RssSampler:
         self._thread.join()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of process `pid` and all its descendants, ended ones included."""
+    import psutil
+
+    total = 0.0
+    try:
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True)
+    except psutil.Error:
+        return total
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def _phase(
-    name: str, tenants: list[str], work: Callable[[str], float | None], workers: int
+    name: str,
+    tenants: list[str],
+    work: Callable[[str], float | None],
+    workers: int,
+    server_pid: int,
+    cpu: dict[str, dict[str, float]],
 ) -> tuple[float, list[float]]:
     """Run `work` for every tenant, `workers` at a time: (wall seconds, per-tenant seconds in
-    tenant order). `work` returns its own timing or None (then the call is timed here)."""
+    tenant order). `work` returns its own timing or None (then the call is timed here). The
+    CPU seconds per tenant of the server (with its job and endpoint workers) and of this
+    process go to `cpu[name]`: on a shared machine they are steadier than wall time."""
 
     def timed(tenant: str) -> float:
         began = time.perf_counter()
         own = work(tenant)
         return own if own is not None else time.perf_counter() - began
 
+    server_before, client_before = cpu_seconds(server_pid), time.process_time()
     began = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         latencies = list(pool.map(timed, tenants))
     wall = time.perf_counter() - began
-    print(f"  {name:<12} {len(tenants)} tenants in {wall:7.1f} s", flush=True)
+    n = len(tenants)
+    cpu[name] = {
+        "server_cpu_s_per_tenant": round((cpu_seconds(server_pid) - server_before) / n, 3),
+        "client_cpu_s_per_tenant": round((time.process_time() - client_before) / n, 3),
+    }
+    print(
+        f"  {name:<12} {n} tenants in {wall:7.1f} s; CPU per tenant: server "
+        f"{cpu[name]['server_cpu_s_per_tenant']:.2f} s, client "
+        f"{cpu[name]['client_cpu_s_per_tenant']:.2f} s",
+        flush=True,
+    )
     return wall, latencies
 
 
-def _tenant_steps(session: Any, tier: str | None, rows: int) -> dict[str, Callable]:
+def _tenant_steps(
+    session: Any, tier: str | None, rows: int, rejected: set[str]
+) -> dict[str, Callable]:
+    """Each phase's work for one tenant. A tenant whose model does not pass the pipeline's
+    accuracy bar (its seeded data may carry too little signal: the condition step doing its
+    job) goes into `rejected`; it is not approved, deployed nor invoked, but still deleted."""
     from helpers import approval, deploy, pipeline, tenants
     from helpers.errors import TenantError
 
@@ -118,7 +160,10 @@ def _tenant_steps(session: Any, tier: str | None, rows: int) -> dict[str, Callab
 
     def train(t: str) -> None:
         result = pipeline.wait(session, pipeline.start(session, t), progress=False, poll=0.25)
-        if result.status != "Succeeded":
+        failed = result.step("AccuracyTooLow")
+        if result.status == "Failed" and failed is not None and failed.status == "Failed":
+            rejected.add(t)
+        elif result.status != "Succeeded":
             raise RuntimeError(f"pipeline for {t}: {result.status} {result.failure_reason}")
 
     def approve(t: str) -> None:
@@ -173,13 +218,19 @@ def run_tenants(n: int, tier: str | None, workers: int, rows: int) -> dict:
         session = connect("local")
         stack.deploy_stack(session)
         pipeline.upsert(session)
-        steps = _tenant_steps(session, tier, rows)
+        rejected: set[str] = set()
+        steps = _tenant_steps(session, tier, rows, rejected)
         walls: dict[str, float] = {}
         latencies: dict[str, list[float]] = {}
+        cpu: dict[str, dict[str, float]] = {}
+        pid = int(info["pid"])
         began = time.perf_counter()
-        with RssSampler(int(info["pid"])) as rss:
+        with RssSampler(pid) as rss:
             for phase in PHASES[:-1]:
-                walls[phase], latencies[phase] = _phase(phase, names, steps[phase], workers)
+                served = [t for t in names if t not in rejected]
+                walls[phase], latencies[phase] = _phase(
+                    phase, served, steps[phase], workers, pid, cpu
+                )
             server_peak = rss.server_peak()
         state_mb = sum(f.stat().st_size for f in config.state_dir.rglob("*") if f.is_file()) / 1e6
         restart_s = _restart(config)
@@ -187,19 +238,23 @@ def run_tenants(n: int, tier: str | None, workers: int, rows: int) -> dict:
         info = own_server(config)
         assert info is not None
         with RssSampler(int(info["pid"])) as rss_after:
-            walls["delete"], latencies["delete"] = _phase("delete", names, steps["delete"], workers)
+            walls["delete"], latencies["delete"] = _phase(
+                "delete", names, steps["delete"], workers, int(info["pid"]), cpu
+            )
         total = time.perf_counter() - began - restart_s
     return {
         "tenants": n,
         "tier": tier or "(not given)",
         "workers": workers,
         "rows": rows,
+        "rejected_by_accuracy_bar": sorted(rejected),
         "end_to_end_s": round(total, 1),
         "phases": {
             p: {
                 "wall_s": round(walls[p], 2),
                 "per_tenant": summary(latencies[p], (0.5, 0.95), extras=("mean", "max")),
                 "growth": {k: round(v, 2) for k, v in _growth(latencies[p]).items()},
+                **cpu[p],
             }
             for p in PHASES
         },
@@ -322,17 +377,21 @@ def _show(data: dict) -> None:
                 f"{s['per_tenant']['p50_ms']:.0f}",
                 f"{s['per_tenant']['p95_ms']:.0f}",
                 f"{s['growth']['ratio']:.2f}",
+                f"{s.get('server_cpu_s_per_tenant', float('nan')):.2f}",
+                f"{s.get('client_cpu_s_per_tenant', float('nan')):.2f}",
             ]
             for p, s in run["phases"].items()
         ]
-        print_table(rows, ["phase", "wall s", "p50 ms", "p95 ms", "last/first"], "<>>>>")
+        heads = ["phase", "wall s", "p50 ms", "p95 ms", "last/first", "server CPU", "client CPU"]
+        print_table(rows, heads, "<>>>>>>")
         print(
             f"{run['tenants']} tenants ({run['workers']} in flight, tier {run['tier']}): "
             f"end to end {run['end_to_end_s']:.0f} s (target {TARGETS['end_to_end_s']:.0f}), "
             f"server peak RSS {run['server_peak_rss_mb']:.0f} MB, with job workers "
             f"{run['total_peak_rss_mb']:.0f} MB (target {TARGETS['peak_rss_mb']:.0f}), restart "
             f"{run['restart_s']:.2f} s (target {TARGETS['restart_s']:.0f}), "
-            f"state {run['state_mb']} MB"
+            f"state {run['state_mb']} MB; models below the accuracy bar (not deployed): "
+            f"{len(run.get('rejected_by_accuracy_bar', []))}"
         )
     micro = data.get("persistence_micro")
     if micro:
