@@ -75,12 +75,13 @@ def role_credentials(role_arn: str, session_name: str) -> dict[str, str]:
     from moto.sts.models import sts_backends
 
     from localaws.core import hooks
+    from localaws.services.iam.lookups import role_with_arn
 
     account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
     if not account or ":role/" not in role_arn:
         raise ValueError(f"not an IAM role ARN: {role_arn!r}")
     iam = iam_backends[account]["global"]
-    if not any(role.arn == role_arn for role in iam.get_roles()):
+    if role_with_arn(iam, role_arn) is None:
         raise ValueError(f"role {role_arn} does not exist")
     key = (role_arn, session_name)
     with _lock:

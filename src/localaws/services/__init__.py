@@ -20,7 +20,7 @@ def groups() -> list[Patches]:
     from localaws.services import moto_dispatch
     from localaws.services.cloudformation import change_sets, parsing, resource_types, stacks
     from localaws.services.dynamodb import items
-    from localaws.services.iam import enforcement, simulate
+    from localaws.services.iam import enforcement, lookups, simulate
     from localaws.services.s3 import multi_delete, storage, versions
     from localaws.services.sagemaker import (
         endpoints,
@@ -44,6 +44,7 @@ def groups() -> list[Patches]:
     return [
         enforcement.patches,  # first: every request from then on is authenticated
         simulate.patches,
+        lookups.patches,  # roles by name / ARN, sessions by key: no scan per request
         storage.patches,  # S3 objects as blob files, saved per key name
         multi_delete.patches,  # DeleteObjects authorized per key
         versions.patches,  # ListObjectVersions without deep copies

@@ -26,6 +26,7 @@ from moto.stepfunctions.models import StateMachine
 from moto.utilities.utils import get_partition
 
 from localaws.core.patching import Patches
+from localaws.services.iam.lookups import role_named
 
 # after Step Functions' backend group: state machines are created in the backend it installs
 patches = Patches("cloudformation.resource_types", after=("stepfunctions.backend",))
@@ -281,7 +282,7 @@ def update_role(
 @patches.wrap(Role, "delete_from_cloudformation_json")
 def delete_role(original, resource_name, cloudformation_json, account_id, region_name):
     backend = _iam(account_id, region_name)
-    role = next((r for r in backend.roles.values() if r.name == resource_name), None)
+    role = role_named(backend, resource_name)
     for arn in list(role.managed_policies) if role else []:
         backend.detach_role_policy(arn, resource_name)
     original(resource_name, cloudformation_json, account_id, region_name)

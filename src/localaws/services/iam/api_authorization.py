@@ -12,6 +12,7 @@ from moto.iam.models import iam_backends
 
 from localaws.core.patching import Patches
 from localaws.services.iam.authorization import RESOLVERS, Request
+from localaws.services.iam.lookups import role_named
 from localaws.services.iam.policy import Check
 
 patches = Patches("iam.api_authorization", after=("iam.enforcement",))
@@ -28,7 +29,7 @@ def _resource(request: Request) -> tuple[str, dict[str, Any]]:
     if source := request.param("PolicySourceArn"):
         return source, {}
     if name := request.param("RoleName"):
-        role = next((r for r in backend.roles.values() if r.name == name), None)
+        role = role_named(backend, name)
         tags = {t["Key"]: t["Value"] for t in (role.tags if role else None) or []}
         arn = role.arn if role else request.arn("iam", f"role{_path(request, None)}{name}", False)
         return arn, {"aws:ResourceTag/*": tags}

@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from localaws.services.iam.lookups import role_named, role_with_arn
 from localaws.services.iam.policy import Caller, PolicySource
 
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):(user|role|group)/(?:.*/)?([^/]+)$")
@@ -53,21 +54,6 @@ def user_policies(backend: Any, user: Any) -> list[PolicySource]:
     return policies
 
 
-_role_ids: dict[tuple[int, str], str] = {}  # (backend, role name) -> role id, checked on use
-
-
-def _role(backend: Any, name: str) -> Any:
-    """The role named `name` (moto keys roles by id: a scan, remembered per name)."""
-    key = (id(backend), name)
-    role = backend.roles.get(_role_ids.get(key, ""))
-    if role is not None and role.name == name:
-        return role
-    role = next((r for r in backend.roles.values() if r.name == name), None)
-    if role is not None:
-        _role_ids[key] = role.id
-    return role
-
-
 def _tags(tag_list: Any) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tag_list or []}
 
@@ -77,7 +63,7 @@ def caller_for_key(access_key: Any) -> Caller:
     backend = access_key.backend
     account = access_key.account_id
     if hasattr(access_key, "_owner_role_name"):
-        role = _role(backend, access_key._owner_role_name)
+        role = role_named(backend, access_key._owner_role_name)
         if role is None:
             raise PrincipalGone(access_key.arn)
         tags = {**_tags(role.tags), **session_tags.get(access_key._access_key_id, {})}
@@ -97,7 +83,7 @@ def caller_for_arn(backend: Any, arn: str) -> Caller | None:
         return None
     account, kind, name = match.groups()
     if kind == "role":
-        role = next((r for r in backend.roles.values() if r.arn == arn), None)
+        role = role_with_arn(backend, arn)
         if role is None:
             raise KeyError(f"The role with name {name} cannot be found.")
         return Caller(arn, arn, account, role_policies(role), _tags(role.tags))

@@ -8,7 +8,9 @@ What moto 5.2.5 lacks and this adds:
 - CreateStateMachine with a taken name is idempotent only for the same definition, type,
   logging and tracing configuration, else StateMachineAlreadyExists (moto returned the old one);
 - executions restored from disk (no live interpreter) are left out where callers reach into it;
-- GetExecutionHistory honours reverseOrder, maxResults and nextToken (moto ignored them).
+- GetExecutionHistory honours reverseOrder, maxResults and nextToken (moto ignored them);
+- DescribeExecution (and so GetExecutionHistory) finds the execution through an index
+  (`core.lookup`): moto scanned all the state machine's executions at every poll.
 """
 
 from __future__ import annotations
@@ -24,19 +26,23 @@ from moto.iam.models import iam_backends
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions import urls as sfn_urls
+from moto.stepfunctions.exceptions import ExecutionDoesNotExist
 from moto.stepfunctions.parser.models import (
     StepFunctionsParserBackend,
     stepfunctions_parser_backends,
 )
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from localaws.core.lookup import Lookup
 from localaws.core.patching import Patches
+from localaws.services.iam.lookups import role_with_arn
 
 patches = Patches("stepfunctions.backend")
 for _module in (sfn_models, sfn_responses, sfn_package):
     patches.set(_module, "stepfunctions_backends", stepfunctions_parser_backends)
 # moto derives a backend's URL module from its class's module; the parser has none.
 patches.set(StepFunctionsParserBackend, "_url_module", property(lambda self: sfn_urls))
+_EXECUTIONS = Lookup("execution_arn")
 
 
 def role_trusts_states(document: Any, region: str) -> bool:
@@ -70,7 +76,7 @@ def _check_role(backend: Any, role_arn: str | None) -> None:
     if role_arn is None:
         return
     iam = iam_backends[backend.account_id][backend.partition]
-    role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
+    role = role_with_arn(iam, role_arn)
     if role is None or not role_trusts_states(
         role.assume_role_policy_document, backend.region_name
     ):
@@ -134,6 +140,16 @@ def create_state_machine(original, self, name, definition, roleArn, *args, **kwa
 def update_state_machine(original, self, arn, definition=None, role_arn=None, *args, **kwargs):
     _check_role(self, role_arn)
     return original(self, arn, definition, role_arn, *args, **kwargs)
+
+
+@patches.replace(StepFunctionsParserBackend, "describe_execution")
+def describe_execution(self, execution_arn: str) -> Any:
+    self._validate_execution_arn(execution_arn)
+    machine = self._get_state_machine_for_execution(execution_arn)
+    execution = _EXECUTIONS.find(machine.executions, execution_arn)
+    if execution is None:
+        raise ExecutionDoesNotExist("Execution Does Not Exist: '" + execution_arn + "'")
+    return execution
 
 
 @patches.wrap(StepFunctionsParserBackend, "_get_executions")

@@ -19,6 +19,7 @@ from moto.sts.responses import TokenResponse
 
 from localaws.core.patching import Patches
 from localaws.services.iam.authorization import RESOLVERS, Request
+from localaws.services.iam.lookups import role_with_arn
 from localaws.services.iam.policy import Check, PolicySource
 from localaws.services.iam.principals import session_tags
 
@@ -42,7 +43,7 @@ def resolve(request: Request) -> list[Check] | None:
         return None
     role_arn = request.param("RoleArn") or ""
     backend = iam_backends[request.account]["aws"]
-    role = next((r for r in backend.roles.values() if r.arn == role_arn), None)
+    role = role_with_arn(backend, role_arn)
     trust = PolicySource(role.name, "resource", role.assume_role_policy_document) if role else None
     context: dict[str, Any] = {
         "sts:RoleSessionName": request.param("RoleSessionName"),
