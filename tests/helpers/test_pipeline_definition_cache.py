@@ -5,6 +5,7 @@ corrupt, partial or stale entry is rebuilt with the SDK and replaced."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,19 @@ def test_cache_dir_is_outside_the_repository(monkeypatch, tmp_path):
     )
     monkeypatch.setenv(definition_cache.CACHE_ENV, str(tmp_path / "mine"))
     assert definition_cache.cache_dir() == tmp_path / "mine"
+
+
+def test_only_the_most_recently_used_entries_are_kept(tmp_path):
+    root = tmp_path / "cache"
+    digests = [f"{i:064x}" for i in range(definition_cache.MAX_ENTRIES + 2)]
+    full = digests[: definition_cache.MAX_ENTRIES]
+    for age, digest in enumerate(full):
+        definition_cache.store(digest, SMALL, root)
+        stamp = 1_000_000 + age  # stored in this order, one second apart
+        os.utime(root / digest / definition_cache.MANIFEST, (stamp, stamp))
+    # the oldest entry is used again: it stays; two more come, the next two oldest go
+    assert definition_cache.load(digests[0], root) == SMALL
+    for digest in digests[definition_cache.MAX_ENTRIES :]:
+        definition_cache.store(digest, SMALL, root)
+    kept = {p.name for p in root.iterdir()}
+    assert kept == set(digests) - {digests[1], digests[2]}

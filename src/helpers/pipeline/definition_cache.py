@@ -12,7 +12,8 @@ Where: $MT_PIPELINE_CACHE_DIR, else $XDG_CACHE_HOME/multitenant-sagemaker/pipeli
 An entry is written into a temporary directory and renamed into place, so an interrupted
 write leaves no entry. An entry that does not read back whole (a missing file, bad JSON,
 another format, a body whose sha256 differs from its manifest, a definition that no longer
-names the objects) is a miss: the definition is rebuilt and the entry replaced.
+names the objects) is a miss: the definition is rebuilt and the entry replaced. The
+MAX_ENTRIES most recently used entries are kept (each edit of the job code makes a new one).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from helpers.pipeline.fingerprint import named_prefixes
 CACHE_ENV = "MT_PIPELINE_CACHE_DIR"
 FORMAT = 1
 MANIFEST = "manifest.json"
+MAX_ENTRIES = 16
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,13 @@ def load(digest: str, root: Path | None = None) -> Entry | None:
         entry = Entry(str(manifest["bucket"]), definition, objects)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return entry if objects and names_objects(entry) else None
+    if not objects or not names_objects(entry):
+        return None
+    try:
+        os.utime(folder / MANIFEST)  # recently used: pruned last
+    except OSError:
+        pass
+    return entry
 
 
 def names_objects(entry: Entry) -> bool:
@@ -106,8 +115,28 @@ def store(digest: str, entry: Entry, root: Path | None = None) -> Path | None:
         if target.exists():
             shutil.rmtree(target)  # not whole (else it would have been a hit)
         os.replace(scratch, target)
+        _prune(root, keep=target)
         return target
     except OSError:
         return None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Remove all but the MAX_ENTRIES most recently used entries (never `keep`), and scratch
+    folders a killed writer left over an hour ago."""
+
+    def used(folder: Path) -> float:
+        try:
+            return (folder / MANIFEST).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    for scratch in root.glob(".tmp-*"):
+        if scratch.stat().st_mtime < time.time() - 3600:
+            shutil.rmtree(scratch, ignore_errors=True)
+    entries = [f for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")]
+    for folder in sorted(entries, key=used, reverse=True)[MAX_ENTRIES:]:
+        if folder != keep:
+            shutil.rmtree(folder, ignore_errors=True)
