@@ -5,6 +5,7 @@ changed, see `fingerprint`; reuse a locally cached build, see `definition_cache`
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,7 +21,7 @@ from pipeline_steps.hyperparameters import check_hyperparameters
 
 # What CreatePipeline answers for a name in use (AWS: ValidationException "... already
 # exists"; the SDK's upsert reads it the same way, sagemaker.core.common_utils).
-PUT_THREADS = 4
+IO_THREADS = 4
 ALREADY_EXISTS = (("ValidationException", "ResourceInUse"), ("already exists", "must be unique"))
 
 
@@ -71,11 +72,15 @@ def _build(
         built = build_pipeline(session.boto_session, bucket, session.region, hyperparameters)
         text = built.definition()
     s3 = session.client("s3")
-    objects = {
-        key: s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        for key in _listed(session, bucket, fingerprint.named_prefixes(text, bucket))
-    }
-    return definition_cache.Entry(bucket, text, objects)
+    keys = list(_listed(session, bucket, fingerprint.named_prefixes(text, bucket)))
+    bodies = _each(lambda key: s3.get_object(Bucket=bucket, Key=key)["Body"].read(), keys)
+    return definition_cache.Entry(bucket, text, dict(zip(keys, bodies, strict=True)))
+
+
+def _each(call: Callable[[Any], Any], items: list) -> list:
+    """`call` on each item, a few at a time: each waits on a round trip, not on this process."""
+    with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:
+        return list(pool.map(call, items))
 
 
 def _listed(session: AwsSession, bucket: str, prefixes: list[str]) -> dict[str, int]:
@@ -96,11 +101,7 @@ def _put_missing(session: AwsSession, entry: definition_cache.Entry) -> None:
     )
     s3 = session.client("s3")
     missing = [(k, b) for k, b in entry.objects.items() if present.get(k) != len(b)]
-    # Each put waits on a round trip, not on this process: a few at a time.
-    with ThreadPoolExecutor(max_workers=PUT_THREADS) as pool:
-        list(
-            pool.map(lambda kb: s3.put_object(Bucket=entry.bucket, Key=kb[0], Body=kb[1]), missing)
-        )
+    _each(lambda kb: s3.put_object(Bucket=entry.bucket, Key=kb[0], Body=kb[1]), missing)
 
 
 def _create_or_update(session: AwsSession, definition: str, role_arn: str) -> str:
