@@ -29,6 +29,8 @@ What a test follows to stay correct and fast under xdist:
 
 from __future__ import annotations
 
+import os
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -64,6 +66,20 @@ BY_TEST = (
 )
 
 _replay = ExitStack()
+_session_env = ExitStack()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Built pipeline definitions go to a temporary cache of this test session (shared by its
+    # modules and notebook kernels), never the user's (helpers.pipeline.definition_cache).
+    if "MT_PIPELINE_CACHE_DIR" not in os.environ:
+        folder = _session_env.enter_context(tempfile.TemporaryDirectory(prefix="mt-cache-"))
+        os.environ["MT_PIPELINE_CACHE_DIR"] = folder
+        _session_env.callback(os.environ.pop, "MT_PIPELINE_CACHE_DIR", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _session_env.close()
 
 
 def _is_notebook(item: pytest.Item | None) -> bool:

@@ -336,16 +336,23 @@ def test_sdk_internals_we_replace_are_there_and_their_absence_is_one_clear_error
 
 def test_the_build_context_restores_what_it_replaced():
     from sagemaker.core.config.config_manager import SageMakerConfig
+    from sagemaker.mlops.workflow import steps
     from sagemaker.train.model_trainer import ModelTrainer
 
     from helpers.pipeline import sdk_workarounds
 
     before = [vars(ModelTrainer)["_resolve_staging_bucket"]]
     before.append(vars(SageMakerConfig)["validate_sagemaker_config"])
+    before.append(steps.LocalSagemakerClient)
     with sdk_workarounds.sdk_build_context():
         assert vars(ModelTrainer)["_resolve_staging_bucket"] is not before[0]
+        # the step builders read the same method name, without a local-mode session
+        client = steps.LocalSagemakerClient()
+        assert client is before[2]
+        assert client.create_processing_job.__name__ == "create_processing_job"
     after = [
         vars(ModelTrainer)["_resolve_staging_bucket"],
         vars(SageMakerConfig)["validate_sagemaker_config"],
+        steps.LocalSagemakerClient,
     ]
     assert after == before

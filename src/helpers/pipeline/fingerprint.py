@@ -66,10 +66,15 @@ def definition_digest(definition: str) -> str:
     return hashlib.sha256(definition.encode()).hexdigest()
 
 
+def named_prefixes(definition: str, bucket: str) -> list[str]:
+    """The keys (objects or prefixes) of every s3://`bucket`/... URI the definition names."""
+    return sorted(set(re.findall(rf"s3://{re.escape(bucket)}/([^\"\s]+)", definition)))
+
+
 def _code_objects_present(session: AwsSession, definition: str, bucket: str) -> bool:
     """Whether every s3://`bucket`/... object or prefix the definition names still exists."""
     s3 = session.client("s3")
-    for key in sorted(set(re.findall(rf"s3://{re.escape(bucket)}/([^\"\s]+)", definition))):
+    for key in named_prefixes(definition, bucket):
         if not s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount"):
             return False
     return True

@@ -23,6 +23,7 @@ from helpers.tenant_table import tenant_item
 from pipeline_steps.hyperparameters import check_hyperparameters
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
+BRISK_S = 5.0  # a localaws run usually ends within it; on AWS, a few more polls at the start
 TARGET_ATTRIBUTES = ("tenant-bucket", "tenant-modelregistry", "tenant-role")
 
 
@@ -199,8 +200,9 @@ def wait(
 ) -> ExecutionResult:
     """Wait for the execution to end, showing its steps' progress, then one summary line.
 
-    Polls briskly at first (50 ms, growing to `poll` seconds: a localaws run takes seconds),
-    every 5 s once `slow_after` seconds have passed (None: never).
+    Polls briskly at first (50 ms, growing to 0.2 s for the first BRISK_S seconds, then to
+    `poll` seconds: a localaws run takes about a second or two), every 5 s once `slow_after`
+    seconds have passed (None: never).
     """
     sm = session.client("sagemaker")
     started = time.monotonic()
@@ -231,7 +233,7 @@ def wait(
         # On AWS a run takes minutes: poll gently after the first half minute.
         slow = slow_after is not None and elapsed > slow_after
         time.sleep(max(poll, 5.0) if slow else delay)
-        delay = min(delay * 1.5, poll)
+        delay = min(delay * 1.5, poll if elapsed > BRISK_S else min(poll, 0.2))
 
 
 def evaluation_report(session: AwsSession, result: ExecutionResult) -> dict:

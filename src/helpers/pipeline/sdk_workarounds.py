@@ -1,6 +1,6 @@
 """What the SageMaker Python SDK (v3) needs changed to build our pipeline definition.
 
-Two of these replace SDK internals while a definition is built (`sdk_build_context`), so
+Three of these replace SDK internals while a definition is built (`sdk_build_context`), so
 `sagemaker`, `sagemaker-core` and `sagemaker-train` are pinned exactly in pyproject.toml;
 `check_sdk()` fails with one clear line if an attribute they replace has gone:
 
@@ -11,8 +11,12 @@ Two of these replace SDK internals while a definition is built (`sdk_build_conte
   (SimulatePrincipalPolicy) whether the job role may write the default bucket before staging
   code; our role is a placeholder and the code always goes to the platform code bucket, which
   tenant roles may read, so the probe's answer is known.
+- `LocalSagemakerClient` as `sagemaker.mlops.workflow.steps` names it: each ProcessingStep
+  builds a whole local-mode session (a boto3 session, the SDK config loaded and checked
+  against its JSON schema) only to read the name of one of its methods; the class answers
+  the same name without being instantiated.
 
-The third, `tenant_training_step_class`, only subclasses the public `TrainingStep`: ModelTrainer
+The fourth, `tenant_training_step_class`, only subclasses the public `TrainingStep`: ModelTrainer
 takes a literal role, the step's request gets the TenantRoleArn parameter instead.
 """
 
@@ -37,6 +41,7 @@ SDK_CONFIG = {
 REPLACED = (
     ("sagemaker.core.config.config_manager", "SageMakerConfig", "validate_sagemaker_config"),
     ("sagemaker.train.model_trainer", "ModelTrainer", "_resolve_staging_bucket"),
+    ("sagemaker.mlops.workflow.steps", "LocalSagemakerClient", "create_processing_job"),
 )
 
 
@@ -81,10 +86,12 @@ def tenant_training_step_class() -> type:
 @contextmanager
 def sdk_build_context() -> Iterator[None]:
     """While the SDK builds the definition: validate its config once, skip the staging-bucket
-    IAM probe (see the module docstring), and keep it quiet."""
+    IAM probe and the throwaway local-mode sessions (see the module docstring), and keep it
+    quiet."""
     check_sdk()
     root_level = logging.getLogger().level  # SDK modules call logging.basicConfig(INFO)
     from sagemaker.core.config.config_manager import SageMakerConfig
+    from sagemaker.mlops.workflow import steps
     from sagemaker.train.model_trainer import ModelTrainer
 
     original = SageMakerConfig.__dict__["validate_sagemaker_config"]
@@ -102,6 +109,8 @@ def sdk_build_context() -> Iterator[None]:
         self.sagemaker_session.default_bucket(),
         None,
     )
+    local_client = steps.LocalSagemakerClient
+    steps.LocalSagemakerClient = lambda: local_client  # its methods' names, no session
     # The SDK logs every config look-up, endpoint resolution and instance-type guess while it
     # builds, from loggers it sets to INFO/DEBUG itself: silence all of it for the build.
     logging.disable(logging.WARNING)
@@ -114,6 +123,7 @@ def sdk_build_context() -> Iterator[None]:
         logging.getLogger().setLevel(root_level)
         SageMakerConfig.validate_sagemaker_config = original
         ModelTrainer._resolve_staging_bucket = staging
+        steps.LocalSagemakerClient = local_client
 
 
 def pipeline_session(boto_session: Any, bucket: str) -> Any:
