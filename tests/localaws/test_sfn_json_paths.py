@@ -47,3 +47,24 @@ def test_plain_paths_are_unchanged():
     assert extract_json("$.a.b", {"a": {"b": 3}}) == 3
     with pytest.raises(Exception, match="could not be found"):
         extract_json("$.a.c", {"a": {"b": 3}})
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("$.a[0].b", 1),
+        ("$.a[0].c", [5]),  # a list value stays the list, not wrapped once more
+        ("$.a[-1].b", 2),
+        ("$['a'][1]['b']", 2),
+        ("$.a[0]", {"b": 1, "c": [5]}),
+        ("$.a[*].b", [1, 2]),  # indefinite: always a list
+        ("$.a[0,1].b", [1, 2]),
+    ],
+)
+def test_a_definite_path_through_an_index_is_the_value(path, expected):
+    assert extract_json(path, {"a": [{"b": 1, "c": [5]}, {"b": 2}]}) == expected
+
+
+def test_a_definite_path_that_finds_nothing_is_an_error():
+    with pytest.raises(Exception, match="could not be found"):
+        extract_json("$.a[3].b", {"a": [{"b": 1}]})

@@ -752,3 +752,31 @@ def test_executions_of_one_machine_run_on_their_own_program(clients, admin_role)
     sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(doubled))
     arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": [9]}))
     assert json.loads(wait_done(sfn, arn["executionArn"])["output"])["labels"] == ["HIGH"]
+
+
+def test_a_definite_path_through_an_index_is_the_value(clients, admin_role):
+    """Over HTTP, in a Pass state's Parameters and a Choice, as Step Functions evaluates them."""
+    sfn = clients("stepfunctions")
+    definition = {
+        "StartAt": "Pick",
+        "States": {
+            "Pick": {"Type": "Pass", "Parameters": {"name.$": "$.items[1].name"}, "Next": "Is"},
+            "Is": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.name", "StringEquals": "second", "Next": "Yes"}],
+                "Default": "No",
+            },
+            "Yes": {"Type": "Succeed"},
+            "No": {"Type": "Fail", "Error": "WrongValue"},
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=uid("sm"), definition=json.dumps(definition), roleArn=admin_role
+    )["stateMachineArn"]
+    arn = sfn.start_execution(
+        stateMachineArn=machine,
+        input=json.dumps({"items": [{"name": "first"}, {"name": "second"}]}),
+    )["executionArn"]
+    done = wait_done(sfn, arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"name": "second"}

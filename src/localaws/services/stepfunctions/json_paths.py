@@ -5,7 +5,12 @@
   newline, which Python's `$` lets through: check characters separately where it matters);
 - a filter that selects nothing gives `[]` (an indefinite path), not a "path not found" error;
 - `$.list[*]['a','b']` projects each element onto those fields (a list of objects), where
-  jsonpath-ng would flatten the values into one list.
+  jsonpath-ng would flatten the values into one list;
+- a definite path (single names and single indexes only, e.g. `$.a[0].b`) gives the value
+  itself: moto wraps a value reached through an index in a list. Jayway's rule ("What is
+  Returned When?", https://github.com/json-path/JsonPath#what-is-returned-when), which Step
+  Functions follows (https://docs.aws.amazon.com/step-functions/latest/dg/
+  amazon-states-language-paths.html: paths are JsonPath, evaluated by Jayway).
 
 moto parses every path again on each evaluation, and jsonpath-ng's `parse` builds a new
 parser (reading its LR tables) each time: about a fifth of an execution's time in a
@@ -28,6 +33,7 @@ patches = Patches("stepfunctions.json_paths")
 _original = json_path.extract_json
 patches.set(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse))
 _REGEX = re.compile(r"=~\s*/((?:\\.|[^\\/])*)/([a-z]*)")
+_DEFINITE = re.compile(r"^\$(?:\.[^.\[\]*?@,:()'\"]+|\[(?:-?\d+|'[^',]*'|\"[^\",]*\")\])*$")
 _PROJECTION = re.compile(r"^(?P<list>.+\[\*\])\.?\[(?P<fields>'[^']+'(?:\s*,\s*'[^']+')+)\]$")
 
 
@@ -41,7 +47,8 @@ def _quoted_regex(match: re.Match) -> str:
 
 
 def extract_json(path: str, data: Any) -> Any:
-    """moto's extract_json, with Jayway's regex literals, empty filters and projections."""
+    """moto's extract_json, with Jayway's regex literals, empty filters, projections and
+    definite paths."""
     projection = _PROJECTION.match(path)
     if projection:
         fields = re.findall(r"'([^']+)'", projection["fields"])
@@ -49,6 +56,10 @@ def extract_json(path: str, data: Any) -> Any:
         return [{f: item[f] for f in fields if f in item} for item in items]
     if "=~" in path:
         path = _REGEX.sub(_quoted_regex, path)
+    if _DEFINITE.match(path):
+        matches = json_path.parse(path).find(data)
+        if len(matches) == 1:
+            return matches[0].value
     try:
         return _original(path, data)
     except json_path.NoSuchJsonPathError:
