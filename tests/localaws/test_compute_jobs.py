@@ -270,6 +270,21 @@ def test_raising_script_fails_with_its_error_and_readable_logs(clients, tenant):
     assert not s3.list_objects_v2(Bucket=bucket, Prefix=f"out/{name}/").get("Contents")
 
 
+def test_a_deleted_job_log_group_is_created_again(clients, tenant):
+    bucket, role = tenant
+    sm, s3, logs = clients("sagemaker"), clients("s3"), clients("logs")
+    script = """
+        print("hello from", __name__)
+    """
+    for attempt in range(2):  # the second job's group is known to exist, then deleted
+        name = unique("logs")
+        _processing(sm, s3, bucket, role, script, name)
+        assert wait_job(sm, "processing", name)["ProcessingJobStatus"] == "Completed"
+        assert job_log(logs, "processing", name) == ["hello from __main__"]
+        if attempt == 0:
+            logs.delete_log_group(logGroupName="/aws/sagemaker/ProcessingJobs")
+
+
 def _start_sleeper(clients, tenant, name: str) -> int:
     bucket, role = tenant
     sm, s3 = clients("sagemaker"), clients("s3")

@@ -1,8 +1,9 @@
 """S3 object bodies as immutable files in the state directory (`<state_dir>/blobs/`).
 
-A `BlobStore` writes each body once, as a new file (temp + fsync + rename), and reads it back
-whole or in chunks. Blobs are never rewritten, so copies of an object may share one; a blob
-no longer referenced by any saved object is removed by `collect_garbage` at server start.
+A `BlobStore` writes each body once, as a new file (temp + fsync + rename), or adopts a
+finished file as one (a hard link, fsynced: no copy), and reads it back whole or in chunks.
+Blobs are never rewritten, so copies of an object may share one; a blob no longer referenced
+by any saved object is removed by `collect_garbage` at server start.
 How moto's S3 objects use blobs is `localaws.services.s3.storage`.
 """
 
