@@ -126,15 +126,18 @@ class DirectS3:
         shutil.copyfile(store.path(blob), target)
         return True
 
-    def put(self, credentials: dict[str, str], path: str, bucket: str, key: str) -> bool:
-        """Store the file at `path` as the object; False if the HTTP path must do it."""
+    def put(
+        self, credentials: dict[str, str], path: str, bucket: str, key: str, link: bool = True
+    ) -> bool:
+        """Store the file at `path` as the object (with `link`, a large file by a hard link:
+        nothing may change it afterwards); False if the HTTP path must do it."""
         allowed = self._authorize(credentials, "s3:PutObject", bucket, key)
         if allowed is None:
             return False
         store, backend = allowed
         # The ETag (the body's MD5) is computed as the body is stored, not read again later.
         digest = hashlib.md5()
-        ref = store.adopt(path, digest)
+        ref = store.adopt(path, digest) if link else None
         if ref is None:
             digest = hashlib.md5()
             with open(path, "rb") as source:
