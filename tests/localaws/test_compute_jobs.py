@@ -313,6 +313,34 @@ def _start_sleeper(clients, tenant, name: str) -> int:
     raise AssertionError("the job never printed its pid")
 
 
+def test_processes_a_job_leaves_behind_end_with_it(clients, tenant):
+    bucket, role = tenant
+    sm, s3 = clients("sagemaker"), clients("s3")
+    name = unique("leftover")
+    script = """
+        import subprocess
+        child = subprocess.Popen(["sleep", "120"])
+        print("child", child.pid, flush=True)
+    """
+    _processing(sm, s3, bucket, role, script, name)
+    assert wait_job(sm, "processing", name)["ProcessingJobStatus"] == "Completed"
+    (line,) = job_log(clients("logs"), "processing", name)
+    child = int(line.split()[1])
+    deadline = time.time() + 10
+    while time.time() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for its reaper counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(") ", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_killed_job_process_fails_the_job(clients, tenant):
     name = unique("killed")
     os.kill(_start_sleeper(clients, tenant, name), signal.SIGKILL)
