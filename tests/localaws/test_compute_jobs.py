@@ -270,6 +270,21 @@ def test_raising_script_fails_with_its_error_and_readable_logs(clients, tenant):
     assert not s3.list_objects_v2(Bucket=bucket, Prefix=f"out/{name}/").get("Contents")
 
 
+def test_a_deleted_job_log_group_is_created_again(clients, tenant):
+    bucket, role = tenant
+    sm, s3, logs = clients("sagemaker"), clients("s3"), clients("logs")
+    script = """
+        print("hello from", __name__)
+    """
+    for attempt in range(2):  # the second job's group is known to exist, then deleted
+        name = unique("logs")
+        _processing(sm, s3, bucket, role, script, name)
+        assert wait_job(sm, "processing", name)["ProcessingJobStatus"] == "Completed"
+        assert job_log(logs, "processing", name) == ["hello from __main__"]
+        if attempt == 0:
+            logs.delete_log_group(logGroupName="/aws/sagemaker/ProcessingJobs")
+
+
 def _start_sleeper(clients, tenant, name: str) -> int:
     bucket, role = tenant
     sm, s3 = clients("sagemaker"), clients("s3")
@@ -296,6 +311,34 @@ def _start_sleeper(clients, tenant, name: str) -> int:
             return pids[0]
         time.sleep(0.2)
     raise AssertionError("the job never printed its pid")
+
+
+def test_processes_a_job_leaves_behind_end_with_it(clients, tenant):
+    bucket, role = tenant
+    sm, s3 = clients("sagemaker"), clients("s3")
+    name = unique("leftover")
+    script = """
+        import subprocess
+        child = subprocess.Popen(["sleep", "120"])
+        print("child", child.pid, flush=True)
+    """
+    _processing(sm, s3, bucket, role, script, name)
+    assert wait_job(sm, "processing", name)["ProcessingJobStatus"] == "Completed"
+    (line,) = job_log(clients("logs"), "processing", name)
+    child = int(line.split()[1])
+    deadline = time.time() + 10
+    while time.time() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for its reaper counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(") ", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_killed_job_process_fails_the_job(clients, tenant):

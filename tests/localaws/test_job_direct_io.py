@@ -1,8 +1,10 @@
 """Jobs' S3 inputs and outputs move without HTTP (blob files), with S3's and IAM's guarantees.
 
 Each job copies scikit-learn's bundled breast-cancer CSV (data this project did not make)
-from its input folder to its output folder and writes the MD5 of what it read beside it. On
-one private server with a state directory, restarted (SIGKILL) in the last test.
+from its input folder to its output folder, writes the MD5 of what it read beside it, and
+the CSV ten times over (1.2 MB: larger than a journaled body, so the job's file itself
+becomes the stored body). On one private server with a state directory, restarted (SIGKILL)
+in the last test.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ source = "/opt/ml/processing/input/data/breast_cancer.csv"
 shutil.copyfile(source, "/opt/ml/processing/output/breast_cancer.csv")
 with open(source, "rb") as f, open("/opt/ml/processing/output/read.md5", "w") as out:
     out.write(hashlib.md5(f.read()).hexdigest())
+with open(source, "rb") as f, open("/opt/ml/processing/output/big.csv", "wb") as out:
+    out.write(f.read() * 10)
 """
+BIG = DATA * 10
 
 
 @pytest.fixture(scope="module")
@@ -147,16 +152,18 @@ def test_outputs_are_objects_with_etag_size_and_versions(server, bucket, two_run
     md5 = hashlib.md5(DATA).hexdigest()
     # the job read exactly the object's bytes, and wrote them back as objects
     assert s3.get_object(Bucket=bucket, Key="out/read.md5")["Body"].read().decode() == md5
-    head = s3.head_object(Bucket=bucket, Key="out/breast_cancer.csv")
-    assert head["ETag"] == f'"{md5}"' and head["ContentLength"] == len(DATA)
-    versions = s3.list_object_versions(Bucket=bucket, Prefix="out/breast_cancer.csv")["Versions"]
-    assert len(versions) == 2 and len({v["VersionId"] for v in versions}) == 2
-    for version in versions:
-        assert version["ETag"] == f'"{md5}"' and version["Size"] == len(DATA)
-        body = s3.get_object(
-            Bucket=bucket, Key="out/breast_cancer.csv", VersionId=version["VersionId"]
-        )["Body"].read()
-        assert body == DATA
+    for key, data in (("out/breast_cancer.csv", DATA), ("out/big.csv", BIG)):
+        md5 = hashlib.md5(data).hexdigest()
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["ETag"] == f'"{md5}"' and head["ContentLength"] == len(data)
+        versions = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+        assert len(versions) == 2 and len({v["VersionId"] for v in versions}) == 2
+        for version in versions:
+            assert version["ETag"] == f'"{md5}"' and version["Size"] == len(data)
+            body = s3.get_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])["Body"]
+            assert body.read() == data
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="out/big.csv")["Contents"]
+    assert listed[0]["ETag"] == f'"{hashlib.md5(BIG).hexdigest()}"'
 
 
 @pytest.mark.parametrize(
@@ -195,3 +202,4 @@ def test_outputs_survive_a_killed_server(server, bucket, two_runs):
     strip = [{k: v[k] for k in ("Key", "VersionId", "ETag", "Size", "IsLatest")} for v in before]
     assert [{k: v[k] for k in strip[0]} for v in after] == strip
     assert s3.get_object(Bucket=bucket, Key="out/breast_cancer.csv")["Body"].read() == DATA
+    assert s3.get_object(Bucket=bucket, Key="out/big.csv")["Body"].read() == BIG

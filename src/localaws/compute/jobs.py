@@ -10,7 +10,8 @@ The job runner (a thread in the server):
 3. writes the config files and environment (`training` / `processing`), with AWS_* variables
    holding the role's credentials and this server's URL (`container.base_env`),
 4. runs the code in a warm worker (`workers`): what runs is `training.job_spec` /
-   `processing.job_spec`,
+   `processing.job_spec`; when it exits, what it left running is killed, as a container's
+   processes end with its main one,
 5. ships stdout/stderr to CloudWatch Logs while it runs, collects FinalMetricDataList from the
    MetricDefinitions regexes, and uploads the outputs / `model.tar.gz` with the role's keys
    (`s3io` again).
@@ -157,7 +158,18 @@ def supervise(
             running.handle.kill(signal.SIGTERM)
         elif terminated is not None and time.monotonic() - terminated > STOP_GRACE:
             running.handle.kill()
+    _end_leftovers(running.handle)
     return exit_status
+
+
+def _end_leftovers(handle: Any) -> None:
+    """SIGKILL what the job's code left running (its process group), as a container's other
+    processes end with its main one: nothing changes the outputs while they are stored."""
+    if handle.pid:
+        try:
+            os.killpg(handle.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # none left
+            pass
 
 
 # --------------------------------------------------------------------------- the runner

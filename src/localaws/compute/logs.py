@@ -18,6 +18,7 @@ GROUPS = {
     "transform": "/aws/sagemaker/TransformJobs",
 }
 _BATCH = 5000
+_log_groups: set[tuple[str, str]] = set()  # (region, group) known to exist
 
 
 class LogShipper:
@@ -30,10 +31,18 @@ class LogShipper:
         self._offset = 0
         self._partial = ""
         self._logs = client("logs", admin_credentials(), region)
+        # One request per job, not two: the group is created once (again if it was deleted).
+        if (region, self.group) in _log_groups:
+            try:
+                self._logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+                return
+            except self._logs.exceptions.ResourceNotFoundException:
+                _log_groups.discard((region, self.group))
         try:
             self._logs.create_log_group(logGroupName=self.group)
         except self._logs.exceptions.ResourceAlreadyExistsException:
             pass
+        _log_groups.add((region, self.group))
         self._logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
 
     def ship(self, final: bool = False) -> list[str]:

@@ -24,7 +24,11 @@ class Direct(Protocol):
 
     def get(self, credentials: dict[str, str], bucket: str, key: str, target: str) -> bool: ...
 
-    def put(self, credentials: dict[str, str], path: str, bucket: str, key: str) -> bool: ...
+    def put(
+        self, credentials: dict[str, str], path: str, bucket: str, key: str, link: bool = True
+    ) -> bool:
+        """`link`: a large file may become the stored body itself (nothing changes it later)."""
+        ...
 
 
 # Installed by the server (patch group `s3.direct`); None in any other process.
@@ -184,7 +188,9 @@ def upload_dir(s3, src: str, uri: str) -> int:
 def upload_file(s3, path: str, uri: str) -> None:
     bucket, key = split(uri)
     try:
-        if (found := _direct_for(s3)) and found[0].put(found[1], path, bucket, key):
+        # Job folders kept for inspection (LOCALAWS_KEEP_JOB_DIRS=1) keep files of their own.
+        link = os.environ.get("LOCALAWS_KEEP_JOB_DIRS") != "1"
+        if (found := _direct_for(s3)) and found[0].put(found[1], path, bucket, key, link):
             return
         with open(path, "rb") as body:
             s3.put_object(Bucket=bucket, Key=key, Body=body)

@@ -1,8 +1,9 @@
 """S3 object bodies as immutable files in the state directory (`<state_dir>/blobs/`).
 
-A `BlobStore` writes each body once, as a new file (temp + fsync + rename), and reads it back
-whole or in chunks. Blobs are never rewritten, so copies of an object may share one; a blob
-no longer referenced by any saved object is removed by `collect_garbage` at server start.
+A `BlobStore` writes each body once, as a new file (temp + fsync + rename), or adopts a
+finished file as one (a hard link, fsynced: no copy), and reads it back whole or in chunks.
+Blobs are never rewritten, so copies of an object may share one; a blob no longer referenced
+by any saved object is removed by `collect_garbage` at server start.
 How moto's S3 objects use blobs is `localaws.services.s3.storage`.
 """
 
@@ -10,15 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from localaws.core.files import fsync_dir
 from localaws.persistence.journal import Journal
 
 _CHUNK = 8 * 1024 * 1024
 JOURNALED_MAX = 1024 * 1024  # bodies up to this size ride on the request's journal commit
+_syncer = ThreadPoolExecutor(4, thread_name_prefix="localaws-blob-fsync")
 
 
 class BlobRef:
@@ -88,6 +93,42 @@ class BlobStore:
             assert self.journal is not None
             self.journal.append([(f"blobs/{name[:2]}/{name}", b"".join(small), True)])
         return BlobRef(name, size)
+
+    def adopt(self, path: str | Path, digest: Any = None) -> BlobRef | None:
+        """Make the file at `path` a new blob without copying it: a hard link, fsynced, its
+        content fed to `digest` (a hashlib object) while the fsync runs.
+
+        Only a regular file with no other name (nobody else can change it through one) on
+        this store's file system, larger than JOURNALED_MAX (small bodies are cheaper through
+        the journal); None otherwise: `write` it instead. Whoever owned `path` must not
+        change the file afterwards (e.g. the output of a job whose process has ended)."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_nlink != 1
+            or st.st_size <= JOURNALED_MAX
+            or st.st_dev != os.stat(self.directory).st_dev
+        ):
+            return None
+        name = uuid.uuid4().hex
+        final = self.path(name)
+        final.parent.mkdir(exist_ok=True)
+        with open(path, "rb") as source:
+            synced = _syncer.submit(os.fsync, source.fileno())
+            try:
+                while digest is not None and (chunk := source.read(_CHUNK)):
+                    digest.update(chunk)
+            finally:
+                synced.result()
+        try:
+            os.link(path, final, follow_symlinks=False)
+        except OSError:  # e.g. a file system without hard links
+            return None
+        fsync_dir(final.parent)
+        return BlobRef(name, st.st_size)
 
     def read(self, name: str) -> bytes:
         return self.path(name).read_bytes()

@@ -10,9 +10,11 @@ an MD5 and a copy through a socket per object. `DirectS3` (patch group `s3.direc
   read or write fails the job with AccessDenied, as the HTTP path does; a missing bucket is
   NoSuchBucket first, as there (see `services.s3.authorization`).
 - Objects: writes go through moto's `put_object` (versioning, bucket default encryption)
-  with the body adopted as a new blob; the ETag is the body's MD5 (computed when first
-  asked for, as for every blob-backed key); the key is saved (`hooks.changed` with the one
-  key) before the job continues, so a restart loses no acknowledged output.
+  with the body as a new blob: a large output file is hard-linked into the blob store, not
+  copied (`BlobStore.adopt`: the job's process has ended, nothing changes it any more),
+  else copied; the ETag is the body's MD5, computed while the body is stored (read once);
+  the blob is fsynced and the key saved (`hooks.changed` with the one key) before the job
+  continues, so a restart loses no acknowledged output.
 - Reads copy the blob file (immutable) into the job folder: the job may change its copy.
 
 Anything the direct path does not model (no blob store, SSE-KMS objects whose reads need
@@ -22,8 +24,10 @@ the caller falls back to HTTP.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -122,17 +126,31 @@ class DirectS3:
         shutil.copyfile(store.path(blob), target)
         return True
 
-    def put(self, credentials: dict[str, str], path: str, bucket: str, key: str) -> bool:
-        """Store the file at `path` as the object; False if the HTTP path must do it."""
+    def put(
+        self, credentials: dict[str, str], path: str, bucket: str, key: str, link: bool = True
+    ) -> bool:
+        """Store the file at `path` as the object (with `link`, a large file by a hard link:
+        nothing may change it afterwards); False if the HTTP path must do it."""
         allowed = self._authorize(credentials, "s3:PutObject", bucket, key)
         if allowed is None:
             return False
         store, backend = allowed
-        with open(path, "rb") as source:
-            ref = store.write(iter(lambda: source.read(8 << 20), b""))
-        backend.put_object(bucket, key, ref)
+        # The ETag (the body's MD5) is computed as the body is stored, not read again later.
+        digest = hashlib.md5()
+        ref = store.adopt(path, digest) if link else None
+        if ref is None:
+            digest = hashlib.md5()
+            with open(path, "rb") as source:
+                ref = store.write(_hashed(iter(lambda: source.read(8 << 20), b""), digest))
+        backend.put_object(bucket, key, ref, etag=digest.hexdigest())
         hooks.changed("s3", parts={bucket: {key}})
         return True
+
+
+def _hashed(chunks: Iterator[bytes], digest: Any) -> Iterator[bytes]:
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
 
 
 patches.set(s3io, "direct", DirectS3())
