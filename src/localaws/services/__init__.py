@@ -18,7 +18,13 @@ from localaws.core.patching import Patches
 def groups() -> list[Patches]:
     """Every patch group, in the order they are applied (imports moto: call it when needed)."""
     from localaws.services import moto_dispatch
-    from localaws.services.cloudformation import change_sets, parsing, resource_types, stacks
+    from localaws.services.cloudformation import (
+        change_sets,
+        parsing,
+        reads,
+        resource_types,
+        stacks,
+    )
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, lookups, simulate
     from localaws.services.s3 import multi_delete, storage, versions
@@ -61,6 +67,7 @@ def groups() -> list[Patches]:
         parsing.patches,
         stacks.patches,
         change_sets.patches,  # after stacks: executes through their create/rollback paths
+        reads.patches,  # after stacks: reads during an operation create nothing
         registry.patches,
         listing.patches,
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
