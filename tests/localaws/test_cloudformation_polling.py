@@ -3,8 +3,9 @@
 AWS lets a client poll DescribeStacks, DescribeStackResources, ListStackResources and
 DescribeStackEvents at any time; a create reads CREATE_IN_PROGRESS (no outputs) until it is
 CREATE_COMPLETE, and reads never create a resource. Each test runs an operation while threads
-poll all four, then checks the operation's own result and what the pollers saw. The race is
-timing-dependent: several pollers and many resources make it show on most runs without the fix.
+poll all four, then checks the operation's own result and what the pollers saw. The module's
+own localaws makes each resource take DELAY seconds (`LOCALAWS_FAULT_CFN_RESOURCE_DELAY`), so
+every operation spans many polls.
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ import threading
 import time
 import uuid
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-PAIRS = 40  # named roles + buckets: enough that an operation spans many polls
+from localaws.ephemeral import running
+from localaws.services.cloudformation.delays import ENV
+
+PAIRS = 10  # named roles and buckets
+DELAY = 0.03  # per resource: a create of 2 * PAIRS resources spans ~30 polls
 POLLERS = 4
 
 TRUST = {
@@ -101,6 +107,16 @@ def _create(cf, name: str, **kw) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def clients(tmp_path_factory):
+    """A factory of boto3 clients talking to this module's slowed localaws."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(ENV, str(DELAY))
+        with running(tmp_path_factory.mktemp("cfn-polling")):
+            session = boto3.Session(region_name="us-east-1")
+            yield lambda service: session.client(service)
+
+
 @pytest.fixture
 def cf(clients):
     return clients("cloudformation")
@@ -119,9 +135,10 @@ def test_create_under_polling_completes_and_shows_no_outputs_before(cf, clients,
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     assert len(stack["Outputs"]) == 2 * PAIRS
     assert {s for s, _, _ in pollers.seen} <= {"CREATE_IN_PROGRESS", "CREATE_COMPLETE"}
-    assert [n for s, n, _ in pollers.seen if s != "CREATE_COMPLETE"] == [0] * len(
-        [s for s, _, _ in pollers.seen if s != "CREATE_COMPLETE"]
-    )
+    during = [(n, made) for s, n, made in pollers.seen if s == "CREATE_IN_PROGRESS"]
+    assert len(during) > 3, "the pollers never saw the create in progress"
+    assert {n for n, _ in during} == {0}  # no outputs before CREATE_COMPLETE
+    assert min(made for _, made in during) < 2 * PAIRS  # the resources made so far
     events = cf.describe_stack_events(StackName=name)["StackEvents"]
     assert [e["ResourceStatus"] for e in events if e["LogicalResourceId"] == name][0] == (
         "CREATE_COMPLETE"
@@ -150,8 +167,9 @@ def test_update_and_delete_under_polling(cf, clients, name):
         "UPDATE_IN_PROGRESS",
         "UPDATE_COMPLETE",
     }
-    # while the update runs the stack keeps the outputs of its last complete state
-    assert {n for s, n, _ in pollers.seen if s != "UPDATE_COMPLETE"} <= {PAIRS}
+    during = [n for s, n, _ in pollers.seen if s == "UPDATE_IN_PROGRESS"]
+    assert len(during) > 3, "the pollers never saw the update in progress"
+    assert set(during) == {PAIRS}  # the outputs of the last complete state, until it completes
 
     stack_id = stack["StackId"]
     with Pollers(cf, stack_id) as pollers:
@@ -163,6 +181,7 @@ def test_update_and_delete_under_polling(cf, clients, name):
         "DELETE_IN_PROGRESS",
         "DELETE_COMPLETE",
     }
+    assert len([s for s, _, _ in pollers.seen if s == "DELETE_IN_PROGRESS"]) > 3
     # reads during the delete re-created nothing
     iam, s3 = clients("iam"), clients("s3")
     for i in range(PAIRS):
@@ -170,3 +189,28 @@ def test_update_and_delete_under_polling(cf, clients, name):
             iam.get_role(RoleName=f"{name}-r{i}")
         with pytest.raises(ClientError):
             s3.head_bucket(Bucket=f"{name}-b{i}")
+
+
+def test_change_set_create_under_polling(cf, clients, name):
+    """`aws cloudformation deploy`'s path: CreateChangeSet then ExecuteChangeSet, polled."""
+    with Pollers(cf, name) as pollers:
+        change_set = cf.create_change_set(
+            StackName=name,
+            ChangeSetName="first",
+            ChangeSetType="CREATE",
+            TemplateBody=_template(name),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )["Id"]
+        cf.execute_change_set(ChangeSetName=change_set, StackName=name)
+    assert pollers.errors == []
+    stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    assert len(stack["Outputs"]) == 2 * PAIRS
+    before = [n for s, n, _ in pollers.seen if s != "CREATE_COMPLETE"]
+    assert before == [0] * len(before)
+    assert {s for s, _, _ in pollers.seen} <= {
+        "REVIEW_IN_PROGRESS",
+        "CREATE_IN_PROGRESS",
+        "CREATE_COMPLETE",
+    }
+    cf.delete_stack(StackName=name)

@@ -20,6 +20,7 @@ def groups() -> list[Patches]:
     from localaws.services import moto_dispatch
     from localaws.services.cloudformation import (
         change_sets,
+        delays,
         parsing,
         reads,
         resource_types,
@@ -68,6 +69,7 @@ def groups() -> list[Patches]:
         stacks.patches,
         change_sets.patches,  # after stacks: executes through their create/rollback paths
         reads.patches,  # after stacks: reads during an operation create nothing
+        delays.patches,  # test-only: LOCALAWS_FAULT_CFN_RESOURCE_DELAY
         registry.patches,
         listing.patches,
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage

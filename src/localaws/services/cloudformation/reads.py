@@ -6,14 +6,16 @@ DescribeStackResources polled while CreateStack runs created the same resources 
 (EntityAlreadyExists, a rollback, a 500), and a read during DeleteStack re-created deleted ones.
 
 Here reads only look: `Stack.outputs` is the list published when the last create or update
-completed (none before CREATE_COMPLETE; the previous one while an update runs), and
-`Stack.stack_resources` lists the resources made so far. The stack reads CREATE_IN_PROGRESS,
-UPDATE_IN_PROGRESS or DELETE_IN_PROGRESS while the operation runs (moto shows CREATE_PENDING,
-or the previous status). As AWS documents: "Outputs" are "A list of output structures" of a
-stack whose StackStatus is one of CREATE_IN_PROGRESS ... CREATE_COMPLETE ...
-(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html), and
-outputs are available once the stack is complete: "After the stack is created, you can view
-the outputs" (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/outputs-section-structure.html).
+completed (none before CREATE_COMPLETE; the previous one while an update runs),
+`Stack.stack_resources` lists the resources made so far, and stack lookups read copies of the
+backend's stack dicts. While an operation runs the stack reads CREATE_IN_PROGRESS,
+UPDATE_IN_PROGRESS or DELETE_IN_PROGRESS (moto showed CREATE_PENDING, which is not among
+StackStatus's valid values, or the previous status). AWS sources: the Stack data type
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html: StackStatus
+values, Outputs), DescribeStacks (.../APIReference/API_DescribeStacks.html) and the stack
+status codes (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+view-stack-events.html): CREATE_IN_PROGRESS is "Ongoing creation of one or more stacks"; the
+outputs' values come from resources, which exist only once created.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
-from moto.cloudformation.models import Stack
+from moto.cloudformation.models import CloudFormationBackend, Stack
 
 from localaws.core.patching import Patches
 
@@ -60,6 +62,34 @@ def stack_resources(self) -> list[Any]:
     made = self.resource_map._parsed_resources
     resources = (made.get(k) for k in list(self.resource_map._resource_json_map))
     return [r for r in resources if r is not None]
+
+
+# moto's lookups loop over the live stack dicts in Python, which a concurrent CreateStack or
+# DeleteStack grows ("dictionary changed size during iteration", a 500): these loop over copies.
+@patches.replace(CloudFormationBackend, "describe_stacks")
+def describe_stacks(self, name_or_stack_id: str | None) -> list[Stack]:
+    stacks = list(self.stacks.values())
+    if not name_or_stack_id:
+        return stacks
+    found = [s for s in stacks if name_or_stack_id in (s.name, s.stack_id)] or [
+        s for s in list(self.deleted_stacks.values()) if s.stack_id == name_or_stack_id
+    ]
+    if not found:
+        raise ValidationError(name_or_stack_id)
+    return found[:1]
+
+
+@patches.replace(CloudFormationBackend, "get_stack")
+def get_stack(self, name_or_stack_id: str) -> Stack:
+    """By stack id (deleted stacks included) or by the name of a live stack."""
+    live = dict(self.stacks)
+    by_id = live.get(name_or_stack_id) or dict(self.deleted_stacks).get(name_or_stack_id)
+    if by_id is not None:
+        return by_id
+    for stack in live.values():
+        if stack.name == name_or_stack_id:
+            return stack
+    raise ValidationError(name_or_stack_id)
 
 
 @patches.wrap(Stack, "create_resources")

@@ -140,7 +140,8 @@ def update(original, self, template: str, role_arn=None, parameters=None, tags=N
 @patches.replace(CloudFormationBackend, "delete_stack")
 def delete_stack(self, name_or_stack_id: str) -> None:
     stack = next(
-        (s for s in self.stacks.values() if name_or_stack_id in (s.stack_id, s.name)), None
+        (s for s in list(self.stacks.values()) if name_or_stack_id in (s.stack_id, s.name)),
+        None,
     )
     if stack is None:
         return
