@@ -18,6 +18,7 @@ import uuid
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from compute_helpers import TRUST
 
 from localaws.ephemeral import running
 from localaws.services.cloudformation.delays import ENV
@@ -26,30 +27,15 @@ PAIRS = 10  # named roles and buckets
 DELAY = 0.03  # per resource: a create of 2 * PAIRS resources spans ~30 polls
 POLLERS = 4
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
-
-def _template(name: str, pairs: int = PAIRS, tag: str = "v1") -> str:
+def _template(name: str, pairs: int = PAIRS) -> str:
     """`pairs` named roles and buckets, interleaved; an output for each."""
     resources: dict = {}
     outputs: dict = {}
     for i in range(pairs):
         resources[f"Role{i}"] = {
             "Type": "AWS::IAM::Role",
-            "Properties": {
-                "RoleName": f"{name}-r{i}",
-                "AssumeRolePolicyDocument": TRUST,
-                "Description": tag,
-            },
+            "Properties": {"RoleName": f"{name}-r{i}", "AssumeRolePolicyDocument": TRUST},
         }
         resources[f"Bucket{i}"] = {
             "Type": "AWS::S3::Bucket",
