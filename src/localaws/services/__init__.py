@@ -18,7 +18,14 @@ from localaws.core.patching import Patches
 def groups() -> list[Patches]:
     """Every patch group, in the order they are applied (imports moto: call it when needed)."""
     from localaws.services import moto_dispatch
-    from localaws.services.cloudformation import change_sets, parsing, resource_types, stacks
+    from localaws.services.cloudformation import (
+        change_sets,
+        delays,
+        parsing,
+        reads,
+        resource_types,
+        stacks,
+    )
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, lookups, simulate
     from localaws.services.s3 import multi_delete, storage, versions
@@ -61,6 +68,8 @@ def groups() -> list[Patches]:
         parsing.patches,
         stacks.patches,
         change_sets.patches,  # after stacks: executes through their create/rollback paths
+        reads.patches,  # after stacks: reads during an operation create nothing
+        delays.patches,  # test-only: LOCALAWS_FAULT_CFN_RESOURCE_DELAY
         registry.patches,
         listing.patches,
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage

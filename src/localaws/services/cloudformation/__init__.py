@@ -2,5 +2,6 @@
 
 `resource_types` (state machines, IAM roles and policies, model package groups), `parsing`
 (unknown or non-updatable resources fail), `stacks` (create/update/delete, rollback,
-capabilities), `change_sets`; `templates` holds what they read from a template.
+capabilities), `change_sets`, `reads` (reads during an operation create nothing);
+`templates` holds what they read from a template; `delays` (test-only) slows resources.
 """

@@ -20,7 +20,7 @@ def _stack_arn(request: Request, name: str) -> str:
     if name.startswith("arn:"):
         return name
     backend = cloudformation_backends[request.account][request.region]
-    for stack in backend.stacks.values():
+    for stack in list(backend.stacks.values()):  # a copy: a CreateStack may be adding one
         if stack.name == name and stack.status != "DELETE_COMPLETE":
             return stack.stack_id
     return request.arn("cloudformation", f"stack/{name}/*")

@@ -140,10 +140,14 @@ def update(original, self, template: str, role_arn=None, parameters=None, tags=N
 @patches.replace(CloudFormationBackend, "delete_stack")
 def delete_stack(self, name_or_stack_id: str) -> None:
     stack = next(
-        (s for s in self.stacks.values() if name_or_stack_id in (s.stack_id, s.name)), None
+        (s for s in list(self.stacks.values()) if name_or_stack_id in (s.stack_id, s.name)),
+        None,
     )
     if stack is None:
         return
+    # named before the delete: evaluating exports afterwards would re-create their resources
+    exports = [export.name for export in stack.exports]
+    stack.status = "DELETE_IN_PROGRESS"
     try:
         stack.delete()
     except Exception as exc:
@@ -151,8 +155,8 @@ def delete_stack(self, name_or_stack_id: str) -> None:
         return
     self.stacks.pop(stack.stack_id, None)
     self.deleted_stacks[stack.stack_id] = stack
-    for export in stack.exports:
-        self.exports.pop(export.name, None)
+    for name in exports:
+        self.exports.pop(name, None)
 
 
 @patches.replace(CloudFormationResponse, "_validate_different_update")
