@@ -11,21 +11,13 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from test_sfn_start_execution import TRUST
 
+from localaws.cli import CliError
 from localaws.ephemeral import running
 from localaws.services.stepfunctions import history_limit
 
 LIMIT = 40
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 # 1 ExecutionStarted + 4 events per round (Pass and Choice entered / exited) + Succeed's
 # entered / exited + ExecutionSucceeded: 4 * rounds + 4 events.
 LOOP = {
@@ -56,6 +48,38 @@ MAP = {
                 "StartAt": "Step",
                 "States": {"Step": {"Type": "Pass", "End": True}},
             },
+            "End": True,
+        }
+    },
+}
+# Parallel branches record into the one history; one branch waits an hour, so only the
+# limit's failure (which wakes it) ends the execution in time, FAILED and not TIMED_OUT.
+PARALLEL = {
+    "StartAt": "Both",
+    "TimeoutSeconds": 3600,
+    "States": {
+        "Both": {
+            "Type": "Parallel",
+            "Branches": [
+                {
+                    "StartAt": "Sleep",
+                    "States": {"Sleep": {"Type": "Wait", "Seconds": 3600, "End": True}},
+                },
+                {
+                    "StartAt": "Spin",
+                    "States": {
+                        "Spin": {"Type": "Pass", "Next": "Again"},
+                        "Again": {
+                            "Type": "Choice",
+                            "Choices": [
+                                {"Variable": "$.spin", "BooleanEquals": True, "Next": "Spin"}
+                            ],
+                            "Default": "Stop",
+                        },
+                        "Stop": {"Type": "Succeed"},
+                    },
+                },
+            ],
             "End": True,
         }
     },
@@ -150,6 +174,23 @@ def test_map_iterations_count_in_the_one_history(small):
     described, events = _run(sfn, machine, {"items": list(range(30))})
     _assert_cut_off(described, events, LIMIT)
     assert "MapIterationStarted" in [e["type"] for e in events]
+
+
+def test_parallel_branches_count_and_the_failure_wakes_a_waiting_branch(small):
+    sfn, iam = small
+    machine = _machine(sfn, iam, "history-parallel", PARALLEL)
+    described, events = _run(sfn, machine, {"spin": True})
+    _assert_cut_off(described, events, LIMIT)
+    assert "WaitStateEntered" in [e["type"] for e in events]
+
+
+def test_a_server_with_a_bad_limit_does_not_start(tmp_path):
+    os.environ[history_limit.ENV] = "ten"
+    try:
+        with pytest.raises(CliError, match=f"{history_limit.ENV}.*'ten'"), running(tmp_path):
+            pass
+    finally:
+        os.environ.pop(history_limit.ENV, None)
 
 
 def test_a_bad_limit_is_refused_with_its_name(monkeypatch):

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
 from moto.stepfunctions.parser.asl.eval.environment import Environment
@@ -85,7 +87,7 @@ def _quota(manager: EventManager) -> _Quota | None:
 
 
 @patches.wrap(ExecutionWorker, "_get_evaluation_environment")
-def _get_evaluation_environment(original, self) -> Environment:
+def _get_evaluation_environment(original: Callable[..., Environment], self: Any) -> Environment:
     environment = original(self)
     if environment.is_standard_workflow():
         setattr(environment.event_manager, _ATTRIBUTE, _Quota(_limit, environment))
@@ -94,12 +96,12 @@ def _get_evaluation_environment(original, self) -> Environment:
 
 @patches.wrap(EventManager, "add_event")
 def add_event(
-    original,
-    self,
+    original: Callable[..., int],
+    self: EventManager,
     context: EventHistoryContext,
     event_type: HistoryEventType,
     event_details: EventDetails | None = None,
-    timestamp=None,
+    timestamp: Any = None,
     update_source_event_id: bool = True,
 ) -> int:
     quota = _quota(self)
@@ -118,14 +120,16 @@ def add_event(
             self,
             EventHistoryContext(previous_event_id=quota.count - 1),
             HistoryEventType.ExecutionFailed,
-            EventDetails(executionFailedEventDetails=quota.failure),
+            EventDetails(executionFailedEventDetails=quota.failure),  # type: ignore[typeddict-item]
         )
     quota.environment.set_error(quota.failure)  # outside the lock: it takes the frames' locks
     return quota.count
 
 
 @patches.wrap(Environment, "set_error")
-def set_error(original, self, error: ExecutionFailedEventDetails) -> None:
+def set_error(
+    original: Callable[..., None], self: Environment, error: ExecutionFailedEventDetails
+) -> None:
     quota = _quota(self.event_manager)
     if quota is not None and quota.failure is not None:
         error = quota.failure  # the history limit ended the execution: no later error hides it
@@ -133,7 +137,7 @@ def set_error(original, self, error: ExecutionFailedEventDetails) -> None:
 
 
 @patches.wrap(Environment, "set_timed_out")
-def set_timed_out(original, self) -> None:
+def set_timed_out(original: Callable[..., None], self: Environment) -> None:
     quota = _quota(self.event_manager)
     if quota is not None and quota.failure is not None:
         self.set_error(quota.failure)
