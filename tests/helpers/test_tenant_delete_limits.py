@@ -17,6 +17,7 @@ from helpers import stack, tenants
 from helpers.session import connect
 from localaws.ephemeral import running
 from localaws.services.sagemaker import faults
+from localaws.services.stepfunctions import history_limit
 
 pytestmark = pytest.mark.slow  # hundreds of model versions, several executions
 
@@ -39,6 +40,17 @@ def history(session, arn: str) -> list[dict]:
             return events
 
 
+def chain_to(session, arn: str) -> list[str]:
+    """The executions that led to `arn`, first to last: each was started by the one before."""
+    sfn, chain = session.client("stepfunctions"), [arn]
+    while True:
+        described = sfn.describe_execution(executionArn=chain[0])
+        parent = json.loads(described["input"]).get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
+        if not parent:
+            return chain
+        chain.insert(0, parent)
+
+
 def test_many_model_versions_continue_as_new_executions_within_the_budget(session):
     tenant = new_id("reg")
     tenants.create_tenant(session, tenant, progress=False)
@@ -51,14 +63,7 @@ def test_many_model_versions_continue_as_new_executions_within_the_budget(sessio
     assert execution.output == {"tenant": tenant, "status": "DELETED", "leftAlone": {}}
     assert nothing_left(session, tenant)
 
-    # Walk the chain back from the last execution: each was started by the one before.
-    sfn, chain = session.client("stepfunctions"), [execution.arn]
-    while True:
-        described = sfn.describe_execution(executionArn=chain[0])
-        parent = json.loads(described["input"]).get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
-        if not parent:
-            break
-        chain.insert(0, parent)
+    sfn, chain = session.client("stepfunctions"), chain_to(session, execution.arn)
     assert len(chain) == 3  # 100, 100, then 30 versions, the group and the rest
     for arn in chain:
         events = history(session, arn)
@@ -123,3 +128,43 @@ def test_delete_retries_conflict_exceptions_with_backoff(tmp_path):
             assert (version_failures[1] - version_failures[0]).total_seconds() >= 1
     finally:
         os.environ.pop(faults.ENV, None)
+
+
+def test_under_an_enforced_history_limit_only_the_event_budget_gets_through(tmp_path):
+    """localaws enforces the history quota (lowered here to 1000 events, the smallest budget):
+    the default budget of 20,000 runs past it and fails as on AWS, a budget of 1000 keeps
+    every execution of the chain within it, and running the delete again finishes the tenant
+    the failed one left half deleted."""
+    os.environ[history_limit.ENV] = "1000"
+    try:
+        with running(tmp_path / "state"):
+            session = connect("local")
+            stack.deploy_stack(session)
+            cut, kept = new_id("cut"), new_id("kept")
+            for tenant in (cut, kept):
+                tenants.create_tenant(session, tenant, progress=False)
+                for _ in range(150):
+                    add_version(session, tenant)
+
+            payload = {"tenant": {"name": cut}}
+            failed = tenants.run_state_machine(session, "delete", payload, progress=False)
+            assert (failed.status, failed.error) == ("FAILED", "States.Runtime")
+            assert failed.cause == history_limit.cause(1000)
+            events = history(session, failed.arn)
+            assert (len(events), events[-1]["type"]) == (1000, "ExecutionFailed")
+
+            payload = {"tenant": {"name": kept}, "eventBudget": 1000}
+            execution = tenants.run_state_machine(session, "delete", payload, progress=False)
+            assert execution.status == "SUCCEEDED", execution.cause
+            assert execution.states.count("DeleteModelPackage") == 150
+            chain = chain_to(session, execution.arn)
+            assert len(chain) == 2  # 100 versions, then 50 and the rest
+            assert all(len(history(session, arn)) <= 1000 for arn in chain)
+            assert nothing_left(session, kept)
+
+            payload = {"tenant": {"name": cut}, "eventBudget": 1000}
+            again = tenants.run_state_machine(session, "delete", payload, progress=False)
+            assert again.status == "SUCCEEDED", again.cause
+            assert nothing_left(session, cut)
+    finally:
+        os.environ.pop(history_limit.ENV, None)

@@ -43,6 +43,7 @@ def groups() -> list[Patches]:
         execution,
         faults,
         field_paths,
+        history_limit,
         json_paths,
         program_cache,
         tasks,
@@ -63,6 +64,7 @@ def groups() -> list[Patches]:
         json_paths.patches,  # Jayway's JSONPath (regex filters, projections)
         field_paths.patches,  # "RoleArn.$" in Parameters is a path like any "<name>.$"
         program_cache.patches,  # after field_paths: a definition is parsed once, not per run
+        history_limit.patches,  # 25,000 events per execution (test-only: lower by env)
         faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
         resource_types.patches,
         parsing.patches,
