@@ -10,9 +10,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from tenant_checks import new_id, nothing_left, slow_endpoints
+from tenant_checks import new_id, nothing_left
 from test_deploy import register_version
-from test_tenant_faults import Server, stack_session, start_and_die
+from test_tenant_faults import Server, fault_server, stack_session, start_and_die
 
 from helpers import approval, deploy, tenants
 
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    with slow_endpoints(tmp_path_factory.mktemp("deploy-faults")) as config:
-        yield Server(config)
+    with fault_server(tmp_path_factory.mktemp("deploy-faults"), endpoint_delay=1) as armable:
+        yield armable
 
 
 @pytest.fixture(scope="module")
