@@ -35,32 +35,37 @@ from pathlib import Path
 import pytest
 
 NOTEBOOK_UNIT = "notebooks (one chain)"
-# Measured with --durations, one process per slice (loaded machine: relative costs).
+# Measured with --durations (loaded machine: relative costs). The indivisible units, longest
+# first, then the modules split per test (BY_TEST), whose tests are the bulk of the work.
 HEAVY_FIRST = (
     "tests/notebooks/test_notebook_deploy.py",
     "tests/notebooks/test_notebook_pipeline.py",
     "tests/notebooks/test_notebooks_tiers.py",
     "tests/notebooks/test_chain_pathed_role.py",
-    "tests/localaws/test_persistence.py",
     "tests/notebooks/test_notebook_own_data.py",
     "tests/notebooks/test_notebook_batch.py",
     NOTEBOOK_UNIT,
     "tests/compat/test_abalone.py",
     "tests/notebooks/test_notebooks_tenants.py",
     "tests/helpers/test_pooled_tier.py",
-    "tests/helpers/test_pooled_faults.py",
-    "tests/helpers/test_tenant_lifecycle.py",
-    "tests/helpers/test_deploy_faults.py",
-    "tests/helpers/test_tenant_faults.py",
     "tests/localaws/test_transform.py",
     "tests/localaws/test_multi_model.py",
     "tests/helpers/test_tenant_delete_limits.py",
     "tests/localaws/test_localaws_cli.py",
-)
-BY_TEST = (
-    "tests/helpers/test_tenant_lifecycle.py",
-    "tests/helpers/test_deploy_faults.py",
     "tests/helpers/test_tenant_faults.py",
+    "tests/helpers/test_deploy_faults.py",
+    "tests/helpers/test_pooled_faults.py",
+    "tests/localaws/test_persistence.py",
+    "tests/helpers/test_tenant_lifecycle.py",
+)
+# Kill -9 runs (each test restarts its server) and independent tenant tests: seconds to a
+# minute per test, their module fixtures (a server, a stack) cheap beside the whole.
+BY_TEST = (
+    "tests/helpers/test_tenant_faults.py",
+    "tests/helpers/test_deploy_faults.py",
+    "tests/helpers/test_pooled_faults.py",
+    "tests/localaws/test_persistence.py",
+    "tests/helpers/test_tenant_lifecycle.py",
 )
 
 _replay = ExitStack()

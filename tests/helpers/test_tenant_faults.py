@@ -104,8 +104,9 @@ def new_id(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:6]}"
 
 
-def start_and_die(server: Server, session, kind: str, tenant: str, state: str) -> None:
-    """Arm localaws to die at `state` of the `kind` machine, start it, restart after."""
+def start_and_die(server: Server, session, kind: str, tenant: str, state: str) -> float:
+    """Arm localaws to die at `state` of the `kind` machine, start it, restart after; the
+    time by which it had died."""
     server.arm(f"{STATE_MACHINES[kind]}:{state}")
     # Killed at the first state, the server may die before it answers StartExecution: one
     # attempt (no retry into the dead port), and a cut connection is the expected outcome.
@@ -122,7 +123,9 @@ def start_and_die(server: Server, session, kind: str, tenant: str, state: str) -
         server.wait_killed()
     finally:
         server.kill_file.unlink(missing_ok=True)  # not reached: disarmed for the next test
+    dead_at = time.time()
     server.restart()
+    return dead_at
 
 
 CREATE_STATES = [
