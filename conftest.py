@@ -1,5 +1,5 @@
 """pytest root: nbval replays the committed notebooks (00 -> 99) against a fresh private localaws,
-and the suite's split over pytest-xdist workers (`pytest -n 2`).
+and the suite's split over pytest-xdist workers (`pytest -n 3`, the Makefile's WORKERS).
 
 The committed outputs come from `python -m helpers.chain --refresh-committed`, which runs the
 same chain on a fresh localaws too, so the checked cells reproduce. The replay's localaws starts
@@ -8,8 +8,8 @@ before the first notebook cell and stops after the last one, in whichever proces
 Under xdist, work is handed out a module at a time (module-scoped servers and stack deploys are
 built once per module), the notebooks as one unit (the chain shares one localaws, in order),
 and the modules of `BY_TEST` a test at a time: their tests are minutes long, independent, and
-their module fixtures cheap beside them, so both workers share them. `HEAVY_FIRST` orders the
-hand-out: the longest indivisible units first, then the fine-grained ones, so that the two
+their module fixtures cheap beside them, so all workers share them. `HEAVY_FIRST` orders the
+hand-out: the longest indivisible units first, then the fine-grained ones, so that the
 workers finish together.
 
 What a test follows to stay correct and fast under xdist:
@@ -22,9 +22,15 @@ What a test follows to stay correct and fast under xdist:
   module-scoped fixture shared by the module's tests;
 - `@pytest.mark.slow` (or `pytestmark`) on what takes over ~1 s on a quiet machine
   (`--durations`), so `make test-fast` stays under a minute;
-- poll briskly (0.05-0.1 s), never a fixed long sleep; a module that takes minutes is named
-  in `HEAVY_FIRST`, and in `BY_TEST` if its tests are independent of each other and its
-  fixtures cheap beside them (else split into modules).
+- poll briskly (0.05-0.1 s), never a fixed long sleep: wait for the condition itself (e.g.
+  `tenant_checks.after_second`, not `sleep(1)`);
+- a server restart costs seconds: restart only to test a restart or a crash. A kill -9 test
+  arms the running server (`test_tenant_faults.fault_server` / `Server.arm`, the file named by
+  LOCALAWS_FAULT_KILL_FILE) and restarts it once after the kill; a server started with other
+  settings is a module fixture of its own, not a restart of the shared one;
+- a module that takes minutes is named in `HEAVY_FIRST`, and in `BY_TEST` if its tests are
+  independent of each other and its fixtures cheap beside them (else split into modules);
+  a new kill -9 or tenant state-machine module usually belongs in both.
 """
 
 from __future__ import annotations
