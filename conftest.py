@@ -1,5 +1,5 @@
 """pytest root: nbval replays the committed notebooks (00 -> 99) against a fresh private localaws,
-and the suite's split over pytest-xdist workers (`pytest -n 2`).
+and the suite's split over pytest-xdist workers (`pytest -n 3`, the Makefile's WORKERS).
 
 The committed outputs come from `python -m helpers.chain --refresh-committed`, which runs the
 same chain on a fresh localaws too, so the checked cells reproduce. The replay's localaws starts
@@ -8,8 +8,8 @@ before the first notebook cell and stops after the last one, in whichever proces
 Under xdist, work is handed out a module at a time (module-scoped servers and stack deploys are
 built once per module), the notebooks as one unit (the chain shares one localaws, in order),
 and the modules of `BY_TEST` a test at a time: their tests are minutes long, independent, and
-their module fixtures cheap beside them, so both workers share them. `HEAVY_FIRST` orders the
-hand-out: the longest indivisible units first, then the fine-grained ones, so that the two
+their module fixtures cheap beside them, so all workers share them. `HEAVY_FIRST` orders the
+hand-out: the longest indivisible units first, then the fine-grained ones, so that the
 workers finish together.
 
 What a test follows to stay correct and fast under xdist:
@@ -22,9 +22,17 @@ What a test follows to stay correct and fast under xdist:
   module-scoped fixture shared by the module's tests;
 - `@pytest.mark.slow` (or `pytestmark`) on what takes over ~1 s on a quiet machine
   (`--durations`), so `make test-fast` stays under a minute;
-- poll briskly (0.05-0.1 s), never a fixed long sleep; a module that takes minutes is named
-  in `HEAVY_FIRST`, and in `BY_TEST` if its tests are independent of each other and its
-  fixtures cheap beside them (else split into modules).
+- poll briskly (0.05-0.1 s), never a fixed long sleep: wait for the condition itself (e.g.
+  `tenant_checks.after_second`, not `sleep(1)`);
+- a server restart costs seconds: restart only to test a restart or a crash. A kill -9 test
+  arms the running server (`test_tenant_faults.fault_server` / `Server.arm`, the file named by
+  LOCALAWS_FAULT_KILL_FILE) and restarts it once after the kill; a server started with other
+  settings is a module fixture of its own, not a restart of the shared one;
+- a module that takes minutes is named in `HEAVY_FIRST` at its measured place, and in
+  `BY_TEST` if its tests are independent of each other and its fixtures cheap beside them
+  (else split into modules); a new kill -9 or tenant state-machine module usually belongs in
+  both. A single test of minutes in a `BY_TEST` module is named in `HEAVY_FIRST` by its node
+  id, near the top, so that it starts first and not at the end of the run.
 """
 
 from __future__ import annotations
@@ -37,32 +45,47 @@ from pathlib import Path
 import pytest
 
 NOTEBOOK_UNIT = "notebooks (one chain)"
-# Measured with --durations, one process per slice (loaded machine: relative costs).
+LIFECYCLE = "tests/helpers/test_tenant_lifecycle.py"
+# Work units (a module, NOTEBOOK_UNIT, or one test of a BY_TEST module), longest first, as
+# measured with --durations on a loaded machine (relative costs, seconds loaded): the
+# indivisible units, then the modules split per test (BY_TEST), whose tests are the bulk.
 HEAVY_FIRST = (
-    "tests/notebooks/test_notebook_deploy.py",
-    "tests/notebooks/test_notebook_pipeline.py",
-    "tests/notebooks/test_notebooks_tiers.py",
-    "tests/notebooks/test_chain_pathed_role.py",
-    "tests/localaws/test_persistence.py",
-    "tests/notebooks/test_notebook_own_data.py",
+    f"{LIFECYCLE}::test_delete_of_a_tenant_with_10000_object_versions",  # 314 s, one test
+    "tests/notebooks/test_notebook_deploy.py",  # ~250 s
+    "tests/notebooks/test_notebook_pipeline.py",  # ~200 s
+    "tests/notebooks/test_notebooks_tiers.py",  # 178 s
+    "tests/notebooks/test_chain_pathed_role.py",  # 132 s + its server
+    "tests/localaws/test_endpoints.py",
     "tests/notebooks/test_notebook_batch.py",
     NOTEBOOK_UNIT,
-    "tests/compat/test_abalone.py",
-    "tests/notebooks/test_notebooks_tenants.py",
-    "tests/helpers/test_pooled_tier.py",
-    "tests/helpers/test_pooled_faults.py",
-    "tests/helpers/test_tenant_lifecycle.py",
-    "tests/helpers/test_deploy_faults.py",
-    "tests/helpers/test_tenant_faults.py",
-    "tests/localaws/test_transform.py",
+    "tests/pipeline_steps/test_pipeline_steps.py",
+    "tests/helpers/test_deploy.py",
+    "tests/localaws/test_concurrency.py",
     "tests/localaws/test_multi_model.py",
     "tests/helpers/test_tenant_delete_limits.py",
     "tests/localaws/test_localaws_cli.py",
+    "tests/notebooks/test_notebooks_tenants.py",
+    "tests/localaws/test_compute_jobs.py",
+    "tests/helpers/test_tenants.py",
+    "tests/localaws/test_transform.py",
+    "tests/localaws/test_stepfunctions.py",
+    "tests/notebooks/test_notebook_own_data.py",
+    "tests/compat/test_abalone.py",
+    "tests/helpers/test_pooled_tier.py",
+    "tests/helpers/test_deploy_faults.py",  # 8 x ~50 s
+    "tests/helpers/test_pooled_faults.py",  # 4 x ~55 s
+    "tests/helpers/test_tenant_faults.py",  # 25 x 15-55 s
+    "tests/localaws/test_persistence.py",
+    LIFECYCLE,
 )
+# Kill -9 runs (each test restarts its server) and independent tenant tests: seconds to a
+# minute per test, their module fixtures (a server, a stack) cheap beside the whole.
 BY_TEST = (
-    "tests/helpers/test_tenant_lifecycle.py",
-    "tests/helpers/test_deploy_faults.py",
     "tests/helpers/test_tenant_faults.py",
+    "tests/helpers/test_deploy_faults.py",
+    "tests/helpers/test_pooled_faults.py",
+    "tests/localaws/test_persistence.py",
+    LIFECYCLE,
 )
 
 _replay = ExitStack()
@@ -124,7 +147,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not hasattr(config, "workerinput"):
         return  # not an xdist worker: collection order unchanged
     rank = {unit: i for i, unit in enumerate(HEAVY_FIRST)}
-    items.sort(key=lambda item: rank.get(module_of(item.nodeid), len(rank)))  # stable
+
+    def order(item: pytest.Item) -> int:  # a test named in HEAVY_FIRST, else its module
+        default = rank.get(module_of(item.nodeid), len(rank))
+        return rank.get(work_unit(item.nodeid), default)
+
+    items.sort(key=order)  # stable
 
 
 try:

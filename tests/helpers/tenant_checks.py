@@ -1,9 +1,11 @@
 """What the tenant tests share: fresh tenant ids, the leftover check, a registered version,
-a localaws whose endpoints take time to change state."""
+the next second on the clock, a localaws whose endpoints take time to change state."""
 
 from __future__ import annotations
 
+import math
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +42,12 @@ def add_version(session, tenant: str) -> str:
             "SupportedResponseMIMETypes": ["text/csv"],
         },
     )["ModelPackageArn"]
+
+
+def after_second(moment: float) -> None:
+    """Sleep until the clock has left `moment`'s second (deployment names carry the second):
+    nothing if it already has."""
+    time.sleep(max(0.0, math.floor(moment) + 1 - time.time()))
 
 
 @contextmanager

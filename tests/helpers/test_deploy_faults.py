@@ -10,9 +10,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from tenant_checks import new_id, nothing_left, slow_endpoints
+from tenant_checks import after_second, new_id, nothing_left
 from test_deploy import register_version
-from test_tenant_faults import Server, stack_session, start_and_die
+from test_tenant_faults import Server, fault_server, stack_session, start_and_die
 
 from helpers import approval, deploy, tenants
 
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    with slow_endpoints(tmp_path_factory.mktemp("deploy-faults")) as config:
-        yield Server(config)
+    with fault_server(tmp_path_factory.mktemp("deploy-faults"), endpoint_delay=1) as armable:
+        yield armable
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +61,11 @@ def test_deploy_killed_at_a_state_is_repaired_by_a_rerun(server, session, state,
     v1, _ = register_version(session, tenant, tmp_path / "v1", num_round=3)
     approval.approve(session, tenant, v1, "first")
     deploy.deploy(session, tenant, progress=False)
+    deployed_at = time.time()
     v2, _ = register_version(session, tenant, tmp_path / "v2", num_round=3)
     approval.approve(session, tenant, v2, "second")
-    time.sleep(1.0)  # deployment names carry the second
-    start_and_die(server, session, "deploy", tenant, state)
-    time.sleep(1.0)
+    after_second(deployed_at)  # deployment names carry the second
+    after_second(start_and_die(server, session, "deploy", tenant, state))
     result = deploy.deploy(session, tenant, progress=False)
     assert result.model_package_arn == v2
     item = deploy.tenant_item(session, tenant)

@@ -2,9 +2,10 @@
 tenant ends fully created, fully deleted, or deployed with table = endpoint, and nothing is
 orphaned (issue 10).
 
-localaws kills itself when an execution enters the state named by
-`LOCALAWS_FAULT_KILL_AT_STATE` (localaws.services.stepfunctions.faults); the execution that was
-cut off reads FAILED after the restart, and the helpers' re-run finishes the operation.
+The module's localaws runs with `LOCALAWS_FAULT_KILL_FILE` (localaws.services.stepfunctions.
+faults): a test arms a kill point by writing it to that file while the server runs, and the
+server kills itself when an execution enters that state; the execution that was cut off reads
+FAILED after the one restart, and the helpers' re-run finishes the operation.
 Deploy's kill points are in test_deploy_faults.py (their own server, endpoints asynchronous).
 """
 
@@ -15,11 +16,13 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
-from tenant_checks import CONTAINER, add_version, nothing_left
+from tenant_checks import CONTAINER, add_version, nothing_left, slow_endpoints
 
 from helpers import stack, tenants
 from helpers.executions import state_machine_arn
@@ -27,8 +30,7 @@ from helpers.naming import STATE_MACHINES
 from helpers.session import connect
 from localaws.cli import _pid_alive, start, stop
 from localaws.core.config import Config
-from localaws.ephemeral import running
-from localaws.services.stepfunctions.faults import ENV
+from localaws.services.stepfunctions.faults import FILE_ENV
 
 # kill -9 of localaws at each state, restart, re-run
 pytestmark = pytest.mark.slow
@@ -36,21 +38,23 @@ ONE_ATTEMPT = BotoConfig(retries={"max_attempts": 1}, read_timeout=30)
 
 
 class Server:
-    """A localaws of its own that can be started with a kill point and restarted."""
+    """A localaws of its own that can be armed to die at a state and restarted."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, kill_file: Path):
         self.config = config
+        self.kill_file = kill_file
 
     def pid(self) -> int:
         return json.loads(self.config.pid_file.read_text())["pid"]
 
-    def restart(self, kill_at: str | None = None) -> None:
-        if kill_at:
-            os.environ[ENV] = kill_at
-        try:
-            start(self.config)
-        finally:
-            os.environ.pop(ENV, None)
+    def arm(self, kill_at: str) -> None:
+        """Make the running server die when an execution enters `kill_at`."""
+        scratch = self.kill_file.with_suffix(".tmp")
+        scratch.write_text(kill_at)
+        scratch.replace(self.kill_file)  # whole: the server never reads half a kill point
+
+    def restart(self) -> None:
+        start(self.config)
 
     def wait_killed(self, timeout: float = 60) -> None:
         pid = self.pid()
@@ -65,10 +69,23 @@ class Server:
             time.sleep(0.05)
 
 
+@contextmanager
+def fault_server(folder: Path, endpoint_delay: float = 0) -> Iterator[Server]:
+    """A private localaws (state in `folder`/state) that a test can arm, endpoints taking
+    `endpoint_delay` seconds to change state."""
+    kill_file = folder / "kill-at-state"
+    os.environ[FILE_ENV] = str(kill_file)
+    try:
+        with slow_endpoints(folder / "state", endpoint_delay) as config:
+            yield Server(config, kill_file)
+    finally:
+        os.environ.pop(FILE_ENV, None)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    with running(tmp_path_factory.mktemp("faults")) as config:
-        yield Server(config)
+    with fault_server(tmp_path_factory.mktemp("faults")) as armable:
+        yield armable
 
 
 def stack_session():
@@ -87,10 +104,10 @@ def new_id(label: str) -> str:
     return f"{label}-{uuid.uuid4().hex[:6]}"
 
 
-def start_and_die(server: Server, session, kind: str, tenant: str, state: str) -> None:
-    """Restart localaws to die at `state` of the `kind` machine, start it, restart after."""
-    stop(server.config)
-    server.restart(kill_at=f"{STATE_MACHINES[kind]}:{state}")
+def start_and_die(server: Server, session, kind: str, tenant: str, state: str) -> float:
+    """Arm localaws to die at `state` of the `kind` machine, start it, restart after; the
+    time by which it had died."""
+    server.arm(f"{STATE_MACHINES[kind]}:{state}")
     # Killed at the first state, the server may die before it answers StartExecution: one
     # attempt (no retry into the dead port), and a cut connection is the expected outcome.
     sfn = session.boto_session.client("stepfunctions", config=ONE_ATTEMPT)
@@ -102,8 +119,13 @@ def start_and_die(server: Server, session, kind: str, tenant: str, state: str) -
         )
     except (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError):
         pass
-    server.wait_killed()
+    try:
+        server.wait_killed()
+    finally:
+        server.kill_file.unlink(missing_ok=True)  # not reached: disarmed for the next test
+    dead_at = time.time()
     server.restart()
+    return dead_at
 
 
 CREATE_STATES = [
