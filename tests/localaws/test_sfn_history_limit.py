@@ -66,8 +66,11 @@ PARALLEL = {
                     "States": {"Sleep": {"Type": "Wait", "Seconds": 3600, "End": True}},
                 },
                 {
-                    "StartAt": "Spin",
+                    # a moment's head start for the other branch: it is waiting when the
+                    # limit is reached (branches run on threads of their own)
+                    "StartAt": "Settle",
                     "States": {
+                        "Settle": {"Type": "Wait", "Seconds": 1, "Next": "Spin"},
                         "Spin": {"Type": "Pass", "Next": "Again"},
                         "Again": {
                             "Type": "Choice",
