@@ -23,6 +23,8 @@ from compute_helpers import TRUST
 from localaws.ephemeral import running
 from localaws.services.cloudformation.delays import ENV
 
+pytestmark = pytest.mark.slow  # a server of its own with slowed resources, and pollers
+
 PAIRS = 10  # named roles and buckets
 DELAY = 0.03  # per resource: a create of 2 * PAIRS resources spans ~30 polls
 POLLERS = 4

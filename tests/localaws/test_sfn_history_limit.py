@@ -146,6 +146,7 @@ def _assert_cut_off(described: dict, events: list[dict], limit: int) -> None:
     }
 
 
+@pytest.mark.slow  # a server of its own with a lowered limit
 def test_a_loop_past_the_limit_fails_with_exactly_the_limit_of_events(small, loop):
     sfn, _ = small
     described, events = _run(sfn, loop, {"n": 0, "rounds": 1000})
@@ -153,6 +154,7 @@ def test_a_loop_past_the_limit_fails_with_exactly_the_limit_of_events(small, loo
     assert "ExecutionSucceeded" not in [e["type"] for e in events]
 
 
+@pytest.mark.slow  # a server of its own with a lowered limit
 def test_a_loop_whose_last_event_is_the_limit_and_succeeded_succeeds(small, loop):
     sfn, _ = small
     rounds = (LIMIT - 4) // 4
@@ -163,12 +165,14 @@ def test_a_loop_whose_last_event_is_the_limit_and_succeeded_succeeds(small, loop
     assert events[-1]["type"] == "ExecutionSucceeded"
 
 
+@pytest.mark.slow  # a server of its own with a lowered limit
 def test_one_round_more_fails_at_the_limit(small, loop):
     sfn, _ = small
     described, events = _run(sfn, loop, {"n": 0, "rounds": (LIMIT - 4) // 4 + 1})
     _assert_cut_off(described, events, LIMIT)
 
 
+@pytest.mark.slow  # a server of its own with a lowered limit
 def test_map_iterations_count_in_the_one_history(small):
     sfn, iam = small
     machine = _machine(sfn, iam, "history-map", MAP)
@@ -179,6 +183,7 @@ def test_map_iterations_count_in_the_one_history(small):
     assert "MapIterationStarted" in [e["type"] for e in events]
 
 
+@pytest.mark.slow  # a server of its own with a lowered limit
 def test_parallel_branches_count_and_the_failure_wakes_a_waiting_branch(small):
     sfn, iam = small
     machine = _machine(sfn, iam, "history-parallel", PARALLEL)
@@ -187,6 +192,7 @@ def test_parallel_branches_count_and_the_failure_wakes_a_waiting_branch(small):
     assert "WaitStateEntered" in [e["type"] for e in events]
 
 
+@pytest.mark.slow  # a server of its own with a lowered limit
 def test_a_server_with_a_bad_limit_does_not_start(tmp_path):
     os.environ[history_limit.ENV] = "ten"
     try:
