@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+from compute_helpers import admin_session
 from moto.s3 import models
 
-from localaws.cli import env_vars, start, stop
+from localaws.cli import start, stop
 from localaws.core.config import Config
 from localaws.ephemeral import free_port
 from localaws.persistence import pickling
@@ -165,15 +165,9 @@ def test_state_saved_before_loads_with_its_real_tags_and_without_the_rest(tmp_pa
     of deleted versions and buckets) loads; real tags survive, the rest is pruned and saved."""
     config = Config(state_dir=tmp_path / "state", port=free_port())
     start(config)
-    env = env_vars(config)
-    session = boto3.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
 
     def client() -> Any:
-        return session.client("s3", endpoint_url=config.endpoint_url)
+        return admin_session(config).client("s3", endpoint_url=config.endpoint_url)
 
     s3 = client()
     s3.create_bucket(Bucket="old-state")

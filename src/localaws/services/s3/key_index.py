@@ -68,17 +68,10 @@ def _removed(store: Any, name: str) -> None:
 
 
 @patches.wrap(_VersionedKeyStore, "__setitem__")
-def _setitem(original: Any, self: Any, key: str, value: Any) -> Any:
+@patches.wrap(_VersionedKeyStore, "setlist")
+def _adding(original: Any, self: Any, key: str, value: Any) -> Any:
     with _lock:
         result = original(self, key, value)
-        _added(self, key)
-    return result
-
-
-@patches.wrap(_VersionedKeyStore, "setlist")
-def _setlist(original: Any, self: Any, key: str, list_: Any) -> Any:
-    with _lock:
-        result = original(self, key, list_)
         _added(self, key)
     return result
 
