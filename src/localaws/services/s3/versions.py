@@ -24,7 +24,7 @@ from moto.s3 import models
 from localaws.core.patching import Patches
 from localaws.services.s3 import key_index
 
-patches = Patches("s3.versions", after=("s3.storage", "s3.key_index"))
+patches = Patches("s3.versions", after=("s3.key_index",))
 
 _Page = tuple[list[Any], list[str], list[Any], str | None, str | None]
 
