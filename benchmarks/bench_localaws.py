@@ -1,9 +1,11 @@
-"""localaws benchmarks: start time, request latency, Step Functions round trip, memory.
+"""localaws benchmarks: start time, request latency, Step Functions round trip, memory, and
+the server CPU of a PutObject and of a ListObjectVersions page as a bucket fills up.
 
 Writes benchmarks/results/localaws.json and prints a table. Each figure comes from a server
 of its own (free port, temporary state directory), stopped afterwards.
 Environment: LOCALAWS_BENCH_GIB (default 1) sizes the large-object memory test,
-LOCALAWS_BENCH_OPS (default 300) the number of timed requests per operation.
+LOCALAWS_BENCH_OPS (default 300) the number of timed requests per operation,
+LOCALAWS_BENCH_VERSIONS (default 0,2000,10000) the bucket sizes of the S3 growth figures.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import json
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
+from benchmarks.bench_scale import cpu_seconds
 from benchmarks.common import client_factory, print_table, publish, summary
 from localaws.cli import start, stop
 from localaws.core.config import Config
@@ -23,6 +27,7 @@ from localaws.ephemeral import free_port, running
 
 OPS = int(os.environ.get("LOCALAWS_BENCH_OPS", "300"))
 GIB = float(os.environ.get("LOCALAWS_BENCH_GIB", "1"))
+VERSIONS = [int(n) for n in os.environ.get("LOCALAWS_BENCH_VERSIONS", "0,2000,10000").split(",")]
 
 
 def _pid(config: Config) -> int:
@@ -178,6 +183,41 @@ def bench_state_machine(root: Path, runs: int = 30) -> dict:
         return {"two_task_state_machine": summary(_timed(run, runs))}
 
 
+def bench_versions_growth(root: Path) -> list[dict]:
+    """Server CPU per PutObject and per ListObjectVersions page (MaxKeys 100, the delete
+    state machine's) in a versioned bucket already holding N versions: flat is the target."""
+    figures = []
+    with running(root / "versions") as config:
+        s3 = client_factory(config, max_attempts=1)("s3")
+        s3.create_bucket(Bucket="bench-versions")
+        s3.put_bucket_versioning(
+            Bucket="bench-versions", VersioningConfiguration={"Status": "Enabled"}
+        )
+        pid, held = _pid(config), 0
+
+        def put(names: list[str]) -> None:
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda k: s3.put_object(Bucket="bench-versions", Key=k), names))
+
+        for size in sorted(VERSIONS):
+            put([f"fill/{i // 2:06d}.csv" for i in range(held, size)])  # two versions a name
+            held = max(held, size)
+            probes = [f"probe/{size}/{i:04d}" for i in range(max(50, OPS // 3))]
+            began = cpu_seconds(pid)
+            put(probes)
+            put_ms = (cpu_seconds(pid) - began) * 1000 / len(probes)
+            held += len(probes)
+            pages = 10
+            began = cpu_seconds(pid)
+            for _ in range(pages):
+                s3.list_object_versions(Bucket="bench-versions", MaxKeys=100)
+            page_ms = (cpu_seconds(pid) - began) * 1000 / pages
+            figures.append(
+                {"versions": size, "put_cpu_ms": round(put_ms, 2), "page_cpu_ms": round(page_ms, 2)}
+            )
+    return figures
+
+
 def bench_memory(root: Path) -> dict:
     source = root / "large.bin"
     size = int(GIB * 1024**3)
@@ -246,6 +286,14 @@ def _print_table(results: dict) -> None:
             "not + 1 GiB",
         )
     )
+    for row in results.get("versions_growth", []):
+        rows.append(
+            (
+                f"S3 server CPU at {row['versions']:,} versions",
+                f"PUT {row['put_cpu_ms']:.1f} ms, list page {row['page_cpu_ms']:.1f} ms",
+                "flat in N",
+            )
+        )
     print_table(rows, ("localaws", "measured", "target"))
 
 
@@ -257,6 +305,7 @@ def main() -> dict:
             "requests": bench_requests(root),
             "state_machine": bench_state_machine(root),
             "memory": bench_memory(root),
+            "versions_growth": bench_versions_growth(root),
         }
     results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     results["cpus"] = os.cpu_count()

@@ -28,7 +28,7 @@ def groups() -> list[Patches]:
     )
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, lookups, simulate
-    from localaws.services.s3 import multi_delete, storage, versions
+    from localaws.services.s3 import key_index, multi_delete, storage, tagging, versions
     from localaws.services.sagemaker import (
         endpoints,
         jobs,
@@ -55,7 +55,9 @@ def groups() -> list[Patches]:
         lookups.patches,  # roles by name / ARN, sessions by key: no scan per request
         storage.patches,  # S3 objects as blob files, saved per key name
         multi_delete.patches,  # DeleteObjects authorized per key
-        versions.patches,  # ListObjectVersions without deep copies
+        key_index.patches,  # each bucket's object names kept sorted
+        versions.patches,  # after key_index: ListObjectVersions at the cost of its page
+        tagging.patches,  # no tag entry per untagged object version
         *job_io_groups(),  # after storage: jobs' S3 bodies from / to the blob store
         items.patches,  # DynamoDB items saved per hash key
         backend.patches,  # before CloudFormation: stacks create state machines in its backend
