@@ -22,7 +22,7 @@ from localaws.ephemeral import running
 RUNS = int(os.environ.get("LOCALAWS_BENCH_SFN_DATA_RUNS", "30"))
 TASKS = 20
 VERSIONS = 100
-POLL_SECONDS = 0.01
+POLL_SECONDS = 0.05  # DescribeExecution returns the input: rare polls, little noise
 
 
 def versions_page(n: int = VERSIONS) -> list[dict]:
