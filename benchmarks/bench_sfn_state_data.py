@@ -15,6 +15,7 @@ import os
 import time
 
 from benchmarks.bench_scale import cpu_seconds
+from benchmarks.bench_stepfunctions import create_table, states_role
 from benchmarks.common import client_factory, print_table, publish
 from localaws.cli import own_server
 from localaws.ephemeral import running
@@ -56,38 +57,12 @@ def _definition() -> dict:
 
 
 def _setup(client) -> str:
-    client("dynamodb").create_table(
-        TableName="bench-data",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"Service": "states.amazonaws.com"},
-            }
-        ],
-    }
-    iam = client("iam")
-    role = iam.create_role(RoleName="bench-data", AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(
-        RoleName="bench-data",
-        PolicyName="get",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}],
-            }
-        ),
+    create_table(client, "bench-data")
+    role_arn = states_role(
+        client, "bench-data", [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]
     )
     return client("stepfunctions").create_state_machine(
-        name="bench-state-data",
-        definition=json.dumps(_definition()),
-        roleArn=role["Role"]["Arn"],
+        name="bench-state-data", definition=json.dumps(_definition()), roleArn=role_arn
     )["stateMachineArn"]
 
 

@@ -125,8 +125,8 @@ def _get_state_exited_event_details(self: Any, env: Any) -> StateExitedEventDeta
     assigned = env.variable_store.get_assigned_variables()
     env.variable_store.reset_tracing()
     if assigned:  # as moto's original does
-        details["assignedVariables"] = assigned  # type: ignore[typeddict-unknown-key]
-        details["assignedVariablesDetails"] = {"truncated": False}  # type: ignore[typeddict-unknown-key]
+        details["assignedVariables"] = assigned
+        details["assignedVariablesDetails"] = {"truncated": False}
     return details
 
 
