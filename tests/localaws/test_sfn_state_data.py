@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import inspect
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import boto3
 import moto.stepfunctions.parser as sfn_parser
 import pytest
 from botocore.loaders import Loader
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 from test_stepfunctions import chain, make_role, run, task, uid
 
 from localaws.services.stepfunctions import state_data
@@ -256,3 +259,16 @@ def test_a_lent_input_is_measured_only_while_it_is_the_input():
     states._states_data["input"] = {"a": "y" * 300_000}  # replaced since: measure `value` itself
     assert state_data.within_size_quota(value)
     assert getattr(state_data._lent, "measured", None) is None
+
+
+@pytest.mark.parametrize(
+    "function",
+    [CommonStateField._eval_body, ExecutionState._evaluate_with_timeout],
+    ids=["quota check", "task frame"],
+)
+def test_the_inputs_lent_uncopied_go_where_the_pinned_moto_only_reads_them(function):
+    # the input itself goes to the one `get_input()` each of these makes (see state_data)
+    function = inspect.unwrap(function)
+    code = function.__code__
+    assert (code.co_filename, code.co_name) in state_data._LENT_TO
+    assert inspect.getsource(function).count("get_input(") == 1
