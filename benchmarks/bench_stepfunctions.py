@@ -23,16 +23,18 @@ POLL_SECONDS = 0.002
 TARGET_P50_MS = 100.0
 
 
-def _setup(client) -> str:
-    """Table, bucket, role and the two-task state machine; returns its ARN."""
+def create_table(client, name: str) -> None:
+    """An on-demand DynamoDB table keyed by the string `pk`."""
     client("dynamodb").create_table(
-        TableName="bench",
+        TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
-    client("s3").create_bucket(Bucket="bench-sfn")
-    client("s3").put_object(Bucket="bench-sfn", Key="config.json", Body=b'{"ok": true}')
+
+
+def states_role(client, name: str, statements: list[dict]) -> str:
+    """A role Step Functions can assume, allowed `statements`; returns its ARN."""
     iam = client("iam")
     trust = {
         "Version": "2012-10-17",
@@ -44,23 +46,27 @@ def _setup(client) -> str:
             }
         ],
     }
-    role = iam.create_role(RoleName="bench-sfn", AssumeRolePolicyDocument=json.dumps(trust))
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
     iam.put_role_policy(
-        RoleName="bench-sfn",
+        RoleName=name,
         PolicyName="tasks",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"},
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:GetObject",
-                        "Resource": "arn:aws:s3:::bench-sfn/*",
-                    },
-                ],
-            }
-        ),
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return role["Role"]["Arn"]
+
+
+def _setup(client) -> str:
+    """Table, bucket, role and the two-task state machine; returns its ARN."""
+    create_table(client, "bench")
+    client("s3").create_bucket(Bucket="bench-sfn")
+    client("s3").put_object(Bucket="bench-sfn", Key="config.json", Body=b'{"ok": true}')
+    role_arn = states_role(
+        client,
+        "bench-sfn",
+        [
+            {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bench-sfn/*"},
+        ],
     )
     definition = {
         "StartAt": "Put",
@@ -82,7 +88,7 @@ def _setup(client) -> str:
         },
     }
     return client("stepfunctions").create_state_machine(
-        name="bench-two-tasks", definition=json.dumps(definition), roleArn=role["Role"]["Arn"]
+        name="bench-two-tasks", definition=json.dumps(definition), roleArn=role_arn
     )["stateMachineArn"]
 
 

@@ -46,6 +46,7 @@ def groups() -> list[Patches]:
         history_limit,
         json_paths,
         program_cache,
+        state_data,
         tasks,
     )
 
@@ -68,6 +69,7 @@ def groups() -> list[Patches]:
         program_cache.patches,  # after field_paths: a definition is parsed once, not per run
         history_limit.patches,  # 25,000 events per execution (test-only: lower by env)
         faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
+        state_data.patches,  # JSON copies of state data, one serialisation per input
         resource_types.patches,
         parsing.patches,
         stacks.patches,

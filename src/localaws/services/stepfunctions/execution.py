@@ -28,7 +28,6 @@ from moto.stepfunctions.parser.asl.eval.program_state import (
     ProgramStopped,
     ProgramTimedOut,
 )
-from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
     Execution,
@@ -37,6 +36,7 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from localaws.core import hooks
 from localaws.core.patching import Patches
+from localaws.services.stepfunctions.state_data import input_json
 
 LOG = logging.getLogger(__name__)
 _RESTART_CAUSE = "localaws stopped while this execution was running"
@@ -59,9 +59,7 @@ def _reflect_execution_status(self) -> None:
         raise RuntimeWarning(f"Execution ended with unsupported state {type(ended)}.")
     if status == ExecutionStatus.SUCCEEDED:
         # JSON text: moto's API hands a str output on as is ("hello" must be '"hello"')
-        execution.output = to_json_str(
-            execution.exec_worker.env.states.get_input(), separators=(",", ":")
-        )
+        execution.output = input_json(execution.exec_worker.env.states)  # as the last StateExited
     elif status == ExecutionStatus.FAILED:
         execution.error = ended.error.get("error")
         execution.cause = ended.error.get("cause")

@@ -14,7 +14,8 @@
 
 moto parses every path again on each evaluation, and jsonpath-ng's `parse` builds a new
 parser (reading its LR tables) each time: about a fifth of an execution's time in a
-paging loop. Parsed paths are immutable, so `parse` is cached.
+paging loop. Parsed paths are immutable, so `parse` is cached (ResultPath's too: it calls
+jsonpath-ng's plain `parse`, which builds its lexer again on every state).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import re
 import sys
 from typing import Any
 
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.parse import asl_parser  # noqa: F401  (imports every user)
 from moto.stepfunctions.parser.asl.utils import json_path
 
@@ -32,6 +34,7 @@ from localaws.core.patching import Patches
 patches = Patches("stepfunctions.json_paths")
 _original = json_path.extract_json
 patches.set(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse))
+patches.set(result_path, "parse", functools.lru_cache(maxsize=1024)(result_path.parse))
 _REGEX = re.compile(r"=~\s*/((?:\\.|[^\\/])*)/([a-z]*)")
 _DEFINITE = re.compile(r"^\$(?:\.[^.\[\]*?@,:()'\"]+|\[(?:-?\d+|'[^',]*'|\"[^\",]*\")\])*$")
 _PROJECTION = re.compile(r"^(?P<list>.+\[\*\])\.?\[(?P<fields>'[^']+'(?:\s*,\s*'[^']+')+)\]$")
