@@ -50,7 +50,7 @@ def create_app(config: Config, persist: bool = True):
     from localaws.services.s3 import storage as s3_storage
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-    apply_all(services.groups())
+    apply_all(services.boot_groups(), then=services.groups)  # groups() imports moto's services
     app = DomainDispatcherApplication(create_backend_app)
     if not persist:
         return app

@@ -154,9 +154,9 @@ def test_wrap_of_an_inherited_classmethod_stays_a_classmethod():
 
 
 def test_every_group_targets_the_pinned_moto_in_a_valid_order():
-    from localaws.services import groups
+    from localaws.services import boot_groups, groups
 
-    declared = groups()
+    declared = boot_groups() + groups()
     names = [group.name for group in declared]
     assert len(names) == len(set(names))
     check(declared)  # every target present (absent for `add`), every `after` earlier
@@ -169,9 +169,9 @@ def test_a_missing_moto_attribute_stops_the_start_with_one_line(tmp_path, monkey
     from moto.sagemaker.models import SageMakerModelBackend
 
     from localaws import server
-    from localaws.services import groups
+    from localaws.services import boot_groups, groups
 
-    assert not any(group.applied for group in groups())  # the servers of tests run elsewhere
+    assert not any(group.applied for group in boot_groups() + groups())  # servers run elsewhere
     monkeypatch.delattr(SageMakerModelBackend, "create_endpoint")
     monkeypatch.setenv("MOTO_PORT", "0")  # create_app sets it; monkeypatch restores it
     with socket.socket() as probe:
@@ -185,5 +185,25 @@ def test_a_missing_moto_attribute_stops_the_start_with_one_line(tmp_path, monkey
         "localaws: localaws patch group 'sagemaker.endpoints': "
         "moto.sagemaker.models.SageMakerModelBackend.create_endpoint is missing"
     )
-    assert not any(group.applied for group in groups())
+    assert not any(group.applied for group in boot_groups() + groups())  # the boot ones undone
     assert not (tmp_path / "state" / "data").exists()  # nothing stored was touched
+
+
+def test_region_lists_answer_as_botocore_does_for_every_partition():
+    import boto3.session
+
+    from localaws.services import region_lists
+
+    asked = [("ec2", p) for p in ("aws", "aws-us-gov", "aws-cn")] + [("sagemaker", "aws")]
+    expected = [boto3.session.Session().get_available_regions(s, p) for s, p in asked]
+    assert not region_lists.patches.applied
+    region_lists.patches.apply()
+    try:
+        for _ in range(2):  # the second round comes from the shared session's answers
+            got = [boto3.session.Session().get_available_regions(s, p) for s, p in asked]
+            assert got == expected
+        assert "us-gov-west-1" in got[1] and "cn-north-1" in got[2]
+        got[0].append("mutated")  # a caller's list is its own
+        assert boto3.session.Session().get_available_regions("ec2") == expected[0]
+    finally:
+        region_lists.patches.undo()

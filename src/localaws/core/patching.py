@@ -17,7 +17,8 @@ and after it is undone, to clear caches moto built from what the group changes.
 Registering changes nothing. `apply_all(groups)` first checks every group (each target
 attribute present, or absent for `add`; every `after` group earlier in the list) and fails with
 one line naming the first problem, such as a moto attribute an upgrade removed; only then does
-it apply the groups in the order given. Every group records the originals, so `undo()` restores
+it apply the groups in the order given (`then=` for groups whose modules can only be imported
+once the first ones are applied). Every group records the originals, so `undo()` restores
 them (tests use it), and applying twice is a no-op.
 """
 
@@ -225,11 +226,26 @@ def check(groups: Sequence[Patches]) -> None:
                 raise PatchError(f"localaws patch group {group.name!r}: {problems[0]}")
 
 
-def apply_all(groups: Sequence[Patches]) -> None:
-    """Check every group, then apply them in the order given (idempotent)."""
+def apply_all(
+    groups: Sequence[Patches], then: Callable[[], Sequence[Patches]] | None = None
+) -> None:
+    """Check every group, then apply them in the order given (idempotent).
+
+    `then()` lists groups that can only be built once `groups` are applied (their modules
+    import what `groups` change at import); they are checked and applied next, and a problem
+    in them undoes `groups` too: a start that fails leaves nothing applied.
+    """
     check(groups)
+    newly = [group for group in groups if not group.applied]
     for group in groups:
         group.apply()
+    if then is None:
+        return
+    try:
+        apply_all(then())
+    except BaseException:
+        undo_all(newly)
+        raise
 
 
 def undo_all(groups: Iterable[Patches]) -> None:

@@ -8,11 +8,20 @@ renamed an attribute stops the start with one line naming it. To add a change: p
 service's module (or a new one) on that module's group, add a new group to `groups()` where its
 order needs it (with `after=` naming the groups it relies on), and run
 `tests/localaws/test_patching.py`, which checks every target exists in the pinned moto.
+`boot_groups()` come first, applied before `groups()` imports moto's service modules (they
+change what those modules do at import): `apply_all(boot_groups(), then=groups)`.
 """
 
 from __future__ import annotations
 
 from localaws.core.patching import Patches
+
+
+def boot_groups() -> list[Patches]:
+    """Groups that change what moto does at import: applied before `groups()` imports it."""
+    from localaws.services import region_lists
+
+    return [region_lists.patches]
 
 
 def groups() -> list[Patches]:
