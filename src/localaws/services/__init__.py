@@ -2,19 +2,27 @@
 
 Each module that changes moto declares one `localaws.core.patching.Patches` group and registers
 its changes on it with decorators (`wrap` / `replace` / `add`, or `set` / `put`); importing a
-module changes nothing. `groups()` below lists every group in the order `server.create_app`
-applies them (`apply_all`): the whole list is checked first, so a moto upgrade that removed or
-renamed an attribute stops the start with one line naming it. To add a change: put it in the
-service's module (or a new one) on that module's group, add a new group to `groups()` where its
-order needs it (with `after=` naming the groups it relies on), and run
+module changes nothing. `apply()` (what `server.create_app` calls) applies, in this order:
+`boot_groups()`, which change what moto's modules do at import and so come before anything
+imports them; `groups()`; then `on_import()`'s groups, each when moto first imports its
+service (its first request, or a restore of its state), since that import is costly and many
+servers never need it. Each list is checked before any of it is applied, so a moto upgrade
+that removed or renamed an attribute stops the start with one line naming it: with a moto
+other than `CHECKED_MOTO`, the on-import groups are applied (so checked) at start too. To add
+a change: put it in the service's module (or a new one) on that module's group, add a new
+group where its order needs it (with `after=` naming the groups it relies on), and run
 `tests/localaws/test_patching.py`, which checks every target exists in the pinned moto.
-`boot_groups()` come first, applied before `groups()` imports moto's service modules (they
-change what those modules do at import): `apply_all(boot_groups(), then=groups)`.
 """
 
 from __future__ import annotations
 
-from localaws.core.patching import Patches
+from localaws.core.patching import OnImport, Patches, apply_all
+
+#: The moto release whose attributes `tests/localaws/test_patching.py` checked every group
+#: against, on-import ones included. With it installed, a start checks only the groups it
+#: applies; with any other, it applies (and so checks) every group at once: an upgrade that
+#: removed an attribute still stops the start with one line naming it.
+CHECKED_MOTO = "5.2.5"
 
 
 def boot_groups() -> list[Patches]:
@@ -27,14 +35,6 @@ def boot_groups() -> list[Patches]:
 def groups() -> list[Patches]:
     """Every patch group, in the order they are applied (imports moto: call it when needed)."""
     from localaws.services import moto_dispatch
-    from localaws.services.cloudformation import (
-        change_sets,
-        delays,
-        parsing,
-        reads,
-        resource_types,
-        stacks,
-    )
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, lookups, simulate
     from localaws.services.s3 import multi_delete, storage, versions
@@ -75,12 +75,6 @@ def groups() -> list[Patches]:
         program_cache.patches,  # after field_paths: a definition is parsed once, not per run
         history_limit.patches,  # 25,000 events per execution (test-only: lower by env)
         faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
-        resource_types.patches,
-        parsing.patches,
-        stacks.patches,
-        change_sets.patches,  # after stacks: executes through their create/rollback paths
-        reads.patches,  # after stacks: reads during an operation create nothing
-        delays.patches,  # test-only: LOCALAWS_FAULT_CFN_RESOURCE_DELAY
         registry.patches,
         listing.patches,
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
@@ -91,6 +85,55 @@ def groups() -> list[Patches]:
         *authorization_groups(),  # request -> IAM checks tables, one per service (any order)
         moto_dispatch.patches,  # last: caches method lists of the response classes changed above
     ]
+
+
+def on_import() -> list[OnImport]:
+    """Groups applied when moto first imports their service: at its first request or restore.
+
+    moto's CloudFormation imports the models of some 30 services (about 0.5 s of CPU): a
+    server that never sees a stack does not pay for it. Applied after every group of
+    `groups()` (their `after=` may name any of them).
+    """
+    return [OnImport("moto.cloudformation", cloudformation_groups)]
+
+
+def cloudformation_groups() -> list[Patches]:
+    """CloudFormation's groups, in their order (imports moto.cloudformation)."""
+    from localaws.services.cloudformation import (
+        change_sets,
+        delays,
+        parsing,
+        reads,
+        resource_types,
+        stacks,
+    )
+
+    return [
+        resource_types.patches,  # after stepfunctions.backend: stacks' state machines run
+        parsing.patches,
+        stacks.patches,
+        change_sets.patches,  # after stacks: executes through their create/rollback paths
+        reads.patches,  # after stacks: reads during an operation create nothing
+        delays.patches,  # test-only: LOCALAWS_FAULT_CFN_RESOURCE_DELAY
+    ]
+
+
+def all_groups() -> list[Patches]:
+    """Every group in the order a start applies them, on-import ones included (imports all)."""
+    return boot_groups() + groups() + [g for entry in on_import() for g in entry.groups()]
+
+
+def apply(now: bool | None = None) -> None:
+    """Apply every group as a server start does (see the module docstring).
+
+    `now` (default: unless moto is the release `CHECKED_MOTO`) applies the on-import groups
+    at once, so that their targets are checked at start.
+    """
+    import moto
+
+    if now is None:
+        now = moto.__version__ != CHECKED_MOTO
+    apply_all(boot_groups(), then=groups, on_import=on_import(), now=now)
 
 
 def authorization_groups() -> list[Patches]:
