@@ -288,10 +288,11 @@ def test_on_import_groups_apply_at_once_when_asked_and_a_problem_undoes_all(tmp_
     assert holder.value == 1 and not first.applied  # the start fails with nothing applied
 
 
-def test_a_start_with_the_checked_moto_leaves_cloudformation_to_its_first_use():
-    """In a process of its own (a server's patches stay applied): the start does not import
-    moto's CloudFormation; its first import applies CloudFormation's groups; with another
-    moto release the start applies (and so checks) them at once."""
+def test_a_start_with_the_checked_moto_leaves_cloudformation_and_sfn_to_their_first_use():
+    """In a process of its own (a server's patches stay applied): the start imports neither
+    moto's CloudFormation nor its Step Functions; CloudFormation's first import applies both
+    services' groups, Step Functions' first; with another moto release the start applies (and
+    so checks) them at once."""
     import subprocess
     import sys
 
@@ -302,12 +303,12 @@ from localaws import services
 if sys.argv[1] == "other":
     moto.__version__ = "5.2.6"
 services.apply()
-print("moto.cloudformation" in sys.modules)
-import moto.cloudformation.models
-print(all(group.applied for group in services.cloudformation_groups()))
+print("moto.cloudformation" in sys.modules, "moto.stepfunctions" in sys.modules)
+import moto.cloudformation.models  # imports moto.stepfunctions first
+print(all(group.applied for group in services.all_groups()))
 """
     for release, imported_at_start in (("checked", "False"), ("other", "True")):
         out = subprocess.run(
             [sys.executable, "-c", code, release], capture_output=True, text=True, check=True
         ).stdout.split()
-        assert out == [imported_at_start, "True"], release
+        assert out == [imported_at_start, imported_at_start, "True"], release

@@ -297,6 +297,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
     def __init__(self) -> None:
         self._waiting: dict[str, list[Callable[[], None]]] = {}
+        self._applied: list[str] = []  # groups applied on import so far
         self._lock = threading.Lock()
 
     def arm(self, entry: OnImport, earlier: list[str]) -> None:
@@ -304,9 +305,10 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
         def apply() -> None:
             groups = entry.groups()
-            check(groups, earlier)
+            check(groups, earlier + self._applied)  # `after=` may name an earlier entry's
             for group in groups:
                 group.apply()
+            self._applied.extend(group.name for group in groups)
 
         with self._lock:
             self._waiting.setdefault(entry.module, []).append(apply)

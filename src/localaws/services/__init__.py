@@ -47,16 +47,6 @@ def groups() -> list[Patches]:
         registry,
         transform,
     )
-    from localaws.services.stepfunctions import (
-        backend,
-        execution,
-        faults,
-        field_paths,
-        history_limit,
-        json_paths,
-        program_cache,
-        tasks,
-    )
 
     return [
         enforcement.patches,  # first: every request from then on is authenticated
@@ -67,14 +57,6 @@ def groups() -> list[Patches]:
         versions.patches,  # ListObjectVersions without deep copies
         *job_io_groups(),  # after storage: jobs' S3 bodies from / to the blob store
         items.patches,  # DynamoDB items saved per hash key
-        backend.patches,  # before CloudFormation: stacks create state machines in its backend
-        tasks.patches,
-        execution.patches,
-        json_paths.patches,  # Jayway's JSONPath (regex filters, projections)
-        field_paths.patches,  # "RoleArn.$" in Parameters is a path like any "<name>.$"
-        program_cache.patches,  # after field_paths: a definition is parsed once, not per run
-        history_limit.patches,  # 25,000 events per execution (test-only: lower by env)
-        faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
         registry.patches,
         listing.patches,
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
@@ -90,11 +72,41 @@ def groups() -> list[Patches]:
 def on_import() -> list[OnImport]:
     """Groups applied when moto first imports their service: at its first request or restore.
 
-    moto's CloudFormation imports the models of some 30 services (about 0.5 s of CPU): a
-    server that never sees a stack does not pay for it. Applied after every group of
-    `groups()` (their `after=` may name any of them).
+    moto's CloudFormation imports the models of some 30 services (about 0.5 s of CPU), its
+    Step Functions parser ANTLR tables and, through AWS Batch, EC2 (about 0.7 s): a server
+    that never sees a stack or a state machine does not pay for them. Applied after every
+    group of `groups()` (their `after=` may name any of them, or an earlier entry's).
     """
-    return [OnImport("moto.cloudformation", cloudformation_groups)]
+    return [
+        OnImport("moto.stepfunctions", stepfunctions_groups),
+        # after Step Functions (moto's CloudFormation imports it, so its groups come first)
+        OnImport("moto.cloudformation", cloudformation_groups),
+    ]
+
+
+def stepfunctions_groups() -> list[Patches]:
+    """Step Functions' groups, in their order (imports moto's executing parser)."""
+    from localaws.services.stepfunctions import (
+        backend,
+        execution,
+        faults,
+        field_paths,
+        history_limit,
+        json_paths,
+        program_cache,
+        tasks,
+    )
+
+    return [
+        backend.patches,  # before CloudFormation: stacks create state machines in its backend
+        tasks.patches,
+        execution.patches,
+        json_paths.patches,  # Jayway's JSONPath (regex filters, projections)
+        field_paths.patches,  # "RoleArn.$" in Parameters is a path like any "<name>.$"
+        program_cache.patches,  # after field_paths: a definition is parsed once, not per run
+        history_limit.patches,  # 25,000 events per execution (test-only: lower by env)
+        faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
+    ]
 
 
 def cloudformation_groups() -> list[Patches]:
