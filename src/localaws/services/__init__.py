@@ -75,7 +75,9 @@ def on_import() -> list[OnImport]:
     moto's CloudFormation imports the models of some 30 services (about 0.5 s of CPU), its
     Step Functions parser ANTLR tables and, through AWS Batch, EC2 (about 0.7 s): a server
     that never sees a stack or a state machine does not pay for them. Applied after every
-    group of `groups()` (their `after=` may name any of them, or an earlier entry's).
+    group of `groups()` (their `after=` may name any of them, or an earlier entry's), yet
+    before any request reaches the service: the hook runs inside its import, so
+    `moto_dispatch`'s caches cannot hold its response classes yet.
     """
     return [
         OnImport("moto.stepfunctions", stepfunctions_groups),
