@@ -43,14 +43,13 @@ def create_app(config: Config, persist: bool = True):
 
     from localaws import services
     from localaws.core import credentials, hooks
-    from localaws.core.patching import apply_all
     from localaws.persistence.blobs import BlobStore
     from localaws.persistence.middleware import PersistMiddleware
     from localaws.persistence.store import Store
     from localaws.services.s3 import storage as s3_storage
 
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-    apply_all(services.groups())
+    services.apply()
     app = DomainDispatcherApplication(create_backend_app)
     if not persist:
         return app

@@ -9,11 +9,13 @@ import shlex
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from localaws.ephemeral import free_port
+from localaws.persistence.journal import CHECKPOINT_SECONDS
 
 # each test starts and stops private servers
 pytestmark = pytest.mark.slow
@@ -38,6 +40,19 @@ def snapshot(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.name not in ("server.log", "server.lock", "server.json")
     }
+
+
+def settled_snapshot(folder: Path) -> dict[str, str]:
+    """`snapshot` once a running server's background checkpoint has written its journal
+    (two snapshots a checkpoint period apart agree), so that later changes are someone else's."""
+    last = snapshot(folder)
+    for _ in range(10):
+        time.sleep(CHECKPOINT_SECONDS + 0.5)
+        now = snapshot(folder)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"{folder} kept changing while its server was idle")
 
 
 @pytest.fixture
@@ -109,7 +124,7 @@ def test_port_used_by_another_program(cli):
 def test_second_server_on_same_state_dir(cli):
     assert cli("start").returncode == 0
     s3_bucket = cli.state_dir / "data"
-    before = snapshot(cli.state_dir)
+    before = settled_snapshot(cli.state_dir)
     other_port = free_port()
     result = run(cli.state_dir, other_port, "start")
     assert result.returncode == 1

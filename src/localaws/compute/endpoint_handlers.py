@@ -17,9 +17,10 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads with the first model, not with the server
+    import numpy as np
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -108,6 +109,8 @@ def parse_rows(body: bytes, content_type: str) -> np.ndarray:
         )
     if not rows:
         raise InvocationError(400, "request body holds no rows")
+    import numpy as np
+
     try:
         array = np.asarray(rows, dtype=np.float32)
     except (ValueError, TypeError) as exc:
@@ -131,6 +134,8 @@ def xgboost_predict(booster, rows: np.ndarray) -> np.ndarray:
 
 def encode_scores(scores: np.ndarray, accept: str) -> tuple[bytes, str]:
     """Scores as the built-in container answers: one per line (CSV) or {"predictions": [...]}."""
+    import numpy as np
+
     media = _media_type(accept)
     values = np.asarray(scores).tolist()
     if media == JSON:
@@ -222,6 +227,8 @@ class ScriptHandler:
 
     def _default_predict(self, data, model):
         if self.xgboost and hasattr(model, "num_features"):
+            import numpy as np
+
             return xgboost_predict(model, np.asarray(data, dtype=np.float32))
         return model.predict(data)
 

@@ -2,30 +2,39 @@
 
 Each module that changes moto declares one `localaws.core.patching.Patches` group and registers
 its changes on it with decorators (`wrap` / `replace` / `add`, or `set` / `put`); importing a
-module changes nothing. `groups()` below lists every group in the order `server.create_app`
-applies them (`apply_all`): the whole list is checked first, so a moto upgrade that removed or
-renamed an attribute stops the start with one line naming it. To add a change: put it in the
-service's module (or a new one) on that module's group, add a new group to `groups()` where its
-order needs it (with `after=` naming the groups it relies on), and run
+module changes nothing. `apply()` (what `server.create_app` calls) applies, in this order:
+`boot_groups()`, which change what moto's modules do at import and so come before anything
+imports them; `groups()`; then `on_import()`'s groups, each when moto first imports its
+service (its first request, or a restore of its state), since that import is costly and many
+servers never need it. Each list is checked before any of it is applied, so a moto upgrade
+that removed or renamed an attribute stops the start with one line naming it: with a moto
+other than `CHECKED_MOTO`, the on-import groups are applied (so checked) at start too. To add
+a change: put it in the service's module (or a new one) on that module's group, add a new
+group where its order needs it (with `after=` naming the groups it relies on), and run
 `tests/localaws/test_patching.py`, which checks every target exists in the pinned moto.
 """
 
 from __future__ import annotations
 
-from localaws.core.patching import Patches
+from localaws.core.patching import OnImport, Patches, apply_all
+
+#: The moto release whose attributes `tests/localaws/test_patching.py` checked every group
+#: against, on-import ones included. With it installed, a start checks only the groups it
+#: applies; with any other, it applies (and so checks) every group at once: an upgrade that
+#: removed an attribute still stops the start with one line naming it.
+CHECKED_MOTO = "5.2.5"
+
+
+def boot_groups() -> list[Patches]:
+    """Groups that change what moto does at import: applied before `groups()` imports it."""
+    from localaws.services import region_lists
+
+    return [region_lists.patches]
 
 
 def groups() -> list[Patches]:
     """Every patch group, in the order they are applied (imports moto: call it when needed)."""
     from localaws.services import moto_dispatch
-    from localaws.services.cloudformation import (
-        change_sets,
-        delays,
-        parsing,
-        reads,
-        resource_types,
-        stacks,
-    )
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, lookups, simulate
     from localaws.services.s3 import key_index, multi_delete, storage, tagging, versions
@@ -37,17 +46,6 @@ def groups() -> list[Patches]:
         pipelines,
         registry,
         transform,
-    )
-    from localaws.services.stepfunctions import (
-        backend,
-        execution,
-        faults,
-        field_paths,
-        history_limit,
-        json_paths,
-        program_cache,
-        state_data,
-        tasks,
     )
 
     return [
@@ -61,21 +59,6 @@ def groups() -> list[Patches]:
         tagging.patches,  # no tag entry per untagged object version
         *job_io_groups(),  # after storage: jobs' S3 bodies from / to the blob store
         items.patches,  # DynamoDB items saved per hash key
-        backend.patches,  # before CloudFormation: stacks create state machines in its backend
-        tasks.patches,
-        execution.patches,
-        json_paths.patches,  # Jayway's JSONPath (regex filters, projections)
-        field_paths.patches,  # "RoleArn.$" in Parameters is a path like any "<name>.$"
-        program_cache.patches,  # after field_paths: a definition is parsed once, not per run
-        history_limit.patches,  # 25,000 events per execution (test-only: lower by env)
-        faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
-        state_data.patches,  # JSON copies of state data, one serialisation per input
-        resource_types.patches,
-        parsing.patches,
-        stacks.patches,
-        change_sets.patches,  # after stacks: executes through their create/rollback paths
-        reads.patches,  # after stacks: reads during an operation create nothing
-        delays.patches,  # test-only: LOCALAWS_FAULT_CFN_RESOURCE_DELAY
         registry.patches,
         listing.patches,
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
@@ -86,6 +69,89 @@ def groups() -> list[Patches]:
         *authorization_groups(),  # request -> IAM checks tables, one per service (any order)
         moto_dispatch.patches,  # last: caches method lists of the response classes changed above
     ]
+
+
+def on_import() -> list[OnImport]:
+    """Groups applied when moto first imports their service: at its first request or restore.
+
+    moto's CloudFormation imports the models of some 30 services (about 0.5 s of CPU), its
+    Step Functions parser ANTLR tables and, through AWS Batch, EC2 (about 0.7 s): a server
+    that never sees a stack or a state machine does not pay for them. Applied after every
+    group of `groups()` (their `after=` may name any of them, or an earlier entry's), yet
+    before any request reaches the service: the hook runs inside its import, so
+    `moto_dispatch`'s caches cannot hold its response classes yet.
+    """
+    return [
+        OnImport("moto.stepfunctions", stepfunctions_groups),
+        # after Step Functions (moto's CloudFormation imports it, so its groups come first)
+        OnImport("moto.cloudformation", cloudformation_groups),
+    ]
+
+
+def stepfunctions_groups() -> list[Patches]:
+    """Step Functions' groups, in their order (imports moto's executing parser)."""
+    from localaws.services.stepfunctions import (
+        backend,
+        execution,
+        faults,
+        field_paths,
+        history_limit,
+        json_paths,
+        program_cache,
+        state_data,
+        tasks,
+    )
+
+    return [
+        backend.patches,  # before CloudFormation: stacks create state machines in its backend
+        tasks.patches,
+        execution.patches,
+        json_paths.patches,  # Jayway's JSONPath (regex filters, projections)
+        field_paths.patches,  # "RoleArn.$" in Parameters is a path like any "<name>.$"
+        program_cache.patches,  # after field_paths: a definition is parsed once, not per run
+        history_limit.patches,  # 25,000 events per execution (test-only: lower by env)
+        faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
+        state_data.patches,  # JSON copies of state data, one serialisation per input
+    ]
+
+
+def cloudformation_groups() -> list[Patches]:
+    """CloudFormation's groups, in their order (imports moto.cloudformation)."""
+    from localaws.services.cloudformation import (
+        change_sets,
+        delays,
+        parsing,
+        reads,
+        resource_types,
+        stacks,
+    )
+
+    return [
+        resource_types.patches,  # after stepfunctions.backend: stacks' state machines run
+        parsing.patches,
+        stacks.patches,
+        change_sets.patches,  # after stacks: executes through their create/rollback paths
+        reads.patches,  # after stacks: reads during an operation create nothing
+        delays.patches,  # test-only: LOCALAWS_FAULT_CFN_RESOURCE_DELAY
+    ]
+
+
+def all_groups() -> list[Patches]:
+    """Every group in the order a start applies them, on-import ones included (imports all)."""
+    return boot_groups() + groups() + [g for entry in on_import() for g in entry.groups()]
+
+
+def apply(now: bool | None = None) -> None:
+    """Apply every group as a server start does (see the module docstring).
+
+    `now` (default: unless moto is the release `CHECKED_MOTO`) applies the on-import groups
+    at once, so that their targets are checked at start.
+    """
+    import moto
+
+    if now is None:
+        now = moto.__version__ != CHECKED_MOTO
+    apply_all(boot_groups(), then=groups, on_import=on_import(), now=now)
 
 
 def authorization_groups() -> list[Patches]:

@@ -7,8 +7,6 @@ here: localaws creates them in-process (on AWS they are created with the caller'
 
 from __future__ import annotations
 
-from moto.cloudformation.models import cloudformation_backends
-
 from localaws.core.patching import Patches
 from localaws.services.iam.authorization import RESOLVERS, Request
 from localaws.services.iam.policy import Check
@@ -17,6 +15,9 @@ patches = Patches("cloudformation.authorization", after=("iam.enforcement",))
 
 
 def _stack_arn(request: Request, name: str) -> str:
+    # imported here: moto's CloudFormation loads at its first request (`services.on_import`)
+    from moto.cloudformation.models import cloudformation_backends
+
     if name.startswith("arn:"):
         return name
     backend = cloudformation_backends[request.account][request.region]
