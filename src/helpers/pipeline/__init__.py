@@ -1,6 +1,7 @@
 """The per-tenant model build pipeline: `build` (the SDK definition), `publish` (upsert it
 only when what makes it changed, see `fingerprint`; a build once made is reused from
-`definition_cache`), `sdk_workarounds` (what the SDK needs
+`definition_cache`, and built in the background by `prebuild` while the platform is set
+up), `sdk_workarounds` (what the SDK needs
 changed to build it, pinned) and `run` (start, wait, report). Notebooks use the names
 re-exported here: `helpers.pipeline.upsert(session)`, ...
 """
@@ -18,6 +19,7 @@ from helpers.pipeline.build import (
     build_pipeline,
     code_prefix,
 )
+from helpers.pipeline.prebuild import start as start_prebuild
 from helpers.pipeline.publish import definition, upsert
 from helpers.pipeline.run import (
     ExecutionResult,
@@ -58,6 +60,7 @@ __all__ = [
     "metrics_summary",
     "run_for_tenant",
     "start",
+    "start_prebuild",
     "tenant_target",
     "upsert",
     "wait",
