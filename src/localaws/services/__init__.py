@@ -21,6 +21,7 @@ def groups() -> list[Patches]:
     from localaws.services.cloudformation import (
         change_sets,
         delays,
+        operations,
         parsing,
         reads,
         resource_types,
@@ -69,6 +70,7 @@ def groups() -> list[Patches]:
         resource_types.patches,
         parsing.patches,
         stacks.patches,
+        operations.patches,  # after stacks: a retried CreateStack answers its stack
         change_sets.patches,  # after stacks: executes through their create/rollback paths
         reads.patches,  # after stacks: reads during an operation create nothing
         delays.patches,  # test-only: LOCALAWS_FAULT_CFN_RESOURCE_DELAY
