@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,11 @@ def deploy_stack(
         delete_stack(session, stack_name, timeout=timeout)
         existing = None
     if existing is None:
-        cfn.create_stack(**request, Tags=[{"Key": "app", "Value": stack_name}])
+        cfn.create_stack(
+            **request,
+            Tags=[{"Key": "app", "Value": stack_name}],
+            ClientRequestToken=f"create-{uuid.uuid4()}",  # boto3's retries reuse it: one stack
+        )
         waiter = "stack_create_complete"
     else:
         try:

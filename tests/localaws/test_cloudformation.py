@@ -420,3 +420,32 @@ def test_update_localaws_cannot_apply_fails_with_the_reason(clients):
     assert outputs(stack)["Arn"].endswith(f":table/{name}")  # the stack still knows its table
     cf.delete_stack(StackName=name)
     assert name not in ddb.list_tables()["TableNames"]
+
+
+def test_create_retried_with_its_token_answers_the_same_stack(clients):
+    cf = clients("cloudformation")
+    name = uid("cfn-token")
+    table = {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        },
+    }
+    body = json.dumps({"Resources": {"Table": table}})
+    first = cf.create_stack(StackName=name, TemplateBody=body, ClientRequestToken="try-1")
+    again = cf.create_stack(StackName=name, TemplateBody=body, ClientRequestToken="try-1")
+    assert again["StackId"] == first["StackId"]
+    for other in ({"ClientRequestToken": "try-2"}, {}):
+        with pytest.raises(ClientError) as refused:
+            cf.create_stack(StackName=name, TemplateBody=body, **other)
+        assert refused.value.response["Error"]["Code"] == "AlreadyExistsException"
+    listed = [s for s in cf.list_stacks()["StackSummaries"] if s["StackName"] == name]
+    assert [s["StackId"] for s in listed] == [first["StackId"]]
+    assert len(cf.describe_stack_resources(StackName=name)["StackResources"]) == 1
+    cf.delete_stack(StackName=name)
+    # the token created a stack that is gone: the same token makes a new one
+    anew = cf.create_stack(StackName=name, TemplateBody=body, ClientRequestToken="try-1")
+    assert anew["StackId"] != first["StackId"]
+    cf.delete_stack(StackName=name)

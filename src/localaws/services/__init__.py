@@ -120,6 +120,7 @@ def cloudformation_groups() -> list[Patches]:
     from localaws.services.cloudformation import (
         change_sets,
         delays,
+        operations,
         parsing,
         reads,
         resource_types,
@@ -130,6 +131,7 @@ def cloudformation_groups() -> list[Patches]:
         resource_types.patches,  # after stepfunctions.backend: stacks' state machines run
         parsing.patches,
         stacks.patches,
+        operations.patches,  # after stacks: a retried CreateStack answers its stack
         change_sets.patches,  # after stacks: executes through their create/rollback paths
         reads.patches,  # after stacks: reads during an operation create nothing
         delays.patches,  # test-only: LOCALAWS_FAULT_CFN_RESOURCE_DELAY
