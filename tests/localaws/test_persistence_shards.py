@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto.iam.models import iam_backends
@@ -227,3 +228,79 @@ def test_tracked_collections_report_lookups_and_where_a_scan_stopped():
     assert touches.full[id(runs)] == {"arn-2", "arn-5"}
     assert touches.scanned[id(runs)] == {"arn-0", "arn-1"}
     assert runs.version > version
+
+
+def _sagemaker():
+    from moto.sagemaker.models import sagemaker_backends
+
+    return sagemaker_backends[ACCOUNT]["us-east-1"]
+
+
+def _pipeline_with_runs(runs: int) -> tuple[Any, list[str]]:
+    sm = _sagemaker()
+    sm.reset()
+    sm.create_pipeline("p", "p", '{"Steps": []}', None, "", "arn:aws:iam::1:role/r", [], None)
+    arns = [
+        sm.start_pipeline_execution("p", f"run-{i}", [], "", None, f"t{i}")["PipelineExecutionArn"]
+        for i in range(runs)
+    ]
+    return sm.pipelines["p"], arns
+
+
+def test_a_pipeline_execution_is_saved_without_its_pipelines_other_executions(tmp_path):
+    """A pipeline holds its executions (every tenant's runs): a step's save of one execution
+    (named by the interpreter thread) journals that execution, not the pipeline with all."""
+    _reset()
+    store = _open(tmp_path / "state")
+    try:
+        pipeline, arns = _pipeline_with_runs(200)
+        store.save("sagemaker")
+        store.journal.checkpoint()
+        run = pipeline.pipeline_executions[arns[57]]
+        run.pipeline_execution_status = "Executing"
+        store.save("sagemaker", None, (run,))
+        written = {r: d for r, (d, _) in store.journal._pending.items() if ".shards/" in r}
+        assert len(written) == 1 and b"run-57" in next(iter(written.values()))
+        assert b"run-58" not in next(iter(written.values()))
+        store = _restart(store, crash=True)
+        restored = _sagemaker().pipelines["p"].pipeline_executions
+        assert list(restored) == arns
+        assert restored[arns[57]].pipeline_execution_status == "Executing"
+        assert restored[arns[3]].pipeline_execution_status == "Succeeded"
+    finally:
+        store.journal.close()
+        _sagemaker().reset()
+
+
+def test_executions_saved_inside_their_pipeline_load_and_are_split(tmp_path, monkeypatch):
+    """State written when a pipeline's file held its executions loads; the first save after
+    writes each execution on its own and the pipeline without them, and a restart after
+    still has every execution with its last state."""
+    from localaws.persistence import catalog, store as store_module
+
+    unsplit = catalog.ServiceSpec("moto.sagemaker.models", "sagemaker_backends")
+    monkeypatch.setitem(store_module.SERVICES, "sagemaker", unsplit)
+    _reset()
+    store = _open(tmp_path / "state")
+    try:
+        pipeline, arns = _pipeline_with_runs(5)
+        store.save("sagemaker")
+    finally:
+        store.journal.close()
+    monkeypatch.undo()
+    _sagemaker().reset()
+    store = _open(tmp_path / "state")
+    try:
+        runs = _sagemaker().pipelines["p"].pipeline_executions
+        assert list(runs) == arns
+        runs[arns[1]].pipeline_execution_status = "Stopped"
+        store.save("sagemaker", None, (runs[arns[1]],))
+        written = [r for r, (d, _) in store.journal._pending.items() if ".shards/" in r and d]
+        assert len(written) == 1 + len(arns)  # the pipeline and, split off, its executions
+        store = _restart(store, crash=True)
+        runs = _sagemaker().pipelines["p"].pipeline_executions
+        assert list(runs) == arns
+        assert [r.pipeline_execution_status for r in runs.values()].count("Stopped") == 1
+    finally:
+        store.journal.close()
+        _sagemaker().reset()
