@@ -304,3 +304,51 @@ def test_executions_saved_inside_their_pipeline_load_and_are_split(tmp_path, mon
     finally:
         store.journal.close()
         _sagemaker().reset()
+
+
+def test_registering_and_deleting_a_version_reach_only_its_own_group(tmp_path):
+    """Version numbers and the group's remaining versions are read, not reached: a save after
+    CreateModelPackage / DeleteModelPackage compares that version, not every tenant's."""
+    from localaws.core.patching import apply_all, undo_all
+    from localaws.services.sagemaker import registry
+
+    fields = (
+        "model_package_description inference_specification source_algorithm_specification "
+        "validation_specification certify_for_marketplace metadata_properties model_metrics "
+        "customer_metadata_properties drift_check_baselines domain task sample_payload_url "
+        "additional_inference_specifications client_token model_approval_status "
+        "tags model_package_name"
+    ).split()
+
+    def register(group: str) -> str:  # as the response layer calls it: every field given
+        return sm.create_model_package(
+            model_package_group_name=group, **dict.fromkeys(fields)
+        )
+
+    groups = [g for g in (registry.patches,) if not g.applied]
+    apply_all(groups)
+    sm = _sagemaker()
+    sm.reset()
+    store = _open(tmp_path / "state")
+    try:
+        for i in range(30):
+            sm.create_model_package_group(f"g{i}", "", None)
+            register(f"g{i}")
+        store.save("sagemaker")  # the collections are tracked from here on
+        with tracking.tracking() as touches:
+            arn = register("g7")
+            store.append("sagemaker")
+        assert arn.endswith("g7/2")
+        assert not touches.scanned.get(id(sm.model_packages))
+        assert set(touches.full[id(sm.model_packages)]) == {arn}
+        with tracking.tracking() as touches:
+            sm.delete_model_package(arn)
+            store.append("sagemaker")
+        assert not touches.scanned
+        left = registry._versions(sm, "g7")
+        assert [p.model_package_version for p in left] == [1]
+        assert sm.model_package_name_mapping["g7"] == left[0].arn
+    finally:
+        store.journal.close()
+        sm.reset()
+        undo_all(groups)
