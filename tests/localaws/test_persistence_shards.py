@@ -276,7 +276,8 @@ def test_executions_saved_inside_their_pipeline_load_and_are_split(tmp_path, mon
     """State written when a pipeline's file held its executions loads; the first save after
     writes each execution on its own and the pipeline without them, and a restart after
     still has every execution with its last state."""
-    from localaws.persistence import catalog, store as store_module
+    from localaws.persistence import catalog
+    from localaws.persistence import store as store_module
 
     unsplit = catalog.ServiceSpec("moto.sagemaker.models", "sagemaker_backends")
     monkeypatch.setitem(store_module.SERVICES, "sagemaker", unsplit)
@@ -321,9 +322,7 @@ def test_registering_and_deleting_a_version_reach_only_its_own_group(tmp_path):
     ).split()
 
     def register(group: str) -> str:  # as the response layer calls it: every field given
-        return sm.create_model_package(
-            model_package_group_name=group, **dict.fromkeys(fields)
-        )
+        return sm.create_model_package(model_package_group_name=group, **dict.fromkeys(fields))
 
     groups = [g for g in (registry.patches,) if not g.applied]
     apply_all(groups)
