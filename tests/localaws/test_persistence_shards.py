@@ -351,3 +351,23 @@ def test_registering_and_deleting_a_version_reach_only_its_own_group(tmp_path):
         store.journal.close()
         sm.reset()
         undo_all(groups)
+
+
+def test_creating_a_role_reaches_no_other_role(store: Store):
+    """CreateRole checks that the name is free without the save comparing every role."""
+    from moto.iam.exceptions import EntityAlreadyExists
+
+    from localaws.core.patching import apply_all, undo_all
+    from localaws.services.iam import lookups
+
+    groups = [g for g in (lookups.patches,) if not g.applied]
+    apply_all(groups)
+    try:
+        with tracking.tracking() as touches:
+            role = _iam().create_role("fresh", TRUST, "/", None, "", [], None)
+        assert not touches.scanned and set(touches.full[id(_iam().roles)]) == {role.id}
+        with pytest.raises(EntityAlreadyExists):
+            _iam().create_role("role-042", TRUST, "/", None, "", [], None)
+        assert _iam().get_role("role-042").name == "role-042"
+    finally:
+        undo_all(groups)
