@@ -2,7 +2,8 @@
 
 A backend's resource collections (`Collection`: every plain dict attribute, the lists and
 nested collections its `catalog.ServiceSpec` names, e.g. Step Functions' state machines and
-each one's executions, CloudWatch Logs' streams of each group, the tag services) are kept
+each one's executions, SageMaker pipelines' executions, CloudWatch Logs' streams of each
+group, the tag services) are kept
 as `tracking.TrackedDict` / `TrackedList`. Each resource is one file
 `data/<service>/<account>/<region>.shards/<hash>.pkl`; the rest of the backend is
 `<region>.pkl` (today's path, so state written before shards still loads, and is split at
