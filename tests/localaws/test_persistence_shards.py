@@ -371,3 +371,26 @@ def test_creating_a_role_reaches_no_other_role(store: Store):
         assert _iam().get_role("role-042").name == "role-042"
     finally:
         undo_all(groups)
+
+
+def test_deleting_a_model_reaches_no_other_model(tmp_path):
+    """DeleteModel (`services.sagemaker.names`) takes the model by its name, no scan."""
+    from moto.sagemaker.exceptions import MissingModel
+
+    from localaws.services.sagemaker.names import delete_model
+
+    sm = _sagemaker()
+    sm.reset()
+    store = _open(tmp_path / "state")
+    try:
+        for i in range(20):
+            sm.create_model(f"m{i}", "arn:aws:iam::1:role/r", {"Image": "i"}, None, None, None)
+        store.save("sagemaker")
+        with tracking.tracking() as touches:
+            delete_model(sm, "m5")
+        assert not touches.scanned and "m5" not in sm._models and len(sm._models) == 19
+        with pytest.raises(MissingModel, match='Could not find model "m5"'):
+            delete_model(sm, "m5")
+    finally:
+        store.journal.close()
+        sm.reset()
