@@ -47,8 +47,9 @@ def get_role_by_arn(original, self, arn: str) -> Any:
 @patches.replace(IAMBackend, "get_roles")
 def get_roles(self) -> Any:
     # Its callers look for a name: create_role (is it free?) and the fallbacks of get_role /
-    # get_role_by_arn above, reached only when the lookup found no such role.
-    return dict.values(self.roles)
+    # get_role_by_arn above, reached only when the lookup found no such role. A copy (one C
+    # call), as a concurrent request may add a role while they scan.
+    return list(dict.values(self.roles))
 
 
 @patches.wrap(AssumedRoleAccessKey, "__init__")

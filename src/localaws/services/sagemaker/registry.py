@@ -49,8 +49,9 @@ def _find_group(backend: Any, name_or_arn: str) -> Any:
 
 def _versions(backend: Any, group_name: str) -> list[Any]:
     """The group's versions, read past the tracked iteration (`persistence.tracking`): the
-    callers only read them, and a tracked scan would have the save compare every tenant's."""
-    packages = dict.values(backend.model_packages)
+    callers only read them, and a tracked scan would have the save compare every tenant's.
+    Over a copy (one C call): a concurrent request may add a version meanwhile."""
+    packages = list(dict.values(backend.model_packages))
     return [p for p in packages if p.model_package_group_name == group_name]
 
 
@@ -108,7 +109,7 @@ def delete_model_package(self, model_package_name: str) -> None:
     faults.conflict("DeleteModelPackage", package.arn)
     self.model_packages.pop(package.arn, None)
     mapping = self.model_package_name_mapping
-    for key in [k for k, v in dict.items(mapping) if v == package.arn]:  # untracked scan
+    for key in [k for k, v in list(dict.items(mapping)) if v == package.arn]:  # untracked
         del mapping[key]
     if package.model_package_group_name:
         # the name -> ARN mapping of a group points at its latest version: repoint it
