@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from helpers.errors import ExecutionFailed, TenantExists, TenantNotFound, TenantNotReady
@@ -37,8 +39,15 @@ class Execution:
     output: dict | None
     error: str | None
     cause: str | None
-    states: list[str]
     seconds: float
+    history: Callable[[], list[str]] = field(default=list, repr=False, compare=False)
+
+    @cached_property
+    def states(self) -> list[str]:
+        """The names of the states entered, in order. Read from the execution history when
+        first asked for: a caller that does not look (no progress display) does not pay for
+        a history of hundreds of events."""
+        return self.history()
 
     def check(self, what: str, failure: type[ExecutionFailed] = ExecutionFailed) -> Execution:
         """Return self if it succeeded, else raise `failure` (or the error's own class)."""
@@ -97,11 +106,16 @@ def run_state_machine(
     while execution.status == "SUCCEEDED" and (
         following := (execution.output or {}).get("continuedIn")
     ):
-        earlier = execution.states
+        earlier = execution.history
         execution = _wait(sfn, following, label, display, started, timeout, kind)
-        execution.states = earlier + execution.states
-    display.finish(summary(label, execution))
+        execution.history = _joined(earlier, execution.history)
+    if display.enabled:
+        display.finish(summary(label, execution))
     return execution
+
+
+def _joined(first: Callable[[], list[str]], then: Callable[[], list[str]]) -> Callable:
+    return lambda: first() + then()
 
 
 def _wait(
@@ -134,8 +148,8 @@ def _wait(
         output=json.loads(output) if output else None,
         error=described.get("error"),
         cause=described.get("cause"),
-        states=entered_states(sfn, arn),
         seconds=time.monotonic() - started,
+        history=lambda: entered_states(sfn, arn),
     )
 
 

@@ -83,17 +83,24 @@ def test_a_missing_tenant_is_one_error_naming_tenant_and_table(session, lookup):
 
 @pytest.mark.slow
 def test_runner_returns_the_execution_and_check_raises_its_error(session, tenant_id):
+    sfn, histories = session.client("stepfunctions"), []
+    sfn.meta.events.register(
+        "before-call.sfn.GetExecutionHistory", lambda **kw: histories.append(kw["params"])
+    )
     execution = executions.run_state_machine(
         session, "create", {"tenant": {"name": tenant_id}}, progress=False
     )
     assert execution.status == "FAILED" and execution.error == "TenantAlreadyExists"
+    assert not histories  # without a progress display the history is read only when asked
     assert execution.states[0] and execution.seconds > 0
+    assert len(histories) == 1 and execution.states and len(histories) == 1
     with pytest.raises(tenants.TenantExists) as err:
         execution.check("creating again")
     assert err.value.cause == execution.cause and err.value.execution_arn == execution.arn
     assert str(err.value).startswith("creating again failed: TenantAlreadyExists: ")
 
     invalid = executions.run_state_machine(session, "delete", {}, progress=False)
+    assert invalid.states == executions.entered_states(sfn, invalid.arn)
     with pytest.raises(ExecutionFailed) as err:
         invalid.check("deleting nothing")
     assert type(err.value) is ExecutionFailed and err.value.error == "InvalidTenantName"

@@ -74,7 +74,12 @@ def test_one_class_data_put_in_the_bucket_directly_never_registers(session):
     item = tenants.create_tenant(session, tenant_id, progress=False)["item"]
     body = generate_churn(tenant_id, 500).assign(**{"Churn?": "False."}).to_csv(index=False)
     session.client("s3").put_object(Bucket=item["tenant-bucket"], Key=RAW_DATA_KEY, Body=body)
+    listings: list[dict] = []
+    session.client("sagemaker").meta.events.register(
+        "before-call.sagemaker.ListPipelineExecutionSteps", lambda **kw: listings.append(kw)
+    )
     result = pipeline.run_for_tenant(session, tenant_id, progress=False)
+    assert len(listings) == 1  # nobody watches: the steps are listed once, at the end
     assert result.status == "Failed"
     preprocess = result.step("Preprocess")
     assert preprocess is not None and preprocess.status == "Failed"

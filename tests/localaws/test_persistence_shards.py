@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto.iam.models import iam_backends
@@ -227,3 +228,169 @@ def test_tracked_collections_report_lookups_and_where_a_scan_stopped():
     assert touches.full[id(runs)] == {"arn-2", "arn-5"}
     assert touches.scanned[id(runs)] == {"arn-0", "arn-1"}
     assert runs.version > version
+
+
+def _sagemaker():
+    from moto.sagemaker.models import sagemaker_backends
+
+    return sagemaker_backends[ACCOUNT]["us-east-1"]
+
+
+def _pipeline_with_runs(runs: int) -> tuple[Any, list[str]]:
+    sm = _sagemaker()
+    sm.reset()
+    sm.create_pipeline("p", "p", '{"Steps": []}', None, "", "arn:aws:iam::1:role/r", [], None)
+    arns = [
+        sm.start_pipeline_execution("p", f"run-{i}", [], "", None, f"t{i}")["PipelineExecutionArn"]
+        for i in range(runs)
+    ]
+    return sm.pipelines["p"], arns
+
+
+def test_a_pipeline_execution_is_saved_without_its_pipelines_other_executions(tmp_path):
+    """A pipeline holds its executions (every tenant's runs): a step's save of one execution
+    (named by the interpreter thread) journals that execution, not the pipeline with all."""
+    _reset()
+    store = _open(tmp_path / "state")
+    try:
+        pipeline, arns = _pipeline_with_runs(200)
+        store.save("sagemaker")
+        store.journal.checkpoint()
+        run = pipeline.pipeline_executions[arns[57]]
+        run.pipeline_execution_status = "Executing"
+        store.save("sagemaker", None, (run,))
+        written = {r: d for r, (d, _) in store.journal._pending.items() if ".shards/" in r}
+        assert len(written) == 1 and b"run-57" in next(iter(written.values()))
+        assert b"run-58" not in next(iter(written.values()))
+        store = _restart(store, crash=True)
+        restored = _sagemaker().pipelines["p"].pipeline_executions
+        assert list(restored) == arns
+        assert restored[arns[57]].pipeline_execution_status == "Executing"
+        assert restored[arns[3]].pipeline_execution_status == "Succeeded"
+    finally:
+        store.journal.close()
+        _sagemaker().reset()
+
+
+def test_executions_saved_inside_their_pipeline_load_and_are_split(tmp_path, monkeypatch):
+    """State written when a pipeline's file held its executions loads; the first save after
+    writes each execution on its own and the pipeline without them, and a restart after
+    still has every execution with its last state."""
+    from localaws.persistence import catalog
+    from localaws.persistence import store as store_module
+
+    unsplit = catalog.ServiceSpec("moto.sagemaker.models", "sagemaker_backends")
+    monkeypatch.setitem(store_module.SERVICES, "sagemaker", unsplit)
+    _reset()
+    store = _open(tmp_path / "state")
+    try:
+        pipeline, arns = _pipeline_with_runs(5)
+        store.save("sagemaker")
+    finally:
+        store.journal.close()
+    monkeypatch.undo()
+    _sagemaker().reset()
+    store = _open(tmp_path / "state")
+    try:
+        runs = _sagemaker().pipelines["p"].pipeline_executions
+        assert list(runs) == arns
+        runs[arns[1]].pipeline_execution_status = "Stopped"
+        store.save("sagemaker", None, (runs[arns[1]],))
+        written = [r for r, (d, _) in store.journal._pending.items() if ".shards/" in r and d]
+        assert len(written) == 1 + len(arns)  # the pipeline and, split off, its executions
+        store = _restart(store, crash=True)
+        runs = _sagemaker().pipelines["p"].pipeline_executions
+        assert list(runs) == arns
+        assert [r.pipeline_execution_status for r in runs.values()].count("Stopped") == 1
+    finally:
+        store.journal.close()
+        _sagemaker().reset()
+
+
+def test_registering_and_deleting_a_version_reach_only_its_own_group(tmp_path):
+    """Version numbers and the group's remaining versions are read, not reached: a save after
+    CreateModelPackage / DeleteModelPackage compares that version, not every tenant's."""
+    from localaws.core.patching import apply_all, undo_all
+    from localaws.services.sagemaker import registry
+
+    fields = (
+        "model_package_description inference_specification source_algorithm_specification "
+        "validation_specification certify_for_marketplace metadata_properties model_metrics "
+        "customer_metadata_properties drift_check_baselines domain task sample_payload_url "
+        "additional_inference_specifications client_token model_approval_status "
+        "tags model_package_name"
+    ).split()
+
+    def register(group: str) -> str:  # as the response layer calls it: every field given
+        return sm.create_model_package(model_package_group_name=group, **dict.fromkeys(fields))
+
+    groups = [g for g in (registry.patches,) if not g.applied]
+    apply_all(groups)
+    sm = _sagemaker()
+    sm.reset()
+    store = _open(tmp_path / "state")
+    try:
+        for i in range(30):
+            sm.create_model_package_group(f"g{i}", "", None)
+            register(f"g{i}")
+        store.save("sagemaker")  # the collections are tracked from here on
+        with tracking.tracking() as touches:
+            arn = register("g7")
+            store.append("sagemaker")
+        assert arn.endswith("g7/2")
+        assert not touches.scanned.get(id(sm.model_packages))
+        assert set(touches.full[id(sm.model_packages)]) == {arn}
+        with tracking.tracking() as touches:
+            sm.delete_model_package(arn)
+            store.append("sagemaker")
+        assert not touches.scanned
+        left = registry._versions(sm, "g7")
+        assert [p.model_package_version for p in left] == [1]
+        assert sm.model_package_name_mapping["g7"] == left[0].arn
+    finally:
+        store.journal.close()
+        sm.reset()
+        undo_all(groups)
+
+
+def test_creating_a_role_reaches_no_other_role(store: Store):
+    """CreateRole checks that the name is free without the save comparing every role."""
+    from moto.iam.exceptions import EntityAlreadyExists
+
+    from localaws.core.patching import apply_all, undo_all
+    from localaws.services.iam import lookups
+
+    groups = [g for g in (lookups.patches,) if not g.applied]
+    apply_all(groups)
+    try:
+        with tracking.tracking() as touches:
+            role = _iam().create_role("fresh", TRUST, "/", None, "", [], None)
+        assert not touches.scanned and set(touches.full[id(_iam().roles)]) == {role.id}
+        with pytest.raises(EntityAlreadyExists):
+            _iam().create_role("role-042", TRUST, "/", None, "", [], None)
+        assert _iam().get_role("role-042").name == "role-042"
+    finally:
+        undo_all(groups)
+
+
+def test_deleting_a_model_reaches_no_other_model(tmp_path):
+    """DeleteModel (`services.sagemaker.names`) takes the model by its name, no scan."""
+    from moto.sagemaker.exceptions import MissingModel
+
+    from localaws.services.sagemaker.names import delete_model
+
+    sm = _sagemaker()
+    sm.reset()
+    store = _open(tmp_path / "state")
+    try:
+        for i in range(20):
+            sm.create_model(f"m{i}", "arn:aws:iam::1:role/r", {"Image": "i"}, None, None, None)
+        store.save("sagemaker")
+        with tracking.tracking() as touches:
+            delete_model(sm, "m5")
+        assert not touches.scanned and "m5" not in sm._models and len(sm._models) == 19
+        with pytest.raises(MissingModel, match='Could not find model "m5"'):
+            delete_model(sm, "m5")
+    finally:
+        store.journal.close()
+        sm.reset()

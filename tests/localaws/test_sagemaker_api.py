@@ -194,3 +194,9 @@ def test_list_models_filters_sorts_and_pages(clients):
     assert sorted(m["ModelName"] for p in pages for m in p["Models"]) == names
     with pytest.raises(ClientError, match="MaxResults"):
         sm.list_models(MaxResults=101)
+
+    sm.delete_model(ModelName="listing-03")
+    left = sm.get_paginator("list_models").paginate(NameContains="listing-")
+    assert sorted(m["ModelName"] for p in left for m in p["Models"]) == names[:3] + names[4:]
+    with pytest.raises(ClientError, match='Could not find model "listing-03"'):
+        sm.delete_model(ModelName="listing-03")

@@ -208,14 +208,18 @@ def wait(
     started = time.monotonic()
     delay = min(0.05, poll)
     display = Progress(progress)
+    watched = display.enabled or on_update is not None
     while True:
         status = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        steps = execution_steps(session, arn)
+        ended = status["PipelineExecutionStatus"] in TERMINAL
+        # Unwatched, the steps are listed once, at the end: not twice the requests per poll.
+        steps = execution_steps(session, arn) if watched or ended else []
         elapsed = time.monotonic() - started
-        display.update(_current(status["PipelineExecutionStatus"], steps, elapsed))
+        if watched:
+            display.update(_current(status["PipelineExecutionStatus"], steps, elapsed))
         if on_update is not None:
             on_update(steps)
-        if status["PipelineExecutionStatus"] in TERMINAL:
+        if ended:
             result = ExecutionResult(
                 arn,
                 status["PipelineExecutionStatus"],

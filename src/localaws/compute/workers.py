@@ -32,6 +32,13 @@ PRELOAD = (
     "sklearn.ensemble",
     "sklearn.linear_model",
     "xgboost",
+    # What pandas' pyarrow CSV engine and scikit-learn's dataframe checks (narwhals) import on
+    # first use: each job paid for them (~8 % of a pipeline's job CPU in bench_scale).
+    "pyarrow.csv",
+    "pyarrow.pandas_compat",
+    "narwhals.stable.v2",
+    "narwhals._pandas_like.namespace",
+    "narwhals._pandas_like.dataframe",
     "boto3",
     "botocore.session",
     "sagemaker_training.environment",

@@ -36,7 +36,8 @@ class ServiceSpec:
 
 
 # moto keeps Step Functions' state machines in a list, each one's executions in a list of
-# its own; CloudWatch Logs' streams live in their group; STS's assumed roles in a list.
+# its own; CloudWatch Logs' streams live in their group; STS's assumed roles in a list;
+# SageMaker's pipeline executions in their pipeline.
 _STATES = {
     "lists": (("state_machines", "arn"),),
     "nested": (("state_machines", "executions", "execution_arn"),),
@@ -56,7 +57,13 @@ SERVICES: dict[str, ServiceSpec] = {
     "stepfunctions_parser": ServiceSpec(
         "moto.stepfunctions.parser.models", "stepfunctions_parser_backends", **_STATES
     ),
-    "sagemaker": ServiceSpec("moto.sagemaker.models", "sagemaker_backends"),
+    # A pipeline holds its executions: each one its own file, or a step's save would pickle
+    # every execution of the pipeline (all tenants' runs).
+    "sagemaker": ServiceSpec(
+        "moto.sagemaker.models",
+        "sagemaker_backends",
+        nested=(("pipelines", "pipeline_executions", None),),
+    ),
     "logs": ServiceSpec(
         "moto.logs.models", "logs_backends", paths=_TAGS, nested=(("groups", "streams", None),)
     ),

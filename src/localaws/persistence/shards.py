@@ -2,7 +2,8 @@
 
 A backend's resource collections (`Collection`: every plain dict attribute, the lists and
 nested collections its `catalog.ServiceSpec` names, e.g. Step Functions' state machines and
-each one's executions, CloudWatch Logs' streams of each group, the tag services) are kept
+each one's executions, SageMaker pipelines' executions, CloudWatch Logs' streams of each
+group, the tag services) are kept
 as `tracking.TrackedDict` / `TrackedList`. Each resource is one file
 `data/<service>/<account>/<region>.shards/<hash>.pkl`; the rest of the backend is
 `<region>.pkl` (today's path, so state written before shards still loads, and is split at
@@ -376,8 +377,16 @@ class BackendShards:
         for coll in self.collections.values():
             coll.keys = dict(coll.pairs())
             coll.version = coll.live.version
+            # Not restored from files of its own: written inside its owner by a catalog that
+            # did not split it yet; the next save writes its resources and the owner.
+            inline = coll.name not in collections
             for key, value in coll.keys.items():
                 self.locations[id(value)] = (value, coll.name, key)
+                if inline:
+                    self.saved[(coll.name, key)] = (None, self._next())
+                    self._check[(coll.name, key)] = True
+            if inline and len(coll.name) == 3:
+                self._check[((coll.name[0],), coll.name[1])] = True
         return state
 
 

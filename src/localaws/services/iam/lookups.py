@@ -3,6 +3,8 @@
 moto 5.2.5 scans every role in `IAMBackend.get_role` / `get_role_by_arn`, and every assumed
 role in `AssumedRoleAccessKey.__init__`, which runs for each request signed with temporary
 keys: with a thousand tenants that cost grew with every tenant created (`core.lookup`).
+CreateRole's check that the name is free scans every role too: that scan reads, so it does
+not go through the tracked iteration (which would have the save compare every role).
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ def get_role(original, self, role_name: str) -> Any:
 @patches.wrap(IAMBackend, "get_role_by_arn")
 def get_role_by_arn(original, self, arn: str) -> Any:
     return role_with_arn(self, arn) or original(self, arn)
+
+
+@patches.replace(IAMBackend, "get_roles")
+def get_roles(self) -> Any:
+    # Its callers look for a name: create_role (is it free?) and the fallbacks of get_role /
+    # get_role_by_arn above, reached only when the lookup found no such role. A copy (one C
+    # call), as a concurrent request may add a role while they scan.
+    return list(dict.values(self.roles))
 
 
 @patches.wrap(AssumedRoleAccessKey, "__init__")

@@ -4,11 +4,14 @@ moto 5.2.5 silently replaced the existing record. SageMaker answers ValidationEx
 `Cannot create already existing model "<arn>".` (and `... endpoint configuration "<arn>".`), the
 text the SageMaker Python SDK itself matches on (`Session.create_model`, aws/sagemaker-python-sdk
 pull request 306), in the form SageMaker gives for endpoints (see `endpoints.create_endpoint`).
+
+DeleteModel finds the model under its name, the key moto keeps it by; moto scanned every model,
+which had the save compare every tenant's models (`persistence.tracking`).
 """
 
 from __future__ import annotations
 
-from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.exceptions import MissingModel, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.utils import arn_formatter
 
@@ -34,3 +37,9 @@ def create_endpoint_config(original, self, endpoint_config_name, *args, **kwargs
         )
         raise ValidationError(f'Cannot create already existing endpoint configuration "{arn}".')
     return original(self, endpoint_config_name, *args, **kwargs)
+
+
+@patches.replace(SageMakerModelBackend, "delete_model")
+def delete_model(self, model_name: str) -> None:
+    if self._models.pop(model_name, None) is None:
+        raise MissingModel(model=model_name)

@@ -48,7 +48,11 @@ def _find_group(backend: Any, name_or_arn: str) -> Any:
 
 
 def _versions(backend: Any, group_name: str) -> list[Any]:
-    return [p for p in backend.model_packages.values() if p.model_package_group_name == group_name]
+    """The group's versions, read past the tracked iteration (`persistence.tracking`): the
+    callers only read them, and a tracked scan would have the save compare every tenant's.
+    Over a copy (one C call): a concurrent request may add a version meanwhile."""
+    packages = list(dict.values(backend.model_packages))
+    return [p for p in packages if p.model_package_group_name == group_name]
 
 
 @patches.wrap(SageMakerModelBackend, "create_model_package_group")
@@ -104,8 +108,9 @@ def delete_model_package(self, model_package_name: str) -> None:
     package = _find_package(self, model_package_name)
     faults.conflict("DeleteModelPackage", package.arn)
     self.model_packages.pop(package.arn, None)
-    for key in [k for k, v in self.model_package_name_mapping.items() if v == package.arn]:
-        del self.model_package_name_mapping[key]
+    mapping = self.model_package_name_mapping
+    for key in [k for k, v in list(dict.items(mapping)) if v == package.arn]:  # untracked
+        del mapping[key]
     if package.model_package_group_name:
         # the name -> ARN mapping of a group points at its latest version: repoint it
         left = sorted(
