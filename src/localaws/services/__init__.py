@@ -151,6 +151,9 @@ def apply(now: bool | None = None) -> None:
     """
     import moto
 
+    from localaws.services.stepfunctions import history_quota
+
+    history_quota.configured_limit()  # a bad test-only setting stops the start, not a run
     if now is None:
         now = moto.__version__ != CHECKED_MOTO
     apply_all(boot_groups(), then=groups, on_import=on_import(), now=now)
