@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from localaws.core.patching import OnImport, PatchError, Patches, apply_all, check, undo_all
+from localaws.core.patching import PatchError, Patches, apply_all, check, undo_all
 
 
 class Target:
@@ -156,10 +156,9 @@ def test_wrap_of_an_inherited_classmethod_stays_a_classmethod():
 def test_every_group_targets_the_pinned_moto_in_a_valid_order():
     import moto
 
-    from localaws.services import CHECKED_MOTO, all_groups
+    from localaws.services import all_groups
 
-    # a start with this moto trusts this test for the on-import groups (not checked at start)
-    assert moto.__version__ == CHECKED_MOTO
+    assert moto.__version__ == "5.2.5"  # the pin (pyproject.toml) these groups were written for
     declared = all_groups()
     names = [group.name for group in declared]
     assert len(names) == len(set(names))
@@ -213,102 +212,17 @@ def test_region_lists_answer_as_botocore_does_for_every_partition():
         region_lists.patches.undo()
 
 
-def _module_file(tmp_path, monkeypatch, name: str) -> None:
-    (tmp_path / f"{name}.py").write_text(
-        "class Late:\n    def hello(self):\n        return 'moto'\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(__import__("sys").modules, name, raising=False)
-
-
-def test_on_import_groups_apply_when_their_module_is_first_imported(tmp_path, monkeypatch):
-    import importlib
-    import sys
-
-    name = "localaws_test_late_module"
-    _module_file(tmp_path, monkeypatch, name)
-    early = Patches("early")
-    early.put(types.SimpleNamespace(), "x", 1)
-    built: list[Patches] = []
-
-    def late_groups() -> list[Patches]:
-        module = importlib.import_module(name)  # as a service module imports moto's
-        group = Patches("late", after=("early",))
-        group.wrap(module.Late, "hello")(lambda original, self: original(self) + " patched")
-        built.append(group)
-        return [group]
-
-    apply_all([early], on_import=[OnImport(name, late_groups)], now=False)
-    try:
-        assert name not in sys.modules and not built  # nothing imported at "start"
-        module = importlib.import_module(name)
-        assert module.Late().hello() == "moto patched"  # applied before the importer saw it
-        assert built[0].applied
-    finally:
-        undo_all(built + [early])
-
-
-def test_an_on_import_problem_fails_that_import_every_time(tmp_path, monkeypatch):
-    import importlib
-    import sys
-
-    name = "localaws_test_late_broken"
-    _module_file(tmp_path, monkeypatch, name)
-
-    def late_groups() -> list[Patches]:
-        module = importlib.import_module(name)
-        group = Patches("late.broken")
-        group.wrap(module.Late, "renamed_upstream")(lambda original, self: original(self))
-        return [group]
-
-    apply_all([], on_import=[OnImport(name, late_groups)], now=False)
-    for _ in range(2):  # never imported unpatched: the second import fails the same way
-        with pytest.raises(PatchError, match=r"Late\.renamed_upstream is missing"):
-            importlib.import_module(name)
-        assert name not in sys.modules
-
-
-def test_on_import_groups_apply_at_once_when_asked_and_a_problem_undoes_all(tmp_path, monkeypatch):
-    import importlib
-
-    name = "localaws_test_late_now"
-    _module_file(tmp_path, monkeypatch, name)
+def test_a_problem_in_the_later_groups_undoes_the_first_ones():
     first = Patches("first")
     holder = types.SimpleNamespace(value=1)
     first.set(holder, "value", 2)
 
-    def broken() -> list[Patches]:
-        module = importlib.import_module(name)
-        group = Patches("late.now")
-        group.set(module.Late, "missing", 0)
+    def later() -> list[Patches]:  # built once `first` is applied, as groups() after boot
+        assert holder.value == 2
+        group = Patches("later")
+        group.set(types.SimpleNamespace(), "missing", 0)
         return [group]
 
-    with pytest.raises(PatchError, match=r"Late\.missing is missing"):
-        apply_all([first], on_import=[OnImport(name, broken)], now=True)
+    with pytest.raises(PatchError, match="missing is missing"):
+        apply_all([first], then=later)
     assert holder.value == 1 and not first.applied  # the start fails with nothing applied
-
-
-def test_a_start_with_the_checked_moto_leaves_cloudformation_and_sfn_to_their_first_use():
-    """In a process of its own (a server's patches stay applied): the start imports neither
-    moto's CloudFormation nor its Step Functions; CloudFormation's first import applies both
-    services' groups, Step Functions' first; with another moto release the start applies (and
-    so checks) them at once."""
-    import subprocess
-    import sys
-
-    code = """
-import sys
-import moto
-from localaws import services
-if sys.argv[1] == "other":
-    moto.__version__ = "5.2.6"
-services.apply()
-print("moto.cloudformation" in sys.modules, "moto.stepfunctions" in sys.modules)
-import moto.cloudformation.models  # imports moto.stepfunctions first
-print(all(group.applied for group in services.all_groups()))
-"""
-    for release, imported_at_start in (("checked", "False"), ("other", "True")):
-        out = subprocess.run(
-            [sys.executable, "-c", code, release], capture_output=True, text=True, check=True
-        ).stdout.split()
-        assert out == [imported_at_start, imported_at_start, "True"], release

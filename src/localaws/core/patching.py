@@ -20,19 +20,12 @@ one line naming the first problem, such as a moto attribute an upgrade removed; 
 it apply the groups in the order given (`then=` for groups whose modules can only be imported
 once the first ones are applied). Every group records the originals, so `undo()` restores
 them (tests use it), and applying twice is a no-op.
-
-`OnImport(module, groups)` defers groups until `module` is first imported (an import hook
-applies them before the importer sees the module): for changes to a costly part of moto
-that a server may never use. `apply_all(on_import=..., now=True)` applies them at once.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.abc
 import inspect
-import sys
-import threading
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,36 +230,23 @@ def check(groups: Sequence[Patches], earlier: Iterable[str] = ()) -> None:
 
 
 def apply_all(
-    groups: Sequence[Patches],
-    then: Callable[[], Sequence[Patches]] | None = None,
-    on_import: Sequence[OnImport] = (),
-    now: bool = True,
+    groups: Sequence[Patches], then: Callable[[], Sequence[Patches]] | None = None
 ) -> None:
     """Check every group, then apply them in the order given (idempotent).
 
     `then()` lists groups that can only be built once `groups` are applied (their modules
-    import what `groups` change at import): checked and applied next. `on_import` entries are
-    applied last: at once if `now` or their module is already imported, else right after its
-    first import (`OnImport`). A problem anywhere undoes what this call applied: a start that
-    fails leaves nothing applied.
+    import what `groups` change at import): checked and applied next. A problem anywhere undoes
+    what this call applied: a start that fails leaves nothing applied.
     """
     done: list[Patches] = []  # applied by this call: undone if a later step fails
     names: list[str] = []  # every group so far, which `after=` may name
-    later: list[OnImport] = []
     try:
         _check_and_apply(groups, done, names)
         if then is not None:
             _check_and_apply(then(), done, names)
-        for entry in on_import:
-            if now or entry.module in sys.modules:
-                _check_and_apply(entry.groups(), done, names)
-            else:
-                later.append(entry)
     except BaseException:
         undo_all(done)
         raise
-    for entry in later:  # armed only once nothing can fail any more
-        _after_import.arm(entry, names)
 
 
 def _check_and_apply(groups: Sequence[Patches], done: list[Patches], names: list[str]) -> None:
@@ -276,85 +256,6 @@ def _check_and_apply(groups: Sequence[Patches], done: list[Patches], names: list
             group.apply()
             done.append(group)
     names.extend(group.name for group in groups)
-
-
-@dataclass(frozen=True)
-class OnImport:
-    """Patch groups applied right after `module` is first imported, not at start.
-
-    For groups whose modules import a costly part of moto that many servers never use:
-    `groups()` imports them. A PatchError then fails that import (the module stays
-    unimported, so no later import runs it unpatched) instead of the start; the caller
-    decides with `apply_all(now=...)` when a check at start is needed instead.
-    """
-
-    module: str
-    groups: Callable[[], Sequence[Patches]]
-
-
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """A meta path finder that runs callbacks once a watched module has executed."""
-
-    def __init__(self) -> None:
-        self._waiting: dict[str, list[Callable[[], None]]] = {}
-        self._applied: list[str] = []  # groups applied on import so far
-        self._lock = threading.Lock()
-
-    def arm(self, entry: OnImport, earlier: list[str]) -> None:
-        earlier = list(earlier)
-
-        def apply() -> None:
-            groups = entry.groups()
-            check(groups, earlier + self._applied)  # `after=` may name an earlier entry's
-            for group in groups:
-                group.apply()
-            self._applied.extend(group.name for group in groups)
-
-        with self._lock:
-            self._waiting.setdefault(entry.module, []).append(apply)
-            if self not in sys.meta_path:
-                sys.meta_path.insert(0, self)
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name not in self._waiting:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                if spec.loader is not None:
-                    spec.loader = _ThenLoader(spec.loader, functools.partial(self._run, name))
-                return spec
-        return None
-
-    def _run(self, name: str) -> None:
-        # The import lock of `name` is held: no other thread runs these meanwhile. On a
-        # PatchError the callbacks stay armed and the import fails: it is retried next time.
-        for callback in self._waiting.get(name, []):
-            callback()
-        self._waiting.pop(name, None)
-
-
-class _ThenLoader(importlib.abc.Loader):
-    """Delegates to the module's own loader, then runs `then()` once the module executed."""
-
-    def __init__(self, loader: Any, then: Callable[[], None]) -> None:
-        self._loader = loader
-        self._then = then
-
-    def create_module(self, spec: Any) -> Any:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        self._loader.exec_module(module)
-        self._then()
-
-    def __getattr__(self, name: str) -> Any:  # get_source, is_package, resource readers
-        return getattr(self._loader, name)
-
-
-_after_import = _AfterImport()
 
 
 def undo_all(groups: Iterable[Patches]) -> None:

@@ -4,25 +4,16 @@ Each module that changes moto declares one `localaws.core.patching.Patches` grou
 its changes on it with decorators (`wrap` / `replace` / `add`, or `set` / `put`); importing a
 module changes nothing. `apply()` (what `server.create_app` calls) applies, in this order:
 `boot_groups()`, which change what moto's modules do at import and so come before anything
-imports them; `groups()`; then `on_import()`'s groups, each when moto first imports its
-service (its first request, or a restore of its state), since that import is costly and many
-servers never need it. Each list is checked before any of it is applied, so a moto upgrade
-that removed or renamed an attribute stops the start with one line naming it: with a moto
-other than `CHECKED_MOTO`, the on-import groups are applied (so checked) at start too. To add
-a change: put it in the service's module (or a new one) on that module's group, add a new
-group where its order needs it (with `after=` naming the groups it relies on), and run
+imports them, then `groups()`. Each list is checked before any of it is applied, so a moto
+upgrade that removed or renamed an attribute stops the start with one line naming it. To add a
+change: put it in the service's module (or a new one) on that module's group, add a new group
+where its order needs it (with `after=` naming the groups it relies on), and run
 `tests/localaws/test_patching.py`, which checks every target exists in the pinned moto.
 """
 
 from __future__ import annotations
 
-from localaws.core.patching import OnImport, Patches, apply_all
-
-#: The moto release whose attributes `tests/localaws/test_patching.py` checked every group
-#: against, on-import ones included. With it installed, a start checks only the groups it
-#: applies; with any other, it applies (and so checks) every group at once: an upgrade that
-#: removed an attribute still stops the start with one line naming it.
-CHECKED_MOTO = "5.2.5"
+from localaws.core.patching import Patches, apply_all
 
 
 def boot_groups() -> list[Patches]:
@@ -59,6 +50,8 @@ def groups() -> list[Patches]:
         tagging.patches,  # no tag entry per untagged object version
         *job_io_groups(),  # after storage: jobs' S3 bodies from / to the blob store
         items.patches,  # DynamoDB items saved per hash key
+        *stepfunctions_groups(),  # before CloudFormation: stacks create state machines
+        *cloudformation_groups(),
         registry.patches,
         listing.patches,
         endpoints.patches,  # after registry: wraps the registry's CreateModelPackage
@@ -68,23 +61,6 @@ def groups() -> list[Patches]:
         pipelines.patches,
         *authorization_groups(),  # request -> IAM checks tables, one per service (any order)
         moto_dispatch.patches,  # last: caches method lists of the response classes changed above
-    ]
-
-
-def on_import() -> list[OnImport]:
-    """Groups applied when moto first imports their service: at its first request or restore.
-
-    moto's CloudFormation imports the models of some 30 services (about 0.5 s of CPU), its
-    Step Functions parser ANTLR tables and, through AWS Batch, EC2 (about 0.7 s): a server
-    that never sees a stack or a state machine does not pay for them. Applied after every
-    group of `groups()` (their `after=` may name any of them, or an earlier entry's), yet
-    before any request reaches the service: the hook runs inside its import, so
-    `moto_dispatch`'s caches cannot hold its response classes yet.
-    """
-    return [
-        OnImport("moto.stepfunctions", stepfunctions_groups),
-        # after Step Functions (moto's CloudFormation imports it, so its groups come first)
-        OnImport("moto.cloudformation", cloudformation_groups),
     ]
 
 
@@ -139,24 +115,13 @@ def cloudformation_groups() -> list[Patches]:
 
 
 def all_groups() -> list[Patches]:
-    """Every group in the order a start applies them, on-import ones included (imports all)."""
-    return boot_groups() + groups() + [g for entry in on_import() for g in entry.groups()]
+    """Every group in the order a start applies them (imports all)."""
+    return boot_groups() + groups()
 
 
-def apply(now: bool | None = None) -> None:
-    """Apply every group as a server start does (see the module docstring).
-
-    `now` (default: unless moto is the release `CHECKED_MOTO`) applies the on-import groups
-    at once, so that their targets are checked at start.
-    """
-    import moto
-
-    from localaws.services.stepfunctions import history_quota
-
-    history_quota.configured_limit()  # a bad test-only setting stops the start, not a run
-    if now is None:
-        now = moto.__version__ != CHECKED_MOTO
-    apply_all(boot_groups(), then=groups, on_import=on_import(), now=now)
+def apply() -> None:
+    """Apply every group as a server start does (see the module docstring)."""
+    apply_all(boot_groups(), then=groups)
 
 
 def authorization_groups() -> list[Patches]:

@@ -15,7 +15,6 @@ patches = Patches("cloudformation.authorization", after=("iam.enforcement",))
 
 
 def _stack_arn(request: Request, name: str) -> str:
-    # imported here: moto's CloudFormation loads at its first request (`services.on_import`)
     from moto.cloudformation.models import cloudformation_backends
 
     if name.startswith("arn:"):

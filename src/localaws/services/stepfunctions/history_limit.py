@@ -18,8 +18,7 @@ the timeout fires while the program winds down. As with moto's StopExecution, a 
 past its `is_running` check finishes its current step.
 
 `LOCALAWS_SFN_HISTORY_LIMIT` in the server's environment lowers the limit, for tests only (so
-they run small); it is read when the group is applied, and a bad value stops the start
-(`history_quota`, checked by `services.apply` before this group waits for moto's import).
+they run small); it is read when the group is applied, and a bad value stops the start.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""The size of Step Functions' history quota (`history_limit` enforces it), without moto.
-
-`services.apply` reads it at every start, before Step Functions' patch groups wait for moto's
-first import of the service: a bad test-only `LOCALAWS_SFN_HISTORY_LIMIT` stops the start
-with one line naming it, not the first execution.
-"""
+"""The size of Step Functions' history quota (`history_limit` enforces it), without moto:
+tests and benchmarks read the setting's name and bounds without importing moto's parser."""
 
 from __future__ import annotations
 
