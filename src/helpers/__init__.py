@@ -29,7 +29,6 @@ calls, in workflow order:
 
     session = session.connect(backend, region)                      # 00 .. 99
     stack.deploy_stack(session, table_name=...) / stack.delete_stack(session)
-    pipeline.start_prebuild(session)  # 00: 02's definition built in the background
     tenants.create_tenant(session, tenant_id, table_name)           # 01
     tenants.get_tenant_item / describe_tenant / tenant_summary / upload_tenant_data
     data.load_churn(tenant_id, data_path, rows)  # the tenant's CSV(s), or generated data

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import pipeline
 from helpers.pipeline import definition_cache, fingerprint, publish
-from helpers.pipeline.build import DESCRIPTION
+from helpers.pipeline.build import DESCRIPTION, STEPS_DIR
 from helpers.session import connect
 
 ROLE = "arn:aws:iam::123456789012:role/mt-definition-cache-test"
@@ -49,7 +49,10 @@ def session(localaws, cache):
 
 
 def digest_of(session) -> str:
-    return publish.build_inputs(session, ROLE, None)[1]
+    bucket = pipeline.code_bucket(session.account_id, session.region)
+    hp = pipeline.check_hyperparameters(dict(pipeline.DEFAULT_HYPERPARAMETERS))
+    options = {"bucket": bucket, "region": session.region, "role": ROLE, "hp": hp}
+    return fingerprint.inputs_digest(STEPS_DIR, {**options, "description": DESCRIPTION})
 
 
 def forget_everything(session) -> None:

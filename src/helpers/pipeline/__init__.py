@@ -1,7 +1,6 @@
 """The per-tenant model build pipeline: `build` (the SDK definition), `publish` (upsert it
 only when what makes it changed, see `fingerprint`; a build once made is reused from
-`definition_cache`, and built in the background by `prebuild` while the platform is set
-up), `sdk_workarounds` (what the SDK needs
+`definition_cache`), `sdk_workarounds` (what the SDK needs
 changed to build it, pinned) and `run` (start, wait, report). Notebooks use the names
 re-exported here: `helpers.pipeline.upsert(session)`, ...
 """
@@ -19,7 +18,6 @@ from helpers.pipeline.build import (
     build_pipeline,
     code_prefix,
 )
-from helpers.pipeline.prebuild import start as start_prebuild
 from helpers.pipeline.publish import definition, upsert
 from helpers.pipeline.run import (
     ExecutionResult,
@@ -60,7 +58,6 @@ __all__ = [
     "metrics_summary",
     "run_for_tenant",
     "start",
-    "start_prebuild",
     "tenant_target",
     "upsert",
     "wait",

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from helpers.naming import PIPELINE_NAME, code_bucket
-from helpers.pipeline import definition_cache, fingerprint, prebuild
+from helpers.pipeline import definition_cache, fingerprint
 from helpers.pipeline.build import DEFAULT_HYPERPARAMETERS, DESCRIPTION, STEPS_DIR, build_pipeline
 from helpers.pipeline.sdk_workarounds import sdk_build_context
 from helpers.session import AwsSession
@@ -43,43 +43,27 @@ def upsert(
         from helpers.stack import stack_outputs
 
         role_arn = stack_outputs(session)["PipelineRoleArn"]
-    bucket, digest = build_inputs(session, role_arn, hyperparameters)
+    bucket = code_bucket(session.account_id, session.region)
+    hp = check_hyperparameters({**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})})
+    options = {"bucket": bucket, "region": session.region, "role": role_arn, "hp": hp}
+    digest = fingerprint.inputs_digest(STEPS_DIR, {**options, "description": DESCRIPTION})
     if not rebuild:
         arn = fingerprint.current_arn(session, PIPELINE_NAME, digest, role_arn, bucket)
         if arn is not None:
             return arn
     ensure_bucket(session, bucket)
-
-    entry = None if rebuild else _cached(digest, bucket)
-    if entry is None:
-        with prebuild.build_lock(digest):  # waits for a background build of it (notebook 00)
-            entry = None if rebuild else _cached(digest, bucket)
-            if entry is None:
-                entry = build_entry(session, bucket, hyperparameters)  # uploads the code
-                definition_cache.store(digest, entry)
-    _put_missing(session, entry)
+    entry = None if rebuild else definition_cache.load(digest)
+    if entry is None or entry.bucket != bucket:
+        entry = _build(session, bucket, hyperparameters)
+        definition_cache.store(digest, entry)
+    else:
+        _put_missing(session, entry)
     arn = _create_or_update(session, entry.definition, role_arn)
     fingerprint.remember(session, PIPELINE_NAME, arn, digest)
     return arn
 
 
-def _cached(digest: str, bucket: str) -> definition_cache.Entry | None:
-    entry = definition_cache.load(digest)
-    return entry if entry is not None and entry.bucket == bucket else None
-
-
-def build_inputs(
-    session: AwsSession, role_arn: str, hyperparameters: dict | None
-) -> tuple[str, str]:
-    """The code bucket and the digest of everything the definition is built from
-    (`fingerprint.inputs_digest`); a bad hyperparameter raises ValueError naming it."""
-    bucket = code_bucket(session.account_id, session.region)
-    hp = check_hyperparameters({**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})})
-    options = {"bucket": bucket, "region": session.region, "role": role_arn, "hp": hp}
-    return bucket, fingerprint.inputs_digest(STEPS_DIR, {**options, "description": DESCRIPTION})
-
-
-def build_entry(
+def _build(
     session: AwsSession, bucket: str, hyperparameters: dict | None
 ) -> definition_cache.Entry:
     """Build the definition with the SDK (which uploads the job code) and read back the code
