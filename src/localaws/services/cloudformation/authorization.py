@@ -7,6 +7,8 @@ here: localaws creates them in-process (on AWS they are created with the caller'
 
 from __future__ import annotations
 
+from moto.cloudformation.models import cloudformation_backends
+
 from localaws.core.patching import Patches
 from localaws.services.iam.authorization import RESOLVERS, Request
 from localaws.services.iam.policy import Check
@@ -15,8 +17,6 @@ patches = Patches("cloudformation.authorization", after=("iam.enforcement",))
 
 
 def _stack_arn(request: Request, name: str) -> str:
-    from moto.cloudformation.models import cloudformation_backends
-
     if name.startswith("arn:"):
         return name
     backend = cloudformation_backends[request.account][request.region]

@@ -23,6 +23,7 @@ they run small); it is read when the group is applied, and a bad value stops the
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -37,11 +38,22 @@ from moto.stepfunctions.parser.asl.eval.event.event_manager import (
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from localaws.core.patching import Patches
-from localaws.services.stepfunctions.history_quota import (  # noqa: F401 (this module's API)
-    ENV,
-    HISTORY_LIMIT,
-    configured_limit,
-)
+
+HISTORY_LIMIT = 25_000
+ENV = "LOCALAWS_SFN_HISTORY_LIMIT"
+
+
+def configured_limit() -> int:
+    """The limit in force: `HISTORY_LIMIT`, or the test-only `LOCALAWS_SFN_HISTORY_LIMIT`."""
+    text = os.environ.get(ENV, "").strip()
+    if not text:
+        return HISTORY_LIMIT
+    if not text.isdigit() or not 2 <= int(text) <= HISTORY_LIMIT:
+        raise ValueError(
+            f"{ENV} (test-only) must be a whole number from 2 to {HISTORY_LIMIT}, got {text!r}"
+        )
+    return int(text)
+
 
 patches = Patches("stepfunctions.history_limit")
 ERROR = "States.Runtime"
