@@ -1,8 +1,8 @@
 """S3 transfers of a job, made with the job role's credentials.
 
-Listing always goes over HTTP to this server. Object bodies move without HTTP when the
-server installed `direct` (`localaws.services.s3.direct`: blob files copied, IAM checked for
-the same credentials), else, and for what that path does not model, over HTTP.
+Listings and object bodies go without HTTP when the server installed `direct`
+(`localaws.services.s3.direct`: the key index read, blob files copied, IAM checked for the
+same credentials), else, and for what that path does not model, over HTTP.
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ class Direct(Protocol):
     ) -> bool:
         """`link`: a large file may become the stored body itself (nothing changes it later)."""
         ...
+
+    def list(self, credentials: dict[str, str], bucket: str, prefix: str) -> list[str] | None:
+        """The object names under `prefix`, in order; None: use HTTP."""
+        ...
+
+    def read(self, credentials: dict[str, str], bucket: str, key: str) -> bytes | None: ...
 
 
 # Installed by the server (patch group `s3.direct`); None in any other process.
@@ -121,6 +127,23 @@ def _reason(action: str, uri: str, exc: ClientError) -> TransferError:
     )
 
 
+def _names(s3, bucket: str, prefix: str) -> list[str]:
+    """The names under `prefix` (every page of ListObjectsV2) with the client's keys."""
+    if (found := _direct_for(s3)) and (
+        names := found[0].list(found[1], bucket, prefix)
+    ) is not None:
+        return names
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+
+def read(s3, bucket: str, key: str) -> bytes:
+    """The body of one object (ClientError as GetObject raises it)."""
+    if (found := _direct_for(s3)) and (body := found[0].read(found[1], bucket, key)) is not None:
+        return body
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
 def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
     """Copy the object or prefix `uri` into directory `dest` as SageMaker does; count files."""
     bucket, prefix = split(uri)
@@ -131,21 +154,18 @@ def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
         )
     transfers: list[tuple[str, str]] = []
     try:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for page in pages:
-            for obj in page.get("Contents", []):
-                key = obj["Key"]
-                if key.endswith("/"):
-                    continue
-                if key == prefix:
-                    rel = posixpath.basename(key)
-                elif prefix.endswith("/") or key[len(prefix)] == "/":
-                    rel = key[len(prefix) :].lstrip("/")
-                else:
-                    rel = key[len(posixpath.dirname(prefix)) :].lstrip("/")
-                target = os.path.join(dest, *rel.split("/"))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                transfers.append((key, target))
+        for key in _names(s3, bucket, prefix):
+            if key.endswith("/"):
+                continue
+            if key == prefix:
+                rel = posixpath.basename(key)
+            elif prefix.endswith("/") or key[len(prefix)] == "/":
+                rel = key[len(prefix) :].lstrip("/")
+            else:
+                rel = key[len(posixpath.dirname(prefix)) :].lstrip("/")
+            target = os.path.join(dest, *rel.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            transfers.append((key, target))
         # Many small files (code, drivers): fetch them concurrently.
         list(_pool.map(lambda t: _get(s3, bucket, t[0], t[1]), transfers))
     except ClientError as exc:
