@@ -11,6 +11,7 @@ import os
 import posixpath
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -53,13 +54,33 @@ _MAX_CLIENTS = 256
 _pool = ThreadPoolExecutor(8, thread_name_prefix="localaws-s3io")
 
 
+class _Lazy:
+    """A boto3 client made on its first use: with `direct`, a job's transfers need none."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make: Callable[[], object] | None = make
+        self._client: object | None = None
+        self._lock = threading.Lock()
+
+    def made(self) -> object:
+        """The boto3 client, made now if it was not yet."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    assert self._make is not None
+                    self._client, self._make = self._make(), None
+        return self._client
+
+    def __getattr__(self, name: str):
+        return getattr(self.made(), name)
+
+
 def client(service: str, credentials: dict[str, str], region: str):
     """A boto3 client of this server signed with `credentials` (AccessKeyId, ...).
 
-    Clients are cached per (service, keys, region): building one costs ~0.2 s, using one is
-    thread-safe.
+    Clients are cached per (service, keys, region) and made on first use: building one costs
+    ~0.2 s, using one is thread-safe.
     """
-    global _session
     key = (
         service,
         credentials["AccessKeyId"],
@@ -71,9 +92,20 @@ def client(service: str, credentials: dict[str, str], region: str):
         if key in _clients:
             _clients.move_to_end(key)
             return _clients[key]
+        made = _Lazy(lambda: _make(service, credentials, region))
+        _clients[key] = made
+        _credentials[id(made)] = dict(credentials)
+        while len(_clients) > _MAX_CLIENTS:
+            _credentials.pop(id(_clients.popitem(last=False)[1]), None)
+        return made
+
+
+def _make(service: str, credentials: dict[str, str], region: str):
+    global _session
+    with _lock:  # one client at a time: a boto3 session is not thread-safe
         if _session is None:
             _session = boto3.session.Session()
-        made = _session.client(
+        return _session.client(
             service,
             endpoint_url=server_url(),
             region_name=region,
@@ -87,11 +119,6 @@ def client(service: str, credentials: dict[str, str], region: str):
                 max_pool_connections=32,
             ),
         )
-        _clients[key] = made
-        _credentials[id(made)] = dict(credentials)
-        while len(_clients) > _MAX_CLIENTS:
-            _credentials.pop(id(_clients.popitem(last=False)[1]), None)
-        return made
 
 
 def split(uri: str) -> tuple[str, str]:
