@@ -9,7 +9,10 @@ does worse on another's data.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +86,9 @@ def generate_churn(tenant_id: str, rows: int = 5000) -> pd.DataFrame:
         "Area Code": rng.choice(AREA_CODES, n, p=(0.25, 0.5, 0.25)),
         "Phone": [
             f"{a}-{b:04d}"
-            for a, b in zip(rng.integers(327, 423, n), rng.integers(0, 10000, n), strict=True)
+            for a, b in zip(
+                rng.integers(327, 423, n).tolist(), rng.integers(0, 10000, n).tolist(), strict=True
+            )
         ],
         "Int'l Plan": np.where(intl_plan, "yes", "no"),
         "VMail Plan": np.where(vmail_plan, "yes", "no"),
@@ -113,7 +118,7 @@ def generate_churn(tenant_id: str, rows: int = 5000) -> pd.DataFrame:
         if weight:
             x = _numeric(df[name]).astype(float)
             std = x.std() or 1.0
-            logit += weight * (x - x.mean()) / std
+            logit += weight * (x.to_numpy() - x.mean()) / std
     # Shift so the tenant's churn rate lands between 10 % and 25 %.
     logit -= _shift_for_rate(logit, rate)
     churn = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
@@ -126,7 +131,9 @@ def _numeric(column: pd.Series) -> pd.Series:
 
 
 def _shift_for_rate(logit: np.ndarray, rate: float) -> float:
-    """The offset c such that mean(sigmoid(logit - c)) == rate (bisection)."""
+    """The offset c such that mean(sigmoid(logit - c)) == rate (bisection, on numpy arrays:
+    the same arithmetic on a pandas Series costs ten times more)."""
+    logit = np.asarray(logit, dtype=np.float64)
     lo, hi = -30.0, 30.0
     for _ in range(60):
         mid = (lo + hi) / 2
@@ -180,7 +187,16 @@ def load_churn(
 
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False).encode()
+    """`df` (validated text cells) as `df.to_csv(index=False)` writes it, UTF-8 encoded.
+
+    Written with the csv module pandas' writer uses, in the same dialect, from the columns'
+    Python strings: several times faster than `to_csv` on pandas' Arrow-backed strings.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=os.linesep, quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(df.columns)
+    writer.writerows(zip(*(df[column].tolist() for column in df.columns), strict=True))
+    return out.getvalue().encode()
 
 
 def upload_churn(

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 COLUMNS = [
@@ -219,7 +220,13 @@ def _check_columns(columns: Sequence[Any]) -> None:
 
 
 def _text(column: pd.Series) -> pd.Series:
-    """The column as cell_text strings (vectorised: strip, or map each distinct value)."""
+    """The column as cell_text strings (vectorised: strip, or each distinct value once)."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        # Numbers: cell_text of each distinct value, spread by position (Series.map costs
+        # several times more); NaN is one more distinct value ('nan').
+        codes, distinct = pd.factorize(column, use_na_sentinel=False)
+        texts = np.array([cell_text(value) for value in distinct], dtype=object)
+        return pd.Series(texts[codes], index=column.index, dtype=object)
     try:
         stripped = column.str.strip()
     except AttributeError:  # no string in the column
@@ -267,7 +274,8 @@ def _checked_cells(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     first: tuple[int, int, str, str] | None = None
     for position, column in enumerate(columns):
         values = text[column]
-        bad = [v for v in pd.unique(values) if check_cell(column, v) is not None]
+        # tolist(): iterating pandas' Arrow-backed strings one by one costs more than the checks
+        bad = [v for v in pd.unique(values).tolist() if check_cell(column, v) is not None]
         if bad:
             row = int(values.isin(bad).to_numpy().argmax())
             if first is None or (row, position) < first[:2]:

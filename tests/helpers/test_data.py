@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 
@@ -32,6 +33,50 @@ def test_schema_and_values():
     assert (df.loc[df["VMail Plan"] == "no", "VMail Message"] == 0).all()
     np.testing.assert_allclose(df["Day Charge"], (df["Day Mins"] * 0.17).round(2))
     data.validate_churn(df)
+
+
+# SHA-256 of the uploaded CSV of `generate_churn(tenant, rows)`, as the generator, validation
+# and CSV writer of commit 86e4b14 made it: faster code must keep every tenant's data the same.
+UPLOADED_SHA256 = {
+    ("acme", 5000): "12f0b4da7e167edc3a384b2c77d3b59b90bbb47b8325811f1bc1d91d1fcbfcf3",
+    ("scale-0007", 5000): "87f09fe9b84d31c64d7c0d85204b19c636229c16abbd250d9cf1a77f5447ecb0",
+    ("globex", 137): "595d758427123d9428f9c62b26905775796863395bc99863194d99c3674a3686",
+}
+
+
+@pytest.mark.parametrize(("tenant", "rows"), list(UPLOADED_SHA256), ids=str)
+def test_same_seed_gives_the_same_uploaded_bytes(clients, tenant, rows):
+    s3 = clients("s3")
+    bucket = f"data-test-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    data.upload_churn(s3, bucket, data.generate_churn(tenant, rows))
+    body = s3.get_object(Bucket=bucket, Key="data/raw/churn.csv")["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == UPLOADED_SHA256[(tenant, rows)]
+
+
+def test_csv_writer_writes_what_pandas_writes():
+    """Cells that need quoting (commas, quotes, line breaks) and ones that do not."""
+    cells = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "", " padded ", "é", "'"]
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({f"c{i},{i}": rng.choice(cells, 200).tolist() for i in range(4)})
+    assert data.to_csv_bytes(df) == df.to_csv(index=False).encode()
+
+
+def test_numbers_validate_as_the_text_they_stand_for():
+    """Whole floats read as integers, others as Python writes them; NaN, infinities, negative
+    zero and huge numbers as cell_text makes them (each distinct value converted once)."""
+    from pipeline_steps import churn_schema as schema
+
+    values = [0.0, -0.0, 1.0, 2.5, 0.1 + 0.2, np.nan, np.inf, 1e15, 1e16, 123456789.125, 2.5]
+    column = pd.Series(values, index=range(10, 21))
+    expected = pd.Series([schema.cell_text(v) for v in values], index=column.index, dtype=object)
+    pd.testing.assert_series_equal(schema._text(column), expected)
+    ints = pd.Series([3, 0, -4, 3], dtype="int64")
+    assert schema._text(ints).tolist() == ["3", "0", "-4", "3"]
+    df = data.generate_churn("acme", 200).astype({"Day Mins": float})
+    df.loc[41, "Day Mins"] = np.nan
+    with pytest.raises(data.DataValidationError, match="'Day Mins', row 42 .* bad value 'nan'"):
+        data.validate_churn(df)
 
 
 def test_deterministic_per_tenant_and_different_between_tenants():

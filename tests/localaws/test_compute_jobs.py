@@ -538,6 +538,10 @@ def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
                 lines = open(log).read().split()
                 pid = int(lines[1]) if len(lines) > 1 else None
             time.sleep(0.2)
+        # The line the job printed reaches CloudWatch Logs while it runs (written in-process)
+        while f"pid {pid}" not in job_log(client("logs"), "processing", name):
+            assert time.time() < deadline, "the job's output never reached CloudWatch Logs"
+            time.sleep(0.2)
         os.kill(info["pid"], signal.SIGKILL)
         deadline = time.time() + 20
         while _alive(pid):  # the worker ends the jobs of a server that died
@@ -554,6 +558,8 @@ def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
             "PipelineExecutionSteps"
         ][0]
         assert (step["StepName"], step["StepStatus"]) == ("Sleep", "Failed")
+        # ... and was durable before the server died, as an acknowledged PutLogEvents is
+        assert f"pid {pid}" in job_log(client("logs"), "processing", name)
     finally:
         stop(config)
 

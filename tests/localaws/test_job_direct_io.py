@@ -38,6 +38,14 @@ with open(source, "rb") as f, open("/opt/ml/processing/output/big.csv", "wb") as
     out.write(f.read() * 10)
 """
 BIG = DATA * 10
+# Names what the job found in its data input folder (the listing of its S3 prefix).
+LIST_SCRIPT = b"""
+import os
+root = "/opt/ml/processing/input/data"
+found = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+with open("/opt/ml/processing/output/files.txt", "w") as out:
+    out.write("\\n".join(found))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +72,15 @@ def bucket(server):
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket=name, Key="data/breast_cancer.csv", Body=DATA)
     s3.put_object(Bucket=name, Key="code/copy.py", Body=SCRIPT)
+    s3.put_object(Bucket=name, Key="code/list.py", Body=LIST_SCRIPT)
     return name
 
 
-def role(client, bucket: str, deny: list[str] | None = None) -> str:
-    """A SageMaker role with s3:* on `bucket`, minus the `deny` actions on `bucket/<deny>`."""
+def role(
+    client, bucket: str, deny: list[str] | None = None, extra: list[dict] | None = None
+) -> str:
+    """A SageMaker role with s3:* on `bucket`, minus the `deny` actions on `bucket/<deny>`,
+    plus the `extra` statements."""
     statements = [
         {
             "Effect": "Allow",
@@ -82,6 +94,7 @@ def role(client, bucket: str, deny: list[str] | None = None) -> str:
         statements.append(
             {"Effect": "Deny", "Action": action, "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"}
         )
+    statements += extra or []
     iam = client("iam")
     made = iam.create_role(RoleName=unique("direct"), AssumeRolePolicyDocument=json.dumps(TRUST))
     iam.put_role_policy(
@@ -92,7 +105,9 @@ def role(client, bucket: str, deny: list[str] | None = None) -> str:
     return made["Role"]["Arn"]
 
 
-def run_copy(client, bucket: str, role_arn: str, out_key: str = "out") -> dict:
+def run_copy(
+    client, bucket: str, role_arn: str, out_key: str = "out", script: str = "copy.py"
+) -> dict:
     name = unique("copy")
     sm = client("sagemaker")
     sm.create_processing_job(
@@ -107,7 +122,7 @@ def run_copy(client, bucket: str, role_arn: str, out_key: str = "out") -> dict:
         },
         AppSpecification={
             "ImageUri": SKLEARN_IMAGE,
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/copy.py"],
+            "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
         },
         ProcessingInputs=[
             {
@@ -119,7 +134,7 @@ def run_copy(client, bucket: str, role_arn: str, out_key: str = "out") -> dict:
                     "S3InputMode": "File",
                 },
             }
-            for input_name, prefix in (("code", "code/copy.py"), ("data", "data"))
+            for input_name, prefix in (("code", f"code/{script}"), ("data", "data"))
         ],
         ProcessingOutputConfig={
             "Outputs": [
@@ -182,6 +197,48 @@ def test_denied_object_fails_the_job_with_access_denied(server, bucket, deny, ou
     reason = job["FailureReason"]
     assert "AccessDenied" in reason and f"s3://{bucket}/{named}" in reason, reason
     assert client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{out_key}/")["KeyCount"] == 0
+
+
+def test_input_prefix_lists_current_objects_only(server, bucket):
+    """The input listing (without HTTP) names what ListObjectsV2 names: nested keys, no key
+    whose newest version is a delete marker, nothing beside the prefix."""
+    _, client = server
+    s3 = client("s3")
+    s3.put_object(Bucket=bucket, Key="data/nested/a.csv", Body=b"a\n")
+    s3.put_object(Bucket=bucket, Key="data/gone.csv", Body=b"gone\n")
+    s3.delete_object(Bucket=bucket, Key="data/gone.csv")  # versioned: a delete marker
+    s3.put_object(Bucket=bucket, Key="database.csv", Body=b"beside\n")
+    try:
+        job = run_copy(client, bucket, role(client, bucket), out_key="out-list", script="list.py")
+        assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+        found = s3.get_object(Bucket=bucket, Key="out-list/files.txt")["Body"].read().decode()
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="data")["Contents"]
+        # "data" is not "data/": database.csv is under the prefix too, as S3 names it
+        assert [o["Key"] for o in listed] == [
+            "data/breast_cancer.csv",
+            "data/nested/a.csv",
+            "database.csv",
+        ]
+        assert found.split("\n") == ["breast_cancer.csv", "database.csv", "nested/a.csv"]
+    finally:
+        s3.delete_object(Bucket=bucket, Key="data/nested/a.csv")
+        s3.delete_object(Bucket=bucket, Key="database.csv")
+
+
+def test_denied_listing_fails_the_job_with_access_denied(server, bucket):
+    """s3:ListBucket is checked with the job's prefix as `s3:prefix`, as on the HTTP path."""
+    _, client = server
+    deny_data = {
+        "Effect": "Deny",
+        "Action": "s3:ListBucket",
+        "Resource": f"arn:aws:s3:::{bucket}",
+        "Condition": {"StringLike": {"s3:prefix": "data*"}},
+    }
+    job = run_copy(client, bucket, role(client, bucket, extra=[deny_data]), out_key="out-nolist")
+    assert job["ProcessingJobStatus"] == "Failed"
+    reason = job["FailureReason"]
+    assert "AccessDenied" in reason and f"s3://{bucket}/data" in reason, reason
+    assert client("s3").list_objects_v2(Bucket=bucket, Prefix="out-nolist/")["KeyCount"] == 0
 
 
 def test_outputs_survive_a_killed_server(server, bucket, two_runs):

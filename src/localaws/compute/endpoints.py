@@ -88,7 +88,7 @@ class EndpointHost:
                 from localaws.compute.s3io import client
                 from localaws.core.credentials import admin_credentials
 
-                client("s3", admin_credentials(), region)
+                client("s3", admin_credentials(), region).made()
             except Exception:  # only an optimisation
                 pass
 

@@ -3,14 +3,20 @@
 Jobs: group `/aws/sagemaker/TrainingJobs`, `.../ProcessingJobs` or `.../TransformJobs`, stream
 `{job-name}/algo-1-{epoch seconds of the job start}`; lines are shipped while the job runs.
 Endpoints: group `/aws/sagemaker/Endpoints/{name}`, stream `{variant}/localaws`.
+
+Written in the server's process to moto's logs backend of the admin's account, as the admin's
+CreateLogGroup / CreateLogStream / PutLogEvents requests would write them (the admin may do
+anything: no IAM check to make), and saved as those requests' writes are (`hooks.changed`
+with the group or stream written) before the call returns; no HTTP request per batch of lines.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from localaws.compute.s3io import client
-from localaws.core.credentials import admin_credentials
+from localaws.core import hooks
+from localaws.core.config import ACCOUNT_ID
 
 GROUPS = {
     "training": "/aws/sagemaker/TrainingJobs",
@@ -18,7 +24,43 @@ GROUPS = {
     "transform": "/aws/sagemaker/TransformJobs",
 }
 _BATCH = 5000
-_log_groups: set[tuple[str, str]] = set()  # (region, group) known to exist
+
+
+def _backend(region: str) -> Any:
+    from moto.logs.models import logs_backends
+
+    return logs_backends[ACCOUNT_ID][region]
+
+
+def _stream(region: str, group: str, stream: str, exist_ok: bool) -> Any:
+    """moto's log stream `stream` of `group`, both created when missing (with `exist_ok`
+    False, an existing stream is moto's ResourceAlreadyExistsException, as CreateLogStream)."""
+    from moto.logs.exceptions import ResourceAlreadyExistsException
+
+    backend = _backend(region)
+    found = backend.groups.get(group)
+    if found is None:
+        try:
+            found = backend.create_log_group(group, None)
+        except ResourceAlreadyExistsException:  # another job's thread created it meanwhile
+            found = backend.groups[group]
+        else:
+            hooks.changed("logs", found)
+    if exist_ok and stream in found.streams:
+        return found.streams[stream]
+    backend.create_log_stream(group, stream)
+    made = found.streams[stream]
+    hooks.changed("logs", made)
+    return made
+
+
+def _put(region: str, group: str, stream: Any, messages: list[str]) -> None:
+    now = int(time.time() * 1000)
+    for start in range(0, len(messages), _BATCH):
+        events = [{"timestamp": now, "message": m} for m in messages[start : start + _BATCH]]
+        _backend(region).put_log_events(group, stream.log_stream_name, events)
+    if messages:
+        hooks.changed("logs", stream)
 
 
 class LogShipper:
@@ -26,24 +68,12 @@ class LogShipper:
 
     def __init__(self, kind: str, job_name: str, log_file: str, region: str) -> None:
         self.group = GROUPS[kind]
+        self.region = region
         self.stream = f"{job_name}/algo-1-{int(time.time())}"
         self.log_file = log_file
         self._offset = 0
         self._partial = ""
-        self._logs = client("logs", admin_credentials(), region)
-        # One request per job, not two: the group is created once (again if it was deleted).
-        if (region, self.group) in _log_groups:
-            try:
-                self._logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
-                return
-            except self._logs.exceptions.ResourceNotFoundException:
-                _log_groups.discard((region, self.group))
-        try:
-            self._logs.create_log_group(logGroupName=self.group)
-        except self._logs.exceptions.ResourceAlreadyExistsException:
-            pass
-        _log_groups.add((region, self.group))
-        self._logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
+        self._log_stream = _stream(region, self.group, self.stream, exist_ok=False)
 
     def ship(self, final: bool = False) -> list[str]:
         """Send lines written since the last call; return them."""
@@ -58,19 +88,8 @@ class LogShipper:
         lines = text.split("\n")
         self._partial = "" if final else lines.pop()
         lines = [line for line in lines if line]
-        now = int(time.time() * 1000)
-        for start in range(0, len(lines), _BATCH):
-            self._logs.put_log_events(
-                logGroupName=self.group,
-                logStreamName=self.stream,
-                logEvents=[
-                    {"timestamp": now, "message": line} for line in lines[start : start + _BATCH]
-                ],
-            )
+        _put(self.region, self.group, self._log_stream, lines)
         return lines
-
-
-_log_streams: set[tuple[str, str, str]] = set()
 
 
 def endpoint_log(region: str, endpoint_name: str, variant: str, *messages: str) -> None:
@@ -78,22 +97,6 @@ def endpoint_log(region: str, endpoint_name: str, variant: str, *messages: str) 
     (`/aws/sagemaker/Endpoints/{name}`, stream `{variant}/localaws`). Never raises."""
     group, stream = f"/aws/sagemaker/Endpoints/{endpoint_name}", f"{variant}/localaws"
     try:
-        logs = client("logs", admin_credentials(), region)
-        if (region, group, stream) not in _log_streams:
-            for create, kwargs in (
-                (logs.create_log_group, {"logGroupName": group}),
-                (logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
-            ):
-                try:
-                    create(**kwargs)
-                except logs.exceptions.ResourceAlreadyExistsException:
-                    pass
-            _log_streams.add((region, group, stream))
-        now = int(time.time() * 1000)
-        logs.put_log_events(
-            logGroupName=group,
-            logStreamName=stream,
-            logEvents=[{"timestamp": now, "message": m} for m in messages],
-        )
-    except Exception:  # logging must never fail a deployment or a request
-        _log_streams.discard((region, group, stream))
+        _put(region, group, _stream(region, group, stream, exist_ok=True), list(messages))
+    except Exception:  # noqa: BLE001 - logging must never fail a deployment or a request
+        pass

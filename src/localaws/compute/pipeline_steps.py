@@ -89,7 +89,7 @@ class StepExecutor(Expressions):
         return self.records().get(name)
 
     def read_object(self, bucket: str, key: str) -> bytes:
-        return self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return s3io.read(self._s3(), bucket, key)
 
     def changed(self, durable: bool = True) -> None:
         """Note a change; `durable` ones are saved now (the backend is saved whole, so the

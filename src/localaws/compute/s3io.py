@@ -1,8 +1,8 @@
 """S3 transfers of a job, made with the job role's credentials.
 
-Listing always goes over HTTP to this server. Object bodies move without HTTP when the
-server installed `direct` (`localaws.services.s3.direct`: blob files copied, IAM checked for
-the same credentials), else, and for what that path does not model, over HTTP.
+Listings and object bodies go without HTTP when the server installed `direct`
+(`localaws.services.s3.direct`: the key index read, blob files copied, IAM checked for the
+same credentials), else, and for what that path does not model, over HTTP.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import posixpath
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -30,6 +31,12 @@ class Direct(Protocol):
         """`link`: a large file may become the stored body itself (nothing changes it later)."""
         ...
 
+    def list(self, credentials: dict[str, str], bucket: str, prefix: str) -> list[str] | None:
+        """The object names under `prefix`, in order; None: use HTTP."""
+        ...
+
+    def read(self, credentials: dict[str, str], bucket: str, key: str) -> bytes | None: ...
+
 
 # Installed by the server (patch group `s3.direct`); None in any other process.
 direct: Direct | None = None
@@ -47,13 +54,33 @@ _MAX_CLIENTS = 256
 _pool = ThreadPoolExecutor(8, thread_name_prefix="localaws-s3io")
 
 
+class _Lazy:
+    """A boto3 client made on its first use: with `direct`, a job's transfers need none."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make: Callable[[], object] | None = make
+        self._client: object | None = None
+        self._lock = threading.Lock()
+
+    def made(self) -> object:
+        """The boto3 client, made now if it was not yet."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    assert self._make is not None
+                    self._client, self._make = self._make(), None
+        return self._client
+
+    def __getattr__(self, name: str):
+        return getattr(self.made(), name)
+
+
 def client(service: str, credentials: dict[str, str], region: str):
     """A boto3 client of this server signed with `credentials` (AccessKeyId, ...).
 
-    Clients are cached per (service, keys, region): building one costs ~0.2 s, using one is
-    thread-safe.
+    Clients are cached per (service, keys, region) and made on first use: building one costs
+    ~0.2 s, using one is thread-safe.
     """
-    global _session
     key = (
         service,
         credentials["AccessKeyId"],
@@ -65,9 +92,20 @@ def client(service: str, credentials: dict[str, str], region: str):
         if key in _clients:
             _clients.move_to_end(key)
             return _clients[key]
+        made = _Lazy(lambda: _make(service, credentials, region))
+        _clients[key] = made
+        _credentials[id(made)] = dict(credentials)
+        while len(_clients) > _MAX_CLIENTS:
+            _credentials.pop(id(_clients.popitem(last=False)[1]), None)
+        return made
+
+
+def _make(service: str, credentials: dict[str, str], region: str):
+    global _session
+    with _lock:  # one client at a time: a boto3 session is not thread-safe
         if _session is None:
             _session = boto3.session.Session()
-        made = _session.client(
+        return _session.client(
             service,
             endpoint_url=server_url(),
             region_name=region,
@@ -81,11 +119,6 @@ def client(service: str, credentials: dict[str, str], region: str):
                 max_pool_connections=32,
             ),
         )
-        _clients[key] = made
-        _credentials[id(made)] = dict(credentials)
-        while len(_clients) > _MAX_CLIENTS:
-            _credentials.pop(id(_clients.popitem(last=False)[1]), None)
-        return made
 
 
 def split(uri: str) -> tuple[str, str]:
@@ -121,6 +154,23 @@ def _reason(action: str, uri: str, exc: ClientError) -> TransferError:
     )
 
 
+def _names(s3, bucket: str, prefix: str) -> list[str]:
+    """The names under `prefix` (every page of ListObjectsV2) with the client's keys."""
+    if (found := _direct_for(s3)) and (
+        names := found[0].list(found[1], bucket, prefix)
+    ) is not None:
+        return names
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+
+def read(s3, bucket: str, key: str) -> bytes:
+    """The body of one object (ClientError as GetObject raises it)."""
+    if (found := _direct_for(s3)) and (body := found[0].read(found[1], bucket, key)) is not None:
+        return body
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
 def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
     """Copy the object or prefix `uri` into directory `dest` as SageMaker does; count files."""
     bucket, prefix = split(uri)
@@ -131,21 +181,18 @@ def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
         )
     transfers: list[tuple[str, str]] = []
     try:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for page in pages:
-            for obj in page.get("Contents", []):
-                key = obj["Key"]
-                if key.endswith("/"):
-                    continue
-                if key == prefix:
-                    rel = posixpath.basename(key)
-                elif prefix.endswith("/") or key[len(prefix)] == "/":
-                    rel = key[len(prefix) :].lstrip("/")
-                else:
-                    rel = key[len(posixpath.dirname(prefix)) :].lstrip("/")
-                target = os.path.join(dest, *rel.split("/"))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                transfers.append((key, target))
+        for key in _names(s3, bucket, prefix):
+            if key.endswith("/"):
+                continue
+            if key == prefix:
+                rel = posixpath.basename(key)
+            elif prefix.endswith("/") or key[len(prefix)] == "/":
+                rel = key[len(prefix) :].lstrip("/")
+            else:
+                rel = key[len(posixpath.dirname(prefix)) :].lstrip("/")
+            target = os.path.join(dest, *rel.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            transfers.append((key, target))
         # Many small files (code, drivers): fetch them concurrently.
         list(_pool.map(lambda t: _get(s3, bucket, t[0], t[1]), transfers))
     except ClientError as exc:

@@ -16,6 +16,9 @@ an MD5 and a copy through a socket per object. `DirectS3` (patch group `s3.direc
   the blob is fsynced and the key saved (`hooks.changed` with the one key) before the job
   continues, so a restart loses no acknowledged output.
 - Reads copy the blob file (immutable) into the job folder: the job may change its copy.
+- Listings (a job's input prefix) read the bucket's sorted name index
+  (`services.s3.key_index`), after the s3:ListBucket check with its `s3:prefix` key, and
+  name the current objects under the prefix, as every page of ListObjectsV2 would.
 
 Anything the direct path does not model (no blob store, SSE-KMS objects whose reads need
 kms:Decrypt, keys not in the backend, credentials it cannot map) answers None/False and
@@ -27,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,7 +46,7 @@ from localaws.core.patching import Patches
 from localaws.persistence.blobs import BlobStore
 from localaws.services.iam.policy import Caller, evaluate
 from localaws.services.iam.principals import PrincipalGone, caller_for_key
-from localaws.services.s3 import storage
+from localaws.services.s3 import key_index, storage
 from localaws.services.s3.authorization import bucket_check
 
 patches = Patches("s3.direct", after=("s3.storage",))
@@ -92,39 +96,80 @@ class DirectS3:
     """`get` / `put` of one object for a job's credentials, without the HTTP server."""
 
     def _authorize(
-        self, credentials: dict[str, str], action: str, bucket: str, key: str
+        self,
+        credentials: dict[str, str],
+        action: str,
+        bucket: str,
+        key: str | None,
+        context: dict[str, str] | None = None,
     ) -> tuple[BlobStore, Any] | None:
-        """(blob store, S3 backend) once `action` on the object is allowed for `credentials`
-        (NoSuchBucket first, as S3 answers); None if the direct path cannot serve them."""
+        """(blob store, S3 backend) once `action` on the object (`key` None: the bucket) is
+        allowed for `credentials` (NoSuchBucket first, as S3 answers); None if the direct
+        path cannot serve them."""
         store = storage.blob_store()
         caller = _caller(credentials) if store is not None else None
         if caller is None or store is None:
             return None
         operation = action.removeprefix("s3:")
+        resource = f"arn:aws:s3:::{bucket}" if key is None else f"arn:aws:s3:::{bucket}/{key}"
         try:
-            check = bucket_check(caller.account, action, f"arn:aws:s3:::{bucket}/{key}")
+            check = bucket_check(caller.account, action, resource)
         except MissingBucket:
             raise _error("NoSuchBucket", "The specified bucket does not exist", operation) from None
+        check.context.update(context or {})
         if not evaluate(caller, check).allowed:
             raise _error("AccessDenied", "Access Denied", operation)
         return store, models.s3_backends[caller.account]["aws"]
 
-    def get(self, credentials: dict[str, str], bucket: str, key: str, target: str) -> bool:
-        """Copy the object's body to `target`; False if the HTTP path must do it."""
+    def list(self, credentials: dict[str, str], bucket: str, prefix: str) -> list[str] | None:
+        """Names of the objects under `prefix` in name order (every page of ListObjectsV2
+        without a delimiter); None if the HTTP path must answer."""
+        allowed = self._authorize(credentials, "s3:ListBucket", bucket, None, {"s3:prefix": prefix})
+        if allowed is None:
+            return None
+        found_bucket = allowed[1].get_bucket(bucket)
+        if isinstance(found_bucket, models.FakeTableStorageBucket):
+            return None
+        keys = found_bucket.keys
+        names = key_index.sorted_names(keys)
+        found = []
+        for name in names[bisect_left(names, prefix) :]:
+            if not name.startswith(prefix):
+                break
+            if isinstance(keys.get(name), models.FakeKey):  # not a delete marker
+                found.append(name)
+        return found
+
+    def _blob_path(self, credentials: dict[str, str], bucket: str, key: str) -> str | None:
+        """The blob file of the object once s3:GetObject is allowed; None: use HTTP."""
         allowed = self._authorize(credentials, "s3:GetObject", bucket, key)
         if allowed is None:
-            return False
+            return None
         store, backend = allowed
         found = backend.get_bucket(bucket).keys.get(key)
         if not isinstance(found, models.FakeKey):
             if found is None:
                 raise _error("NoSuchKey", "The specified key does not exist.", "GetObject")
-            return False  # a delete marker: the HTTP path answers it exactly
+            return None  # a delete marker: the HTTP path answers it exactly
         blob = storage.blob_name(found)
         if blob is None or found.encryption == "aws:kms":
-            return False
-        shutil.copyfile(store.path(blob), target)
-        return True
+            return None
+        return store.path(blob)
+
+    def get(self, credentials: dict[str, str], bucket: str, key: str, target: str) -> bool:
+        """Copy the object's body to `target`; False if the HTTP path must do it."""
+        path = self._blob_path(credentials, bucket, key)
+        if path is not None:
+            shutil.copyfile(path, target)
+        return path is not None
+
+    def read(self, credentials: dict[str, str], bucket: str, key: str) -> bytes | None:
+        """The object's body; None if the HTTP path must read it."""
+        path = self._blob_path(credentials, bucket, key)
+        if path is None:
+            return None
+        with open(path, "rb") as fh:
+            return fh.read()
 
     def put(
         self, credentials: dict[str, str], path: str, bucket: str, key: str, link: bool = True
