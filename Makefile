@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@echo "Building the pipeline definition once, on a throwaway localaws (the first demo reuses it)..."
+	$(PY) -m helpers.pipeline.prebuild
 	@touch $(STAMP)
 
 up: install
