@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -92,7 +94,6 @@ def not_started(state_dir: Path) -> Iterator[Config]:
 
 def main() -> dict:
     from helpers.pipeline.definition_cache import CACHE_ENV
-    from helpers.pipeline.prebuild import prebuild
 
     results: dict = {"tenant": TENANT}
     saved = os.environ.get(CACHE_ENV)
@@ -100,7 +101,8 @@ def main() -> dict:
         os.environ[CACHE_ENV] = str(Path(tmp) / "definition-cache")
         try:
             started = time.perf_counter()
-            prebuild()
+            # what `make install` runs, in a process of its own (the SDK stays out of this one)
+            subprocess.run([sys.executable, "-m", "helpers.pipeline.prebuild"], check=True)
             results["install_prebuild_s"] = round(time.perf_counter() - started, 2)
             with not_started(Path(tmp) / "state"):
                 results["first"] = timed_chain(Path(tmp) / "first")
