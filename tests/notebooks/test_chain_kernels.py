@@ -1,14 +1,23 @@
 """helpers.chain's kernels: each notebook runs on its own fresh kernel, started (and its
-common imports warmed) while the previous notebook ran, with nothing else carried over."""
+imports warmed) while the previous notebook ran, with nothing else carried over; `make demo`
+starts localaws while the first kernel starts."""
 
 from __future__ import annotations
 
 import json
+import socket
 
 import nbformat
 import pytest
 
-from helpers.chain import NOTEBOOK_DIR, WARM_MODULES, Kernels, notebook_imports, run_notebook
+from helpers.chain import (
+    NOTEBOOK_DIR,
+    WARM_MODULES,
+    Kernels,
+    main,
+    notebook_imports,
+    run_notebook,
+)
 
 pytestmark = pytest.mark.slow  # real kernels
 
@@ -75,3 +84,14 @@ def test_notebook_imports_are_read_from_its_code_cells(tmp_path):
         ("numpy", ()),
         ("helpers", ("pipeline", "plots")),
     ]
+
+
+def test_demo_stops_before_any_notebook_when_localaws_cannot_start(tmp_path, monkeypatch, capsys):
+    with socket.socket() as taken:  # another program holds the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("LOCALAWS_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setenv("LOCALAWS_STATE_DIR", str(tmp_path / "state"))
+        assert main(["--tenant", "demo", "--out", str(tmp_path / "runs")]) == 1
+    assert "in use by another program" in capsys.readouterr().err
+    assert not list((tmp_path / "runs").glob("*.ipynb"))
