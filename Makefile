@@ -30,7 +30,8 @@ down: install
 status: install
 	$(VENV)/bin/localaws status
 
-# The chain checks TENANT first; notebook 00's connect() starts localaws if it is not running.
+# The chain checks TENANT first, then starts localaws (if it is not running) while the first
+# notebook's kernel starts.
 demo: install
 	@$(PY) -m helpers.chain --tenant $(TENANT) --out runs/$(TENANT)
 
