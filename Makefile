@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@echo "Building the pipeline definition once, on a throwaway localaws (the first demo reuses it)..."
+	$(PY) -m helpers.pipeline.prebuild
 	@touch $(STAMP)
 
 up: install
@@ -28,7 +30,8 @@ down: install
 status: install
 	$(VENV)/bin/localaws status
 
-# The chain checks TENANT first; notebook 00's connect() starts localaws if it is not running.
+# The chain checks TENANT first, then starts localaws (if it is not running) while the first
+# notebook's kernel starts.
 demo: install
 	@$(PY) -m helpers.chain --tenant $(TENANT) --out runs/$(TENANT)
 

@@ -7,6 +7,7 @@ parameters) on a fresh private localaws: the outputs nbval checks in `make test`
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -19,6 +20,8 @@ from papermill.exceptions import PapermillExecutionError
 from helpers import summaries
 from helpers.naming import tenant_id_problem
 from helpers.results import read_results
+from helpers.session import start_local
+from localaws.cli import CliError
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -29,23 +32,59 @@ FULL_CHAIN = (*CHAIN, "04_batch_score", "99_cleanup")  # 04 is not part of `make
 # ipykernel 7 warns on every start that its local TCP sockets are unencrypted.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 # Imported into a waiting kernel's sys.modules (no name bound, nothing shown, no execution
-# count): the libraries every notebook's first cell imports, ~1 s of each notebook.
+# count): the libraries every notebook's first cell imports, ~1 s of each notebook; then
+# what the notebook itself imports (`notebook_imports`).
 WARM_MODULES = ("pandas", "matplotlib.pyplot", "boto3", "helpers.session", "helpers.summaries")
+
+
+def notebook_imports(notebook: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """(module, imported names) of each top-level import in the notebook's code cells."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        # IPython magics and shell lines are not Python
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        try:
+            body = ast.parse("\n".join(lines)).body
+        except SyntaxError:
+            continue
+        for node in body:
+            if isinstance(node, ast.Import):
+                found += [(alias.name, ()) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append((node.module, tuple(a.name for a in node.names if a.name != "*")))
+    return found
+
+
+def warm_code(notebook: Path | None) -> str:
+    """Code that imports WARM_MODULES and `notebook`'s imports, binding no name. An import
+    that fails is left to the notebook's own cell, which shows the error where it is."""
+    imports = [(m, ()) for m in WARM_MODULES] + (notebook_imports(notebook) if notebook else [])
+    return (
+        f"for _m, _f in {imports!r}:\n"
+        "    try:\n"
+        "        __import__(_m, fromlist=list(_f))\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "del _m, _f"
+    )
 
 
 class Kernels:
     """Fresh python3 kernels for a chain, each started while the previous notebook runs.
 
     Every notebook still gets its own new kernel (no variable carries over between
-    notebooks); its start-up (~2 s), the import of WARM_MODULES, and its shut-down overlap
-    with the work before and after.
+    notebooks); its start-up (~2 s), the import of what the notebook imports (`warm_code`),
+    and its shut-down overlap with the work before and after.
     """
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernels")
         self._next: Future | None = None
 
-    def _start(self) -> KernelManager:
+    def _start(self, code: str) -> KernelManager:
         # The kernel inherits this process's environment and cwd at start, as papermill's would.
         manager = KernelManager(kernel_name="python3")
         manager.start_kernel(cwd=str(NOTEBOOK_DIR), extra_arguments=KERNEL_ARGUMENTS)
@@ -53,10 +92,9 @@ class Kernels:
         client.start_channels()
         try:
             client.wait_for_ready(timeout=60)
-            modules = ", ".join(repr(m) for m in WARM_MODULES)
             # silent: no output, no history, the notebook's execution counts start at 1.
             client.execute_interactive(
-                f"for _m in ({modules}): __import__(_m)\ndel _m",
+                code,
                 silent=True,
                 store_history=False,
                 timeout=60,
@@ -65,12 +103,13 @@ class Kernels:
             client.stop_channels()
         return manager
 
-    def prestart(self) -> None:
+    def prestart(self, notebook: Path | None = None) -> None:
+        """Start a kernel for `notebook` (warmed with its imports) unless one is waiting."""
         if self._next is None:
-            self._next = self._pool.submit(self._start)
+            self._next = self._pool.submit(self._start, warm_code(notebook))
 
-    def take(self) -> KernelManager:
-        self.prestart()
+    def take(self, notebook: Path | None = None) -> KernelManager:
+        self.prestart(notebook)
         assert self._next is not None
         manager, self._next = self._next.result(), None
         return manager
@@ -90,20 +129,20 @@ def run_notebook(
     target: Path,
     parameters: dict | None = None,
     kernels: Kernels | None = None,
-    prestart_next: bool = False,
+    prestart_next: Path | None = None,
 ) -> Path:
     """Execute one notebook with papermill (cwd: the notebooks folder); return the output path.
 
-    With `kernels`, it runs on a kernel from there and, if `prestart_next`, starts the next
-    notebook's kernel meanwhile.
+    With `kernels`, it runs on a kernel from there and, given `prestart_next` (the next
+    notebook), starts that notebook's kernel meanwhile.
     """
     import papermill
 
     started = time.monotonic()
     print(f"==> {source.stem}", flush=True)
-    manager = kernels.take() if kernels else None
+    manager = kernels.take(source) if kernels else None
     if kernels and prestart_next:
-        kernels.prestart()
+        kernels.prestart(prestart_next)
     try:
         papermill.execute_notebook(
             str(source),
@@ -136,10 +175,14 @@ def run_chain(
     done = []
     kernels = Kernels()
     try:
+        if sources:
+            kernels.prestart(sources[0])
+        if backend == "local":
+            start_local()  # `make demo`: the first kernel starts meanwhile
         for index, source in enumerate(sources):
             params = {"tenant_id": tenant, "backend": backend, **(extra or {}).get(source.stem, {})}
-            last = index == len(sources) - 1
-            done.append(run_notebook(source, out_dir / source.name, params, kernels, not last))
+            following = sources[index + 1] if index + 1 < len(sources) else None
+            done.append(run_notebook(source, out_dir / source.name, params, kernels, following))
     finally:
         kernels.close()
     return done
@@ -235,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         executed = run_chain(args.tenant, out, backend=args.backend)
     except PapermillExecutionError as failure:
         print(f"notebook failed: {failure.ename}: {failure.evalue}", file=sys.stderr)
+        return 1
+    except CliError as failure:  # localaws could not start (the port is taken, ...)
+        print(f"make demo: localaws: {failure}", file=sys.stderr)
         return 1
     print(f"\nExecuted notebooks for tenant {args.tenant!r}:")
     for path in executed:

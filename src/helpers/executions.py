@@ -123,6 +123,7 @@ def _wait(
 ) -> Execution:
     """Poll execution `arn` until it ends (showing progress); return it."""
     delay = 0.02
+    entered = EnteredStates(sfn, arn)
     while True:
         described = sfn.describe_execution(executionArn=arn)
         if described["status"] != "RUNNING":
@@ -134,8 +135,8 @@ def _wait(
                 error="Timeout",
                 execution_arn=arn,
             )
-        if display.enabled:
-            states = entered_states(sfn, arn)
+        if display.live:
+            states = entered.refresh()
             current = states[-1] if states else "starting"
             display.update(f"{label}: {current} ({len(states)} states, {elapsed:.1f} s)")
         time.sleep(delay)
@@ -149,22 +150,51 @@ def _wait(
         error=described.get("error"),
         cause=described.get("cause"),
         seconds=time.monotonic() - started,
-        history=lambda: entered_states(sfn, arn),
+        history=entered.refresh,
     )
+
+
+class EnteredStates:
+    """The names of the states an execution entered, read incrementally: `refresh` asks only
+    for the events since the last refresh (newest first, a page at a time, without their input
+    and output), so a progress display polling a long execution does not read (and make the
+    service serialize) its whole history on every poll."""
+
+    PAGE = 50  # events per request after the first read; a poll usually finds fewer
+
+    def __init__(self, sfn: Any, arn: str) -> None:
+        self._sfn, self._arn = sfn, arn
+        self._names: list[str] = []
+        self._last_id = 0
+
+    def refresh(self) -> list[str]:
+        """All entered states so far, in order (a copy)."""
+        new: list[dict] = []
+        token = None
+        while True:
+            kwargs: dict[str, str] = {"nextToken": token} if token else {}
+            page = self._sfn.get_execution_history(
+                executionArn=self._arn,
+                maxResults=self.PAGE if self._last_id else 1000,  # a first read: all
+                reverseOrder=True,
+                includeExecutionData=False,
+                **kwargs,
+            )
+            fresh = [e for e in page["events"] if e["id"] > self._last_id]
+            new += fresh
+            token = page.get("nextToken")
+            if len(fresh) < len(page["events"]) or not token:
+                break
+        if new:
+            self._last_id = max(e["id"] for e in new)
+        self._names += [
+            e["stateEnteredEventDetails"]["name"]
+            for e in sorted(new, key=lambda e: e["id"])
+            if "stateEnteredEventDetails" in e
+        ]
+        return list(self._names)
 
 
 def entered_states(sfn: Any, arn: str) -> list[str]:
     """The names of the states the execution entered so far, in order."""
-    states: list[str] = []
-    token = None
-    while True:
-        kwargs: dict[str, str] = {"nextToken": token} if token else {}
-        page = sfn.get_execution_history(executionArn=arn, maxResults=1000, **kwargs)
-        states += [
-            e["stateEnteredEventDetails"]["name"]
-            for e in page["events"]
-            if "stateEnteredEventDetails" in e
-        ]
-        token = page.get("nextToken")
-        if not token:
-            return states
+    return EnteredStates(sfn, arn).refresh()

@@ -60,6 +60,12 @@ class Progress:
     def enabled(self) -> bool:
         return self._handle is not None or self._stream is not None
 
+    @property
+    def live(self) -> bool:
+        """Whether `update` shows anything (a notebook display or a terminal): only then is
+        the current state worth asking for."""
+        return self._handle is not None or self._live
+
     def update(self, text: str) -> None:
         """Show `text` as the operation's current state (replaces the previous one)."""
         if self._handle is not None:

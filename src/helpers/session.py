@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config as BotoConfig
+
+if TYPE_CHECKING:
+    from localaws.core.config import Config
 
 BACKENDS = ("local", "aws")
 _LOCAL_ENV_KEYS = (
@@ -65,6 +68,17 @@ def _apply(changes: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
+def start_local() -> Config:
+    """Start localaws (LOCALAWS_* settings) if it is not running, as `connect("local")` does,
+    without changing the environment; return its config."""
+    from localaws.cli import start
+    from localaws.core.config import Config
+
+    config = Config.from_env()
+    start(config)
+    return config
+
+
 def connect(backend: str = "local", region: str = "us-east-1") -> AwsSession:
     """Return a session for `backend`; for "local", start localaws first if it is not running.
 
@@ -84,11 +98,9 @@ def connect(backend: str = "local", region: str = "us-east-1") -> AwsSession:
 
     changes: dict[str, str | None] = {}
     if backend == "local":
-        from localaws.cli import env_vars, start
+        from localaws.cli import env_vars
 
-        config = Config.from_env()
-        start(config)
-        changes.update(env_vars(config))
+        changes.update(env_vars(start_local()))
         changes["AWS_SESSION_TOKEN"] = None
     elif os.environ.get("AWS_ENDPOINT_URL") == Config.from_env().endpoint_url:
         changes.update({key: None for key in _LOCAL_ENV_KEYS if key in os.environ})

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from helpers import progress, stack, tenants
+from helpers import executions, progress, stack, tenants
 from helpers.pipeline.run import ExecutionResult, StepState, summary
 from helpers.session import connect
 
@@ -98,6 +98,38 @@ def test_real_create_and_delete_leave_one_correct_line_each(session):
     deleted = re.match(pattern.format(tenant_id), lines[1])
     assert created and created[1] == "create" and int(created[2]) >= 5
     assert deleted and deleted[1] == "delete" and int(deleted[2]) == len(execution.states)
+
+
+@pytest.mark.slow
+def test_a_live_display_reads_only_new_history_events_per_poll(session):
+    """Each poll of a shown execution asks for the newest page (no execution data) and stops at
+    the events it already has; the states it collects are the whole history's."""
+    tenant_id = f"prog-{uuid.uuid4().hex[:6]}"
+    sfn, asked, returned = session.client("stepfunctions"), [], []
+    sfn.meta.events.register(
+        "before-parameter-build.sfn.GetExecutionHistory",
+        lambda params, **kw: asked.append(dict(params)),
+    )
+    sfn.meta.events.register(
+        "after-call.sfn.GetExecutionHistory",
+        lambda parsed, **kw: returned.append(len(parsed["events"])),
+    )
+    execution = executions.run_state_machine(
+        session, "create", {"tenant": {"name": tenant_id}}, name_hint=tenant_id, progress=Tty()
+    )
+    try:
+        assert execution.status == "SUCCEEDED" and len(asked) > 3  # it polled while it ran
+        for params, count in zip(asked[1:], returned[1:], strict=True):
+            assert params["reverseOrder"] is True and params["includeExecutionData"] is False
+            assert params["maxResults"] == executions.EnteredStates.PAGE
+            assert count <= executions.EnteredStates.PAGE
+        full = sfn.get_execution_history(executionArn=execution.arn, maxResults=1000)["events"]
+        entered = [
+            e["stateEnteredEventDetails"]["name"] for e in full if "stateEnteredEventDetails" in e
+        ]
+        assert execution.states == entered and len(entered) > 5
+    finally:
+        tenants.delete_tenant(session, tenant_id, progress=False)
 
 
 def test_an_executed_notebook_keeps_only_the_summary(tmp_path):

@@ -1,14 +1,23 @@
 """helpers.chain's kernels: each notebook runs on its own fresh kernel, started (and its
-common imports warmed) while the previous notebook ran, with nothing else carried over."""
+imports warmed) while the previous notebook ran, with nothing else carried over; `make demo`
+starts localaws while the first kernel starts."""
 
 from __future__ import annotations
 
 import json
+import socket
 
 import nbformat
 import pytest
 
-from helpers.chain import NOTEBOOK_DIR, WARM_MODULES, Kernels, run_notebook
+from helpers.chain import (
+    NOTEBOOK_DIR,
+    WARM_MODULES,
+    Kernels,
+    main,
+    notebook_imports,
+    run_notebook,
+)
 
 pytestmark = pytest.mark.slow  # real kernels
 
@@ -20,6 +29,8 @@ print(json.dumps({
     "left_over": "left_over" in globals(),
     "warm": [m for m in WARM_MODULES if m in sys.modules],
     "bound": [m for m in WARM_MODULES if m.split(".")[0] in globals()],
+    "own_import_warm": "helpers.registry" in sys.modules,
+    "own_import_bound": "registry" in globals(),
 }))
 left_over = True
 """
@@ -30,6 +41,8 @@ def probe_notebook(path):
     nb.cells = [
         nbformat.v4.new_code_cell(f"import json\nWARM_MODULES = {list(WARM_MODULES)!r}"),
         nbformat.v4.new_code_cell(PROBE),
+        # the notebook's own imports are warmed too (magics skipped), their names not bound
+        nbformat.v4.new_code_cell("%matplotlib inline\nfrom helpers import registry"),
     ]
     nbformat.write(nb, path)
     return path
@@ -39,11 +52,12 @@ def test_each_notebook_gets_a_fresh_prestarted_warm_kernel(tmp_path):
     kernels = Kernels()
     seen = []
     try:
-        for index in range(2):
-            source = probe_notebook(tmp_path / f"probe{index}.ipynb")
-            target = run_notebook(source, tmp_path / f"out{index}.ipynb", {}, kernels, index == 0)
+        sources = [probe_notebook(tmp_path / f"probe{index}.ipynb") for index in range(2)]
+        for index, source in enumerate(sources):
+            following = sources[1] if index == 0 else None
+            target = run_notebook(source, tmp_path / f"out{index}.ipynb", {}, kernels, following)
             cells = nbformat.read(target, 4).cells
-            assert [c.execution_count for c in cells] == [1, 2]  # warming counted nothing
+            assert [c.execution_count for c in cells] == [1, 2, 3]  # warming counted nothing
             seen.append(json.loads(cells[1].outputs[0]["text"]))
     finally:
         kernels.close()
@@ -52,3 +66,32 @@ def test_each_notebook_gets_a_fresh_prestarted_warm_kernel(tmp_path):
         assert probe["cwd"] == str(NOTEBOOK_DIR)
         assert probe["left_over"] is False
         assert probe["warm"] == list(WARM_MODULES) and probe["bound"] == []
+        assert probe["own_import_warm"] is True and probe["own_import_bound"] is False
+
+
+def test_notebook_imports_are_read_from_its_code_cells(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("import markdown_is_not_code"),
+        nbformat.v4.new_code_cell("%matplotlib inline\nimport pandas as pd, numpy\nx = 1"),
+        nbformat.v4.new_code_cell("from helpers import pipeline, plots\nfrom . import nothing"),
+        nbformat.v4.new_code_cell("def f():\n    import not_top_level\n"),
+        nbformat.v4.new_code_cell("this is not python"),
+    ]
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    assert notebook_imports(tmp_path / "n.ipynb") == [
+        ("pandas", ()),
+        ("numpy", ()),
+        ("helpers", ("pipeline", "plots")),
+    ]
+
+
+def test_demo_stops_before_any_notebook_when_localaws_cannot_start(tmp_path, monkeypatch, capsys):
+    with socket.socket() as taken:  # another program holds the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("LOCALAWS_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setenv("LOCALAWS_STATE_DIR", str(tmp_path / "state"))
+        assert main(["--tenant", "demo", "--out", str(tmp_path / "runs")]) == 1
+    assert "in use by another program" in capsys.readouterr().err
+    assert not list((tmp_path / "runs").glob("*.ipynb"))

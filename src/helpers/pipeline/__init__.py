@@ -1,6 +1,6 @@
 """The per-tenant model build pipeline: `build` (the SDK definition), `publish` (upsert it
 only when what makes it changed, see `fingerprint`; a build once made is reused from
-`definition_cache`), `sdk_workarounds` (what the SDK needs
+`definition_cache`, filled at install time by `prebuild`), `sdk_workarounds` (what the SDK needs
 changed to build it, pinned) and `run` (start, wait, report). Notebooks use the names
 re-exported here: `helpers.pipeline.upsert(session)`, ...
 """

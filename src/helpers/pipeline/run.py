@@ -208,7 +208,7 @@ def wait(
     started = time.monotonic()
     delay = min(0.05, poll)
     display = Progress(progress)
-    watched = display.enabled or on_update is not None
+    watched = display.live or on_update is not None
     while True:
         status = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
         ended = status["PipelineExecutionStatus"] in TERMINAL
