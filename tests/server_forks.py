@@ -182,6 +182,14 @@ def _become_server(request: dict[str, Any], protocol: list[int]) -> None:
     services.apply = apply_in_child
 
 
+def _check_single_threaded() -> None:
+    """Forking a process with other threads (Python's or a native library's) is unsafe."""
+    tasks = Path("/proc/self/task")
+    native = len(os.listdir(tasks)) if tasks.is_dir() else 1
+    if threading.active_count() != 1 or native != 1:
+        raise RuntimeError("the test fork server has threads: it cannot fork servers safely")
+
+
 def serve_forks() -> None:
     """The fork server's loop; in a child, it returns into the server's start instead."""
     _preload()
@@ -202,8 +210,7 @@ def serve_forks() -> None:
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 request = json.loads(line)
-                if threading.active_count() != 1:
-                    raise RuntimeError("the fork server must stay single-threaded to fork")
+                _check_single_threaded()
                 sys.stdout.flush()
                 sys.stderr.flush()
                 pid = os.fork()
