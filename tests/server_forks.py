@@ -28,10 +28,12 @@ always a plain `python -m localaws.server`.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import itertools
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,6 +153,36 @@ def _preload() -> None:
     import localaws.persistence.middleware  # noqa: F401
     import localaws.persistence.store  # noqa: F401
 
+    _warm_botocore_data()
+
+
+#: The services a test server answers and its Step Functions tasks call.
+SERVICES = ("s3", "dynamodb", "sagemaker", "stepfunctions", "iam", "sts", "logs", "cloudformation")
+
+
+def _warm_botocore_data() -> None:
+    """Fill the per-process caches of botocore's data that every server fills on its first
+    requests (~20 % of a short test server's CPU): moto's service models and region lists,
+    and the models and endpoint rules of the clients its Step Functions tasks create. Data
+    files only: no backend, no client of a server is made."""
+    from moto.core.base_backend import AccountSpecificBackend
+    from moto.core.utils import get_service_model
+
+    from localaws.services.stepfunctions import clients
+
+    session = AccountSpecificBackend.get_session()
+    for service in SERVICES:
+        get_service_model(service)
+        for partition in session.get_available_partitions():
+            session.get_available_regions(service, partition_name=partition)
+        clients._session.client(
+            service,
+            region_name="us-east-1",
+            endpoint_url="http://127.0.0.1:9",
+            aws_access_key_id="warm-up",
+            aws_secret_access_key="warm-up",
+        )
+
 
 def _become_server(request: dict[str, Any], protocol: list[int]) -> None:
     """In the forked child: take on the starter's session, output, directory, environment."""
@@ -170,6 +202,7 @@ def _become_server(request: dict[str, Any], protocol: list[int]) -> None:
     from moto.moto_api._internal import mock_random
 
     from localaws import services
+    from localaws.services.stepfunctions import program_cache
 
     mock_random.seed()  # moto's names and ids: not the warm process's sequence
     applied = services.apply
@@ -177,9 +210,41 @@ def _become_server(request: dict[str, Any], protocol: list[int]) -> None:
     def apply_in_child() -> None:
         applied()  # already applied before the fork: a no-op
         for group in services.all_groups():
-            group.refresh_again()
+            if group is not program_cache.patches:  # its programs were parsed under these patches
+                group.refresh_again()
 
     services.apply = apply_in_child
+    parse = program_cache.program
+    seen: set[str] = set()
+
+    def program(definition: str) -> Any:
+        if definition not in seen:  # for the fork server to parse before the next forks
+            seen.add(definition)
+            name = hashlib.sha256(definition.encode()).hexdigest()
+            target = Path(request["definitions"]) / f"{name}.json"
+            if not target.exists():
+                partial = target.with_suffix(f".{os.getpid()}.tmp")
+                partial.write_text(definition)
+                partial.replace(target)
+        return parse(definition)
+
+    program_cache.program = program
+
+
+def _parse_one_new(definitions: Path, parsed: set[str]) -> None:
+    """Parse one state machine definition a server met that this process has not parsed yet:
+    the servers forked next find its program in Step Functions' program cache (a parse is
+    0.2-0.5 s of CPU, once per server and definition otherwise)."""
+    from localaws.services.stepfunctions import program_cache
+
+    for path in definitions.glob("*.json"):
+        if path.name not in parsed:
+            parsed.add(path.name)
+            try:
+                program_cache.program(path.read_text())
+            except Exception:  # noqa: BLE001 - a definition that does not parse: the server says
+                pass
+            return
 
 
 def _check_single_threaded() -> None:
@@ -200,8 +265,13 @@ def serve_forks() -> None:
     stdin = sys.stdin.fileno()
     children: dict[int, int] = {}
     buffer = b""
+    definitions = Path(tempfile.mkdtemp(prefix="localaws-forks-definitions-"))
+    atexit.register(shutil.rmtree, definitions, True)
+    parsed: set[str] = set()
     while True:
         ready, _, _ = select.select([stdin], [], [], 0.02)
+        if not ready:
+            _parse_one_new(definitions, parsed)
         if ready:
             chunk = os.read(stdin, 65536)
             if not chunk:
@@ -210,6 +280,7 @@ def serve_forks() -> None:
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 request = json.loads(line)
+                request["definitions"] = str(definitions)
                 _check_single_threaded()
                 sys.stdout.flush()
                 sys.stderr.flush()
