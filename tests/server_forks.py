@@ -17,9 +17,11 @@ start as it does in a plain start. Module constants read at import (moto's setti
 LOCALAWS_MAX_JOBS) come from the fork server's environment: the starter's at its first start,
 without LOCALAWS_* / AWS_*; no test sets them.
 
-The fork server reads requests as JSON lines on stdin (`{"id", "args", "log", "env", "cwd"}`)
-and answers `{"id", "pid"}` at the fork, `{"id", "status"}` when the child ends (it reaps
-its children, so a killed server is never left a zombie); it exits when its stdin closes.
+The fork server and its client are the job zygote's (`localaws.compute.workers`: `fork_loop`,
+`WorkerPool`) with another program: a request's spec is `{"args", "log", "env", "cwd"}`; it
+reaps its children, so a killed server is never left a zombie; it exits when its stdin
+closes, leaving running servers to their tests. While idle it also parses the state machine
+definitions its servers met, so the servers forked next find them in their program cache.
 `install()` makes it what `localaws.cli.start` launches with, in this process only:
 `localaws start` (the CLI, which tests/localaws/test_localaws_cli.py runs as a command) is
 always a plain `python -m localaws.server`.
@@ -29,10 +31,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import itertools
-import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -43,93 +42,63 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-START_TIMEOUT_S = 120.0  # the first start waits for the fork server's imports
+from localaws.compute.workers import Handle, WorkerPool, fork_loop
+
+#: The services a test server answers and its Step Functions tasks call.
+SERVICES = ("s3", "dynamodb", "sagemaker", "stepfunctions", "iam", "sts", "logs", "cloudformation")
+_definitions: Path | None = None  # in the fork server: definitions its servers met, one a file
 
 
 class Forked:
     """The part of `subprocess.Popen` that `localaws.cli.start` uses, for a forked server."""
 
-    def __init__(self) -> None:
-        self.pid = 0
-        self.returncode: int | None = None
-        self.forked = threading.Event()
+    def __init__(self, handle: Handle) -> None:
+        self.handle = handle
+        self.pid = handle.pid
 
     def poll(self) -> int | None:
-        return self.returncode
+        return self.handle.wait(0)
 
     def kill(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        self.handle.kill()  # the server leads its own process group
 
 
-class ForkServer:
+class ForkServer(WorkerPool):
     """The client side: starts the fork server on first use, hands out `Forked` handles."""
 
+    zygote_stderr = None  # a fork server that fails to start says why on the test's stderr
+
     def __init__(self) -> None:
-        self._proc: subprocess.Popen | None = None
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._handles: dict[int, Forked] = {}
+        super().__init__(warm=True)
+        here = str(Path(__file__).parent)
+        self.zygote_code = (
+            f"import sys; sys.path.insert(0, {here!r}); import server_forks; "
+            f"sys.path.remove({here!r}); server_forks.serve_forks()"
+        )
+        self.zygote_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("LOCALAWS_", "AWS_"))
+        }
+        atexit.register(self._close)
 
-    def _ensure(self) -> subprocess.Popen:
-        if self._proc is None or self._proc.poll() is not None:
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCALAWS_", "AWS_"))}
-            here = str(Path(__file__).parent)
-            code = f"import sys; sys.path.insert(0, {here!r}); import server_forks; "
-            code += f"sys.path.remove({here!r}); server_forks.serve_forks()"
-            self._proc = subprocess.Popen(
-                [sys.executable, "-c", code],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=env,
-                start_new_session=True,
-            )
-            threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
-            atexit.register(self._close, self._proc)
-        return self._proc
-
-    @staticmethod
-    def _close(proc: subprocess.Popen) -> None:
+    def _close(self) -> None:
         """End the fork server and reap it (so its and its servers' CPU time is counted)."""
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-    def _read(self, proc: subprocess.Popen) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            reply = json.loads(line)
-            handle = self._handles.get(reply["id"])
-            if handle is None:
-                continue
-            if "pid" in reply:
-                handle.pid = reply["pid"]
-                handle.forked.set()
-            else:
-                handle.returncode = reply["status"]
-                self._handles.pop(reply["id"], None)
-        for handle in list(self._handles.values()):
-            handle.forked.set()  # the fork server died: whoever waits learns it (pid 0)
+        zygote = self._zygote
+        if zygote is not None and zygote.stdin is not None:
+            zygote.stdin.close()
+            try:
+                zygote.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                zygote.kill()
 
     def launch(self, args: list[str], log: BinaryIO, env: dict[str, str]) -> Forked:
         """Start `localaws.server` with `args` as `localaws.cli.launch` does, by a fork."""
-        handle = Forked()
-        request = {"args": args, "log": log.name, "env": env, "cwd": os.getcwd()}
-        with self._lock:
-            proc = self._ensure()
-            request["id"] = next(self._ids)
-            self._handles[request["id"]] = handle
-            assert proc.stdin is not None
-            proc.stdin.write(json.dumps(request).encode() + b"\n")
-            proc.stdin.flush()
-        if not handle.forked.wait(START_TIMEOUT_S) or not handle.pid:
-            raise RuntimeError(f"the test fork server did not start a localaws server ({args})")
-        return handle
+        handle = self.start({"args": args, "log": log.name, "env": env, "cwd": os.getcwd()})
+        if handle.pid is None:
+            raise RuntimeError(
+                "the test fork server did not start a localaws server (its error is above; "
+                "LOCALAWS_TEST_PLAIN_STARTS=1 starts servers plainly)"
+            )
+        return Forked(handle)
 
 
 def install() -> None:
@@ -139,7 +108,41 @@ def install() -> None:
     cli.launcher = ForkServer().launch
 
 
+def kill9(pid: int, timeout: float = 10.0) -> None:
+    """SIGKILL server `pid`; return once it has ended (a zombie would pass for a running
+    server). Reaped here if it is this process's child (a plain start), else by the fork
+    server, which reaps within tens of milliseconds."""
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:  # not our child
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        time.sleep(0.01)
+    raise TimeoutError(f"process {pid} still there {timeout:.0f} s after SIGKILL")
+
+
 # ------------------------------------------------------------------- in the fork server
+def serve_forks() -> None:
+    """The fork server: preload, then fork; in a child, go on into the server's start."""
+    global _definitions
+    _preload()
+    _definitions = Path(tempfile.mkdtemp(prefix="localaws-forks-definitions-"))
+    atexit.register(shutil.rmtree, _definitions, True)
+    parsed: set[str] = set()
+    request = fork_loop(_become_server, lambda: _parse_one_new(parsed), end_children_at_eof=False)
+    if request is not None:
+        from localaws import server
+
+        server.main(request["spec"]["args"])
+        sys.exit(0)
+
+
 def _preload() -> None:
     """Import and apply, once, what every server start imports and applies."""
     from localaws import server
@@ -154,10 +157,7 @@ def _preload() -> None:
     import localaws.persistence.store  # noqa: F401
 
     _warm_botocore_data()
-
-
-#: The services a test server answers and its Step Functions tasks call.
-SERVICES = ("s3", "dynamodb", "sagemaker", "stepfunctions", "iam", "sts", "logs", "cloudformation")
+    _check_single_threaded()
 
 
 def _warm_botocore_data() -> None:
@@ -184,21 +184,48 @@ def _warm_botocore_data() -> None:
         )
 
 
-def _become_server(request: dict[str, Any], protocol: list[int]) -> None:
+def _parse_one_new(parsed: set[str]) -> None:
+    """Parse one state machine definition a server met that this process has not parsed yet:
+    the servers forked next find its program in Step Functions' program cache (a parse is
+    0.2-0.5 s of CPU, once per server and definition otherwise)."""
+    from localaws.services.stepfunctions import program_cache
+
+    assert _definitions is not None
+    for path in _definitions.glob("*.json"):
+        if path.name not in parsed:
+            parsed.add(path.name)
+            try:
+                program_cache.program(path.read_text())
+            except Exception:  # noqa: BLE001 - a definition that does not parse: the server says
+                pass
+            _check_single_threaded()
+            return
+
+
+def _check_single_threaded() -> None:
+    """Forking a process with other threads (Python's or a native library's) is unsafe."""
+    tasks = Path("/proc/self/task")
+    native = len(os.listdir(tasks)) if tasks.is_dir() else 1
+    if threading.active_count() != 1 or native != 1:
+        raise RuntimeError("the test fork server has threads: it cannot fork servers safely")
+
+
+def _become_server(request: dict[str, Any], protocol: int) -> None:
     """In the forked child: take on the starter's session, output, directory, environment."""
+    spec = request["spec"]
     os.setsid()
-    for fd in protocol:
-        os.close(fd)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    atexit.unregister(shutil.rmtree)  # the fork server's definitions are not the server's
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)  # in place of the request pipe
+    os.dup2(devnull, protocol)  # and of the replies: only the fork server may hold them
+    log = os.open(spec["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(devnull)
     os.close(log)
-    os.chdir(request["cwd"])
+    os.chdir(spec["cwd"])
     os.environ.clear()
-    os.environ.update(request["env"])
+    os.environ.update(spec["env"])
     from moto.moto_api._internal import mock_random
 
     from localaws import services
@@ -216,12 +243,14 @@ def _become_server(request: dict[str, Any], protocol: list[int]) -> None:
     services.apply = apply_in_child
     parse = program_cache.program
     seen: set[str] = set()
+    definitions = _definitions
+    assert definitions is not None
 
     def program(definition: str) -> Any:
         if definition not in seen:  # for the fork server to parse before the next forks
             seen.add(definition)
             name = hashlib.sha256(definition.encode()).hexdigest()
-            target = Path(request["definitions"]) / f"{name}.json"
+            target = definitions / f"{name}.json"
             if not target.exists():
                 partial = target.with_suffix(f".{os.getpid()}.tmp")
                 partial.write_text(definition)
@@ -229,96 +258,3 @@ def _become_server(request: dict[str, Any], protocol: list[int]) -> None:
         return parse(definition)
 
     program_cache.program = program
-
-
-def _parse_one_new(definitions: Path, parsed: set[str]) -> None:
-    """Parse one state machine definition a server met that this process has not parsed yet:
-    the servers forked next find its program in Step Functions' program cache (a parse is
-    0.2-0.5 s of CPU, once per server and definition otherwise)."""
-    from localaws.services.stepfunctions import program_cache
-
-    for path in definitions.glob("*.json"):
-        if path.name not in parsed:
-            parsed.add(path.name)
-            try:
-                program_cache.program(path.read_text())
-            except Exception:  # noqa: BLE001 - a definition that does not parse: the server says
-                pass
-            return
-
-
-def _check_single_threaded() -> None:
-    """Forking a process with other threads (Python's or a native library's) is unsafe."""
-    tasks = Path("/proc/self/task")
-    native = len(os.listdir(tasks)) if tasks.is_dir() else 1
-    if threading.active_count() != 1 or native != 1:
-        raise RuntimeError("the test fork server has threads: it cannot fork servers safely")
-
-
-def serve_forks() -> None:
-    """The fork server's loop; in a child, it returns into the server's start instead."""
-    _preload()
-    out = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # stray prints must not corrupt the protocol
-    os.close(devnull)
-    stdin = sys.stdin.fileno()
-    children: dict[int, int] = {}
-    buffer = b""
-    definitions = Path(tempfile.mkdtemp(prefix="localaws-forks-definitions-"))
-    atexit.register(shutil.rmtree, definitions, True)
-    parsed: set[str] = set()
-    while True:
-        ready, _, _ = select.select([stdin], [], [], 0.02)
-        if not ready:
-            _parse_one_new(definitions, parsed)
-        if ready:
-            chunk = os.read(stdin, 65536)
-            if not chunk:
-                return  # the test process is gone; servers still running end with their tests
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                request = json.loads(line)
-                request["definitions"] = str(definitions)
-                _check_single_threaded()
-                sys.stdout.flush()
-                sys.stderr.flush()
-                pid = os.fork()
-                if pid == 0:
-                    _become_server(request, [stdin, out])
-                    from localaws import server
-
-                    server.main(request["args"])
-                    sys.exit(0)
-                children[pid] = request["id"]
-                os.write(out, json.dumps({"id": request["id"], "pid": pid}).encode() + b"\n")
-        while children:
-            try:
-                pid, raw = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
-            reply = {"id": children.pop(pid), "status": status}
-            os.write(out, json.dumps(reply).encode() + b"\n")
-
-
-def kill9(pid: int, timeout: float = 10.0) -> None:
-    """SIGKILL server `pid`; return once it has ended (a zombie would pass for a running
-    server). Reaped here if it is this process's child (a plain start), else by the fork
-    server, which reaps within tens of milliseconds."""
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return
-        except ChildProcessError:  # not our child
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-        time.sleep(0.01)
-    raise TimeoutError(f"process {pid} still there {timeout:.0f} s after SIGKILL")
