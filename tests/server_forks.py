@@ -251,10 +251,13 @@ def _become_server(request: dict[str, Any], protocol: int) -> None:
             seen.add(definition)
             name = hashlib.sha256(definition.encode()).hexdigest()
             target = definitions / f"{name}.json"
-            if not target.exists():
-                partial = target.with_suffix(f".{os.getpid()}.tmp")
-                partial.write_text(definition)
-                partial.replace(target)
+            partial = target.with_suffix(f".{threading.get_ident()}.tmp")
+            try:  # a hint only: never the reason an execution fails
+                if not target.exists():
+                    partial.write_text(definition)
+                    partial.replace(target)
+            except OSError:
+                pass
         return parse(definition)
 
     program_cache.program = program
