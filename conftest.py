@@ -24,10 +24,16 @@ What a test follows to stay correct and fast under xdist:
   (`--durations`), so `make test-fast` stays under a minute;
 - poll briskly (0.05-0.1 s), never a fixed long sleep: wait for the condition itself (e.g.
   `tenant_checks.after_second`, not `sleep(1)`);
-- a server restart costs seconds: restart only to test a restart or a crash. A kill -9 test
-  arms the running server (`test_tenant_faults.fault_server` / `Server.arm`, the file named by
-  LOCALAWS_FAULT_KILL_FILE) and restarts it once after the kill; a server started with other
-  settings is a module fixture of its own, not a restart of the shared one;
+- servers started in a test process (`localaws.cli.start`, so `running` and every restart)
+  are forked from a warm, pre-patched process (tests/server_forks.py, installed by
+  tests/conftest.py; LOCALAWS_TEST_PLAIN_STARTS=1 turns it off): the child is the real server
+  (own session, log, lock, pid), but not the test's child, so a test that kills one waits with
+  `server_forks.kill9(pid)`, never `os.waitpid`; the `localaws` command stays a plain start;
+- a server restart still costs its state's restore: restart only to test a restart or a
+  crash. A kill -9 test arms the running server (`test_tenant_faults.fault_server` /
+  `Server.arm`, the file named by LOCALAWS_FAULT_KILL_FILE) and restarts it once after the
+  kill; a server started with other settings is a module fixture of its own, not a restart
+  of the shared one;
 - a module that takes minutes is named in `HEAVY_FIRST` at its measured place, and in
   `BY_TEST` if its tests are independent of each other and its fixtures cheap beside them
   (else split into modules); a new kill -9 or tenant state-machine module usually belongs in

@@ -10,14 +10,23 @@ Fixture names, everywhere in tests/:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
+import server_forks  # tests/ is on sys.path (rootdir-relative conftest import)
 
 from localaws.core.config import Config
 from localaws.ephemeral import running
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Servers started in this process fork from a warm process (~2 CPU s less per start; see
+    # tests/server_forks.py). LOCALAWS_TEST_PLAIN_STARTS=1: plain starts, to compare.
+    if os.environ.get("LOCALAWS_TEST_PLAIN_STARTS") != "1":
+        server_forks.install()
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from localaws.core.config import ACCOUNT_ID, DEFAULT_REGION, Config
 
@@ -147,22 +149,8 @@ def start(config: Config, wait: float = 30.0) -> dict:
         ) from None
     offset = log.tell()
     with log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "localaws.server",
-                "--state-dir",
-                str(config.state_dir),
-                "--port",
-                str(config.port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=_server_env(config),
-        )
+        args = ["--state-dir", str(config.state_dir), "--port", str(config.port)]
+        proc = launcher(args, log, _server_env(config))
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -173,6 +161,23 @@ def start(config: Config, wait: float = 30.0) -> dict:
         time.sleep(0.03)
     proc.kill()
     raise CliError(f"localaws did not answer within {wait:.0f}s; see {config.log_file}")
+
+
+def launch(args: list[str], log: BinaryIO, env: dict[str, str]) -> subprocess.Popen:
+    """Run `python -m localaws.server <args>` in a session of its own, its output to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "localaws.server", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+    )
+
+
+#: What `start` launches the server with. Only the test suite replaces it (forks of a warm
+#: process, tests/server_forks.py); `localaws start` always runs `launch`.
+launcher: Callable[[list[str], BinaryIO, dict[str, str]], Any] = launch
 
 
 def _server_env(config: Config) -> dict[str, str]:

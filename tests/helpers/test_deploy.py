@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
-from tenant_checks import slow_endpoints
+from tenant_checks import after_second, slow_endpoints
 
 from helpers import approval, deploy, executions, registry
 from helpers.data import generate_churn
@@ -211,7 +211,7 @@ def test_redeploy_v2_then_rollback_to_v1(session, deployed):
         deploy.deploy(session, name, version=2, progress=False)
     assert err.value.error == "NotApproved"
     approval.approve(session, name, v2, "better")
-    time.sleep(1.0)  # deployment names carry the second: keep them distinct
+    after_second(time.time())  # deployment names carry the second: keep them distinct
     second = deploy.deploy(session, name, progress=False)
     assert second.version == 2 and second.model_package_arn == v2
     status = deploy.endpoint_status(session, name)
@@ -232,7 +232,7 @@ def test_redeploy_v2_then_rollback_to_v1(session, deployed):
     ]
     assert configs == [second.endpoint_config]
 
-    time.sleep(1.0)
+    after_second(time.time())
     rollback = deploy.deploy(session, name, version=1, progress=False)
     assert rollback.version == 1
     assert deploy.endpoint_status(session, name)["ModelPackage"] == deployed["v1"]
@@ -245,7 +245,7 @@ def test_failed_deploy_keeps_previous_deployment_serving(session, deployed):
     item_before = deploy.tenant_item(session, name)
     bad, _ = register_version(session, name, deployed["workdir"], broken=True)
     approval.approve(session, name, bad, "will not load")
-    time.sleep(1.0)
+    after_second(time.time())
     with pytest.raises(deploy.DeployError) as err:
         deploy.deploy(session, name, progress=False)
     assert "not a valid .tar.gz" in err.value.cause

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
+from server_forks import kill9
 
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 INFERENCE = Path(__file__).resolve().parents[2] / "src" / "pipeline_steps" / "inference.py"
@@ -389,8 +390,6 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
     """Its own server with room for ONE loaded model: two endpoints invoked in turn keep
     answering with their own model (evicted and reloaded on demand); after SIGKILL and a
     restart, both serve again (reloaded lazily on the first invocation)."""
-    import os
-    import signal
 
     from compute_helpers import admin_session
 
@@ -467,8 +466,7 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
         assert len(loads) >= 3  # loaded when deployed, then reloaded after each eviction
 
         pid = _read_info(config)["pid"]
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)  # our child (started by cli.start): a zombie would pass for alive
+        kill9(pid)
         start(config)
         own.update(clients())
         for name in names:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import time
 import uuid
 
 import boto3
@@ -15,6 +12,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from compute_helpers import TRUST as TRUST_SAGEMAKER
 from compute_helpers import admin_session
+from server_forks import kill9
 from test_endpoints import (
     ROWS,
     XGB_IMAGE,
@@ -262,11 +260,7 @@ def test_lru_within_the_memory_budget_and_serving_after_a_crash(tmp_path, monkey
         assert log_lines(aws("logs"), world["pool"], "target model acme/v1.tar.gz (")[1:]
 
         pid = _read_info(config)["pid"]
-        os.kill(pid, signal.SIGKILL)
-        try:  # reap it (our child): a zombie would pass for a running server
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            time.sleep(0.2)
+        kill9(pid)
         start(config)
         world.update(rt=aws("sagemaker-runtime"), sm=aws("sagemaker"))
         status = world["sm"].describe_endpoint(EndpointName=world["pool"])["EndpointStatus"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
+from server_forks import kill9
 
 from localaws.cli import env_vars, start, stop
 from localaws.core.config import Config
@@ -68,12 +68,7 @@ class Server:
         return json.loads(self.config.pid_file.read_text())["pid"]
 
     def kill9(self) -> None:
-        pid = self.pid()
-        os.kill(pid, signal.SIGKILL)
-        try:
-            os.waitpid(pid, 0)  # our child (started by cli.start): reap it
-        except ChildProcessError:
-            pass
+        kill9(self.pid())
 
 
 @pytest.fixture

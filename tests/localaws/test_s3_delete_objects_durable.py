@@ -8,11 +8,10 @@ object of the bucket keeps all its versions across a kill -9 and restart.
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import boto3
 import pytest
+from server_forks import kill9
 
 from localaws.cli import env_vars, start, stop
 from localaws.core.config import Config
@@ -67,11 +66,7 @@ def test_delete_objects_survives_kill9_and_touches_only_its_keys(tmp_path):
         assert versions(s3) == expected
 
         pid = json.loads(config.pid_file.read_text())["pid"]
-        os.kill(pid, signal.SIGKILL)
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+        kill9(pid)
         start(config)
         s3 = client(config)
         assert versions(s3) == expected

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 #: Modules the zygote imports once so that jobs do not pay for them.
@@ -96,10 +97,10 @@ def _popen_status(code: int) -> int:
 
 
 def _zygote_main() -> None:
-    """The zygote's loop: preload, then fork a child for every spec read from stdin."""
+    """The zygote: preload, then fork a child for every spec read from stdin (`fork_loop`)."""
     import importlib
 
-    from localaws.compute import runner
+    from localaws.compute import runner  # noqa: F401 - what every job runs: imported once
 
     os.environ["SAGEMAKER_BASE_DIR"] = "/opt/ml"  # the toolkit reads it once, at import
     for name in PRELOAD:
@@ -107,38 +108,63 @@ def _zygote_main() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional library only costs warmth
             pass
+    fork_loop(_run_job)
+
+
+def _run_job(request: dict, protocol: int) -> None:
+    """In a forked child: run the job, then exit with its code."""
+    from localaws.compute import runner
+
+    code = 1
+    try:
+        # Only the zygote may hold the protocol pipe: its EOF tells the server that it died.
+        os.close(protocol)
+        runner.prepare(request["spec"])
+        code = runner.run(request["spec"])
+    finally:
+        os._exit(code)
+
+
+def fork_loop(
+    child: Callable[[dict, int], None],
+    idle: Callable[[], None] | None = None,
+    end_children_at_eof: bool = True,
+) -> dict | None:
+    """Fork `child(request, protocol_fd)` for every `{"id", "spec"}` line read from stdin.
+
+    Answers `{"id", "pid"}` at each fork and `{"id", "status"}` when that child ends, on a
+    copy of stdout (stdout itself goes to /dev/null: stray prints must not corrupt the
+    protocol); calls `idle()` when nothing came for 20 ms. At EOF on stdin it ends its children
+    (if `end_children_at_eof`) and returns None; in a child whose `child` returned, it returns
+    that child's request.
+    """
     out = os.fdopen(os.dup(1), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # stray prints of preloaded libraries must not corrupt the protocol
+    os.dup2(devnull, 1)
     children: dict[int, int] = {}
     stdin = sys.stdin.buffer
     buffer = b""
     while True:
         ready, _, _ = select.select([stdin], [], [], 0.02)
+        if not ready and idle is not None:
+            idle()
         if ready:
             chunk = os.read(stdin.fileno(), 65536)
             if not chunk:  # the server went away: its jobs cannot report any more, end them
-                for pid in children:
+                for pid in children if end_children_at_eof else ():
                     try:
                         os.killpg(pid, signal.SIGKILL)
                     except OSError:
                         pass
-                break
+                return None
             buffer += chunk
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 request = json.loads(line)
                 pid = os.fork()
                 if pid == 0:
-                    code = 1
-                    try:
-                        # Only the zygote may hold the protocol pipe: its EOF tells the
-                        # server that the zygote died.
-                        os.close(out.fileno())
-                        runner.prepare(request["spec"])
-                        code = runner.run(request["spec"])
-                    finally:
-                        os._exit(code)
+                    child(request, out.fileno())
+                    return request
                 children[pid] = request["id"]
                 out.write(json.dumps({"id": request["id"], "pid": pid}) + "\n")
         while children:
@@ -155,6 +181,12 @@ def _zygote_main() -> None:
 class WorkerPool:
     """Starts job processes, warm (forked from the zygote) when possible, else cold."""
 
+    #: The zygote's program and its environment (None: this process's) and stderr; the test
+    #: suite's server fork server (tests/server_forks.py) runs another under this protocol.
+    zygote_code = "from localaws.compute.workers import _zygote_main; _zygote_main()"
+    zygote_env: dict[str, str] | None = None
+    zygote_stderr: int | None = subprocess.DEVNULL
+
     def __init__(self, warm: bool | None = None) -> None:
         if warm is None:
             warm = os.environ.get("LOCALAWS_WARM_WORKERS", "1") != "0"
@@ -169,15 +201,12 @@ class WorkerPool:
         if self._zygote is not None and self._zygote.poll() is None:
             return self._zygote
         self._zygote = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from localaws.compute.workers import _zygote_main; _zygote_main()",
-            ],
+            [sys.executable, "-c", self.zygote_code],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.zygote_stderr,
             start_new_session=True,
+            env=self.zygote_env,
         )
         threading.Thread(
             target=self._read, args=(self._zygote,), daemon=True, name="localaws-zygote-reader"

@@ -176,6 +176,13 @@ class Patches:
         self._refreshers.append(fn)
         return fn
 
+    def refresh_again(self) -> None:
+        """Run the `refresh` functions again: a process forked after the groups were applied
+        (the test suite's warm server starts) re-reads the settings they take from its
+        environment."""
+        for fn in self._refreshers:
+            fn()
+
     def problems(self) -> list[str]:
         return [p for change in self._changes if (p := change.problem())]
 
