@@ -786,6 +786,26 @@ def test_executions_of_one_machine_run_on_their_own_program(clients, admin_role)
     assert json.loads(wait_done(sfn, arn["executionArn"])["output"])["labels"] == ["HIGH"]
 
 
+def test_a_definition_that_does_not_parse_is_refused_and_changes_nothing(clients, admin_role):
+    """CreateStateMachine / UpdateStateMachine validate the definition (InvalidDefinition, as
+    AWS answers); the parse that validates is the one executions run."""
+    sfn = clients("stepfunctions")
+    good = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "End": True}}}
+    bad = {"StartAt": "P", "States": {"P": {"Type": "NoSuchType", "End": True}}}
+    name = uid("sm")
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
+        sfn.create_state_machine(name=name, definition=json.dumps(bad), roleArn=admin_role)
+    listed = sfn.list_state_machines()["stateMachines"]
+    assert name not in [m["name"] for m in listed]
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(good), roleArn=admin_role)
+    arn = machine["stateMachineArn"]
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
+        sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(bad))
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == good
+    started = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert json.loads(wait_done(sfn, started)["output"]) == 1
+
+
 def test_a_definite_path_through_an_index_is_the_value(clients, admin_role):
     """Over HTTP, in a Pass state's Parameters and a Choice, as Step Functions evaluates them."""
     sfn = clients("stepfunctions")

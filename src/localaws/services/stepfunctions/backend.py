@@ -12,7 +12,9 @@ What moto 5.2.5 lacks and this adds:
 - DescribeExecution (and so GetExecutionHistory) finds the execution through an index
   (`core.lookup`): moto scanned all the state machine's executions at every poll;
 - so does StartExecution's check that the name is free: moto scanned them all, and in a
-  write every execution a scan reaches is saved again (`persistence.tracking`).
+  write every execution a scan reaches is saved again (`persistence.tracking`);
+- the parser's errors (InvalidDefinition, ...) carry their name: moto's vendored API module
+  spells it `code`, which `AWSError` reads as the HTTP status, so clients got an empty code.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import uuid
 from typing import Any
 
 import moto.stepfunctions as sfn_package
+from moto.stepfunctions.parser import api as sfn_api
 from moto.core.exceptions import AWSError
 from moto.core.responses import ActionResult
 from moto.iam.models import iam_backends
@@ -45,6 +48,14 @@ for _module in (sfn_models, sfn_responses, sfn_package):
     patches.set(_module, "stepfunctions_backends", stepfunctions_parser_backends)
 # moto derives a backend's URL module from its class's module; the parser has none.
 patches.set(StepFunctionsParserBackend, "_url_module", property(lambda self: sfn_urls))
+for _error in vars(sfn_api).values():
+    if (
+        isinstance(_error, type)
+        and issubclass(_error, AWSError)
+        and _error.TYPE is None
+        and isinstance(vars(_error).get("code"), str)
+    ):
+        patches.set(_error, "TYPE", _error.code)
 _EXECUTIONS = Lookup("execution_arn")
 _EXECUTION_NAMES = Lookup("name")
 

@@ -8,7 +8,8 @@ executions. Unpickling is what `copy.deepcopy` does (same reduce protocol, share
 kept) in C: 5-10x cheaper, which matters for the 72 KB deploy machine (deepcopy was the largest
 part of its server CPU). A program that does not pickle is deep-copied as before. Parsed after
 `field_paths` changed the preprocessor, so the cached program is the one a fresh parse would
-give.
+give. CreateStateMachine and UpdateStateMachine parse the definition to validate it (as AWS
+does); that parse is the one cached, so an execution never parses a definition again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import threading
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from localaws.core.patching import Patches
 
@@ -48,6 +50,16 @@ def program(definition: str) -> EvalComponent:
     with _parse_lock:  # one parse per text, even when executions start together
         pristine, blob = _pristine(definition)
     return pickle.loads(blob) if blob is not None else copy.deepcopy(pristine)
+
+
+@patches.wrap(StepFunctionsParserBackend, "_validate_definition")
+def _validate_definition(original, definition: str) -> None:
+    try:
+        with _parse_lock:
+            _pristine(definition)
+    except Exception:  # noqa: BLE001 - moto's own parse names what is wrong (InvalidDefinition)
+        original(definition)
+        raise
 
 
 @patches.replace(ExecutionWorker, "_get_evaluation_entrypoint")
