@@ -24,7 +24,6 @@ import uuid
 from typing import Any
 
 import moto.stepfunctions as sfn_package
-from moto.stepfunctions.parser import api as sfn_api
 from moto.core.exceptions import AWSError
 from moto.core.responses import ActionResult
 from moto.iam.models import iam_backends
@@ -33,6 +32,7 @@ from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions import urls as sfn_urls
 from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
 from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.parser import api as sfn_api
 from moto.stepfunctions.parser.models import (
     StepFunctionsParserBackend,
     stepfunctions_parser_backends,
