@@ -126,14 +126,16 @@ def _phase(
         latencies = list(pool.map(timed, tenants))
     wall = time.perf_counter() - began
     n = len(tenants)
+    server, client = cpu_seconds(server_pid) - server_before, time.process_time() - client_before
     cpu[name] = {
-        "server_cpu_s_per_tenant": round((cpu_seconds(server_pid) - server_before) / n, 3),
-        "client_cpu_s_per_tenant": round((time.process_time() - client_before) / n, 3),
+        "server_cpu_s_per_tenant": round(server / n, 3),
+        "client_cpu_s_per_tenant": round(client / n, 3),
+        "cores_busy": round((server + client) / wall, 2),  # of the machine's, both processes
     }
     print(
         f"  {name:<12} {n} tenants in {wall:7.1f} s; CPU per tenant: server "
         f"{cpu[name]['server_cpu_s_per_tenant']:.2f} s, client "
-        f"{cpu[name]['client_cpu_s_per_tenant']:.2f} s",
+        f"{cpu[name]['client_cpu_s_per_tenant']:.2f} s; cores busy {cpu[name]['cores_busy']:.2f}",
         flush=True,
     )
     return wall, latencies
@@ -379,11 +381,21 @@ def _show(data: dict) -> None:
                 f"{s['growth']['ratio']:.2f}",
                 f"{s.get('server_cpu_s_per_tenant', float('nan')):.2f}",
                 f"{s.get('client_cpu_s_per_tenant', float('nan')):.2f}",
+                f"{s.get('cores_busy', float('nan')):.2f}",
             ]
             for p, s in run["phases"].items()
         ]
-        heads = ["phase", "wall s", "p50 ms", "p95 ms", "last/first", "server CPU", "client CPU"]
-        print_table(rows, heads, "<>>>>>>")
+        heads = [
+            "phase",
+            "wall s",
+            "p50 ms",
+            "p95 ms",
+            "last/first",
+            "server CPU",
+            "client CPU",
+            "cores",
+        ]
+        print_table(rows, heads, "<>>>>>>>")
         print(
             f"{run['tenants']} tenants ({run['workers']} in flight, tier {run['tier']}): "
             f"end to end {run['end_to_end_s']:.0f} s (target {TARGETS['end_to_end_s']:.0f}), "
