@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-import boto3
+from compute_helpers import admin_session
 
 from localaws.services.logs.streams import CHUNK
 
@@ -25,19 +25,14 @@ def _messages(logs, group: str, stream: str) -> list[str]:
 
 
 def test_a_long_stream_keeps_every_event_in_order_across_restarts(tmp_path):
-    from localaws.cli import env_vars, start, stop
+    from localaws.cli import start, stop
     from localaws.core.config import Config
     from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())
     start(config)
     try:
-        env = env_vars(config)
-        session = boto3.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name="us-east-1",
-        )
+        session = admin_session(config)
 
         def client():
             return session.client("logs", endpoint_url=config.endpoint_url)
