@@ -152,3 +152,17 @@ def test_versions_are_listed_with_one_describe_each(session, tenant_id, monkeypa
     frame = registry.tenant_versions(session, tenant_id)
     assert list(frame["version"]) == [1, 2, 3] and list(frame.columns) == registry.COLUMNS
     assert approval.latest_version(session, tenant_id, "Approved").version == 2
+
+
+def test_the_runner_polls_less_as_a_run_ages():
+    """Briskly at first, at most every 0.5 s while young, every 1 s past 10 s: a 1.5 s run
+    is described 7 times (each poll is a request the server pays for)."""
+    import itertools
+    import time
+
+    young = list(itertools.islice(executions.poll_delays(time.monotonic()), 10))
+    assert young[0] == 0.05 and young == sorted(young) and max(young) == 0.25
+    running = itertools.takewhile(lambda t: t < 1.5, itertools.accumulate(young))
+    assert len(list(running)) + 1 == 9  # the polls that saw it running, and the one after
+    old = list(itertools.islice(executions.poll_delays(time.monotonic() - 11), 3))
+    assert old == [0.05, 1.0, 1.0]

@@ -118,7 +118,7 @@ def test_a_live_display_reads_only_new_history_events_per_poll(session):
         session, "create", {"tenant": {"name": tenant_id}}, name_hint=tenant_id, progress=Tty()
     )
     try:
-        assert execution.status == "SUCCEEDED" and len(asked) > 3  # it polled while it ran
+        assert execution.status == "SUCCEEDED" and len(asked) >= 2  # a first read, then pages
         for params, count in zip(asked[1:], returned[1:], strict=True):
             assert params["reverseOrder"] is True and params["includeExecutionData"] is False
             assert params["maxResults"] == executions.EnteredStates.PAGE

@@ -528,11 +528,43 @@ def test_executions_survive_a_restart(tmp_path):
         assert [e["type"] for e in history] == [e["type"] for e in before]
         again = sfn.start_execution(stateMachineArn=desc["stateMachineArn"])["executionArn"]
         assert wait_done(sfn, again)["status"] == "SUCCEEDED"
+        with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):  # a restored name is taken
+            sfn.start_execution(stateMachineArn=desc["stateMachineArn"], name=desc["name"])
         with pytest.raises(ClientError) as exc:  # restored executions hold no task tokens
             sfn.send_task_failure(taskToken="no-such-token", error="E")
         assert exc.value.response["Error"]["Code"] == "InvalidToken"
     finally:
         stop(config)
+
+
+def test_an_execution_name_is_taken_until_it_is_reused_as_aws_says(clients, admin_role):
+    """StartExecution with a running execution's name and input answers that execution; a
+    different input, or a name of an ended execution, is ExecutionAlreadyExists (API
+    reference, StartExecution), among many executions of the machine."""
+    sfn = clients("stepfunctions")
+    waiting = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}}
+    machine = sfn.create_state_machine(
+        name=uid("sm"), definition=json.dumps(waiting), roleArn=admin_role
+    )["stateMachineArn"]
+    names = [f"run-{i}" for i in range(12)]
+    arns = [
+        sfn.start_execution(stateMachineArn=machine, name=n, input='{"n": 1}')["executionArn"]
+        for n in names
+    ]
+    again = sfn.start_execution(stateMachineArn=machine, name=names[5], input='{"n": 1}')
+    assert again["executionArn"] == arns[5]
+    with pytest.raises(sfn.exceptions.ExecutionAlreadyExists) as exc:
+        sfn.start_execution(stateMachineArn=machine, name=names[5], input='{"n": 2}')
+    assert arns[5] in exc.value.response["Error"]["Message"]
+    sfn.stop_execution(executionArn=arns[7])
+    assert wait_done(sfn, arns[7])["status"] == "ABORTED"
+    with pytest.raises(sfn.exceptions.ExecutionAlreadyExists):
+        sfn.start_execution(stateMachineArn=machine, name=names[7], input='{"n": 1}')
+    fresh = sfn.start_execution(stateMachineArn=machine, name="run-new", input="{}")
+    assert fresh["executionArn"].endswith(":run-new")
+    for arn in [*arns, fresh["executionArn"]]:
+        if arn != arns[7]:
+            sfn.stop_execution(executionArn=arn)
 
 
 def test_optimized_sagemaker_integration(clients, admin_role):
@@ -752,6 +784,26 @@ def test_executions_of_one_machine_run_on_their_own_program(clients, admin_role)
     sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(doubled))
     arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": [9]}))
     assert json.loads(wait_done(sfn, arn["executionArn"])["output"])["labels"] == ["HIGH"]
+
+
+def test_a_definition_that_does_not_parse_is_refused_and_changes_nothing(clients, admin_role):
+    """CreateStateMachine / UpdateStateMachine validate the definition (InvalidDefinition, as
+    AWS answers); the parse that validates is the one executions run."""
+    sfn = clients("stepfunctions")
+    good = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 1, "End": True}}}
+    bad = {"StartAt": "P", "States": {"P": {"Type": "NoSuchType", "End": True}}}
+    name = uid("sm")
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
+        sfn.create_state_machine(name=name, definition=json.dumps(bad), roleArn=admin_role)
+    listed = sfn.list_state_machines()["stateMachines"]
+    assert name not in [m["name"] for m in listed]
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(good), roleArn=admin_role)
+    arn = machine["stateMachineArn"]
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
+        sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(bad))
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == good
+    started = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert json.loads(wait_done(sfn, started)["output"]) == 1
 
 
 def test_a_definite_path_through_an_index_is_the_value(clients, admin_role):

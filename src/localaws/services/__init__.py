@@ -28,6 +28,7 @@ def groups() -> list[Patches]:
     from localaws.services import moto_dispatch
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, lookups, simulate
+    from localaws.services.logs import streams
     from localaws.services.s3 import key_index, multi_delete, storage, tagging, versions
     from localaws.services.sagemaker import (
         endpoints,
@@ -59,6 +60,7 @@ def groups() -> list[Patches]:
         jobs.patches,
         transform.patches,  # batch transform jobs that run
         pipelines.patches,
+        streams.patches,  # CloudWatch Logs streams saved in chunks, each pickled once
         *authorization_groups(),  # request -> IAM checks tables, one per service (any order)
         moto_dispatch.patches,  # last: caches method lists of the response classes changed above
     ]

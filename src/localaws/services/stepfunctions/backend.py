@@ -10,7 +10,11 @@ What moto 5.2.5 lacks and this adds:
 - executions restored from disk (no live interpreter) are left out where callers reach into it;
 - GetExecutionHistory honours reverseOrder, maxResults and nextToken (moto ignored them);
 - DescribeExecution (and so GetExecutionHistory) finds the execution through an index
-  (`core.lookup`): moto scanned all the state machine's executions at every poll.
+  (`core.lookup`): moto scanned all the state machine's executions at every poll;
+- so does StartExecution's check that the name is free: moto scanned them all, and in a
+  write every execution a scan reaches is saved again (`persistence.tracking`);
+- the parser's errors (InvalidDefinition, ...) carry their name: moto's vendored API module
+  spells it `code`, which `AWSError` reads as the HTTP status, so clients got an empty code.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from moto.iam.models import iam_backends
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions import urls as sfn_urls
-from moto.stepfunctions.exceptions import ExecutionDoesNotExist
+from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
+from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.parser import api as sfn_api
 from moto.stepfunctions.parser.models import (
     StepFunctionsParserBackend,
     stepfunctions_parser_backends,
@@ -42,7 +48,16 @@ for _module in (sfn_models, sfn_responses, sfn_package):
     patches.set(_module, "stepfunctions_backends", stepfunctions_parser_backends)
 # moto derives a backend's URL module from its class's module; the parser has none.
 patches.set(StepFunctionsParserBackend, "_url_module", property(lambda self: sfn_urls))
+for _error in vars(sfn_api).values():
+    if (
+        isinstance(_error, type)
+        and issubclass(_error, AWSError)
+        and _error.TYPE is None
+        and isinstance(vars(_error).get("code"), str)
+    ):
+        patches.set(_error, "TYPE", _error.code)
 _EXECUTIONS = Lookup("execution_arn")
+_EXECUTION_NAMES = Lookup("name")
 
 
 def role_trusts_states(document: Any, region: str) -> bool:
@@ -96,6 +111,20 @@ def start_execution(
     return original(
         self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
     )
+
+
+@patches.replace(StateMachine, "_handle_name_input_idempotency")
+def _handle_name_input_idempotency(self, name: str, execution_input: str) -> Any:
+    """moto's rule, found by index: "If StartExecution is called with the same name and input
+    as a running execution, the call will succeed and return the same response as the original
+    request. If the execution is closed or if the input is different, it will return a 400
+    ExecutionAlreadyExists error" (API reference, StartExecution)."""
+    execution = _EXECUTION_NAMES.find(self.executions, name)
+    if execution is None:
+        return None
+    if execution_input == execution.execution_input and execution.status == "RUNNING":
+        return execution
+    raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
 
 
 def _same_configuration(machine: Any, definition: str, kwargs: dict) -> bool:

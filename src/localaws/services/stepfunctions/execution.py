@@ -5,7 +5,10 @@ What moto 5.2.5 lacks and this adds:
 - the end of an execution is reported to `localaws.core.hooks` so it is persisted;
 - worker threads log a crash and are not kept forever;
 - executions pickle (history kept; an ended one pickled once; one cut off by a restart
-  reads as FAILED).
+  reads as FAILED);
+- reading a history (GetExecutionHistory, each save of a running execution) copies the list,
+  not every event in it: moto deep-copied the whole history on each read, though an event is
+  never changed once recorded (`EventManager._publish_history_event` builds it, appends it).
 
 `_restore_execution` is named in saved state (pickles of ended executions): keep its module
 path, or bump the state format.
@@ -22,6 +25,7 @@ import zlib
 from typing import Any
 
 from moto.stepfunctions.parser.api import ExecutionStatus, GetExecutionHistoryOutput
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import (
     ProgramEnded,
     ProgramError,
@@ -76,6 +80,12 @@ def terminated(original, self) -> None:
         LOG.exception("could not record the end of %s", self.execution.exec_arn)
 
 
+@patches.replace(EventManager, "get_event_history")
+def get_event_history(self) -> list:
+    with self._mutex:
+        return list(self._history_event_list)
+
+
 @patches.replace(ExecutionWorker, "start")
 def start(self) -> None:
     # moto's version also keeps every worker thread in a module list forever.
@@ -97,7 +107,7 @@ def __getstate__(self) -> dict:
     worker = state.pop("exec_worker", None)
     state["exec_worker"] = None
     if worker is not None and worker.env is not None:
-        state["_saved_history"] = list(worker.env.event_manager.get_event_history())
+        state["_saved_history"] = worker.env.event_manager.get_event_history()
     return state
 
 
