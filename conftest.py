@@ -16,6 +16,9 @@ What a test follows to stay correct and fast under xdist:
 - a server only through the `localaws` fixture or `localaws.ephemeral.running(<tmp dir>)`
   (free port, temporary state, environment restored); never a fixed port, ~/.localaws or a
   file written into the repository tree (use tmp_path);
+- clients from a new `boto3.Session()` (or the `clients` fixture), never `boto3.client(...)`:
+  boto3's default session keeps the first credentials it read, another server's admin keys
+  once a module has run a server of its own (InvalidClientTokenId, order-dependent);
 - nothing shared across modules but session fixtures (one per worker): no test relies on
   another module having run; a change to os.environ is undone by the fixture that made it;
 - expensive setup (a server of its own, stack deploy, tenant, pipeline run, deploy) in a

@@ -226,7 +226,7 @@ def test_step_arguments_are_valid_service_requests(built):
 def test_job_code_is_uploaded_under_the_code_prefix_tenant_roles_may_read(built):
     definition, bucket = built
     steps = steps_by_name(definition)
-    s3 = boto3.client("s3", region_name="us-east-1")
+    s3 = boto3.Session().client("s3", region_name="us-east-1")
     code_inputs = [
         i["S3Input"]["S3Uri"]
         for n in ("Preprocess", "Evaluate")
@@ -262,7 +262,7 @@ def test_preprocess_gets_the_shared_modules_it_imports_as_a_second_code_input(bu
     lib = inputs["lib"]
     assert lib["LocalPath"] == pipeline.LIB_DIR == "/opt/ml/processing/input/lib"
     assert lib["S3Uri"].startswith(f"s3://{bucket}/{pipeline.code_prefix()}/lib/")
-    s3 = boto3.client("s3", region_name="us-east-1")
+    s3 = boto3.Session().client("s3", region_name="us-east-1")
     prefix = lib["S3Uri"].removeprefix(f"s3://{bucket}/")
     shipped = {
         o["Key"].rsplit("/", 1)[-1]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()

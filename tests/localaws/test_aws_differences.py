@@ -47,7 +47,7 @@ def tenant(localaws):
 def states_role(localaws) -> str:
     import boto3
 
-    iam = boto3.client("iam", region_name="us-east-1")
+    iam = boto3.Session().client("iam", region_name="us-east-1")
     return iam.create_role(
         RoleName=unique("sfn"), AssumeRolePolicyDocument=json.dumps(TRUST_STATES)
     )["Role"]["Arn"]

@@ -87,12 +87,12 @@ def test_json_copy_deep_copies_other_objects_and_unshares_containers():
 
 @pytest.fixture(scope="module")
 def sfn(localaws):
-    return boto3.client("stepfunctions", region_name="us-east-1")
+    return boto3.Session().client("stepfunctions", region_name="us-east-1")
 
 
 @pytest.fixture(scope="module")
 def role(localaws):
-    iam = boto3.client("iam", region_name="us-east-1")
+    iam = boto3.Session().client("iam", region_name="us-east-1")
     return make_role(iam, [{"Effect": "Allow", "Action": "*", "Resource": "*"}])
 
 
@@ -207,7 +207,7 @@ def test_parallel_branches_and_map_iterations_get_their_own_copies(sfn, role):
 
 
 def test_result_selector_values_are_independent(sfn, role):
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb = boto3.Session().client("dynamodb", region_name="us-east-1")
     table = uid("sfn-data")
     ddb.create_table(
         TableName=table,

@@ -84,14 +84,14 @@ def chain(*states: tuple[str, dict]) -> dict:
 
 @pytest.fixture(scope="module")
 def admin_role(localaws):
-    iam = boto3.client("iam", region_name="us-east-1")
+    iam = boto3.Session().client("iam", region_name="us-east-1")
     return make_role(iam, [{"Effect": "Allow", "Action": "*", "Resource": "*"}])
 
 
 @pytest.fixture(scope="module")
 def table(localaws):
     name = uid("sfn-table")
-    boto3.client("dynamodb", region_name="us-east-1").create_table(
+    boto3.Session().client("dynamodb", region_name="us-east-1").create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
