@@ -19,8 +19,8 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
-from benchmarks.bench_scale import cpu_seconds
 from benchmarks.common import client_factory, print_table, publish, summary
+from benchmarks.process_usage import cpu_seconds
 from localaws.cli import start, stop
 from localaws.core.config import Config
 from localaws.ephemeral import free_port, running

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,74 +36,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import print_table, publish, results_dir, summary
+from benchmarks.persistence_micro import run_micro
+from benchmarks.process_usage import RssSampler, cpu_seconds
 from localaws.cli import own_server, start, stop
 from localaws.ephemeral import running
 
-ACCOUNT = "123456789012"
 TARGETS = {"end_to_end_s": 900.0, "peak_rss_mb": 4096.0, "growth": 1.5, "restart_s": 10.0}
 PHASES = ("create", "upload", "train", "approve", "deploy", "invoke_first", "invoke", "delete")
 STATE_MACHINE_PHASES = ("create", "deploy", "delete")
 GROWING = ("create", "deploy", "invoke")
-
-
-class RssSampler:
-    """Peak resident memory of the server process and its children (job workers)."""
-
-    def __init__(self, pid: int):
-        self.pid = pid
-        self.peak_total = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import psutil
-
-        while not self._stop.wait(0.5):
-            try:
-                proc = psutil.Process(self.pid)
-                total = proc.memory_info().rss
-                for child in proc.children(recursive=True):
-                    try:
-                        total += child.memory_info().rss
-                    except psutil.Error:
-                        pass
-            except psutil.Error:
-                continue
-            self.peak_total = max(self.peak_total, total)
-
-    def server_peak(self) -> int:
-        """The server process's own high-water mark (VmHWM), in bytes."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of process `pid` and all its descendants, ended ones included."""
-    import psutil
-
-    total = 0.0
-    try:
-        procs = [psutil.Process(pid)]
-        procs += procs[0].children(recursive=True)
-    except psutil.Error:
-        return total
-    for proc in procs:
-        try:
-            t = proc.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
 
 
 def _phase(
@@ -281,81 +221,6 @@ def run_tenants(
         "state_mb": round(state_mb, 1),
         "restart_s": round(restart_s, 2),
     }
-
-
-def run_micro(sizes: list[int], samples: int = 15) -> list[dict]:
-    """Persistence cost of one write with `size` IAM roles and `size` SageMaker model package
-    groups present, in-process on moto's backends and a real `Store`: before (the whole
-    backend pickled per write, as localaws did) and now (`Store.append` of a request that
-    changed one resource), bytes journaled, and the restore time of that state."""
-    from localaws.persistence import journal
-
-    journal.CHECKPOINT_SECONDS = 3600.0  # checkpoints by hand, between measurements
-    rows = []
-    for size in sizes:
-        rows.append(_micro_row(size, samples))
-        print(f"  {rows[-1]}", flush=True)
-    return rows
-
-
-def _micro_row(size: int, samples: int) -> dict:
-    import json
-    import tempfile
-
-    from moto.iam.models import iam_backends
-    from moto.sagemaker.models import sagemaker_backends
-
-    from localaws.persistence import tracking
-    from localaws.persistence.store import Store
-
-    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
-    statement = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-    iam, sm = iam_backends[ACCOUNT]["global"], sagemaker_backends[ACCOUNT]["us-east-1"]
-    iam.reset(), sm.reset()
-    row: dict[str, Any] = {"resources": size}
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
-        store = Store(Path(scratch))
-        store.ensure_format()
-        store.restore()
-        for i in range(size + 1):  # the probe in the middle: moto scans roles by name
-            name = "probe" if i == size // 2 else f"role-{i}"
-            iam.create_role(name, trust, "/", None, "", [], None)
-            sm.create_model_package_group(f"group-{i}", "", None)
-        store.save_all()
-        store.journal.checkpoint()
-        writes = {
-            "iam": (iam, lambda i: iam.put_role_policy("probe", f"p{i}", policy)),
-            "sagemaker": (sm, lambda i: sm.create_model_package_group(f"new-{i}", "", None)),
-        }
-        for service, (backend, write) in writes.items():
-            whole = store._pickler.dumps(dict(backend.__dict__))
-            before = _timed(lambda b=backend: store._pickler.dumps(dict(b.__dict__)))
-            appends, journaled = [], []
-            for i in range(samples):
-                with tracking.tracking():
-                    write(i)
-                    appends.append(_timed(lambda s=service: store.append(s)))
-                pending = store.journal._pending.values()
-                journaled.append(sum(len(data or b"") for data, _ in pending))
-                store.journal.checkpoint()
-            row[f"{service}_before_ms"] = round(before * 1000, 2)
-            row[f"{service}_before_kb"] = round(len(whole) / 1024, 1)
-            row[f"{service}_now_ms"] = summary(appends, (0.5,), extras=())["p50_ms"]
-            row[f"{service}_now_kb"] = round(statistics.median(journaled) / 1024, 1)
-        store.journal.close()
-        iam.reset(), sm.reset()
-        restore = Store(Path(scratch))
-        row["restore_s"] = round(_timed(restore.restore), 2)
-        restore.journal.close()
-    iam.reset(), sm.reset()
-    return row
-
-
-def _timed(call: Callable[[], Any]) -> float:
-    began = time.perf_counter()
-    call()
-    return time.perf_counter() - began
 
 
 def _plot(result: dict, path: Path) -> None:

@@ -14,9 +14,9 @@ import json
 import os
 import time
 
-from benchmarks.bench_scale import cpu_seconds
 from benchmarks.bench_stepfunctions import create_table, states_role
 from benchmarks.common import client_factory, print_table, publish
+from benchmarks.process_usage import cpu_seconds
 from localaws.cli import own_server
 from localaws.ephemeral import running
 
