@@ -24,8 +24,10 @@ _SCALE = {"ms": 1000.0, "s": 1.0, "": 1.0}
 
 
 def results_dir() -> Path:
-    """Where figures are written: $BENCH_RESULTS_DIR, else benchmarks/results."""
-    return Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results")
+    """Where figures are written (made if missing): $BENCH_RESULTS_DIR, else benchmarks/results."""
+    path = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def percentile(samples: Sequence[float], q: float, rule: Rule = "floor") -> float:
@@ -116,7 +118,6 @@ def environment(**values: str) -> Iterator[None]:
 def write_results(name: str, data: dict) -> Path:
     """Write `data` as indented JSON to <results_dir()>/NAME.json; return the path."""
     path = results_dir() / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
 
