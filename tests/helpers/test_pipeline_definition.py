@@ -323,6 +323,7 @@ def test_parameters_for_a_tenant_and_bad_options():
         pipeline.execution_parameters(target, hyperparameters={"depth": 3})
 
 
+@pytest.mark.slow
 def test_sdk_internals_we_replace_are_there_and_their_absence_is_one_clear_error(monkeypatch):
     from sagemaker.train.model_trainer import ModelTrainer
 

@@ -249,6 +249,7 @@ def test_register_step_creates_a_missing_model_package_group(clients, tenant):
     ] in ("Completed", "Pending", "InProgress")
 
 
+@pytest.mark.slow
 def test_cache_hits_on_a_rerun_with_a_changed_output_path(clients, tenant):
     bucket, role = tenant
     sm, s3 = clients("sagemaker"), clients("s3")

@@ -174,6 +174,7 @@ def test_xgboost_builtin_algorithm_writes_xgboost_model(clients, tenant):
     assert any("validation-auc" in line for line in job_log(clients("logs"), "training", name))
 
 
+@pytest.mark.slow
 def test_training_script_mode_follows_the_toolkit_contract(clients, tenant):
     bucket, role = tenant
     sm, s3 = clients("sagemaker"), clients("s3")

@@ -192,6 +192,7 @@ def test_script_mode_with_code_in_artifact(env):
     np.testing.assert_allclose(answer["predictions"], booster.predict(xgb.DMatrix(ROWS)), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_script_mode_with_submit_directory_in_s3(env):
     booster = train_booster(3)
     model_url = upload(

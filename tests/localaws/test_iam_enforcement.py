@@ -162,6 +162,7 @@ def test_unknown_role_cannot_be_assumed(admin):
 # --- S3: bucket policy conditions, existence before authorization, deleted principals --------
 
 
+@pytest.mark.slow
 def test_bucket_policy_conditions_are_evaluated(admin, admin_arn):
     bucket = _uid("enf-cond")
     admin("s3").create_bucket(Bucket=bucket)

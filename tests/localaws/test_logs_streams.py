@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from compute_helpers import admin_session
 
 from localaws.services.logs.streams import CHUNK
@@ -24,6 +25,7 @@ def _messages(logs, group: str, stream: str) -> list[str]:
         token = page["nextForwardToken"]
 
 
+@pytest.mark.slow
 def test_a_long_stream_keeps_every_event_in_order_across_restarts(tmp_path):
     from localaws.cli import start, stop
     from localaws.core.config import Config

@@ -192,6 +192,7 @@ def test_a_missing_moto_attribute_stops_the_start_with_one_line(tmp_path, monkey
     assert not (tmp_path / "state" / "data").exists()  # nothing stored was touched
 
 
+@pytest.mark.slow
 def test_region_lists_answer_as_botocore_does_for_every_partition():
     import boto3.session
 

@@ -100,6 +100,7 @@ def _walk(backend: Any, bucket: str, change=None, **query: Any) -> int:
     raise AssertionError(f"no last page after {pages} pages: {query}")
 
 
+@pytest.mark.slow
 def test_pages_match_moto_on_generated_buckets(backend):
     rng = random.Random(20261130)
     walks = 0
