@@ -335,6 +335,7 @@ def test_sdk_internals_we_replace_are_there_and_their_absence_is_one_clear_error
         sdk_workarounds.check_sdk()
 
 
+@pytest.mark.slow
 def test_the_build_context_restores_what_it_replaced():
     from sagemaker.core.config.config_manager import SageMakerConfig
     from sagemaker.mlops.workflow import steps

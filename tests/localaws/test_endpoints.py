@@ -326,6 +326,7 @@ def test_duplicate_create_and_bad_update_are_refused(env):
     assert env["sm"].describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
 
 
+@pytest.mark.slow
 def test_update_swaps_under_load_with_zero_failures(env):
     old, new = train_booster(6), train_booster(6, flip=True)
     name = deploy(env, algorithm_model(env, old))

@@ -406,6 +406,7 @@ def _tiny_model_artifact() -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_invoke_endpoint_integration(clients, admin_role):
     s3, sm, sfn = clients("s3"), clients("sagemaker"), clients("stepfunctions")
     bucket, name = uid("sfn-models"), uid("sfn-ep")
