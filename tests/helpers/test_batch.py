@@ -58,10 +58,10 @@ def direct_scores(session, tenant: dict, records: pd.DataFrame) -> np.ndarray:
     url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     bucket, key = url[5:].split("/", 1)
     body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    folder = tempfile.mkdtemp(prefix="batch-model-")
-    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-        tar.extractall(folder, filter="data")
-    model = inference.model_fn(folder)
+    with tempfile.TemporaryDirectory(prefix="batch-model-") as folder:
+        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+            tar.extractall(folder, filter="data")
+        model = inference.model_fn(folder)
     rows = inference.input_fn(records.to_csv(index=False, header=False), "text/csv")
     return np.asarray(inference.predict_fn(rows, model))
 

@@ -1,4 +1,5 @@
-"""Shared set-up for the compute plane tests: a tenant-like bucket and role, waiting for jobs."""
+"""Shared set-up for localaws tests: a tenant-like bucket and role, waiting for jobs, and a
+server of a test's own for restart and kill -9 tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import json
 import tarfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -107,3 +112,19 @@ def admin_session(config):
         aws_secret_access_key=keys["SecretAccessKey"],
         region_name="us-east-1",
     )
+
+
+@contextmanager
+def own_server(state_dir: Path) -> Iterator[tuple[Any, dict, Any]]:
+    """A localaws of the test's own on `state_dir`: its config, start info and an admin
+    session. The test may stop, kill and start it again; it is stopped on the way out."""
+    from localaws.cli import start, stop
+    from localaws.core.config import Config
+    from localaws.ephemeral import free_port
+
+    config = Config(state_dir=state_dir, port=free_port())
+    info = start(config)
+    try:
+        yield config, info, admin_session(config)
+    finally:
+        stop(config)

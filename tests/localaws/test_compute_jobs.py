@@ -16,6 +16,7 @@ from compute_helpers import (
     XGBOOST_IMAGE,
     job_log,
     make_bucket_and_role,
+    own_server,
     tar_gz,
     unique,
     untar,
@@ -467,21 +468,9 @@ def test_unsupported_image_and_bad_requests_fail_clearly(clients, tenant):
 def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
     import glob
 
-    import boto3
+    from localaws.cli import start
 
-    from localaws.cli import env_vars, start, stop
-    from localaws.core.config import Config
-    from localaws.ephemeral import free_port
-
-    config = Config(state_dir=tmp_path / "state", port=free_port())
-    info = start(config)
-    try:
-        env = env_vars(config)
-        session = boto3.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name="us-east-1",
-        )
+    with own_server(tmp_path / "state") as (config, info, session):
 
         def client(name):
             return session.client(name, endpoint_url=config.endpoint_url)
@@ -561,8 +550,6 @@ def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
         assert (step["StepName"], step["StepStatus"]) == ("Sleep", "Failed")
         # ... and was durable before the server died, as an acknowledged PutLogEvents is
         assert f"pid {pid}" in job_log(client("logs"), "processing", name)
-    finally:
-        stop(config)
 
 
 def _alive(pid: int) -> bool:

@@ -393,17 +393,12 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
     answering with their own model (evicted and reloaded on demand); after SIGKILL and a
     restart, both serve again (reloaded lazily on the first invocation)."""
 
-    from compute_helpers import admin_session
+    from compute_helpers import own_server
 
-    from localaws.cli import _read_info, start, stop
-    from localaws.core.config import Config
-    from localaws.ephemeral import free_port
+    from localaws.cli import start
 
-    config = Config(state_dir=tmp_path / "state", port=free_port())
     monkeypatch.setenv("LOCALAWS_MAX_LOADED_MODELS", "1")
-    start(config)
-    try:
-        session = admin_session(config)
+    with own_server(tmp_path / "state") as (config, info, session):
 
         def clients():
             aws = lambda name: session.client(name, endpoint_url=config.endpoint_url)  # noqa: E731
@@ -467,15 +462,12 @@ def test_lru_cap_and_serving_again_after_a_crash(tmp_path, monkeypatch):
         ]
         assert len(loads) >= 3  # loaded when deployed, then reloaded after each eviction
 
-        pid = _read_info(config)["pid"]
-        kill9(pid)
+        kill9(info["pid"])
         start(config)
         own.update(clients())
         for name in names:
             assert own["sm"].describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
         assert answers() == expected
-    finally:
-        stop(config)
 
 
 @pytest.mark.slow

@@ -16,13 +16,10 @@ import signal
 import time
 from importlib import resources
 
-import boto3
 import pytest
-from compute_helpers import SKLEARN_IMAGE, TRUST, unique, wait_job
+from compute_helpers import SKLEARN_IMAGE, TRUST, own_server, unique, wait_job
 
-from localaws.cli import env_vars, start, stop
-from localaws.core.config import Config
-from localaws.ephemeral import free_port
+from localaws.cli import start
 
 pytestmark = pytest.mark.slow  # real processing jobs and a kill -9 restart
 
@@ -50,16 +47,8 @@ with open("/opt/ml/processing/output/files.txt", "w") as out:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    config = Config(state_dir=tmp_path_factory.mktemp("direct-io-state"), port=free_port())
-    start(config)
-    env = env_vars(config)
-    session = boto3.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
-    yield config, lambda name: session.client(name, endpoint_url=config.endpoint_url)
-    stop(config)
+    with own_server(tmp_path_factory.mktemp("direct-io-state")) as (config, _, session):
+        yield config, lambda name: session.client(name, endpoint_url=config.endpoint_url)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from compute_helpers import admin_session
+from compute_helpers import own_server
 
 from localaws.services.logs.streams import CHUNK
 
@@ -28,13 +28,8 @@ def _messages(logs, group: str, stream: str) -> list[str]:
 @pytest.mark.slow
 def test_a_long_stream_keeps_every_event_in_order_across_restarts(tmp_path):
     from localaws.cli import start, stop
-    from localaws.core.config import Config
-    from localaws.ephemeral import free_port
 
-    config = Config(state_dir=tmp_path / "state", port=free_port())
-    start(config)
-    try:
-        session = admin_session(config)
+    with own_server(tmp_path / "state") as (config, _, session):
 
         def client():
             return session.client("logs", endpoint_url=config.endpoint_url)
@@ -68,5 +63,3 @@ def test_a_long_stream_keeps_every_event_in_order_across_restarts(tmp_path):
         logs = client()
         assert _messages(logs, group, stream) == sent
         assert len(sent) == 3 * CHUNK + 8
-    finally:
-        stop(config)

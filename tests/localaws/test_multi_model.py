@@ -11,7 +11,7 @@ import xgboost as xgb
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from compute_helpers import TRUST as TRUST_SAGEMAKER
-from compute_helpers import admin_session
+from compute_helpers import own_server
 from server_forks import kill9
 from test_endpoints import (
     ROWS,
@@ -234,16 +234,11 @@ def test_lru_within_the_memory_budget_and_serving_after_a_crash(tmp_path, monkey
     """Its own server with a budget of about one model: three targets invoked in turn evict
     each other (least recently used first) and reload on demand, always answering with their
     own model; after SIGKILL and a restart the endpoint serves them again."""
-    from localaws.cli import _read_info, start, stop
-    from localaws.core.config import Config
-    from localaws.ephemeral import free_port
+    from localaws.cli import start
 
-    config = Config(state_dir=tmp_path / "state", port=free_port())
     size = len(booster_bytes(train_booster(21)))
     monkeypatch.setenv("LOCALAWS_MME_MEMORY_MB", str(1.5 * size / (1024 * 1024)))
-    start(config)
-    try:
-        session = admin_session(config)
+    with own_server(tmp_path / "state") as (config, info, session):
 
         def aws(service: str):
             return session.client(service, endpoint_url=config.endpoint_url, config=NO_RETRY)
@@ -259,13 +254,10 @@ def test_lru_within_the_memory_budget_and_serving_after_a_crash(tmp_path, monkey
         assert len(unloads) >= 5  # each load past the first evicts the previous model
         assert log_lines(aws("logs"), world["pool"], "target model acme/v1.tar.gz (")[1:]
 
-        pid = _read_info(config)["pid"]
-        kill9(pid)
+        kill9(info["pid"])
         start(config)
         world.update(rt=aws("sagemaker-runtime"), sm=aws("sagemaker"))
         status = world["sm"].describe_endpoint(EndpointName=world["pool"])["EndpointStatus"]
         assert status == "InService"
         for tenant in order:
             assert call(world, f"{tenant}/v1.tar.gz") == expected(world["boosters"][tenant])
-    finally:
-        stop(config)

@@ -7,29 +7,14 @@ object of the bucket keeps all its versions across a kill -9 and restart.
 
 from __future__ import annotations
 
-import json
-
-import boto3
 import pytest
+from compute_helpers import own_server
 from server_forks import kill9
 
-from localaws.cli import env_vars, start, stop
-from localaws.core.config import Config
-from localaws.ephemeral import free_port
+from localaws.cli import start
 
 pytestmark = pytest.mark.slow  # a private server, killed and restarted
 BUCKET = "multi-delete-durable"
-
-
-def client(config: Config):
-    env = env_vars(config)
-    return boto3.client(
-        "s3",
-        endpoint_url=config.endpoint_url,
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
 
 
 def versions(s3) -> dict[str, list[str]]:
@@ -43,10 +28,8 @@ def versions(s3) -> dict[str, list[str]]:
 
 
 def test_delete_objects_survives_kill9_and_touches_only_its_keys(tmp_path):
-    config = Config(state_dir=tmp_path / "state", port=free_port())
-    start(config)
-    try:
-        s3 = client(config)
+    with own_server(tmp_path / "state") as (config, info, session):
+        s3 = session.client("s3", endpoint_url=config.endpoint_url)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         ids: dict[str, list[str]] = {}
@@ -65,12 +48,9 @@ def test_delete_objects_survives_kill9_and_touches_only_its_keys(tmp_path):
         }
         assert versions(s3) == expected
 
-        pid = json.loads(config.pid_file.read_text())["pid"]
-        kill9(pid)
+        kill9(info["pid"])
         start(config)
-        s3 = client(config)
+        s3 = session.client("s3", endpoint_url=config.endpoint_url)
         assert versions(s3) == expected
         assert s3.get_object(Bucket=BUCKET, Key="k2")["Body"].read() == b"22"
         assert s3.get_object(Bucket=BUCKET, Key="k7")["Body"].read() == b"22"
-    finally:
-        stop(config)

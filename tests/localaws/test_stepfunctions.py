@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
+from compute_helpers import own_server
 
 ACCOUNT = "123456789012"
 TRUST_STATES = {
@@ -497,19 +498,9 @@ def test_retry_on_an_aws_error_name(clients, admin_role):
 @pytest.mark.slow
 def test_executions_survive_a_restart(tmp_path):
     """History and output of an ended execution are still there after stop + start."""
-    from localaws.cli import env_vars, start, stop
-    from localaws.core.config import Config
-    from localaws.ephemeral import free_port
+    from localaws.cli import start, stop
 
-    config = Config(state_dir=tmp_path / "state", port=free_port())
-    start(config)
-    try:
-        env = env_vars(config)
-        session = boto3.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name="us-east-1",
-        )
+    with own_server(tmp_path / "state") as (config, _, session):
         sfn = session.client("stepfunctions", endpoint_url=config.endpoint_url)
         iam = session.client("iam", endpoint_url=config.endpoint_url)
         role = make_role(iam, [{"Effect": "Allow", "Action": "*", "Resource": "*"}])
@@ -534,8 +525,6 @@ def test_executions_survive_a_restart(tmp_path):
         with pytest.raises(ClientError) as exc:  # restored executions hold no task tokens
             sfn.send_task_failure(taskToken="no-such-token", error="E")
         assert exc.value.response["Error"]["Code"] == "InvalidToken"
-    finally:
-        stop(config)
 
 
 def test_an_execution_name_is_taken_until_it_is_reused_as_aws_says(clients, admin_role):
