@@ -7,7 +7,6 @@ import datetime
 import json
 import logging
 import os
-import re
 import threading
 import time
 from typing import Any
@@ -16,10 +15,9 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.response import StreamingBody
-from botocore.utils import parse_timestamp
-from dateutil.tz import tzutc
 
 from localaws.core import credentials
+from localaws.core.timestamps import fast_timestamp
 
 LOG = logging.getLogger(__name__)
 
@@ -62,22 +60,7 @@ _MAX_CLIENTS = 256
 _ROLE_CREDENTIALS_TTL = 300.0  # seconds; well inside the lifetime of STS session keys
 _lock = threading.Lock()
 _session = boto3.session.Session()  # one botocore session: service models load once
-# botocore parses each timestamp of an XML answer with dateutil (~0.1 ms each): a page of 100
-# S3 versions spent more on that than the server spent listing them.
-_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z\Z")
-
-
-def fast_timestamp(value: Any) -> datetime.datetime:
-    """botocore's `parse_timestamp`, the same datetime (tz `tzutc()`), with a fast path for
-    the ISO 8601 UTC form that XML services answer (`2026-11-30T14:31:00.000Z`)."""
-    if isinstance(value, str) and _ISO_UTC.match(value):
-        try:
-            return datetime.datetime.fromisoformat(value[:-1]).replace(tzinfo=tzutc())
-        except ValueError:  # out of range: botocore's own error
-            pass
-    return parse_timestamp(value)
-
-
+# botocore parsed each timestamp of an XML answer with dateutil (`core.timestamps`)
 _session._session.get_component("response_parser_factory").set_parser_defaults(
     timestamp_parser=fast_timestamp
 )
