@@ -215,3 +215,26 @@ def test_presigned_and_unsigned_requests_are_refused(setup, localaws, signature_
         assert exc.value.code == 403
     keys = [o["Key"] for o in setup["admin_s3"].list_objects_v2(Bucket=setup["mine"])["Contents"]]
     assert "presigned" not in keys
+
+
+def test_delete_objects_in_quiet_mode_lists_only_the_errors(setup):
+    """AWS: "In quiet mode, the response includes only keys for which the delete operation
+    encountered an error" (Amazon S3 User Guide, Deleting multiple objects)."""
+    admin, mine = setup["admin_s3"], setup["mine"]
+    for key in ("quiet/a", "quiet/b"):
+        admin.put_object(Bucket=mine, Key=key, Body=b"x")
+    answer = admin.delete_objects(
+        Bucket=mine, Delete={"Objects": [{"Key": "quiet/a"}], "Quiet": True}
+    )
+    assert "Deleted" not in answer and not answer.get("Errors")
+    refused = setup["role"]("s3").delete_objects(  # the role may not s3:DeleteObject
+        Bucket=mine, Delete={"Objects": [{"Key": "quiet/b"}], "Quiet": True}
+    )
+    assert "Deleted" not in refused
+    assert [(e["Key"], e["Code"]) for e in refused["Errors"]] == [("quiet/b", "AccessDenied")]
+    listed = admin.list_objects_v2(Bucket=mine, Prefix="quiet/").get("Contents", [])
+    assert [o["Key"] for o in listed] == ["quiet/b"]
+    verbose = admin.delete_objects(
+        Bucket=mine, Delete={"Objects": [{"Key": "quiet/b"}], "Quiet": False}
+    )
+    assert [d["Key"] for d in verbose["Deleted"]] == ["quiet/b"]

@@ -272,3 +272,28 @@ def test_the_inputs_lent_uncopied_go_where_the_pinned_moto_only_reads_them(funct
     code = function.__code__
     assert (code.co_filename, code.co_name) in state_data._LENT_TO
     assert inspect.getsource(function).count("get_input(") == 1
+
+
+def test_output_paths_root_and_selected(sfn, role):
+    """`OutputPath: "$"` (copied once) and a selecting OutputPath give what moto gave; the next
+    state writing into its input changes no earlier state's output."""
+    definition = chain(
+        ("Make", {"Type": "Pass", "Result": {"keep": {"v": 1}, "drop": 2}, "OutputPath": "$"}),
+        ("Select", {"Type": "Pass", "OutputPath": "$.keep"}),
+        ("Write", {"Type": "Pass", "Result": "w", "ResultPath": "$.written"}),
+        ("Again", {"Type": "Pass", "Result": "x", "ResultPath": "$.written"}),
+    )
+    described = run(sfn, definition, role, {"in": 0})
+    assert _output(described) == {"v": 1, "written": "x"}
+    events = sfn.get_execution_history(executionArn=described["executionArn"])["events"]
+    exited = {
+        e["stateExitedEventDetails"]["name"]: json.loads(e["stateExitedEventDetails"]["output"])
+        for e in events
+        if "stateExitedEventDetails" in e
+    }
+    assert exited == {
+        "Make": {"keep": {"v": 1}, "drop": 2},
+        "Select": {"v": 1},
+        "Write": {"v": 1, "written": "w"},
+        "Again": {"v": 1, "written": "x"},
+    }

@@ -822,3 +822,37 @@ def test_a_definite_path_through_an_index_is_the_value(clients, admin_role):
     done = wait_done(sfn, arn)
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"]) == {"name": "second"}
+
+
+def test_history_without_execution_data_has_no_input_or_output(clients, admin_role):
+    """includeExecutionData=false: the same events without their input and output (AWS:
+    "whether execution data (input or output of a history event) is returned")."""
+    s3, sfn = clients("s3"), clients("stepfunctions")
+    bucket = uid("sfn-versions")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"x")
+    modified = s3.list_object_versions(Bucket=bucket)["Versions"][0]["LastModified"]
+    listing = task(
+        "aws-sdk:s3:listObjectVersions",
+        {"Bucket": bucket},
+        ResultSelector={"modified.$": "$.Versions[0].LastModified"},
+    )
+    desc = run(sfn, chain(("List", listing), ("Done", {"Type": "Pass"})), admin_role, {"n": 7})
+    # a task's timestamps reach the state data as ISO 8601 text, as boto3 parsed them
+    assert json.loads(desc["output"]) == {"modified": modified.isoformat()}
+    arn = desc["executionArn"]
+    full = sfn.get_execution_history(executionArn=arn, includeExecutionData=True)["events"]
+    assert full == sfn.get_execution_history(executionArn=arn)["events"]  # true by default
+    lean = sfn.get_execution_history(executionArn=arn, includeExecutionData=False)["events"]
+    assert [(e["id"], e["type"]) for e in lean] == [(e["id"], e["type"]) for e in full]
+    data = ("input", "output", "inputDetails", "outputDetails")
+
+    def details(events):
+        return [(k, v) for e in events for k, v in e.items() if k.endswith("EventDetails")]
+
+    assert any(field in v for _, v in details(full) for field in data)
+    assert not any(field in v for _, v in details(lean) for field in data)
+    names = [v["name"] for k, v in details(lean) if k == "stateEnteredEventDetails"]
+    assert names == ["List", "Done"]
+    # a later full read still has the data: trimming a page changed no recorded event
+    assert sfn.get_execution_history(executionArn=arn)["events"] == full

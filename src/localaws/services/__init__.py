@@ -25,7 +25,7 @@ def boot_groups() -> list[Patches]:
 
 def groups() -> list[Patches]:
     """Every patch group, in the order they are applied (imports moto: call it when needed)."""
-    from localaws.services import moto_dispatch
+    from localaws.services import moto_dispatch, serialization
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, lookups, simulate
     from localaws.services.logs import streams
@@ -62,6 +62,7 @@ def groups() -> list[Patches]:
         pipelines.patches,
         streams.patches,  # CloudWatch Logs streams saved in chunks, each pickled once
         *authorization_groups(),  # request -> IAM checks tables, one per service (any order)
+        serialization.patches,  # timestamps in answers parsed without dateutil
         moto_dispatch.patches,  # last: caches method lists of the response classes changed above
     ]
 

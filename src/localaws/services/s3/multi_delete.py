@@ -7,6 +7,11 @@ AccessDenied for every key. AWS checks each key instead: `s3:DeleteObject` on
 re-runs the request's (already signature-checked) authorization per key with the same
 evaluator (`localaws.services.iam.enforcement`) and deletes the keys it allows.
 
+In quiet mode (`<Quiet>true</Quiet>`) the answer lists only the keys that could not be deleted,
+as AWS documents ("In quiet mode, the response includes only keys for which the delete
+operation encountered an error", Amazon S3 User Guide, "Deleting multiple objects"); moto
+listed every deleted key, which a state machine then carried in its data from state to state.
+
 It also records the request's object names in the request scope, as moto's key parsing does
 for single-object requests: persistence then saves those names only, not every object of
 the bucket (a bucket of 10,000 versions emptied 100 at a time re-saved it all per batch).
@@ -53,6 +58,7 @@ def _bucket_response_delete_keys(self, bucket_name: str, authenticated: bool = T
         allowed = []
     refused = [o["Key"] for o in objects if o not in allowed]
     deleted, locked = self.backend.delete_objects(bucket_name, allowed, bypass)
+    quiet = str(body["Delete"].get("Quiet") or "").strip().lower() == "true"
     errors = [(k, "AccessDenied", "Access Denied") for k in refused] + [
         (k, "AccessDenied", "Access Denied because object protected by object lock.")
         for k in locked
@@ -66,7 +72,7 @@ def _bucket_response_delete_keys(self, bucket_name: str, authenticated: bool = T
                 "DeleteMarkerVersionId": marker or None,
                 "DeleteMarker": True if marker else None,
             }
-            for key, version, marker in deleted
+            for key, version, marker in ([] if quiet else deleted)
         ],
         "Errors": [{"Key": k, "Code": c, "Message": m} for k, c, m in errors],
     }

@@ -12,11 +12,13 @@ import time
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.response import StreamingBody
 
 from localaws.core import credentials
+from localaws.core.timestamps import fast_timestamp
 
 LOG = logging.getLogger(__name__)
 
@@ -58,7 +60,12 @@ ERROR_SERVICE_NAMES: dict[str, str] = {
 _MAX_CLIENTS = 256
 _ROLE_CREDENTIALS_TTL = 300.0  # seconds; well inside the lifetime of STS session keys
 _lock = threading.Lock()
-_session = boto3.session.Session()  # one botocore session: service models load once
+_botocore = botocore.session.get_session()  # one session: service models load once
+# botocore parsed each timestamp of an XML answer with dateutil (`core.timestamps`)
+_botocore.get_component("response_parser_factory").set_parser_defaults(
+    timestamp_parser=fast_timestamp
+)
+_session = boto3.session.Session(botocore_session=_botocore)
 _clients: dict[tuple[str, str, str], BaseClient] = {}
 _role_keys: dict[str, tuple[float, dict[str, str]]] = {}
 

@@ -17,6 +17,9 @@ versions) that was most of an execution's server CPU.
   copy, and the quota check (moto measures `json.dumps` with its default `", "` / `": "`
   separators) needs no copy either: that text is at least the compact one's length and at
   most twice it, so only an input between 128 KB and 256 KB compact is serialised again.
+- `OutputPath: "$"` (every state's default) copied the state's output twice: once to sample
+  it, once when `States.reset` made it the next input. It is copied once now, by `reset`; the
+  stack is left as moto leaves it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from moto.stepfunctions.parser.api import (
     StateEnteredEventDetails,
     StateExitedEventDetails,
 )
-from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.common.path import output_path, result_path
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.json_manipulation import (  # noqa: E501
     json_merge,
@@ -170,3 +173,12 @@ def within_size_quota(value: Any) -> bool:
 
 for _module in (state, state_task_service, state_task_lambda):
     patches.set(_module, "is_within_size_quota", within_size_quota)
+
+
+@patches.wrap(output_path.OutputPath, "_eval_body")
+def _output_path(original: Any, self: Any, env: Any) -> None:
+    sampler = self.string_sampler
+    if type(sampler) is string_expression.StringJsonPath and sampler.json_path == "$":
+        env.states.reset(env.stack[-1])  # reset copies: the next input shares nothing
+        return
+    original(self, env)
