@@ -30,8 +30,8 @@ down: install
 status: install
 	$(VENV)/bin/localaws status
 
-# The chain checks TENANT first, then starts localaws (if it is not running) while the first
-# notebook's kernel starts.
+# The chain checks TENANT first, then starts localaws (if it is not running; with its job
+# worker at once, which imports during notebooks 00-01) while the first notebook's kernel starts.
 demo: install
 	@$(PY) -m helpers.chain --tenant $(TENANT) --out runs/$(TENANT)
 

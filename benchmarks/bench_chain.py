@@ -2,19 +2,24 @@
 
 `make install` builds the pipeline definition into the definition cache
 (helpers.pipeline.prebuild); this benchmark does that step into a private cache first and
-reports its time ("install step", not part of any chain). Then three chains for one tenant:
+reports its time ("install step", not part of any chain). Then four chains for one tenant:
 - "first": the first `make demo` after install: fresh localaws state, localaws not running
   (the chain starts it while the first kernel starts, as `make demo` does: its start is
   included), the definition published from the cache without importing the SDK;
+- "first_lazy_worker": "first" again on fresh state, the job worker (zygote) started at
+  CreatePipeline as before session 7 (LOCALAWS_WARM_WORKERS_AT_START=0), not with the server:
+  whether its ~3 CPU s of imports during notebooks 00-01 cost more than the first job's wait;
 - "again": the same server again (a second `make demo`): the stack and tenant exist, the
   pipeline's definition is unchanged so it is neither rebuilt nor upserted; a new execution
   and version are deployed;
 - "cold": a new server (started before the chain) with fresh state and an empty definition
   cache: the SDK builds the definition (install without the prebuild, or the first demo
   after an edit of the job code).
-For each notebook: its wall time (papermill, kernel start included), its cells' own time, its
-slowest cell; the servers' start. Target: a chain <= 15 s. Writes
-benchmarks/results/chain.json and prints a table.
+Each chain is `make demo`'s command, `python -m helpers.chain`, in a process of its own, timed
+from its start to its exit (session 6's figures timed `run_chain` in this process, after its
+imports: they left out the command's own start). For each notebook: its wall time
+(papermill, kernel start included), its cells' own time, its slowest cell; the servers'
+start. Target: a chain <= 15 s. Writes benchmarks/results/chain.json and prints a table.
 Environment: LOCALAWS_BENCH_CHAIN_TENANT (default bench-chain).
 """
 
@@ -32,6 +37,7 @@ from pathlib import Path
 
 from benchmarks.common import print_table, publish
 from localaws.cli import stop
+from localaws.compute.workers import WARM_AT_START_ENV
 from localaws.core.config import Config
 from localaws.ephemeral import free_port, running
 
@@ -59,19 +65,26 @@ def notebook_figures(path: Path) -> dict:
 
 
 def timed_chain(out: Path) -> dict:
-    from helpers.chain import run_chain
+    """`make demo`'s command, `python -m helpers.chain`, timed from its start to its exit (its
+    imports, the kernels' and localaws's starts included)."""
+    from helpers.chain import CHAIN
 
     started = time.perf_counter()
-    executed = run_chain(TENANT, out)
+    subprocess.run(
+        [sys.executable, "-m", "helpers.chain", "--tenant", TENANT, "--out", str(out)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     total = time.perf_counter() - started
     return {
         "chain_s": round(total, 2),
-        "notebooks": {p.stem: notebook_figures(p) for p in executed},
+        "notebooks": {name: notebook_figures(out / f"{name}.ipynb") for name in CHAIN},
     }
 
 
 RUNS = (
     ("first", "first make demo after install (localaws start included)"),
+    ("first_lazy_worker", "the same, job worker started at CreatePipeline"),
     ("again", "second run"),
     ("cold", "fresh state, no cached definition"),
 )
@@ -107,6 +120,9 @@ def main() -> dict:
             with not_started(Path(tmp) / "state"):
                 results["first"] = timed_chain(Path(tmp) / "first")
                 results["again"] = timed_chain(Path(tmp) / "again")
+            with not_started(Path(tmp) / "state-lazy"):
+                os.environ[WARM_AT_START_ENV] = "0"  # restored by not_started
+                results["first_lazy_worker"] = timed_chain(Path(tmp) / "first-lazy")
             os.environ[CACHE_ENV] = str(Path(tmp) / "empty-cache")
             started = time.perf_counter()
             with running():

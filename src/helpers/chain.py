@@ -9,19 +9,21 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jupyter_client.manager import KernelManager
-from papermill.exceptions import PapermillExecutionError
-
-from helpers import summaries
 from helpers.naming import tenant_id_problem
-from helpers.results import read_results
-from helpers.session import start_local
 from localaws.cli import CliError
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import KernelManager
+
+# papermill, jupyter_client, pandas (helpers.summaries) and boto3 (helpers.session) are
+# imported where used, ~1 s: `make demo` starts the first kernel and localaws before that.
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -33,17 +35,25 @@ FULL_CHAIN = (*CHAIN, "04_batch_score", "99_cleanup")  # 04 is not part of `make
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 # Imported into a waiting kernel's sys.modules (no name bound, nothing shown, no execution
 # count): the libraries every notebook's first cell imports, ~1 s of each notebook; then
-# what the notebook itself imports (`notebook_imports`).
-WARM_MODULES = ("pandas", "matplotlib.pyplot", "boto3", "helpers.session", "helpers.summaries")
+# what the notebook itself imports (`notebook_imports`). Only what the notebook uses: a
+# kernel that imported matplotlib for nothing (00, 03) starts ~0.4 CPU s later.
+WARM_MODULES = ("pandas", "boto3", "helpers.session")
+# What an IPython magic line imports when it runs, by the magic's name.
+MAGIC_IMPORTS = {"matplotlib": "matplotlib.pyplot"}
 
 
 def notebook_imports(notebook: Path) -> list[tuple[str, tuple[str, ...]]]:
-    """(module, imported names) of each top-level import in the notebook's code cells."""
+    """(module, imported names) of each top-level import in the notebook's code cells, and
+    the module of each magic of MAGIC_IMPORTS (`%matplotlib inline`: matplotlib.pyplot)."""
     found: list[tuple[str, tuple[str, ...]]] = []
     for cell in json.loads(notebook.read_text())["cells"]:
         if cell["cell_type"] != "code":
             continue
         source = "".join(cell["source"])
+        for line in source.splitlines():
+            magic = line.strip().lstrip("%").split(" ", 1)[0]
+            if line.lstrip().startswith("%") and magic in MAGIC_IMPORTS:
+                found.append((MAGIC_IMPORTS[magic], ()))
         # IPython magics and shell lines are not Python
         lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
         try:
@@ -85,6 +95,8 @@ class Kernels:
         self._next: Future | None = None
 
     def _start(self, code: str) -> KernelManager:
+        from jupyter_client.manager import KernelManager
+
         # The kernel inherits this process's environment and cwd at start, as papermill's would.
         manager = KernelManager(kernel_name="python3")
         manager.start_kernel(cwd=str(NOTEBOOK_DIR), extra_arguments=KERNEL_ARGUMENTS)
@@ -161,6 +173,22 @@ def run_notebook(
     return target
 
 
+def start_localaws() -> None:
+    """Start localaws if it is not running, its job worker at once (`WARM_AT_START_ENV`,
+    unless set otherwise): it imports while notebooks 00 and 01 run. Only the server sees
+    the variable: a server that a later caller of this process starts does not inherit it."""
+    from helpers.session import start_local
+    from localaws.compute.workers import WARM_AT_START_ENV
+
+    saved = os.environ.get(WARM_AT_START_ENV)
+    os.environ[WARM_AT_START_ENV] = saved or "1"
+    try:
+        start_local()
+    finally:
+        if saved is None:
+            os.environ.pop(WARM_AT_START_ENV, None)
+
+
 def run_chain(
     tenant: str,
     out_dir: Path,
@@ -178,7 +206,7 @@ def run_chain(
         if sources:
             kernels.prestart(sources[0])
         if backend == "local":
-            start_local()  # `make demo`: the first kernel starts meanwhile
+            start_localaws()  # `make demo`: the first kernel starts meanwhile
         for index, source in enumerate(sources):
             params = {"tenant_id": tenant, "backend": backend, **(extra or {}).get(source.stem, {})}
             following = sources[index + 1] if index + 1 < len(sources) else None
@@ -191,6 +219,9 @@ def run_chain(
 def closing_line(notebook: Path) -> str | None:
     """The demo's closing prediction line, rebuilt from the values an executed 03 recorded
     (None if it recorded no deployment or predictions, e.g. it stopped early)."""
+    from helpers import summaries
+    from helpers.results import read_results
+
     results = read_results(notebook)
     deployment, predictions = results.get("deployment"), results.get("predictions")
     if not deployment or not predictions or not predictions["probabilities"]:
@@ -276,11 +307,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or REPO / "runs" / args.tenant
     try:
         executed = run_chain(args.tenant, out, backend=args.backend)
-    except PapermillExecutionError as failure:
-        print(f"notebook failed: {failure.ename}: {failure.evalue}", file=sys.stderr)
-        return 1
     except CliError as failure:  # localaws could not start (the port is taken, ...)
         print(f"make demo: localaws: {failure}", file=sys.stderr)
+        return 1
+    except Exception as failure:
+        from papermill.exceptions import PapermillExecutionError
+
+        if not isinstance(failure, PapermillExecutionError):
+            raise
+        print(f"notebook failed: {failure.ename}: {failure.evalue}", file=sys.stderr)
         return 1
     print(f"\nExecuted notebooks for tenant {args.tenant!r}:")
     for path in executed:

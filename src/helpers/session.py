@@ -2,6 +2,7 @@
 
 `connect("local")` starts localaws if needed and points the standard `AWS_ENDPOINT_URL`
 mechanism at it; `connect("aws")` uses the ambient credentials. Everything else is the same code.
+boto3 is imported on first use: `make demo` starts localaws (`start_local`) before it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config as BotoConfig
-
 if TYPE_CHECKING:
+    import boto3
+
     from localaws.core.config import Config
 
 BACKENDS = ("local", "aws")
@@ -45,6 +45,8 @@ class AwsSession:
     def client(self, service: str) -> Any:
         """A cached boto3 client of `service` (standard retry mode, 5 attempts)."""
         if service not in self._clients:
+            from botocore.config import Config as BotoConfig
+
             self._clients[service] = self.boto_session.client(
                 service,
                 config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}),
@@ -94,6 +96,8 @@ def connect(backend: str = "local", region: str = "us-east-1") -> AwsSession:
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    import boto3
+
     from localaws.core.config import Config
 
     changes: dict[str, str | None] = {}

@@ -147,6 +147,9 @@ def serve(config: Config) -> None:
         "state_dir": str(config.state_dir),
     }
     write_atomic(config.pid_file, json.dumps(info).encode())
+    from localaws.compute.workers import warm_up_at_start
+
+    warm_up_at_start()
 
     def _stop(*_):
         raise KeyboardInterrupt

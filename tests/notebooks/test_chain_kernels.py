@@ -5,7 +5,10 @@ starts localaws while the first kernel starts."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -17,7 +20,11 @@ from helpers.chain import (
     main,
     notebook_imports,
     run_notebook,
+    start_localaws,
+    warm_code,
 )
+from localaws.cli import CliError
+from localaws.compute.workers import WARM_AT_START_ENV
 
 pytestmark = pytest.mark.slow  # real kernels
 
@@ -80,6 +87,7 @@ def test_notebook_imports_are_read_from_its_code_cells(tmp_path):
     ]
     nbformat.write(nb, tmp_path / "n.ipynb")
     assert notebook_imports(tmp_path / "n.ipynb") == [
+        ("matplotlib.pyplot", ()),  # what `%matplotlib inline` imports when it runs
         ("pandas", ()),
         ("numpy", ()),
         ("helpers", ("pipeline", "plots")),
@@ -95,3 +103,25 @@ def test_demo_stops_before_any_notebook_when_localaws_cannot_start(tmp_path, mon
         assert main(["--tenant", "demo", "--out", str(tmp_path / "runs")]) == 1
     assert "in use by another program" in capsys.readouterr().err
     assert not list((tmp_path / "runs").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize(("notebook", "plots"), [("00_setup", False), ("02_pipeline", True)])
+def test_a_kernel_imports_matplotlib_only_for_a_notebook_that_plots(notebook, plots):
+    code = warm_code(NOTEBOOK_DIR / f"{notebook}.ipynb")
+    probe = f"{code}\nimport sys\nprint('matplotlib.pyplot' in sys.modules)"
+    answer = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert answer.stdout.strip() == str(plots)
+
+
+def test_demo_leaves_the_warm_start_setting_to_the_server_it_started(tmp_path, monkeypatch):
+    monkeypatch.delenv(WARM_AT_START_ENV, raising=False)
+    with socket.socket() as taken:  # the start fails: the setting is restored all the same
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("LOCALAWS_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setenv("LOCALAWS_STATE_DIR", str(tmp_path / "state"))
+        with pytest.raises(CliError):
+            start_localaws()
+    assert WARM_AT_START_ENV not in os.environ

@@ -47,6 +47,13 @@ PRELOAD = (
 )
 
 
+#: Set to 1 in the server's environment to start the zygote as soon as the server serves,
+#: rather than at the first CreatePipeline or job: `make demo` sets it, so that the zygote's
+#: ~3 CPU s of imports overlap the notebooks before the pipeline's (the first job waited
+#: ~1.2 s for them). Off by default: a server that runs no job never pays for them.
+WARM_AT_START_ENV = "LOCALAWS_WARM_WORKERS_AT_START"
+
+
 class WorkerDied(RuntimeError):
     """The process that runs jobs went away without reporting the job's exit."""
 
@@ -290,6 +297,12 @@ class WorkerPool:
 
 _pool: WorkerPool | None = None
 _pool_lock = threading.Lock()
+
+
+def warm_up_at_start() -> None:
+    """Start the zygote now if the environment asks for it (WARM_AT_START_ENV)."""
+    if os.environ.get(WARM_AT_START_ENV) == "1":
+        pool().warm_up()
 
 
 def pool() -> WorkerPool:
