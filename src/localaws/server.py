@@ -64,8 +64,6 @@ def create_app(config: Config, persist: bool = True):
     hooks.activate(store)
     credentials.ensure_admin(config.state_dir)
     hooks.run_restore_callbacks()
-    for service in hooks.SAVED_AFTER_RESTORE:
-        store.save(service)
 
     def health() -> dict:
         return {
