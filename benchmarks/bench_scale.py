@@ -16,6 +16,10 @@ Also `--micro` (alone or before the run): the persistence cost of one write as t
 resources present grows (IAM CreateRole, SageMaker CreateModelPackageGroup, Step Functions
 StartExecution of a Pass machine), with the state size and the restart time at each size.
 
+`--keep-state DIR` runs in DIR and keeps it, without the delete phase; `--keep-state DIR
+--restarts N` then only restarts a server on that state N times (seconds, and the server's
+CPU seconds up to its first answer): a big state built once, restarts measured repeatedly.
+
 Figures: benchmarks/results/scale.json and scale.png (latency of each operation against the
 tenant ordinal), a table on stdout. `make bench` runs 50 tenants (LOCALAWS_BENCH_SCALE_TENANTS);
 `python -m benchmarks.bench_scale --tenants 1000` is the full run. `--tier` (default pooled)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from operator import is_
 from pathlib import Path
 from typing import Any
 
+from localaws.core.files import files_named
 from localaws.persistence import pickling
 from localaws.persistence.catalog import ServiceSpec
 from localaws.persistence.tracking import Touches, TrackedDict, TrackedList
@@ -328,7 +328,7 @@ class BackendShards:
         in `<main>.shards/`; registers what was loaded as saved."""
         self.seq = remainder["seq"]
         entries: dict[tuple, list] = {}  # (name, key) -> [seq, cls, inner, object or _TODO]
-        for path in pickle_files(main.with_suffix(".shards")):  # any order: `seq` orders them
+        for path in files_named(main.with_suffix(".shards"), ".pkl"):  # `seq` orders them
             name, key, seq, cls, inner = load_file(path)
             obj = cls.__new__(cls) if cls is not None else _TODO
             entries[(name, key)] = [seq, cls, inner, obj]
@@ -391,16 +391,6 @@ class BackendShards:
 
 
 _TODO = object()
-
-
-def pickle_files(folder: Path) -> list[str]:
-    """Paths of the `*.pkl` files in `folder` (none if it does not exist), in no set order:
-    os.scandir, not a sorted Path.glob (a restore reads thousands of them)."""
-    try:
-        with os.scandir(folder) as found:
-            return [entry.path for entry in found if entry.name.endswith(".pkl")]
-    except FileNotFoundError:
-        return []
 
 
 class _ShardUnpickler(pickling._Unpickler):

@@ -34,12 +34,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from localaws.core.files import tree_size, write_atomic
+from localaws.core.files import files_named, tree_size, write_atomic
 from localaws.persistence import pickling, tracking
 from localaws.persistence.catalog import SERVICES
 from localaws.persistence.journal import Journal
 from localaws.persistence.pickling import BackendPickler
-from localaws.persistence.shards import FORMAT_KEY, BackendShards, pickle_files
+from localaws.persistence.shards import FORMAT_KEY, BackendShards
 
 log = logging.getLogger("localaws.persistence")
 
@@ -325,10 +325,10 @@ class Store:
                 entry = self._load(path)
                 # S3: the bucket's objects, one file per name; DynamoDB: the table's items,
                 # one file per hash key. Files in any order: a dict's order is not an API's.
-                for key_file in pickle_files(path.with_suffix(".keys")):
+                for key_file in files_named(path.with_suffix(".keys"), ".pkl"):
                     name, versions = self._load(key_file)
                     dict.__setitem__(entry.keys, name, versions)
-                for item_file in pickle_files(path.with_suffix(".items")):
+                for item_file in files_named(path.with_suffix(".items"), ".pkl"):
                     key, value = self._load(item_file)
                     dict.__setitem__(entry.items, key, value)
                 collection[urllib.parse.unquote(path.name[:-4])] = entry
