@@ -92,3 +92,37 @@ def test_restored_executions_read_as_before_across_restarts_and_kill9(tmp_path):
         assert {arn: _read(sfn, arn) for arn in (ok, refused)} == before
     finally:
         stop(server.config)
+
+
+def test_restored_dynamodb_items_are_equal_and_still_size_checked(tmp_path):
+    """Items come back without their size re-checked per attribute at load, yet an update
+    past DynamoDB's 400 KB item limit is still refused after the restart."""
+    server = Server(tmp_path / "state")
+    server.start()
+    try:
+        ddb = server.client("dynamodb")
+        ddb.create_table(
+            TableName="wide",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        item = {"pk": {"S": "a"}, **{f"a{i}": {"S": "x" * 1000} for i in range(300)}}
+        item["n"] = {"N": "7"}
+        item["l"] = {"L": [{"S": "one"}, {"M": {"k": {"BOOL": True}}}]}
+        ddb.put_item(TableName="wide", Item=item)
+        stop(server.config)
+        server.start()
+        ddb = server.client("dynamodb")
+        assert ddb.get_item(TableName="wide", Key={"pk": {"S": "a"}})["Item"] == item
+        with pytest.raises(ddb.exceptions.ClientError) as exc:
+            ddb.update_item(
+                TableName="wide",
+                Key={"pk": {"S": "a"}},
+                UpdateExpression="SET big = :v",
+                ExpressionAttributeValues={":v": {"S": "y" * 150_000}},
+            )
+        assert exc.value.response["Error"]["Code"] == "ValidationException"
+        assert ddb.get_item(TableName="wide", Key={"pk": {"S": "a"}})["Item"] == item
+    finally:
+        stop(server.config)
