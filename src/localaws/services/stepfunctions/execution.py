@@ -4,8 +4,9 @@ What moto 5.2.5 lacks and this adds:
 - DescribeExecution never sees SUCCEEDED without output (the status is set last);
 - the end of an execution is reported to `localaws.core.hooks` so it is persisted;
 - worker threads log a crash and are not kept forever;
-- executions pickle (history kept; an ended one pickled once; one cut off by a restart
-  reads as FAILED);
+- executions pickle (history kept; an ended one pickled once, and restored with only the
+  fields that find and list it, the rest decoded on first use; one cut off by a restart
+  reads as FAILED, saved so at start);
 - reading a history (GetExecutionHistory, each save of a running execution) copies the list,
   not every event in it: moto deep-copied the whole history on each read, though an event is
   never changed once recorded (`EventManager._publish_history_event` builds it, appends it).
