@@ -271,7 +271,7 @@ def _plot(result: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True)
     for ax, phase in zip(axes.flat, PHASES, strict=True):
-        ys = result["latencies_ms"].get(phase, [])  # no delete phase with --keep-state
+        ys = result["latencies_ms"][phase]
         xs = range(1, len(ys) + 1)
         ax.plot(xs, ys, ".", alpha=0.4, markersize=3)
         k = max(1, len(ys) // 20)
@@ -375,6 +375,9 @@ def main(argv: list[str] | None = None) -> None:
         data["run"] = run_tenants(
             args.tenants, tier, args.workers, args.rows, args.sfn_workers, args.keep_state
         )
+        if args.keep_state:  # no delete phase: not the figures of a run
+            _show(data)
+            return
         _plot(data["run"], results_dir() / "scale.png")
     publish("scale", data, _show)
 
