@@ -16,6 +16,10 @@ Also `--micro` (alone or before the run): the persistence cost of one write as t
 resources present grows (IAM CreateRole, SageMaker CreateModelPackageGroup, Step Functions
 StartExecution of a Pass machine), with the state size and the restart time at each size.
 
+`--keep-state DIR` runs in DIR and keeps it, without the delete phase; `--keep-state DIR
+--restarts N` then only restarts a server on that state N times (seconds, and the server's
+CPU seconds up to its first answer): a big state built once, restarts measured repeatedly.
+
 Figures: benchmarks/results/scale.json and scale.png (latency of each operation against the
 tenant ordinal), a table on stdout. `make bench` runs 50 tenants (LOCALAWS_BENCH_SCALE_TENANTS);
 `python -m benchmarks.bench_scale --tenants 1000` is the full run. `--tier` (default pooled)
@@ -39,7 +43,8 @@ from benchmarks.common import print_table, publish, results_dir, summary
 from benchmarks.persistence_micro import run_micro
 from benchmarks.process_usage import RssSampler, cpu_seconds
 from localaws.cli import own_server, start, stop
-from localaws.ephemeral import running
+from localaws.core.config import Config
+from localaws.ephemeral import free_port, running
 
 TARGETS = {"end_to_end_s": 900.0, "peak_rss_mb": 4096.0, "growth": 1.5, "restart_s": 10.0}
 PHASES = ("create", "upload", "train", "approve", "deploy", "invoke_first", "invoke", "delete")
@@ -155,15 +160,48 @@ def _restart(config: Any) -> float:
     return time.perf_counter() - began
 
 
+def restarts(state_dir: Path, times: int) -> dict:
+    """Restart a server on a kept state (`--keep-state`) `times` times: seconds and the
+    server's CPU seconds up to its first answer, each time, and their medians."""
+    config = Config(state_dir=state_dir, port=free_port())
+    walls, cpus = [], []
+    start(config, wait=600)
+    try:
+        for _ in range(times):
+            walls.append(_restart(config))
+            info = own_server(config)
+            assert info is not None
+            cpus.append(cpu_seconds(int(info["pid"])))
+    finally:
+        stop(config)
+    state_mb = sum(f.stat().st_size for f in state_dir.rglob("*") if f.is_file()) / 1e6
+    result = {
+        "state_mb": round(state_mb, 1),
+        "restart_s": [round(w, 2) for w in walls],
+        "server_cpu_s": [round(c, 2) for c in cpus],
+        "median_restart_s": round(statistics.median(walls), 2),
+        "median_server_cpu_s": round(statistics.median(cpus), 2),
+    }
+    print(f"  restart on {state_dir} ({state_mb:.0f} MB): {result}", flush=True)
+    return result
+
+
 def run_tenants(
-    n: int, tier: str | None, workers: int, rows: int, sfn_workers: int | None = None
+    n: int,
+    tier: str | None,
+    workers: int,
+    rows: int,
+    sfn_workers: int | None = None,
+    keep_state: Path | None = None,
 ) -> dict:
+    """The whole run; `keep_state`: the state directory to use and keep, without the delete
+    phase (a big state for `restarts`)."""
     from helpers import pipeline, stack
     from helpers.session import connect
 
     sfn_workers = sfn_workers or workers
     names = [f"scale-{i:04d}" for i in range(n)]
-    with running() as config:
+    with running(keep_state) as config:
         info = own_server(config)
         assert info is not None
         session = connect("local")
@@ -194,10 +232,12 @@ def run_tenants(
         info = own_server(config)
         assert info is not None
         with RssSampler(int(info["pid"])) as rss_after:
-            walls["delete"], latencies["delete"] = _phase(
-                "delete", names, steps["delete"], sfn_workers, int(info["pid"]), cpu
-            )
+            if keep_state is None:
+                walls["delete"], latencies["delete"] = _phase(
+                    "delete", names, steps["delete"], sfn_workers, int(info["pid"]), cpu
+                )
         total = time.perf_counter() - began - restart_s
+    phases = PHASES if keep_state is None else PHASES[:-1]
     return {
         "tenants": n,
         "tier": tier or "(not given)",
@@ -213,9 +253,9 @@ def run_tenants(
                 "growth": {k: round(v, 2) for k, v in _growth(latencies[p]).items()},
                 **cpu[p],
             }
-            for p in PHASES
+            for p in phases
         },
-        "latencies_ms": {p: [round(v * 1000, 2) for v in latencies[p]] for p in PHASES},
+        "latencies_ms": {p: [round(v * 1000, 2) for v in latencies[p]] for p in phases},
         "server_peak_rss_mb": round(max(server_peak, rss_after.server_peak()) / 2**20, 1),
         "total_peak_rss_mb": round(max(rss.peak_total, rss_after.peak_total) / 2**20, 1),
         "state_mb": round(state_mb, 1),
@@ -308,11 +348,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--micro", action="store_true", help="the persistence micro-benchmark")
     parser.add_argument("--micro-sizes", default="0,1000,5000")
     parser.add_argument("--micro-only", action="store_true")
+    parser.add_argument(
+        "--keep-state", type=Path, help="use and keep this state directory; no delete phase"
+    )
+    parser.add_argument(
+        "--restarts", type=int, default=0, help="only restart the --keep-state server N times"
+    )
     args = parser.parse_args([] if argv is None else argv)
     data: dict[str, Any] = {"targets": TARGETS}
     if args.micro or args.micro_only:
         print("persistence: one write's cost against resources present", flush=True)
         data["persistence_micro"] = run_micro([int(s) for s in args.micro_sizes.split(",")])
+    if args.restarts:
+        if args.keep_state is None:
+            parser.error("--restarts needs --keep-state (a state a run kept)")
+        data["restarts"] = restarts(args.keep_state, args.restarts)
+        return
     if not args.micro_only:
         tier = None if args.tier == "none" else args.tier
         sfn_workers = args.sfn_workers or args.workers
@@ -321,7 +372,12 @@ def main(argv: list[str] | None = None) -> None:
             "deploy, delete):",
             flush=True,
         )
-        data["run"] = run_tenants(args.tenants, tier, args.workers, args.rows, args.sfn_workers)
+        data["run"] = run_tenants(
+            args.tenants, tier, args.workers, args.rows, args.sfn_workers, args.keep_state
+        )
+        if args.keep_state:  # no delete phase: not the figures of a run
+            _show(data)
+            return
         _plot(data["run"], results_dir() / "scale.png")
     publish("scale", data, _show)
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import gc
 import json
 import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from localaws.core.config import Config
@@ -32,6 +35,20 @@ class StartupError(RuntimeError):
     def __init__(self, message: str, code: int):
         super().__init__(message)
         self.code = code
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Start-up builds millions of long-lived objects (moto's modules, the restored state) and
+    frees almost none: the cyclic collector would walk the growing heap again and again for
+    nothing (two thirds of a restore's CPU with 150 tenants). It runs again afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def create_app(config: Config, persist: bool = True):
@@ -64,8 +81,6 @@ def create_app(config: Config, persist: bool = True):
     hooks.activate(store)
     credentials.ensure_admin(config.state_dir)
     hooks.run_restore_callbacks()
-    for service in hooks.SAVED_AFTER_RESTORE:
-        store.save(service)
 
     def health() -> dict:
         return {
@@ -125,7 +140,8 @@ def serve(config: Config) -> None:
             f"cannot listen on {config.host}:{config.port}: {exc.strerror}", EXIT_IN_USE
         ) from None
     try:
-        deferred.app = create_app(config)
+        with _collector_paused():
+            deferred.app = create_app(config)
     except Exception as exc:
         from localaws.core.patching import PatchError
         from localaws.persistence.store import StateError

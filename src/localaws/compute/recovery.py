@@ -22,7 +22,7 @@ def recover_interrupted() -> int:
 
     from localaws.compute import jobs, pipelines
 
-    count = 0
+    changed: list = []  # the jobs and executions marked Failed: saved, nothing else
     now = utcnow()
     for account in list(sagemaker_backends.keys()):
         for region in list(sagemaker_backends[account].keys()):
@@ -39,7 +39,7 @@ def recover_interrupted() -> int:
                     job.failure_reason = REASON.format(what=what)
                     setattr(job, end, now)
                     job.last_modified_time = now
-                    count += 1
+                    changed.append(job)
             for pipeline in list(backend.pipelines.values()):
                 for execution in list(pipeline.pipeline_executions.values()):
                     if execution.pipeline_execution_status not in (
@@ -54,9 +54,9 @@ def recover_interrupted() -> int:
                     execution.pipeline_execution_status = "Failed"
                     execution.pipeline_execution_failure_reason = reason
                     execution.last_modified_time = now
-                    count += 1
-    if count:
-        hooks.changed("sagemaker")
+                    changed.append(execution)
+    if changed:
+        hooks.changed("sagemaker", *changed)
     # Nothing runs yet at restore: job directories left by a crash are garbage.
     shutil.rmtree(jobs.jobs_root(), ignore_errors=True)
-    return count
+    return len(changed)

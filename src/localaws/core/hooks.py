@@ -10,9 +10,8 @@
   "stepfunctions_parser"). Outside the server process it does nothing.
 - `on_restore(callback)`: `callback()` runs once at server start, after the saved state is
   loaded and before the first request is served. Use it to mark work that was running when
-  the server stopped or died (executions, jobs) as failed/stopped with a reason. The
-  services in `SAVED_AFTER_RESTORE` are saved after all callbacks ran; a callback that
-  changes another service calls `changed` for it.
+  the server stopped or died (executions, jobs) as failed/stopped with a reason, and
+  saves what it changed with `changed(service, *resources)`: nothing else is saved at start.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ class Store(Protocol):
 
 log = logging.getLogger("localaws.state")
 
-SAVED_AFTER_RESTORE = ("stepfunctions", "sagemaker")
 _store: Store | None = None
 _restore_callbacks: list[Callable[[], None]] = []
 

@@ -28,6 +28,17 @@ def _versioned_store(raw: dict) -> Any:
     return store
 
 
+def _checked_dict(raw: dict) -> Any:
+    """A DynamoDB item's attributes, without re-checking the item size at each attribute:
+    moto's LimitedSizeDict sums the whole item per insert (quadratic in attributes), and a
+    saved item passed that check when it was written."""
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+    attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.update(attrs, raw)
+    return attrs
+
+
 def _fresh_lock(kind: str) -> Any:
     return threading.RLock() if kind == "rlock" else threading.Lock()
 
@@ -86,6 +97,10 @@ class BackendPickler:
 
             # Its items() yields only each key's newest version: pickle the raw lists.
             self._dispatch[_VersionedKeyStore] = lambda o: (_versioned_store, (dict.copy(o),))
+        if spec.module == "moto.dynamodb.models":
+            from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+            self._dispatch[LimitedSizeDict] = lambda o: (_checked_dict, (dict.copy(o),))
 
     def register_all_loaded(self) -> None:
         for service in SERVICES:

@@ -37,6 +37,7 @@ from operator import is_
 from pathlib import Path
 from typing import Any
 
+from localaws.core.files import files_named
 from localaws.persistence import pickling
 from localaws.persistence.catalog import ServiceSpec
 from localaws.persistence.tracking import Touches, TrackedDict, TrackedList
@@ -326,9 +327,8 @@ class BackendShards:
         """The backend's state from `remainder` (what `_dump_remainder` wrote) and the files
         in `<main>.shards/`; registers what was loaded as saved."""
         self.seq = remainder["seq"]
-        folder = main.with_suffix(".shards")
         entries: dict[tuple, list] = {}  # (name, key) -> [seq, cls, inner, object or _TODO]
-        for path in sorted(folder.glob("*.pkl")) if folder.is_dir() else ():
+        for path in files_named(main.with_suffix(".shards"), ".pkl"):  # `seq` orders them
             name, key, seq, cls, inner = load_file(path)
             obj = cls.__new__(cls) if cls is not None else _TODO
             entries[(name, key)] = [seq, cls, inner, obj]

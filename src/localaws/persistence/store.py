@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import pickle
 import threading
 import urllib.parse
@@ -33,7 +34,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from localaws.core.files import tree_size, write_atomic
+from localaws.core.files import files_named, tree_size, write_atomic
 from localaws.persistence import pickling, tracking
 from localaws.persistence.catalog import SERVICES
 from localaws.persistence.journal import Journal
@@ -301,7 +302,7 @@ class Store:
         self.journal.open()
         return restored
 
-    def _load(self, path: Path):
+    def _load(self, path: Path | str):
         try:
             with open(path, "rb") as src:
                 return pickling.load(src)
@@ -322,16 +323,14 @@ class Store:
             part_dir = main.with_suffix("")
             for path in sorted(part_dir.glob("*.pkl")) if part_dir.is_dir() else ():
                 entry = self._load(path)
-                keys_dir = path.with_suffix(".keys")
-                if keys_dir.is_dir():  # S3: the bucket's objects, one file per name
-                    for key_file in sorted(keys_dir.glob("*.pkl")):
-                        name, versions = self._load(key_file)
-                        dict.__setitem__(entry.keys, name, versions)
-                items_dir = path.with_suffix(".items")
-                if items_dir.is_dir():  # DynamoDB: the table's items, one file per hash key
-                    for item_file in sorted(items_dir.glob("*.pkl")):
-                        key, value = self._load(item_file)
-                        dict.__setitem__(entry.items, key, value)
+                # S3: the bucket's objects, one file per name; DynamoDB: the table's items,
+                # one file per hash key. Files in any order: a dict's order is not an API's.
+                for key_file in files_named(path.with_suffix(".keys"), ".pkl"):
+                    name, versions = self._load(key_file)
+                    dict.__setitem__(entry.keys, name, versions)
+                for item_file in files_named(path.with_suffix(".items"), ".pkl"):
+                    key, value = self._load(item_file)
+                    dict.__setitem__(entry.items, key, value)
                 collection[urllib.parse.unquote(path.name[:-4])] = entry
             state[spec.partition] = collection
         live.__dict__.clear()
@@ -341,12 +340,12 @@ class Store:
         base = main.relative_to(self.state_dir).as_posix()[: -len(".pkl")]
         shards = self._shards[base] = BackendShards(base, spec, self._pickler._dispatch)
 
-        def load_file(path: Path):
-            data = path.read_bytes()
+        def load_file(path: str):
+            with open(path, "rb") as src:
+                data = src.read()
             # Known content: an unchanged resource is not written again after a restart.
-            self._digests[path.relative_to(self.state_dir).as_posix()] = hashlib.blake2b(
-                data, digest_size=16
-            ).digest()
+            rel = f"{base}.shards/{os.path.basename(path)}"
+            self._digests[rel] = hashlib.blake2b(data, digest_size=16).digest()
             try:
                 return pickling.load(io.BytesIO(data))
             except Exception as exc:  # noqa: BLE001 - any failure means this file is unusable

@@ -4,8 +4,9 @@ What moto 5.2.5 lacks and this adds:
 - DescribeExecution never sees SUCCEEDED without output (the status is set last);
 - the end of an execution is reported to `localaws.core.hooks` so it is persisted;
 - worker threads log a crash and are not kept forever;
-- executions pickle (history kept; an ended one pickled once; one cut off by a restart
-  reads as FAILED);
+- executions pickle (history kept; an ended one pickled once, and restored with only the
+  fields that find and list it, the rest decoded on first use; one cut off by a restart
+  reads as FAILED, saved so at start);
 - reading a history (GetExecutionHistory, each save of a running execution) copies the list,
   not every event in it: moto deep-copied the whole history on each read, though an event is
   never changed once recorded (`EventManager._publish_history_event` builds it, appends it).
@@ -103,6 +104,7 @@ def _run_logged(self) -> None:
 
 @patches.replace(Execution, "__getstate__")
 def __getstate__(self) -> dict:
+    _decode(self)
     state = self.__dict__.copy()
     worker = state.pop("exec_worker", None)
     state["exec_worker"] = None
@@ -119,6 +121,20 @@ def __setstate__(self, state: dict) -> None:
         self.error = "States.Runtime"
         self.cause = _RESTART_CAUSE
         self.stop_date = datetime.datetime.now(tz=datetime.UTC)
+        if _cut_off is not None:
+            _cut_off.append(self)
+
+
+_cut_off: list | None = []  # executions a restore marked FAILED, until they are saved
+
+
+@hooks.on_restore
+def _save_cut_off() -> None:
+    """Save the executions the restore marked FAILED (only those: not every execution)."""
+    global _cut_off
+    cut, _cut_off = _cut_off or [], None
+    if cut:
+        hooks.changed("stepfunctions", *cut)
 
 
 @patches.wrap(Execution, "to_history_output")
@@ -154,12 +170,56 @@ def __reduce_ex__(self, protocol):
         except Exception:  # something unusual inside: let the caller's pickler cope
             return object.__reduce_ex__(self, protocol)
         self._localaws_blob = blob
-    return _restore_execution, (type(self), blob)
+    light = {name: self.__dict__[name] for name in _LIGHT if name in self.__dict__}
+    return _restore_execution, (type(self), blob, light)
 
 
-def _restore_execution(cls: type, blob: bytes) -> Any:
-    """Rebuild an ended execution pickled by `Execution.__reduce_ex__` (keeps its bytes)."""
+# What a restored ended execution holds before its first other use: what finds it (by ARN,
+# by name), lists it and checks a repeated StartExecution; the rest (its history, its copy
+# of the state machine: ~1 ms to unpickle each) is decoded from its blob on first use.
+_LIGHT = (
+    "name",
+    "exec_arn",
+    "execution_arn",
+    "state_machine_arn",
+    "exec_status",
+    "start_date",
+    "stop_date",
+    "execution_input",
+)
+_decoding = threading.Lock()
+
+
+def _restore_execution(cls: type, blob: bytes, light: dict | None = None) -> Any:
+    """Rebuild an ended execution pickled by `Execution.__reduce_ex__` (keeps its bytes);
+    with `light` (its small fields) the rest is decoded on first use (`_decode`)."""
     execution = cls.__new__(cls)
-    execution.__dict__.update(pickle.loads(zlib.decompress(blob)))
+    if light is None:  # pickled before `light` existed
+        execution.__dict__.update(pickle.loads(zlib.decompress(blob)))
+    else:
+        execution.__dict__.update(light)
+        execution.__dict__["_localaws_lazy"] = True
     execution._localaws_blob = blob
     return execution
+
+
+def _decode(execution: Any) -> None:
+    """Fill in a lazily restored execution from its blob (fields set since are kept)."""
+    state = execution.__dict__
+    if not state.get("_localaws_lazy"):
+        return
+    with _decoding:
+        if state.get("_localaws_lazy"):
+            for name, value in pickle.loads(zlib.decompress(state["_localaws_blob"])).items():
+                state.setdefault(name, value)
+            del state["_localaws_lazy"]
+
+
+@patches.add(Execution, "__getattr__")
+def __getattr__(self, name: str) -> Any:
+    # Only reached for attributes not in __dict__: those of a lazily restored execution.
+    if self.__dict__.get("_localaws_lazy"):
+        _decode(self)
+        if name in self.__dict__:
+            return self.__dict__[name]
+    raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
