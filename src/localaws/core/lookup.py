@@ -43,10 +43,15 @@ def _stamp(collection: Any) -> tuple[Any, int]:
 
 
 def _slots(collection: Any) -> Iterator[tuple[Any, Any]]:
-    """(slot, item) without the tracked iteration: a rebuild reads, it reaches nothing."""
+    """(slot, item) without the tracked iteration: a rebuild reads, it reaches nothing.
+
+    It walks a copy: requests run in threads, and another one may add or remove an item
+    meanwhile. The base types' `copy` runs in C without releasing the GIL, so it is a
+    consistent snapshot where iterating the live dict raised "changed size during iteration".
+    """
     if isinstance(collection, dict):
-        return iter(dict.items(collection))
-    return enumerate(list.__iter__(collection))
+        return iter(dict.copy(collection).items())
+    return enumerate(list.copy(collection))
 
 
 def _at(collection: Any, slot: Any) -> Any:
