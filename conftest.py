@@ -108,6 +108,11 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = _session_env.enter_context(tempfile.TemporaryDirectory(prefix="mt-cache-"))
         os.environ["MT_PIPELINE_CACHE_DIR"] = folder
         _session_env.callback(os.environ.pop, "MT_PIPELINE_CACHE_DIR", None)
+    # Likewise parsed state machine programs (localaws...stepfunctions.program_store).
+    if "LOCALAWS_CACHE_DIR" not in os.environ:
+        folder = _session_env.enter_context(tempfile.TemporaryDirectory(prefix="localaws-cache-"))
+        os.environ["LOCALAWS_CACHE_DIR"] = folder
+        _session_env.callback(os.environ.pop, "LOCALAWS_CACHE_DIR", None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
