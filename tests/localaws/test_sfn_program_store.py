@@ -9,6 +9,9 @@ import json
 import os
 import pickle
 import shutil
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +20,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from test_stepfunctions import make_role
 
 from localaws import cli
 from localaws.ephemeral import running
@@ -136,6 +140,32 @@ def test_a_damaged_entry_is_parsed_again_and_rewritten(cache, parses, damage):
     assert program_store.load(definition) == blob  # the rewritten entry is whole
 
 
+def test_a_writer_killed_before_its_rename_leaves_no_entry(cache, parses):
+    definition = machine("killed-writer")
+    killed = subprocess.run(  # kill -9 with the entry written to its temporary file
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, sys\n"
+            "from localaws.services.stepfunctions import program_store\n"
+            "os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)\n"
+            "program_store.store(sys.argv[1], b'a program')\n",
+            definition,
+        ],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    [scratch] = cache.iterdir()
+    assert scratch.name.startswith(".tmp-") and program_store.load(definition) is None
+
+    os.utime(scratch, (0, 0))  # left by a writer killed long ago
+    _, blob = program_cache._pristine(definition)
+    assert parses == [definition] and program_store.load(definition) == blob
+    assert [p.name for p in cache.iterdir()] == [entry(cache, definition).name]
+
+
 def test_a_valid_pickle_that_is_not_a_program_is_a_miss(cache, parses):
     definition = machine("not-a-program")
     program_store.store(definition, pickle.dumps({"not": "a program"}))
@@ -217,21 +247,7 @@ def run_all(definition: str) -> tuple[dict, dict]:
     outputs and the history event types of each run."""
     session = boto3.Session(region_name="us-east-1")
     iam, sfn = session.client("iam"), session.client("stepfunctions")
-    role = iam.create_role(
-        RoleName="program-store",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "states.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
+    role = make_role(iam, [{"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": "*"}])
     arn = sfn.create_state_machine(name="store", definition=definition, roleArn=role)[
         "stateMachineArn"
     ]

@@ -59,3 +59,12 @@ def tree_size(root: Path) -> int:
             except OSError:
                 pass
     return total
+
+
+def user_cache_dir(env: str, *parts: str) -> Path:
+    """A cache folder outside any repository or state directory: $`env` if set, else
+    $XDG_CACHE_HOME/`parts` (XDG_CACHE_HOME defaults to ~/.cache). Not created here."""
+    explicit = os.environ.get(env)
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", *parts)

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import moto
 
+from localaws.core.files import user_cache_dir
+
 LOG = logging.getLogger(__name__)
 CACHE_ENV = "LOCALAWS_CACHE_DIR"
 MAGIC = b"localaws-sfn-program 1\n"
@@ -42,11 +44,7 @@ _DIGEST = 32  # bytes of a sha256
 
 def cache_dir() -> Path:
     """The cache's directory (not created here)."""
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "localaws" / "sfn-programs"
+    return user_cache_dir(CACHE_ENV, "localaws", "sfn-programs")
 
 
 @functools.cache
