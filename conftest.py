@@ -101,6 +101,7 @@ _replay = ExitStack()
 _session_env = ExitStack()
 
 
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py starts the fork server with this env
 def pytest_configure(config: pytest.Config) -> None:
     # Built pipeline definitions go to a temporary cache of this test session (shared by its
     # modules and notebook kernels), never the user's (helpers.pipeline.definition_cache).
