@@ -101,6 +101,7 @@ _replay = ExitStack()
 _session_env = ExitStack()
 
 
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py starts the fork server with this env
 def pytest_configure(config: pytest.Config) -> None:
     # Built pipeline definitions go to a temporary cache of this test session (shared by its
     # modules and notebook kernels), never the user's (helpers.pipeline.definition_cache).
@@ -108,6 +109,11 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = _session_env.enter_context(tempfile.TemporaryDirectory(prefix="mt-cache-"))
         os.environ["MT_PIPELINE_CACHE_DIR"] = folder
         _session_env.callback(os.environ.pop, "MT_PIPELINE_CACHE_DIR", None)
+    # Likewise parsed state machine programs (localaws...stepfunctions.program_store).
+    if "LOCALAWS_CACHE_DIR" not in os.environ:
+        folder = _session_env.enter_context(tempfile.TemporaryDirectory(prefix="localaws-cache-"))
+        os.environ["LOCALAWS_CACHE_DIR"] = folder
+        _session_env.callback(os.environ.pop, "LOCALAWS_CACHE_DIR", None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

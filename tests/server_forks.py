@@ -76,8 +76,10 @@ class ForkServer(WorkerPool):
             f"sys.path.remove({here!r}); server_forks.serve_forks()"
         )
         self.zygote_env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("LOCALAWS_", "AWS_"))
-        }
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("LOCALAWS_", "AWS_")) or k == "LOCALAWS_CACHE_DIR"
+        }  # the cache of parsed programs: the session's (conftest.py), never the user's
         atexit.register(self._close)
 
     def _close(self) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.pipeline.fingerprint import named_prefixes
+from localaws.core.files import user_cache_dir
 
 CACHE_ENV = "MT_PIPELINE_CACHE_DIR"
 FORMAT = 1
@@ -46,11 +47,7 @@ class Entry:
 
 def cache_dir() -> Path:
     """The cache's root directory (not created here)."""
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "multitenant-sagemaker" / "pipeline-definitions"
+    return user_cache_dir(CACHE_ENV, "multitenant-sagemaker", "pipeline-definitions")
 
 
 def _sha256(body: bytes) -> str:

@@ -69,3 +69,12 @@ def files_named(folder: Path, suffix: str) -> list[str]:
             return [entry.path for entry in found if entry.name.endswith(suffix)]
     except FileNotFoundError:
         return []
+
+
+def user_cache_dir(env: str, *parts: str) -> Path:
+    """A cache folder outside any repository or state directory: $`env` if set, else
+    $XDG_CACHE_HOME/`parts` (XDG_CACHE_HOME defaults to ~/.cache). Not created here."""
+    explicit = os.environ.get(env)
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", *parts)

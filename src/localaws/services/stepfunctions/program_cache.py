@@ -9,7 +9,9 @@ kept) in C: 5-10x cheaper, which matters for the 72 KB deploy machine (deepcopy 
 part of its server CPU). A program that does not pickle is deep-copied as before. Parsed after
 `field_paths` changed the preprocessor, so the cached program is the one a fresh parse would
 give. CreateStateMachine and UpdateStateMachine parse the definition to validate it (as AWS
-does); that parse is the one cached, so an execution never parses a definition again.
+does); that parse is the one cached, so an execution never parses a definition again. The
+pickle is also kept on disk (`program_store`), so another server process reads it back instead
+of parsing; an invalid definition is never stored, so it is parsed (and rejected) every time.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from localaws.core.patching import Patches
+from localaws.services.stepfunctions import program_store
 
 LOG = logging.getLogger(__name__)
 patches = Patches("stepfunctions.program_cache", after=("stepfunctions.field_paths",))
@@ -36,12 +39,37 @@ _parse_lock = threading.Lock()
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _pristine(definition: str) -> tuple[EvalComponent, bytes | None]:
     """The parsed program and its pickle (None if it does not pickle)."""
+    stored = _stored(definition)
+    if stored is not None:
+        return stored
     parsed = AmazonStateLanguageParser.parse(definition)[0]
     try:
         blob: bytes | None = pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # noqa: BLE001 - an unusual component: deep copies still work
         LOG.debug("state machine program does not pickle (%r); deep-copying it", exc)
         blob = None
+    if blob is not None:
+        program_store.store(definition, blob)
+    return parsed, blob
+
+
+def _stored(definition: str) -> tuple[EvalComponent, bytes] | None:
+    """The program of `definition` from the on-disk cache, or None (then it is parsed)."""
+    blob = program_store.load(definition)
+    if blob is None:
+        return None
+    try:
+        parsed = pickle.loads(blob)
+    except Exception as exc:  # noqa: BLE001 - a stale or damaged entry: parse and rewrite it
+        LOG.debug("state machine program entry does not unpickle (%r)", exc)
+        return None
+    if not isinstance(parsed, EvalComponent):
+        return None
+    LOG.info(
+        "state machine program %s read from %s",
+        program_store.key(definition)[:12],
+        program_store.cache_dir(),
+    )
     return parsed, blob
 
 
