@@ -22,6 +22,13 @@ The fork server and its client are the job zygote's (`localaws.compute.workers`:
 reaps its children, so a killed server is never left a zombie; it exits when its stdin
 closes, leaving running servers to their tests. While idle it also parses the state machine
 definitions its servers met, so the servers forked next find them in their program cache.
+The fork server has also imported what a job zygote imports (`workers.preload`: numpy,
+pandas, scikit-learn, XGBoost, ~3 CPU s), with the settings that keep those imports from
+starting native threads (`SINGLE_THREADED_IMPORTS`; it checks before every fork that it has
+one thread). A server child, still single-threaded, forks its own job zygote from that at once
+(`_fork_job_zygote`) and hands it to its `WorkerPool`: its jobs are forked from it as from a
+zygote the pool would start, and run the real job code; a server that runs no job keeps an
+idle one (a few milliseconds of fork). The zygote ends with its server, however it ends.
 `install()` makes it what `localaws.cli.start` launches with, in this process only:
 `localaws start` (the CLI, which tests/localaws/test_localaws_cli.py runs as a command) is
 always a plain `python -m localaws.server`.
@@ -110,11 +117,15 @@ class ForkServer(WorkerPool):
         return Forked(handle)
 
 
-def install() -> None:
-    """Make `localaws.cli.start` in this process fork its servers from a warm fork server."""
+def install(warm: bool = False) -> None:
+    """Make `localaws.cli.start` in this process fork its servers from a warm fork server;
+    `warm`: start that now (it imports in the background) rather than at the first start."""
     from localaws import cli
 
-    cli.launcher = ForkServer().launch
+    forks = ForkServer()
+    cli.launcher = forks.launch
+    if warm:
+        forks.warm_up()
 
 
 def kill9(pid: int, timeout: float = 10.0) -> None:
