@@ -14,7 +14,6 @@ import xgboost as xgb
 from compute_helpers import (
     SKLEARN_IMAGE,
     XGBOOST_IMAGE,
-    admin_session,
     job_log,
     make_bucket_and_role,
     tar_gz,
@@ -468,14 +467,21 @@ def test_unsupported_image_and_bad_requests_fail_clearly(clients, tenant):
 def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
     import glob
 
-    from localaws.cli import start, stop
+    import boto3
+
+    from localaws.cli import env_vars, start, stop
     from localaws.core.config import Config
     from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())
     info = start(config)
     try:
-        session = admin_session(config)
+        env = env_vars(config)
+        session = boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
 
         def client(name):
             return session.client(name, endpoint_url=config.endpoint_url)

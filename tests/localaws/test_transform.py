@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
-from compute_helpers import XGBOOST_IMAGE, admin_session, make_bucket_and_role, tar_gz, unique
+from compute_helpers import XGBOOST_IMAGE, make_bucket_and_role, tar_gz, unique
 from sklearn.datasets import load_breast_cancer
 
 pytestmark = pytest.mark.slow  # real transform jobs in warm workers
@@ -565,14 +565,19 @@ def test_create_transform_job_sync_in_a_state_machine(env):
 
 @pytest.mark.slow
 def test_job_running_when_the_server_dies_comes_back_failed(tmp_path):
-    from localaws.cli import start, stop
+    from localaws.cli import env_vars, start, stop
     from localaws.core.config import Config
     from localaws.ephemeral import free_port
 
     config = Config(state_dir=tmp_path / "state", port=free_port())
     info = start(config)
     try:
-        session = admin_session(config)
+        keys = env_vars(config)
+        session = boto3.Session(
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
 
         def client(name):
             return session.client(name, endpoint_url=config.endpoint_url)
