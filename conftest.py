@@ -47,6 +47,7 @@ What a test follows to stay correct and fast under xdist:
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -104,9 +105,10 @@ _session_env = ExitStack()
 @pytest.hookimpl(tryfirst=True)  # before tests/conftest.py starts the fork server with this env
 def pytest_configure(config: pytest.Config) -> None:
     # Built pipeline definitions go to a temporary cache of this test session (shared by its
-    # modules and notebook kernels), never the user's (helpers.pipeline.definition_cache).
+    # modules and notebook kernels), never the user's, which only seeds it (read only).
     if "MT_PIPELINE_CACHE_DIR" not in os.environ:
         folder = _session_env.enter_context(tempfile.TemporaryDirectory(prefix="mt-cache-"))
+        _seed_definitions(Path(folder))
         os.environ["MT_PIPELINE_CACHE_DIR"] = folder
         _session_env.callback(os.environ.pop, "MT_PIPELINE_CACHE_DIR", None)
     # Likewise parsed state machine programs (localaws...stepfunctions.program_store).
@@ -114,6 +116,19 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = _session_env.enter_context(tempfile.TemporaryDirectory(prefix="localaws-cache-"))
         os.environ["LOCALAWS_CACHE_DIR"] = folder
         _session_env.callback(os.environ.pop, "LOCALAWS_CACHE_DIR", None)
+
+
+def _seed_definitions(folder: Path) -> None:
+    """Copy into `folder` the definitions `make install` built into the user's cache (read
+    only): a test server whose build has the same inputs publishes it, as the first demo
+    does; an edit of anything a definition is built from is a miss (another key)."""
+    from helpers.pipeline import definition_cache  # the test modules import it anyway
+
+    for manifest in definition_cache.cache_dir().glob(f"[!.]*/{definition_cache.MANIFEST}"):
+        try:
+            shutil.copytree(manifest.parent, folder / manifest.parent.name)
+        except OSError:  # unreadable: that build is only not reused
+            shutil.rmtree(folder / manifest.parent.name, ignore_errors=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -25,8 +25,9 @@ from localaws.ephemeral import running
 def pytest_configure(config: pytest.Config) -> None:
     # Servers started in this process fork from a warm process (~2 CPU s less per start; see
     # tests/server_forks.py). LOCALAWS_TEST_PLAIN_STARTS=1: plain starts, to compare.
+    # An xdist worker starts servers anyway: its fork server imports while it collects.
     if os.environ.get("LOCALAWS_TEST_PLAIN_STARTS") != "1":
-        server_forks.install()
+        server_forks.install(warm=hasattr(config, "workerinput"))
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,13 @@ The fork server and its client are the job zygote's (`localaws.compute.workers`:
 reaps its children, so a killed server is never left a zombie; it exits when its stdin
 closes, leaving running servers to their tests. While idle it also parses the state machine
 definitions its servers met, so the servers forked next find them in their program cache.
+The fork server has also imported what a job zygote imports (`workers.preload`: numpy,
+pandas, scikit-learn, XGBoost, ~3 CPU s), with the settings that keep those imports from
+starting native threads (`SINGLE_THREADED_IMPORTS`; it checks before every fork that it has
+one thread). A server child, still single-threaded, forks its own job zygote from that at once
+(`_fork_job_zygote`) and hands it to its `WorkerPool`: its jobs are forked from it as from a
+zygote the pool would start, and run the real job code; a server that runs no job keeps an
+idle one (a few milliseconds of fork). The zygote ends with its server, however it ends.
 `install()` makes it what `localaws.cli.start` launches with, in this process only:
 `localaws start` (the CLI, which tests/localaws/test_localaws_cli.py runs as a command) is
 always a plain `python -m localaws.server`.
@@ -30,6 +37,7 @@ always a plain `python -m localaws.server`.
 from __future__ import annotations
 
 import atexit
+import gc
 import hashlib
 import os
 import shutil
@@ -42,11 +50,19 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from localaws.compute import workers
 from localaws.compute.workers import Handle, WorkerPool, fork_loop
 
 #: The services a test server answers and its Step Functions tasks call.
 SERVICES = ("s3", "dynamodb", "sagemaker", "stepfunctions", "iam", "sts", "logs", "cloudformation")
 _definitions: Path | None = None  # in the fork server: definitions its servers met, one a file
+#: Set in the fork server before it imports numpy & co., which otherwise start native threads
+#: at import: OpenBLAS's pool (so jobs use one BLAS thread; XGBoost's OpenMP threads start in
+#: the job, as before) and pyarrow's jemalloc background thread.
+SINGLE_THREADED_IMPORTS = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "JE_ARROW_MALLOC_CONF": "background_thread:false",
+}
 
 
 class Forked:
@@ -103,28 +119,33 @@ class ForkServer(WorkerPool):
         return Forked(handle)
 
 
-def install() -> None:
-    """Make `localaws.cli.start` in this process fork its servers from a warm fork server."""
+def install(warm: bool = False) -> None:
+    """Make `localaws.cli.start` in this process fork its servers from a warm fork server;
+    `warm`: start that now (it imports in the background) rather than at the first start."""
     from localaws import cli
 
-    cli.launcher = ForkServer().launch
+    forks = ForkServer()
+    cli.launcher = forks.launch
+    if warm:
+        forks.warm_up()
 
 
 def kill9(pid: int, timeout: float = 10.0) -> None:
     """SIGKILL server `pid`; return once it has ended (a zombie would pass for a running
     server). Reaped here if it is this process's child (a plain start), else by the fork
     server, which reaps within tens of milliseconds."""
+    from localaws.cli import _pid_alive, _zombie
+
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return
-        except ChildProcessError:  # not our child
+        if _zombie(pid):
             try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not our child: the fork server reaps it
+                pass
+        if not _pid_alive(pid):
+            return
         time.sleep(0.01)
     raise TimeoutError(f"process {pid} still there {timeout:.0f} s after SIGKILL")
 
@@ -133,6 +154,7 @@ def kill9(pid: int, timeout: float = 10.0) -> None:
 def serve_forks() -> None:
     """The fork server: preload, then fork; in a child, go on into the server's start."""
     global _definitions
+    os.environ.update(SINGLE_THREADED_IMPORTS)
     _preload()
     _definitions = Path(tempfile.mkdtemp(prefix="localaws-forks-definitions-"))
     atexit.register(shutil.rmtree, _definitions, True)
@@ -159,6 +181,8 @@ def _preload() -> None:
     import localaws.persistence.store  # noqa: F401
 
     _warm_botocore_data()
+    workers.preload()  # what each server's job zygote would import (see _fork_job_zygote)
+    gc.freeze()  # the children's collections skip all this; fewer pages copied on write
     _check_single_threaded()
 
 
@@ -200,6 +224,7 @@ def _parse_one_new(parsed: set[str]) -> None:
                 program_cache.program(path.read_text())
             except Exception:  # noqa: BLE001 - a definition that does not parse: the server says
                 pass
+            gc.freeze()
             _check_single_threaded()
             return
 
@@ -228,6 +253,8 @@ def _become_server(request: dict[str, Any], protocol: int) -> None:
     os.chdir(spec["cwd"])
     os.environ.clear()
     os.environ.update(spec["env"])
+    if workers.pool().warm:  # LOCALAWS_WARM_WORKERS=0 (cold jobs) is the server's to honour
+        workers.pool().adopt(_fork_job_zygote())
     from moto.moto_api._internal import mock_random
 
     from localaws import services
@@ -263,3 +290,57 @@ def _become_server(request: dict[str, Any], protocol: int) -> None:
         return parse(definition)
 
     program_cache.program = program
+
+
+class ForkedZygote:
+    """A server's job zygote forked by `_fork_job_zygote`: the part of `subprocess.Popen`
+    that `WorkerPool` uses. It is the server's child, as a zygote the pool starts would be."""
+
+    def __init__(self, pid: int, stdin: BinaryIO, stdout: BinaryIO) -> None:
+        self.pid, self.stdin, self.stdout = pid, stdin, stdout
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already: it ended
+                pid, status = self.pid, 0
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        while (code := self.poll()) is None:
+            time.sleep(0.01)
+        return code
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _fork_job_zygote() -> ForkedZygote:
+    """In a server child, still single-threaded: fork the job zygote that its `WorkerPool`
+    would otherwise start as a new interpreter (~3 CPU s of imports, done once here by the
+    fork server). The zygote is what `workers._zygote_main` runs after its imports: its own
+    session, requests on stdin, replies on stdout, stderr to /dev/null, ending at stdin's EOF
+    (when the server ends, however it ends) with its jobs."""
+    requests, to_zygote = os.pipe()
+    from_zygote, replies = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            os.dup2(requests, 0)
+            os.dup2(replies, 1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            for fd in (requests, to_zygote, from_zygote, replies, devnull):
+                os.close(fd)
+            workers.serve_jobs()
+        finally:
+            os._exit(0)
+    os.close(requests)
+    os.close(replies)
+    return ForkedZygote(pid, os.fdopen(to_zygote, "wb"), os.fdopen(from_zygote, "rb"))

@@ -25,9 +25,13 @@ from sklearn.datasets import load_breast_cancer
 
 pytestmark = pytest.mark.slow  # real transform jobs in warm workers
 
+# Its own model_fn: the job loads at once (no model artifact needed) and then takes its time.
 SLOW_SCRIPT = """
 import time
 import numpy as np
+
+def model_fn(model_dir):
+    return "waits"
 
 def input_fn(body, content_type):
     return body

@@ -21,6 +21,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Modules the zygote imports once so that jobs do not pay for them.
 PRELOAD = (
@@ -105,6 +106,12 @@ def _popen_status(code: int) -> int:
 
 def _zygote_main() -> None:
     """The zygote: preload, then fork a child for every spec read from stdin (`fork_loop`)."""
+    preload()
+    serve_jobs()
+
+
+def preload() -> None:
+    """Import what every job runs and `PRELOAD`, once (in the zygote, before it forks)."""
     import importlib
 
     from localaws.compute import runner  # noqa: F401 - what every job runs: imported once
@@ -115,6 +122,10 @@ def _zygote_main() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional library only costs warmth
             pass
+
+
+def serve_jobs() -> None:
+    """Be the zygote of a preloaded process: fork a job per spec on stdin, until its EOF."""
     fork_loop(_run_job)
 
 
@@ -152,7 +163,9 @@ def fork_loop(
     stdin = sys.stdin.buffer
     buffer = b""
     while True:
-        ready, _, _ = select.select([stdin], [], [], 0.02)
+        # Nothing to reap or do when idle: sleep until a request (or EOF) comes.
+        wait = 0.02 if children or idle is not None else None
+        ready, _, _ = select.select([stdin], [], [], wait)
         if not ready and idle is not None:
             idle()
         if ready:
@@ -181,6 +194,8 @@ def fork_loop(
                 break
             if pid == 0:
                 break
+            if pid not in children:  # a child `child` forked on its own (not a request's)
+                continue
             status = -os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
             out.write(json.dumps({"id": children.pop(pid), "status": status}) + "\n")
 
@@ -207,7 +222,7 @@ class WorkerPool:
     def _ensure_zygote(self) -> subprocess.Popen:
         if self._zygote is not None and self._zygote.poll() is None:
             return self._zygote
-        self._zygote = subprocess.Popen(
+        zygote = subprocess.Popen(
             [sys.executable, "-c", self.zygote_code],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -215,10 +230,20 @@ class WorkerPool:
             start_new_session=True,
             env=self.zygote_env,
         )
+        self._use(zygote)
+        return zygote
+
+    def adopt(self, zygote: Any) -> None:
+        """Use `zygote`, a running zygote made otherwise (the part of `subprocess.Popen` used
+        here: `stdin`, `stdout`, `poll`, `kill`, `wait`), until it ends; then start one."""
+        with self._lock:
+            self._use(zygote)
+
+    def _use(self, zygote: Any) -> None:
+        self._zygote = zygote
         threading.Thread(
-            target=self._read, args=(self._zygote,), daemon=True, name="localaws-zygote-reader"
+            target=self._read, args=(zygote,), daemon=True, name="localaws-zygote-reader"
         ).start()
-        return self._zygote
 
     def _read(self, zygote: subprocess.Popen) -> None:
         assert zygote.stdout is not None
