@@ -17,9 +17,13 @@ from localaws.ephemeral import running
 
 
 def children(pid: int) -> list[int]:
+    """The processes `pid`'s threads forked (a thread may end while they are read)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:  # the thread ended: it has no children left to list
+            continue
     return found
 
 
