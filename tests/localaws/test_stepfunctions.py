@@ -824,6 +824,32 @@ def test_a_definite_path_through_an_index_is_the_value(clients, admin_role):
     assert json.loads(done["output"]) == {"name": "second"}
 
 
+def test_history_pages_hold_100_events_by_default_and_at_most_1000(clients, admin_role):
+    """maxResults: "The default is 100 and the maximum allowed page size is 1000. A value of 0
+    uses the default." (API_GetExecutionHistory): a caller that reads one page of a long
+    history without nextToken misses events on AWS, so it must here too."""
+    sfn = clients("stepfunctions")
+    inner = {"StartAt": "Each", "States": {"Each": {"Type": "Pass", "End": True}}}
+    fan = {"Type": "Map", "ItemsPath": "$.items", "Iterator": inner, "End": True}
+    desc = run(sfn, {"StartAt": "Fan", "States": {"Fan": fan}}, admin_role, {"items": [0] * 40})
+    arn = desc["executionArn"]
+    everything = [
+        e["id"]
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        for e in page["events"]
+    ]
+    assert len(everything) > 100 and everything == sorted(everything)
+    for asked in ({}, {"maxResults": 0}):
+        page = sfn.get_execution_history(executionArn=arn, **asked)
+        assert [e["id"] for e in page["events"]] == everything[:100] and page["nextToken"]
+    whole = sfn.get_execution_history(executionArn=arn, maxResults=1000)
+    assert [e["id"] for e in whole["events"]] == everything and "nextToken" not in whole
+    with pytest.raises(ClientError) as exc:
+        sfn.get_execution_history(executionArn=arn, maxResults=1001)
+    assert exc.value.response["Error"]["Code"] == "ValidationException"
+    assert "'maxResults'" in exc.value.response["Error"]["Message"]
+
+
 def test_history_without_execution_data_has_no_input_or_output(clients, admin_role):
     """includeExecutionData=false: the same events without their input and output (AWS:
     "whether execution data (input or output of a history event) is returned")."""

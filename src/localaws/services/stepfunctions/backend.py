@@ -8,9 +8,10 @@ What moto 5.2.5 lacks and this adds:
 - CreateStateMachine with a taken name is idempotent only for the same definition, type,
   logging and tracing configuration, else StateMachineAlreadyExists (moto returned the old one);
 - executions restored from disk (no live interpreter) are left out where callers reach into it;
-- GetExecutionHistory honours reverseOrder, maxResults, nextToken and includeExecutionData
-  (moto ignored them): without execution data an event carries no input or output, which a
-  delete's history of hundreds of ~30 KB pages of S3 versions made most of its size;
+- GetExecutionHistory honours reverseOrder, maxResults (default 100, at most 1000), nextToken
+  and includeExecutionData (moto ignored them): without execution data an event carries no
+  input or output, which a delete's history of hundreds of ~30 KB pages of S3 versions made
+  most of its size;
 - DescribeExecution (and so GetExecutionHistory) finds the execution through an index
   (`core.lookup`): moto scanned all the state machine's executions at every poll;
 - so does StartExecution's check that the name is free: moto scanned them all, and in a
@@ -200,13 +201,28 @@ def get_execution_history(self):
     if self._get_param("reverseOrder"):
         events.reverse()
     start = int(self._get_param("nextToken") or 0)
-    size = int(self._get_param("maxResults") or 0) or 1000
+    size = _page_size(self._get_param("maxResults"))
     page = {"events": events[start : start + size]}
     if self._get_param("includeExecutionData") is False:
         page["events"] = [_without_data(event) for event in page["events"]]
     if start + size < len(events):
         page["nextToken"] = str(start + size)
     return ActionResult(page)
+
+
+def _page_size(asked: Any) -> int:
+    """maxResults: "The default is 100 and the maximum allowed page size is 1000. A value of 0
+    uses the default." (API_GetExecutionHistory.html); a larger one is a ValidationException,
+    in the wording of AWS's request validation."""
+    size = int(asked or 0)
+    if size > 1000:
+        raise AWSError(
+            f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy "
+            "constraint: Member must have value less than or equal to 1000",
+            "ValidationException",
+            400,
+        )
+    return size or 100
 
 
 _EXECUTION_DATA = ("input", "inputDetails", "output", "outputDetails")
