@@ -30,7 +30,8 @@ def fsync_path(path: Path) -> None:
 
 def write_file(path: Path, data: bytes, sync: bool = True) -> None:
     """Replace `path` by `data` atomically (temp + rename), fsynced if `sync`."""
-    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+    # A thread id is unique within one process only; the pid keeps two processes apart.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
