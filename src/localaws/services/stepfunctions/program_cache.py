@@ -2,21 +2,22 @@
 
 moto 5.2.5's `ExecutionWorker._get_evaluation_entrypoint` runs the ANTLR parser (pure Python)
 each time an execution starts: 0.2-0.5 s for the platform's 36-72 KB definitions, about half
-of the server's CPU with many tenants. The program is kept per definition text (LRU), pickled,
-and each execution unpickles its own copy, so no evaluation state is shared between
-executions. Unpickling is what `copy.deepcopy` does (same reduce protocol, shared references
-kept) in C: 5-10x cheaper, which matters for the 72 KB deploy machine (deepcopy was the largest
-part of its server CPU). A program that does not pickle is deep-copied as before. Parsed after
-`field_paths` changed the preprocessor, so the cached program is the one a fresh parse would
-give. CreateStateMachine and UpdateStateMachine parse the definition to validate it (as AWS
-does); that parse is the one cached, so an execution never parses a definition again. The
-pickle is also kept on disk (`program_store`), so another server process reads it back instead
-of parsing; an invalid definition is never stored, so it is parsed (and rejected) every time.
+of the server's CPU with many tenants. The program is kept per definition text (LRU) and every
+execution evaluates that one program. The component tree holds no evaluation state: moto
+keeps it in each execution's `Environment` (and evaluates one Map iterator program in many
+threads at once, `iteration.job.JobPool`). The one attribute a component sets on itself, its
+lazily drawn `heap_key`, is drawn for every component before the program is shared, so two
+executions never race to draw it. (Each execution used to unpickle its own copy: 10-15 % of
+the server's CPU in the platform's state machine runs.) Parsed after `field_paths` changed the
+preprocessor, so the cached program is the one a fresh parse would give. CreateStateMachine
+and UpdateStateMachine parse the definition to validate it (as AWS does); that parse is the
+one cached, so an execution never parses a definition again. The program's pickle is kept on
+disk (`program_store`), so another server process reads it back instead of parsing; an invalid
+definition is never stored, so it is parsed (and rejected) every time.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 import pickle
@@ -37,23 +38,42 @@ _parse_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def _pristine(definition: str) -> tuple[EvalComponent, bytes | None]:
-    """The parsed program and its pickle (None if it does not pickle)."""
+def _pristine(definition: str) -> EvalComponent:
+    """The parsed program, its heap keys drawn."""
     stored = _stored(definition)
     if stored is not None:
-        return stored
-    parsed = AmazonStateLanguageParser.parse(definition)[0]
+        return _keyed(stored)
+    parsed = _keyed(AmazonStateLanguageParser.parse(definition)[0])
     try:
-        blob: bytes | None = pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # noqa: BLE001 - an unusual component: deep copies still work
-        LOG.debug("state machine program does not pickle (%r); deep-copying it", exc)
-        blob = None
-    if blob is not None:
+        blob = pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - an unusual component: parsed again elsewhere
+        LOG.debug("state machine program does not pickle (%r); not stored on disk", exc)
+    else:
         program_store.store(definition, blob)
-    return parsed, blob
+    return parsed
 
 
-def _stored(definition: str) -> tuple[EvalComponent, bytes] | None:
+def _keyed(program: EvalComponent) -> EvalComponent:
+    """`program` with the heap key of every component in it drawn (see the module's doc)."""
+    seen: set[int] = set()
+    pending: list = [program]
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, EvalComponent):
+            item.heap_key  # noqa: B018 - drawn now, once, by this thread
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            pending.extend(item)
+        elif hasattr(item, "__dict__") and type(item).__module__.startswith("moto."):
+            pending.extend(vars(item).values())
+    return program
+
+
+def _stored(definition: str) -> EvalComponent | None:
     """The program of `definition` from the on-disk cache, or None (then it is parsed)."""
     blob = program_store.load(definition)
     if blob is None:
@@ -70,14 +90,13 @@ def _stored(definition: str) -> tuple[EvalComponent, bytes] | None:
         program_store.key(definition)[:12],
         program_store.cache_dir(),
     )
-    return parsed, blob
+    return parsed
 
 
 def program(definition: str) -> EvalComponent:
-    """A private copy of the evaluation program of `definition` (parsed once)."""
+    """The evaluation program of `definition` (parsed once, shared by its executions)."""
     with _parse_lock:  # one parse per text, even when executions start together
-        pristine, blob = _pristine(definition)
-    return pickle.loads(blob) if blob is not None else copy.deepcopy(pristine)
+        return _pristine(definition)
 
 
 @patches.wrap(StepFunctionsParserBackend, "_validate_definition")
