@@ -90,7 +90,11 @@ def create_app(config: Config, persist: bool = True):
             "started": started,
         }
 
-    return PersistMiddleware(app, store, health)
+    full = PersistMiddleware(app, store, health)
+    from localaws.core import loopback
+
+    loopback.install(full, config.port)
+    return full
 
 
 def _lock_state_dir(config: Config):

@@ -19,6 +19,8 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from localaws.core import loopback
+
 
 class Direct(Protocol):
     """Object bodies between files and S3 without HTTP; False: use HTTP for this one."""
@@ -105,19 +107,21 @@ def _make(service: str, credentials: dict[str, str], region: str):
     with _lock:  # one client at a time: a boto3 session is not thread-safe
         if _session is None:
             _session = boto3.session.Session()
-        return _session.client(
-            service,
-            endpoint_url=server_url(),
-            region_name=region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials.get("SessionToken") or None,
-            config=BotoConfig(
-                retries={"max_attempts": 2},
-                connect_timeout=10,
-                read_timeout=120,
-                max_pool_connections=32,
-            ),
+        return loopback.attach(
+            _session.client(
+                service,
+                endpoint_url=server_url(),
+                region_name=region,
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials.get("SessionToken") or None,
+                config=BotoConfig(
+                    retries={"max_attempts": 2},
+                    connect_timeout=10,
+                    read_timeout=120,
+                    max_pool_connections=32,
+                ),
+            )
         )
 
 

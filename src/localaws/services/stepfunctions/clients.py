@@ -17,7 +17,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.response import StreamingBody
 
-from localaws.core import credentials
+from localaws.core import credentials, loopback
 from localaws.core.timestamps import fast_timestamp
 
 LOG = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def client_for(region: str, service: str, state_credentials: Any = None) -> Base
                         read_timeout=900,
                     ),
                 )
-                _clients[cache_key] = client
+                _clients[cache_key] = loopback.attach(client)
     return client
 
 
