@@ -197,6 +197,33 @@ def test_wrong_secret_is_refused(localaws, service, call, code):
     assert _code(exc) == code
 
 
+def test_a_signed_header_changed_after_signing_is_refused(setup, localaws):
+    """Every header the signature names is part of the check: a metadata header or the date
+    altered on the way (after botocore signed) fails it; the same request untouched passes."""
+    admin = boto3.Session(region_name="us-east-1").client("s3", config=NO_RETRY)
+    admin.put_object(Bucket=setup["mine"], Key="signed", Body=b"x", Metadata={"owner": "a"})
+
+    def tamper(header: str, value: str):
+        def handler(request, **_):
+            request.headers[header] = value
+
+        return handler
+
+    for header, value in (("x-amz-meta-owner", "b"), ("X-Amz-Date", "20200101T000000Z")):
+        handler = tamper(header, value)
+        admin.meta.events.register_first("before-send.s3.PutObject", handler)
+        try:
+            with pytest.raises(ClientError) as exc:
+                admin.put_object(
+                    Bucket=setup["mine"], Key="signed", Body=b"y", Metadata={"owner": "a"}
+                )
+        finally:
+            admin.meta.events.unregister("before-send.s3.PutObject", handler)
+        assert _code(exc) == "SignatureDoesNotMatch", header
+    head = admin.head_object(Bucket=setup["mine"], Key="signed")
+    assert head["Metadata"] == {"owner": "a"} and head["ContentLength"] == 1
+
+
 @pytest.mark.parametrize("signature_version", ["s3", "s3v4"])
 def test_presigned_and_unsigned_requests_are_refused(setup, localaws, signature_version):
     import urllib.error

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlparse
 
+from botocore.awsrequest import HeadersDict
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import (
@@ -27,7 +28,7 @@ from moto.core.exceptions import (
     SignatureDoesNotMatchError,
     _RESTError,
 )
-from moto.iam.access_control import PermissionResult, S3IAMRequest
+from moto.iam.access_control import IAMRequestBase, PermissionResult, S3IAMRequest
 from moto.s3.exceptions import S3AccessDeniedError
 from moto.s3.models import FakeBucket
 
@@ -42,6 +43,22 @@ patches.set(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
 # moto applies Deny statements of bucket policies to every principal (an empty 403); the S3
 # resolver hands the bucket policy to the evaluator instead.
 patches.set(FakeBucket, "get_permission", lambda self, action, resource: PermissionResult.NEUTRAL)
+
+
+def _signed_headers(signed_headers: list[str], original_headers) -> HeadersDict:
+    """The signed headers of the request, looked up by name (case-insensitive, as moto then
+    reads `X-Amz-Date`). moto walked every header of the environ and lower-cased each: about
+    a tenth of the server's CPU in a Step Functions run of S3 calls. A header signed but absent
+    is left out, as moto's walk left it out."""
+    headers = HeadersDict()
+    for name in signed_headers:
+        value = original_headers.get(name)
+        if value is not None:
+            headers[name] = value
+    return headers
+
+
+patches.set(IAMRequestBase, "_create_headers_for_aws_request", staticmethod(_signed_headers))
 
 
 @patches.wrap(ActionAuthenticatorMixin, "_authenticate_and_authorize_action")
