@@ -192,6 +192,45 @@ def test_script_mode_with_code_in_artifact(env):
     np.testing.assert_allclose(answer["predictions"], booster.predict(xgb.DMatrix(ROWS)), rtol=1e-4)
 
 
+ANSWERING = b"""
+import answer
+
+
+def model_fn(model_dir):
+    return None
+
+
+def transform_fn(model, body, content_type, accept):
+    return answer.VALUE, "text/plain"
+"""
+
+
+@pytest.mark.slow
+def test_each_model_imports_its_own_sibling_modules(env):
+    """Two models whose scripts import a sibling module of the same name, served by one
+    server: each answers with its own module (a container each, on SageMaker), and so does a
+    third model with an edited copy of the first one's."""
+
+    def model(value: str) -> str:
+        artifact = tar_gz(
+            {
+                "code/inference.py": ANSWERING,
+                "code/answer.py": f"VALUE = {value!r}\n".encode(),
+            }
+        )
+        key = f"siblings/{uuid.uuid4().hex[:6]}/model.tar.gz"
+        return make_model(env, upload(env, key, artifact), {"SAGEMAKER_PROGRAM": "inference.py"})
+
+    names = [deploy(env, model(value)) for value in ("first", "second", "first, edited")]
+    for name in names:
+        assert wait_status(env["sm"], name)["EndpointStatus"] == "InService"
+    assert [invoke(env, name, "x", accept="text/plain") for name in names] == [
+        "first",
+        "second",
+        "first, edited",
+    ]
+
+
 @pytest.mark.slow
 def test_script_mode_with_submit_directory_in_s3(env):
     booster = train_booster(3)

@@ -10,13 +10,18 @@ Two kinds of model, as SageMaker's containers serve them:
 
 from __future__ import annotations
 
+import hashlib
+import importlib.machinery
 import importlib.util
 import json
+import os
 import pickle
 import sys
 import threading
 import uuid
+from collections import OrderedDict
 from pathlib import Path
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # numpy loads with the first model, not with the server
@@ -25,6 +30,10 @@ if TYPE_CHECKING:  # numpy loads with the first model, not with the server
 CSV = "text/csv"
 JSON = "application/json"
 _import_lock = threading.Lock()
+_importing: set[str] = set()  # code folders being imported (`_model_path_hook`)
+_compiled: OrderedDict[tuple[str, bytes], CodeType] = OrderedDict()
+_compiled_lock = threading.Lock()
+_COMPILED_MAX = 256
 
 
 class InvocationError(Exception):
@@ -165,7 +174,52 @@ class XGBoostAlgorithm:
 # --- script mode ------------------------------------------------------------------------------
 
 
+class _ModelSourceLoader(importlib.machinery.SourceFileLoader):
+    """Loads a model's modules, compiling each source text once per server.
+
+    Every load of a model reads its files from a folder of its own, so Python would compile
+    the same script and its sibling modules again each time (the largest part of a model
+    load); the code object is kept per file name and content, and given this file's path."""
+
+    def source_to_code(self, data, path, *, _optimize=-1):
+        key = (os.path.basename(path), hashlib.sha256(data).digest())
+        with _compiled_lock:
+            code = _compiled.get(key)
+            if code is not None:
+                _compiled.move_to_end(key)
+        if code is None:
+            code = super().source_to_code(data, path, _optimize=_optimize)
+            with _compiled_lock:
+                _compiled[key] = code
+                while len(_compiled) > _COMPILED_MAX:
+                    _compiled.popitem(last=False)
+        return _relocated(code, path)
+
+
+def _relocated(code: CodeType, path: str) -> CodeType:
+    """`code` (and the functions and classes in it) as compiled from `path`."""
+    if code.co_filename == path:
+        return code
+    consts = tuple(_relocated(c, path) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=path, co_consts=consts)
+
+
+def _model_path_hook(entry: str):
+    """sys.path_hooks entry: the finder of a code folder being imported, None otherwise."""
+    if entry not in _importing:
+        raise ImportError("not a model's code folder")
+    return importlib.machinery.FileFinder(
+        entry, (_ModelSourceLoader, importlib.machinery.SOURCE_SUFFIXES)
+    )
+
+
 def _import_script(code_dir: Path, program: str):
+    """The model's script, run as a module of its own with its folder's modules importable.
+
+    Modules of the folder (the script's siblings) are the model's own: dropped from
+    sys.modules once the script is loaded, so another model's script (another tenant's,
+    another version) never gets this one's copies under the same names, as in SageMaker,
+    where each model's container is a process of its own."""
     path = code_dir / program
     if not path.is_file():
         raise LoadError(
@@ -173,18 +227,33 @@ def _import_script(code_dir: Path, program: str):
             f"(looked in {code_dir.name}/)"
         )
     name = f"_localaws_inference_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    folder = str(code_dir)
+    spec = importlib.util.spec_from_file_location(
+        name, path, loader=_ModelSourceLoader(name, str(path))
+    )
     module = importlib.util.module_from_spec(spec)
     # Sibling modules of the script import as in the container, where code/ is on sys.path.
     with _import_lock:
-        sys.path.insert(0, str(code_dir))
+        before = set(sys.modules)
+        _importing.add(folder)
+        sys.path.insert(0, folder)
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
             raise LoadError(f"importing {program} raised {type(exc).__name__}: {exc}") from exc
         finally:
-            sys.path.remove(str(code_dir))
+            sys.path.remove(folder)
+            _importing.discard(folder)
+            sys.path_importer_cache.pop(folder, None)
+            for added in set(sys.modules) - before:
+                origin = getattr(sys.modules.get(added), "__file__", None) or ""
+                if origin.startswith(folder + os.sep):
+                    del sys.modules[added]
     return module
+
+
+if _model_path_hook not in sys.path_hooks:
+    sys.path_hooks.insert(0, _model_path_hook)
 
 
 class ScriptHandler:
