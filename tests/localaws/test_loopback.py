@@ -80,6 +80,14 @@ SCRIPT = textwrap.dedent(
                          aws_secret_access_key="b",
                          config=BotoConfig(retries={"total_max_attempts": 1}, connect_timeout=2))
     out["other port"] = code(lambda: loopback.attach(other).get_caller_identity())
+    def broken(environ, start_response):
+        raise RuntimeError("a bug in the application")
+
+    loopback.install(broken, port)  # answered as werkzeug's server answers it: a 500
+    try:
+        client("sts", admin).get_caller_identity()
+    except ClientError as exc:
+        out["broken app"] = exc.response["ResponseMetadata"]["HTTPStatusCode"]
     app.store.journal.close()
     print(json.dumps(out))
     """
@@ -104,3 +112,4 @@ def test_requests_to_this_server_are_answered_in_process_and_checked(tmp_path):
     assert out["get object"] == "no connection"
     assert out["not attached"] == "no connection"
     assert out["other port"] == "no connection"
+    assert out["broken app"] == 500

@@ -16,6 +16,7 @@ Until `install(app)` is called (a process that is not the server: a job worker, 
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -23,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
+LOG = logging.getLogger(__name__)
 _app: Callable | None = None
 _port: int | None = None  # the server's own port
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -120,13 +122,17 @@ def _send(request: AWSPreparedRequest, event_name: str = "", **_: Any) -> AWSRes
         return lambda data: chunks.append(data)  # the legacy write() callable
 
     chunks: list[bytes] = []
-    result: Iterable[bytes] = app(_environ(request, body), start_response)
     try:
-        chunks.extend(result)
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
+        result: Iterable[bytes] = app(_environ(request, body), start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    except Exception:  # noqa: BLE001 - what werkzeug's server answers an application error with
+        LOG.exception("error on %s %s", request.method, request.url)
+        return AWSResponse(request.url, 500, {}, _Body(b"Internal Server Error"))
     status = int(answer["status"].split(" ", 1)[0])
     payload = b"".join(chunks)
     if request.method == "HEAD":

@@ -45,9 +45,11 @@ def list_models(self) -> Any:
     if sort_by not in ("Name", "CreationTime"):
         raise ValidationError(f"SortBy must be Name or CreationTime, got {sort_by}")
 
+    # A copy taken in one C call: moto hands out its live dict view, and a DeleteModel on
+    # another thread during this scan raised "dictionary changed size" (a 500 under load).
     models = [
         m
-        for m in self.sagemaker_backend.list_models()
+        for m in list(self.sagemaker_backend.list_models())
         if (not name_contains or name_contains in m.model_name)
         and (before is None or _naive(m.creation_time) < before)
         and (after is None or _naive(m.creation_time) > after)

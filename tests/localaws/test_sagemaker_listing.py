@@ -1,0 +1,50 @@
+"""ListModels (`services.sagemaker.listing`) while other requests change the models."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from datetime import datetime
+from types import SimpleNamespace
+
+from localaws.services.sagemaker import listing
+
+
+def test_list_models_while_another_thread_deletes_models_does_not_fail():
+    """Requests run in threads: a DeleteModel during a ListModels scan got "dictionary changed
+    size during iteration" from moto's live view of its models (a 500 when 1,000 tenants were
+    deleted four at a time)."""
+    now = datetime(2026, 1, 1)
+    models = {
+        f"m{i:04d}": SimpleNamespace(model_name=f"m{i:04d}", arn=f"arn:m{i}", creation_time=now)
+        for i in range(2000)
+    }
+    request = SimpleNamespace(
+        _get_param=lambda name: {"NameContains": "m0", "MaxResults": "100"}.get(name),
+        sagemaker_backend=SimpleNamespace(list_models=models.values),
+    )
+    stop, changes = threading.Event(), [0]
+
+    def churn() -> None:
+        while not stop.is_set():
+            i = changes[0]
+            models[f"new-{i}"] = SimpleNamespace(model_name=f"n{i}", arn="", creation_time=now)
+            models.pop(f"new-{i - 50}", None)
+            changes[0] += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, as a loaded server does
+    writer = threading.Thread(target=churn)
+    writer.start()
+    try:
+        for _ in range(200):
+            seen = changes[0]
+            while changes[0] == seen:
+                time.sleep(0)
+            page = listing.list_models(request).result
+            assert len(page["Models"]) == 100 and page["NextToken"] == "100"
+    finally:
+        stop.set()
+        writer.join()
+        sys.setswitchinterval(interval)
