@@ -132,7 +132,7 @@ def _send(request: AWSPreparedRequest, event_name: str = "", **_: Any) -> AWSRes
                 close()
     except Exception:  # noqa: BLE001 - what werkzeug's server answers an application error with
         LOG.exception("error on %s %s", request.method, request.url)
-        return AWSResponse(request.url, 500, {}, _Body(b"Internal Server Error"))
+        return AWSResponse(request.url, 500, {}, _Body(b""))  # botocore: a generic 500
     status = int(answer["status"].split(" ", 1)[0])
     payload = b"".join(chunks)
     if request.method == "HEAD":
