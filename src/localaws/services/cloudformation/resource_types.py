@@ -297,13 +297,14 @@ def _delete_role(backend, name: str) -> None:
 def delete_policy(cls, resource_name, cloudformation_json, account_id, region_name):
     backend = _iam(account_id, region_name)
     policy = backend.get_policy(resource_name)
-    for role in backend.roles.values():
+    # Copies (one C call each): a request on another thread may add or remove a principal.
+    for role in list(backend.roles.values()):
         if policy.arn in role.managed_policies:
             backend.detach_role_policy(policy.arn, role.name)
-    for user in backend.users.values():
+    for user in list(backend.users.values()):
         if policy.arn in user.managed_policies:
             backend.detach_user_policy(policy.arn, user.name)
-    for group in backend.groups.values():
+    for group in list(backend.groups.values()):
         if policy.arn in group.managed_policies:
             backend.detach_group_policy(policy.arn, group.name)
     backend.delete_policy(policy.arn)
