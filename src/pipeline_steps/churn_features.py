@@ -115,9 +115,14 @@ def transform(params: dict, rows: Sequence[Sequence[Any]] | pd.DataFrame) -> np.
     return out
 
 
-def check_same(transformer: Any, params: dict, text: pd.DataFrame) -> None:
-    """Raise if the JSON params do not reproduce the fitted transformer exactly on `text`."""
-    expected = np.asarray(transformer.transform(typed(text)), dtype=np.float64)
+def check_same(
+    transformer: Any, params: dict, text: pd.DataFrame, encoded: np.ndarray | None = None
+) -> None:
+    """Raise if the JSON params do not reproduce the fitted transformer exactly on `text`
+    (`encoded`: the transformer's output for `text`, when the caller has it already)."""
+    if encoded is None:
+        encoded = transformer.transform(typed(text))
+    expected = np.asarray(encoded, dtype=np.float64)
     actual = transform(params, text)
     if expected.shape != actual.shape or not np.array_equal(expected, actual):
         raise RuntimeError(
