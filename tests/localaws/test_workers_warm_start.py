@@ -44,3 +44,41 @@ def test_zygote_starts_with_the_server_only_when_asked(tmp_path, warm):
             assert found == []
     finally:
         stop(config)
+
+
+WARM_CHECK = """
+import importlib.metadata, os, sys
+from localaws.compute import workers
+
+workers.preload()
+pid = os.fork()
+if pid == 0:  # a job: no entry point scan left to do for scikit-learn's DataFrame checks
+    def scan(*args, **kwargs):
+        raise AssertionError("entry points scanned in the job")
+
+    importlib.metadata.entry_points = scan
+    import pandas as pd
+    from sklearn.preprocessing import OneHotEncoder
+
+    try:
+        OneHotEncoder().fit_transform(pd.DataFrame({"State": ["KS", "OH", "KS"]}))
+    except AssertionError as exc:
+        print(exc)
+        os._exit(1)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_job_forked_from_the_zygote_finds_dataframe_checks_warm():
+    """The zygote fills, before it forks, the caches scikit-learn fills at its first DataFrame
+    (narwhals reading every installed distribution's entry points), so no job pays for them."""
+    run = subprocess.run(
+        [sys.executable, "-c", WARM_CHECK],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
