@@ -205,7 +205,8 @@ def _relocated(code: CodeType, path: str) -> CodeType:
 
 
 def _model_path_hook(entry: str):
-    """sys.path_hooks entry: the finder of a code folder being imported, None otherwise."""
+    """sys.path_hooks entry: the finder of a code folder being imported (ImportError for any
+    other path entry, which passes it on to the next hook)."""
     if entry not in _importing:
         raise ImportError("not a model's code folder")
     return importlib.machinery.FileFinder(

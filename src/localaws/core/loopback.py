@@ -9,8 +9,8 @@ in the calling thread instead, with the environ werkzeug's server would have bui
 whole application runs as for a request from outside: the persistence middleware, the
 signature check and IAM authorization under the signing role, moto's dispatch.
 
-Until `install(app)` is called (a process that is not the server: a job worker, a client)
-`attach` leaves the client on HTTP.
+Until the server's `create_app` calls `install` (in any other process: a job worker, a
+client) `attach` leaves the client on HTTP.
 """
 
 from __future__ import annotations
@@ -36,11 +36,6 @@ def install(app: Callable, port: int) -> None:
     """Answer requests to this server's port with `app` (the server's full WSGI stack)."""
     global _app, _port
     _app, _port = app, port
-
-
-def uninstall() -> None:
-    global _app, _port
-    _app, _port = None, None
 
 
 def attach(client: Any) -> Any:
