@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
-import threading
-import time
 from types import SimpleNamespace
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from races import changing
 
 from localaws.core.lookup import Lookup
 from localaws.persistence.tracking import TrackedDict, TrackedList
@@ -97,31 +95,12 @@ TRUST_ME = {
 def test_a_scan_while_another_thread_changes_the_collection_does_not_fail():
     """Requests run in threads: a rescan while another request adds or removes a role got
     "dictionary changed size during iteration" (a 500 for GetRole under load)."""
-    by_name, found, stop = Lookup("name"), roles(2000), threading.Event()
-    changes = [0]
-
-    def churn() -> None:
-        while not stop.is_set():
-            i = changes[0]
-            found[f"new-{i}"] = SimpleNamespace(name=f"n{i}", arn="")
-            found.pop(f"new-{i - 50}", None)
-            changes[0] += 1
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads often, as a loaded server does
-    writer = threading.Thread(target=churn)
-    writer.start()
-    try:
+    by_name, found = Lookup("name"), roles(2000)
+    with changing(found, lambda i: SimpleNamespace(name=f"n{i}", arn="")) as wait_for_change:
         for _ in range(600):
-            seen = changes[0]
-            while changes[0] == seen:  # the dict changed: the next find rescans it
-                time.sleep(0)
+            wait_for_change()  # the dict changed: the next find rescans it
             assert by_name.find(found, "nope") is None
         assert by_name.find(found, "r1999") is found["id-1999"]
-    finally:
-        stop.set()
-        writer.join()
-        sys.setswitchinterval(interval)
 
 
 def test_a_recreated_role_is_the_new_one_and_old_sessions_die(localaws, clients):

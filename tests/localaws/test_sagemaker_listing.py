@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
 from datetime import datetime
 from types import SimpleNamespace
+
+from races import changing
 
 from localaws.services.sagemaker import listing
 
@@ -24,27 +23,10 @@ def test_list_models_while_another_thread_deletes_models_does_not_fail():
         _get_param=lambda name: {"NameContains": "m0", "MaxResults": "100"}.get(name),
         sagemaker_backend=SimpleNamespace(list_models=models.values),
     )
-    stop, changes = threading.Event(), [0]
-
-    def churn() -> None:
-        while not stop.is_set():
-            i = changes[0]
-            models[f"new-{i}"] = SimpleNamespace(model_name=f"n{i}", arn="", creation_time=now)
-            models.pop(f"new-{i - 50}", None)
-            changes[0] += 1
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads often, as a loaded server does
-    writer = threading.Thread(target=churn)
-    writer.start()
-    try:
+    with changing(
+        models, lambda i: SimpleNamespace(model_name=f"n{i}", arn="", creation_time=now)
+    ) as wait_for_change:
         for _ in range(200):
-            seen = changes[0]
-            while changes[0] == seen:
-                time.sleep(0)
+            wait_for_change()
             page = listing.list_models(request).result
             assert len(page["Models"]) == 100 and page["NextToken"] == "100"
-    finally:
-        stop.set()
-        writer.join()
-        sys.setswitchinterval(interval)
