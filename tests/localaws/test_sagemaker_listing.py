@@ -17,7 +17,7 @@ def test_list_models_while_another_thread_deletes_models_does_not_fail():
     now = datetime(2026, 1, 1)
     models = {
         f"m{i:04d}": SimpleNamespace(model_name=f"m{i:04d}", arn=f"arn:m{i}", creation_time=now)
-        for i in range(2000)
+        for i in range(10000)
     }
     request = SimpleNamespace(
         _get_param=lambda name: {"NameContains": "m0", "MaxResults": "100"}.get(name),
@@ -26,7 +26,7 @@ def test_list_models_while_another_thread_deletes_models_does_not_fail():
     with changing(
         models, lambda i: SimpleNamespace(model_name=f"n{i}", arn="", creation_time=now)
     ) as wait_for_change:
-        for _ in range(200):
+        for _ in range(300):
             wait_for_change()
             page = listing.list_models(request).result
             assert len(page["Models"]) == 100 and page["NextToken"] == "100"
