@@ -97,7 +97,7 @@ def _find(backend, change_set_name: str, stack_name: str | None):
     change_set = backend.change_sets.get(change_set_name) or next(
         (
             c
-            for c in backend.change_sets.values()
+            for c in list(backend.change_sets.values())  # a copy: other requests may change it
             if c.change_set_name == change_set_name
             and stack_name in (None, c.stack_name, c.stack_id)
         ),

@@ -36,19 +36,23 @@ def _text(document: Any) -> str:
     return document if isinstance(document, str) else json.dumps(document)
 
 
+# Each principal's policy dicts are read through copies taken in one C call: a PutRolePolicy
+# or AttachRolePolicy on another thread may change them while a request is authorized.
+
+
 def role_policies(role: Any) -> list[PolicySource]:
-    inline = [PolicySource(n, "role", _text(d)) for n, d in role.policies.items()]
-    return inline + _managed(role.managed_policies.values())
+    inline = [PolicySource(n, "role", _text(d)) for n, d in list(role.policies.items())]
+    return inline + _managed(list(role.managed_policies.values()))
 
 
 def group_policies(group: Any) -> list[PolicySource]:
-    inline = [PolicySource(n, "group", _text(d)) for n, d in group.policies.items()]
-    return inline + _managed(group.managed_policies.values())
+    inline = [PolicySource(n, "group", _text(d)) for n, d in list(group.policies.items())]
+    return inline + _managed(list(group.managed_policies.values()))
 
 
 def user_policies(backend: Any, user: Any) -> list[PolicySource]:
-    policies = [PolicySource(n, "user", _text(d)) for n, d in user.policies.items()]
-    policies += _managed(user.managed_policies.values())
+    policies = [PolicySource(n, "user", _text(d)) for n, d in list(user.policies.items())]
+    policies += _managed(list(user.managed_policies.values()))
     for group in backend.get_groups_for_user(user.name):
         policies += group_policies(group)
     return policies
