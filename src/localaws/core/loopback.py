@@ -20,7 +20,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
@@ -64,8 +64,7 @@ def _body_bytes(body: Any) -> bytes:
     return body.read()  # a file-like body (streaming input)
 
 
-def _environ(request: AWSPreparedRequest, body: bytes) -> dict[str, Any]:
-    url = urlsplit(request.url)
+def _environ(request: AWSPreparedRequest, url: SplitResult, body: bytes) -> dict[str, Any]:
     raw_path = url.path or "/"
     raw_uri = raw_path + (f"?{url.query}" if url.query else "")
     environ: dict[str, Any] = {
@@ -118,7 +117,7 @@ def _send(request: AWSPreparedRequest, event_name: str = "", **_: Any) -> AWSRes
 
     chunks: list[bytes] = []
     try:
-        result: Iterable[bytes] = app(_environ(request, body), start_response)
+        result: Iterable[bytes] = app(_environ(request, url, body), start_response)
         try:
             chunks.extend(result)
         finally:
