@@ -6,7 +6,9 @@ what the endpoint serves. Self-contained (pandas and numpy only, Python 3.8 synt
 the scikit-learn processing image, the XGBoost image and the notebooks' venv.
 
 Each cell rule is one scalar check (`Rule.ok`) on the cell's text stripped of surrounding
-whitespace; whole files apply it to each column's distinct values, the endpoint to each field.
+whitespace; the endpoint applies it to each field. Whole files first vouch for a column's good
+values at once (numbers checked with numpy) and apply the scalar check to each distinct value
+left, so they find the same bad cells as the scalar check.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ def _area_code(text: str) -> bool:
     return value is not None and value == int(value) and 100 <= value <= 999
 
 
+def _non_empty(text: str) -> bool:
+    return text != ""
+
+
 class Rule(NamedTuple):
     """A column's rule: `kind` (number, category, id, label), the check, what it expects."""
 
@@ -93,7 +99,7 @@ _YES_NO = Rule("category", lambda v: v in ("yes", "no"), "'yes' or 'no'")
 RULES = {
     "State": Rule("category", lambda v: bool(_STATE.match(v)), "a two-letter state code"),
     "Area Code": Rule("category", _area_code, "a 3-digit area code"),
-    "Phone": Rule("id", lambda v: v != "", "a phone number"),
+    "Phone": Rule("id", _non_empty, "a phone number"),
     "Int'l Plan": _YES_NO,
     "VMail Plan": _YES_NO,
     LABEL: Rule("label", lambda v: v in LABEL_VALUES, "'True.' or 'False.'"),
@@ -219,11 +225,38 @@ def _check_columns(columns: Sequence[Any]) -> None:
         raise DataError(f"unexpected column(s) {unexpected}; expected {COLUMNS}")
 
 
+def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, distinct values as int64, uint64 or float64) of a column of NumPy integers or
+    floats of at most 64 bits (cell_text sees them as Python ints and floats); else None."""
+    dtype = getattr(column, "dtype", None)
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "iuf" or dtype.itemsize > 8:
+        return None
+    # NaN is one more distinct value ('nan'); 0.0 and -0.0 are one ('0').
+    codes, distinct = pd.factorize(column, use_na_sentinel=False)
+    widest = {"i": np.int64, "u": np.uint64, "f": np.float64}[dtype.kind]
+    return codes, np.asarray(distinct).astype(widest)
+
+
+def _number_texts(numbers: np.ndarray) -> np.ndarray:
+    """cell_text of each of `numbers` (from _numbers), as an object array."""
+    if numbers.dtype.kind != "f":
+        return np.array(list(map(str, numbers.tolist())), dtype=object)
+    whole = (np.abs(numbers) < 1e15) & (numbers == np.trunc(numbers))  # False for NaN, inf
+    texts = np.empty(len(numbers), dtype=object)
+    texts[whole] = list(map(str, numbers[whole].astype(np.int64).tolist()))
+    texts[~whole] = list(map(str, numbers[~whole].tolist()))
+    return texts
+
+
 def _text(column: pd.Series) -> pd.Series:
     """The column as cell_text strings (vectorised: strip, or each distinct value once)."""
+    numbers = _numbers(column)
+    if numbers is not None:
+        codes, distinct = numbers
+        return pd.Series(_number_texts(distinct)[codes], index=column.index, dtype=object)
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        # Numbers: cell_text of each distinct value, spread by position (Series.map costs
-        # several times more); NaN is one more distinct value ('nan').
+        # Other numbers (nullable, long double, complex): cell_text of each distinct value,
+        # spread by position (Series.map costs several times more).
         codes, distinct = pd.factorize(column, use_na_sentinel=False)
         texts = np.array([cell_text(value) for value in distinct], dtype=object)
         return pd.Series(texts[codes], index=column.index, dtype=object)
@@ -235,6 +268,43 @@ def _text(column: pd.Series) -> pd.Series:
         return stripped
     mapping = {value: cell_text(value) for value in pd.unique(column)}
     return column.map(mapping).astype(object)
+
+
+_NUMBER_RULES = (_non_negative, _whole, _area_code)
+
+
+def _good_numbers(ok: Callable[[str], bool], numbers: np.ndarray) -> np.ndarray | None:
+    """Which of `numbers` (from _numbers) pass `ok` as cell_text; None: not known here."""
+    if ok is _non_empty:  # a number's text is never empty nor over MAX_CELL_CHARS long
+        return np.ones(len(numbers), dtype=bool)
+    if ok not in _NUMBER_RULES:
+        return None
+    # float(cell_text(v)) == v for every float v, so the rules read the values themselves.
+    if numbers.dtype.kind == "f":
+        whole = numbers == np.trunc(numbers)
+        good = np.isfinite(numbers) & (numbers >= 0)
+    else:
+        whole = np.ones(len(numbers), dtype=bool)
+        good = numbers >= 0
+    if ok is _area_code:
+        return whole & (numbers >= 100) & (numbers <= 999)
+    return good & whole if ok is _whole else good
+
+
+def _column_text(column: pd.Series, name: str) -> tuple[pd.Series, list[Any]]:
+    """The column as cell_text strings, and those of its distinct texts (in order of first
+    appearance) that may break `name`'s rule: the ones the vectorised checks cannot vouch for."""
+    ok = RULES[name].ok
+    numbers = _numbers(column)
+    if numbers is not None:
+        codes, distinct = numbers
+        texts = _number_texts(distinct)
+        values = pd.Series(texts[codes], index=column.index, dtype=object)
+        good = _good_numbers(ok, distinct)
+        return values, (texts if good is None else texts[~good]).tolist()
+    values = _text(column)
+    # tolist(): iterating pandas' Arrow-backed strings one by one costs more than the checks
+    return values, pd.unique(values).tolist()
 
 
 def validate(df: pd.DataFrame) -> pd.DataFrame:
@@ -270,13 +340,13 @@ def validate_records(df: pd.DataFrame) -> pd.DataFrame:
 
 def _checked_cells(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """`df[columns]` as cell_text strings; DataError naming the first bad cell in reading order."""
-    text = pd.DataFrame({c: _text(df[c]) for c in columns})
+    texts = {c: _column_text(df[c], c) for c in columns}
+    text = pd.DataFrame({c: values for c, (values, _) in texts.items()})
     first: tuple[int, int, str, str] | None = None
     for position, column in enumerate(columns):
-        values = text[column]
-        # tolist(): iterating pandas' Arrow-backed strings one by one costs more than the checks
-        bad = [v for v in pd.unique(values).tolist() if check_cell(column, v) is not None]
+        bad = [v for v in texts[column][1] if check_cell(column, v) is not None]
         if bad:
+            values = text[column]
             row = int(values.isin(bad).to_numpy().argmax())
             if first is None or (row, position) < first[:2]:
                 first = (row, position, column, values.iloc[row])
