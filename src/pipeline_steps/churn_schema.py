@@ -7,8 +7,8 @@ the scikit-learn processing image, the XGBoost image and the notebooks' venv.
 
 Each cell rule is one scalar check (`Rule.ok`) on the cell's text stripped of surrounding
 whitespace; the endpoint applies it to each field. Whole files first vouch for a column's good
-values at once (numbers checked with numpy) and apply the scalar check to each distinct value
-left, so they find the same bad cells as the scalar check.
+values at once (numbers, and texts of plain ASCII digits, checked with numpy) and apply the
+scalar check to each distinct value left, so they find the same bad cells as the scalar check.
 """
 
 from __future__ import annotations
@@ -291,6 +291,48 @@ def _good_numbers(ok: Callable[[str], bool], numbers: np.ndarray) -> np.ndarray 
     return good & whole if ok is _whole else good
 
 
+def _plain_decimals(texts: list[str], point: bool) -> bool:
+    """Whether each of `texts` is ASCII digits with, if `point`, at most one '.' among them.
+
+    float() reads such a text (of at most MAX_CELL_CHARS characters) as a finite number >= 0,
+    a whole one without a point, however it rounds. Checked on the texts' bytes at once.
+    """
+    try:
+        joined = "\n".join(texts)
+    except TypeError:  # not all str (bytes, from an object column)
+        return False
+    if not joined.isascii():
+        return False
+    codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    breaks = codes == ord("\n")
+    if np.count_nonzero(breaks) != len(texts) - 1:  # a text holds a line break
+        return False
+    digits = (codes >= ord("0")) & (codes <= ord("9"))
+    points = codes == ord(".")
+    if not (digits | breaks | (points & point)).all():
+        return False
+    text = np.cumsum(breaks)  # which text each byte is in (a break starts the next)
+    if np.bincount(text[digits], minlength=len(texts)).min() == 0:  # '' or '.'
+        return False
+    return not points.any() or bool(np.bincount(text[points]).max() == 1)
+
+
+def _all_good(ok: Callable[[str], bool], texts: list[str]) -> bool:
+    """Whether all the distinct `texts` surely pass `ok` and the length limit (False: not known,
+    the scalar check decides)."""
+    try:
+        lengths = list(map(len, texts))
+    except TypeError:  # a missing value (NaN, None, pd.NA) has no length
+        return False
+    if not lengths or max(lengths) > MAX_CELL_CHARS:
+        return False
+    if ok is _non_empty:
+        return min(lengths) > 0
+    if ok is _non_negative or ok is _whole:
+        return _plain_decimals(texts, point=ok is _non_negative)
+    return False  # other rules: few distinct values
+
+
 def _column_text(column: pd.Series, name: str) -> tuple[pd.Series, list[Any]]:
     """The column as cell_text strings, and those of its distinct texts (in order of first
     appearance) that may break `name`'s rule: the ones the vectorised checks cannot vouch for."""
@@ -302,9 +344,15 @@ def _column_text(column: pd.Series, name: str) -> tuple[pd.Series, list[Any]]:
         values = pd.Series(texts[codes], index=column.index, dtype=object)
         good = _good_numbers(ok, distinct)
         return values, (texts if good is None else texts[~good]).tolist()
+    if ok in (_non_negative, _whole) and isinstance(getattr(column, "dtype", None), pd.StringDtype):
+        # Plain decimals have no surrounding whitespace: strip would give the same column
+        # (of an object or categorical column it may give other objects or another dtype).
+        if _all_good(ok, pd.unique(column).tolist()):
+            return column, []
     values = _text(column)
     # tolist(): iterating pandas' Arrow-backed strings one by one costs more than the checks
-    return values, pd.unique(values).tolist()
+    texts = pd.unique(values).tolist()
+    return values, [] if _all_good(ok, texts) else texts
 
 
 def validate(df: pd.DataFrame) -> pd.DataFrame:
