@@ -119,15 +119,15 @@ def _fetch_tar(s3, url: str, dest: Path, role_arn: str) -> None:
     """Download s3://bucket/key.tar.gz with the role's credentials and unpack it into `dest`."""
     from botocore.exceptions import ClientError
 
+    from localaws.compute import s3io
+
     if not url.startswith("s3://") or "/" not in url[5:]:
         raise LoadError(f"{url!r} is not an s3://bucket/key URL")
     bucket, key = url[5:].split("/", 1)
     archive = dest.parent / f"{dest.name}.tar.gz"
     try:
         # GetObject (not download_file's HEAD) so the error names its code, e.g. AccessDenied.
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-        with open(archive, "wb") as out:
-            shutil.copyfileobj(body, out, 1 << 20)
+        s3io.fetch(s3, bucket, key, str(archive))
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")

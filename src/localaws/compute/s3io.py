@@ -137,7 +137,9 @@ def _direct_for(s3) -> tuple[Direct, dict[str, str]] | None:
     return (direct, credentials) if direct is not None and credentials else None
 
 
-def _get(s3, bucket: str, key: str, target: str) -> None:
+def fetch(s3, bucket: str, key: str, target: str) -> None:
+    """Copy one object's body to the file `target` (ClientError as GetObject raises it): from
+    the blob store, IAM checked, when `s3` is a client of `client`, else by GetObject."""
     if (found := _direct_for(s3)) and found[0].get(found[1], bucket, key, target):
         return
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
@@ -198,7 +200,7 @@ def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             transfers.append((key, target))
         # Many small files (code, drivers): fetch them concurrently.
-        list(_pool.map(lambda t: _get(s3, bucket, t[0], t[1]), transfers))
+        list(_pool.map(lambda t: fetch(s3, bucket, t[0], t[1]), transfers))
     except ClientError as exc:
         raise _reason("Data download from", uri, exc) from None
     count = len(transfers)
@@ -215,7 +217,7 @@ def download(s3, uri: str, dest: str, data_type: str = "S3Prefix") -> int:
 def download_file(s3, uri: str, target: str) -> None:
     bucket, key = split(uri)
     try:
-        _get(s3, bucket, key, target)
+        fetch(s3, bucket, key, target)
     except ClientError as exc:
         raise _reason("Download of", uri, exc) from None
 

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | Path) -> None:
     """Make the entries of directory `path` (creations, renames) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -16,7 +16,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def fsync_path(path: Path) -> None:
+def fsync_path(path: str | Path) -> None:
     """fsync the file at `path`; a file deleted meanwhile is not an error."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -28,10 +28,11 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def write_file(path: Path, data: bytes, sync: bool = True) -> None:
+def write_file(path: str | Path, data: bytes, sync: bool = True) -> None:
     """Replace `path` by `data` atomically (temp + rename), fsynced if `sync`."""
+    folder, name = os.path.split(os.fspath(path))
     # A thread id is unique within one process only; the pid keeps two processes apart.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)

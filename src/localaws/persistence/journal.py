@@ -204,19 +204,33 @@ class Journal:
             self._retried = []
 
     def _write_files(self, records: dict[str, tuple[bytes | None, bool]]) -> None:
-        folders = set()
+        # Plain strings, not Path: a checkpoint writes thousands of files, and pathlib's
+        # joins, hashes and str() were most of its CPU.
+        root = os.fspath(self.root)
+        folders: set[str] = set()
+        made: set[str] = set()
         for rel, (data, direct) in records.items():
-            target = self.root / rel
-            folders.add(target.parent)
+            target = os.path.join(root, rel)
+            folder = os.path.dirname(target)
+            folders.add(folder)
             if data is None:
-                target.unlink(missing_ok=True)
+                try:
+                    os.unlink(target)
+                except FileNotFoundError:
+                    pass
             elif direct:
                 fsync_path(target)
             else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                write_file(target, data)
+                if folder not in made:
+                    os.makedirs(folder, exist_ok=True)
+                    made.add(folder)
+                try:
+                    write_file(target, data)
+                except FileNotFoundError:  # its folder removed since (a bucket deleted, say)
+                    os.makedirs(folder, exist_ok=True)
+                    write_file(target, data)
         for folder in folders:
-            if folder.is_dir():
+            if os.path.isdir(folder):
                 fsync_dir(folder)
 
     def close(self) -> None:
