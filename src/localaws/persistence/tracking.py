@@ -88,17 +88,18 @@ class _View:
     def __init__(self, owner: TrackedDict, view: Any, pick: int):
         self._owner, self._view, self._pick = owner, view, pick
 
-    # Over a copy: a scan runs Python code per item, a window in which a concurrent request
-    # could grow the dict ("changed size during iteration"); the copy is one C call.
-    # Outside a mutating request (reads, threads) a view is dict's own, at C speed.
+    # Over a copy: a scan runs Python code per item (moto's `filter(lambda ..., values())`),
+    # a window in which a concurrent request could change the dict ("changed size during
+    # iteration": a 500 under load); the copy is one C call. Outside a mutating request
+    # (reads, threads) nothing is recorded: the copy alone.
     def __iter__(self) -> Iterator[Any]:
         if _current.get() is None:
-            return iter(self._view)
+            return iter(list(self._view))
         return _scan(self._owner, iter(list(dict.items(self._owner))), self._pick)
 
     def __reversed__(self) -> Iterator[Any]:
         if _current.get() is None:
-            return reversed(self._view)
+            return reversed(list(self._view))
         return _scan(self._owner, reversed(list(dict.items(self._owner))), self._pick)
 
     def __len__(self) -> int:
