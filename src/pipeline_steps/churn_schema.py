@@ -249,11 +249,8 @@ def _number_texts(numbers: np.ndarray) -> np.ndarray:
 
 
 def _text(column: pd.Series) -> pd.Series:
-    """The column as cell_text strings (vectorised: strip, or each distinct value once)."""
-    numbers = _numbers(column)
-    if numbers is not None:
-        codes, distinct = numbers
-        return pd.Series(_number_texts(distinct)[codes], index=column.index, dtype=object)
+    """A column `_numbers` does not take, as cell_text strings (vectorised: strip, or each
+    distinct value once)."""
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         # Other numbers (nullable, long double, complex): cell_text of each distinct value,
         # spread by position (Series.map costs several times more).
