@@ -78,6 +78,7 @@ def stepfunctions_groups() -> list[Patches]:
         json_paths,
         program_cache,
         state_data,
+        task_threads,
         tasks,
     )
 
@@ -91,6 +92,7 @@ def stepfunctions_groups() -> list[Patches]:
         history_limit.patches,  # 25,000 events per execution (test-only: lower by env)
         faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
         state_data.patches,  # JSON copies of state data, one serialisation per input
+        task_threads.patches,  # a task without a timeout runs in its execution's thread
     ]
 
 
