@@ -187,8 +187,8 @@ def invoke(
     return [float(v) for v in json.loads(answer["Body"].read())["predictions"]]
 
 
-def _version_arn(session: AwsSession, tenant_id: str, table_name: str) -> str:
-    item = tenant_item(session, tenant_id, table_name)
+def _deployed_version(item: dict, tenant_id: str) -> str:
+    """The ARN of the version the tenant's item records as deployed."""
     if "tenant-deployed-version" not in item:
         raise ApprovalError(f"tenant {tenant_id!r} has no deployment yet")
     return str(item["tenant-deployed-version"])
@@ -204,7 +204,7 @@ def sample_rows(
     """
     item = tenant_item(session, tenant_id, table_name)
     package = session.client("sagemaker").describe_model_package(
-        ModelPackageName=_version_arn(session, tenant_id, table_name)
+        ModelPackageName=_deployed_version(item, tenant_id)
     )
     uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     execution = uri.split("/")[-3]  # s3://bucket/pipeline/{execution}/evaluation/evaluation.json
@@ -229,7 +229,9 @@ def input_schema(
     its values follow, and how the model uses it (number, category with the values learned,
     or ignored).
     """
-    arn = model_package_arn or _version_arn(session, tenant_id, table_name)
+    arn = model_package_arn or _deployed_version(
+        tenant_item(session, tenant_id, table_name), tenant_id
+    )
     package = session.client("sagemaker").describe_model_package(ModelPackageName=arn)
     uri = package.get("CustomerMetadataProperties", {}).get("input-schema")
     if not uri:

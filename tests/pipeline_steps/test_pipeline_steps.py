@@ -325,6 +325,41 @@ def test_evaluate_reads_bare_model_file(model_dir):
     assert report["test_rows"] == 60
 
 
+@pytest.mark.parametrize("threshold", [0.5, 0.0, 0.8, 1.5])  # 0.0: all positive; 1.5: none
+@pytest.mark.parametrize("labels", ["mixed", "ones", "zeros"])
+def test_evaluate_scores_are_scikit_learns(tmp_path, threshold, labels):
+    """Scores from the confusion matrix and the ROC curve equal scikit-learn's own functions,
+    the zero_division=0 cases (no predicted or no actual positive) included."""
+    from sklearn import metrics
+
+    rng = np.random.default_rng(len(labels) * 10 + int(threshold * 10))
+    x = rng.normal(size=(400, 6))
+    y = (x[:, 0] + rng.normal(scale=1.5, size=400) > 0).astype(int)
+    booster = xgb.train({"max_depth": 2, "seed": 1}, xgb.DMatrix(x[:300], label=y[:300]), 5)
+    test_y = {"mixed": y[300:], "ones": np.ones(100, int), "zeros": np.zeros(100, int)}[labels]
+    (tmp_path / "test").mkdir()
+    pd.DataFrame(np.column_stack([test_y, x[300:]])).to_csv(
+        tmp_path / "test" / "test.csv", header=False, index=False
+    )
+    report = evaluate.evaluate(booster, tmp_path / "test", threshold)
+    proba = booster.predict(xgb.DMatrix(x[300:].astype(np.float32)))
+    pred = (proba >= threshold).astype(int)
+    expected = {
+        "accuracy": metrics.accuracy_score(test_y, pred),
+        "precision": metrics.precision_score(test_y, pred, zero_division=0),
+        "recall": metrics.recall_score(test_y, pred, zero_division=0),
+        "f1": metrics.f1_score(test_y, pred, zero_division=0),
+    }
+    if labels == "mixed":
+        expected["auc"] = metrics.roc_auc_score(test_y, proba)
+    scores = report["binary_classification_metrics"]
+    assert {k: scores[k]["value"] for k in expected} == {
+        k: round(float(v), 6) for k, v in expected.items()
+    }
+    if labels != "mixed":
+        assert np.isnan(scores["auc"]["value"])
+
+
 def test_plots_render_the_report_and_colour_steps_by_status(model_dir):
     import io
 
