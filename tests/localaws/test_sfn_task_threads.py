@@ -34,6 +34,22 @@ def test_every_module_that_keeps_threads_gets_the_list_that_keeps_nothing():
     assert kept == []
 
 
+def test_the_interpreter_starts_no_other_thread_by_the_name_made_inline():
+    """`Thread` of moto's execute_state module becomes `_task_thread`: its only caller must be
+    the task's work in `_evaluate_with_timeout` (else that caller could run inline too)."""
+    import ast
+
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    source = Path(execute_state.__file__).read_text(encoding="utf-8")
+    method = next(
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef) and node.name == "_evaluate_with_timeout"
+    )
+    assert source.count("Thread(") == ast.get_source_segment(source, method).count("Thread(") == 1
+
+
 def _threads(pid: int) -> int:
     """The server's thread count once it is quiet: the least of a few reads (a request's
     thread ends with its answer; an execution's lasts while it waits)."""
