@@ -61,22 +61,26 @@ def _threads(pid: int) -> int:
     return min(counts)
 
 
-def _waiting(s3, sfn, machine: str, bucket: str, key: str) -> tuple[str, str]:
-    """Start `machine` (its one state puts its task token at `key`); wait for the token."""
-    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"key": key}))[
-        "executionArn"
-    ]
+def _token(s3, bucket: str, key: str) -> str:
+    """The task token an `Ask` state puts at `key`, once it is there."""
     deadline = time.monotonic() + 30
     while not s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents"):
         assert time.monotonic() < deadline, "the task never asked"
         time.sleep(0.05)
-    return arn, s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
 
-def test_a_task_without_timeout_runs_in_its_execution_thread_one_with_a_timeout_does_not(
-    tmp_path,
-):
-    with own_server(tmp_path / "state") as (config, info, session):
+def _answer(sfn, arn: str, tokens: list[str]) -> None:
+    for token in tokens:
+        sfn.send_task_success(taskToken=token, output=json.dumps({"done": True}))
+    assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A localaws of this module's own (its thread count is read), a role, a bucket and
+    `machine(state)`: a state machine of one state."""
+    with own_server(tmp_path_factory.mktemp("threads") / "state") as (config, info, session):
         s3, sfn, iam = (
             session.client(name, endpoint_url=config.endpoint_url)
             for name in ("s3", "stepfunctions", "iam")
@@ -85,36 +89,77 @@ def test_a_task_without_timeout_runs_in_its_execution_thread_one_with_a_timeout_
         bucket = uid("sfn-threads")
         s3.create_bucket(Bucket=bucket)
 
-        def machine(**timeout) -> str:
-            ask = task(
-                "aws-sdk:s3:putObject.waitForTaskToken",
-                {"Bucket": bucket, "Key.$": "$.key", "Body.$": "$$.Task.Token"},
-                **timeout,
-            )
+        def machine(state: dict) -> str:
             return sfn.create_state_machine(
-                name=uid("sm"), definition=json.dumps(chain(("Ask", ask))), roleArn=role
+                name=uid("sm"), definition=json.dumps(chain(("Only", state))), roleArn=role
             )["stateMachineArn"]
 
-        untimed, timed = machine(), machine(TimeoutSeconds=300)
-        for name in (untimed, timed):  # once each first: what the server starts lazily
-            arn, token = _waiting(s3, sfn, name, bucket, uid("warm"))
-            sfn.send_task_success(taskToken=token, output="{}")
-            assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
+        yield int(info["pid"]), s3, sfn, bucket, machine
 
-        pid = int(info["pid"])
-        before = _threads(pid)
-        first = _waiting(s3, sfn, untimed, bucket, "untimed")
-        with_untimed = _threads(pid)
-        second = _waiting(s3, sfn, timed, bucket, "timed")
-        with_both = _threads(pid)
-        # An execution runs on two threads of moto's (its worker's and its program's); a task
-        # with a timeout adds its own, a task without none.
-        assert (with_untimed - before, with_both - with_untimed) == (2, 3)
-        for arn, token in (first, second):
-            sfn.send_task_success(taskToken=token, output=json.dumps({"done": arn[-8:]}))
-            described = wait_done(sfn, arn)
-            assert described["status"] == "SUCCEEDED"
-            assert json.loads(described["output"]) == {"done": arn[-8:]}
+
+def _ask(bucket: str, key_path: str, **timeout) -> dict:
+    """A task that puts its token at the key `key_path` selects, then waits for an answer."""
+    return task(
+        "aws-sdk:s3:putObject.waitForTaskToken",
+        {"Bucket": bucket, "Key.$": key_path, "Body.$": "$$.Task.Token"},
+        **timeout,
+    )
+
+
+def test_a_task_without_timeout_runs_in_its_execution_thread_one_with_a_timeout_does_not(
+    server,
+):
+    pid, s3, sfn, bucket, machine = server
+    untimed = machine(_ask(bucket, "$.key"))
+    timed = machine(_ask(bucket, "$.key", TimeoutSeconds=300))
+    for name in (untimed, timed):  # once each first: what the server starts lazily
+        key = uid("warm")
+        arn = sfn.start_execution(stateMachineArn=name, input=json.dumps({"key": key}))
+        _answer(sfn, arn["executionArn"], [_token(s3, bucket, key)])
+
+    before = _threads(pid)
+    first = sfn.start_execution(stateMachineArn=untimed, input='{"key": "untimed"}')
+    tokens = [_token(s3, bucket, "untimed")]
+    with_untimed = _threads(pid)
+    second = sfn.start_execution(stateMachineArn=timed, input='{"key": "timed"}')
+    tokens.append(_token(s3, bucket, "timed"))
+    with_both = _threads(pid)
+    # An execution runs on its worker's thread (its program has no timeout); a task with a
+    # timeout adds its own thread, a task without none.
+    assert (with_untimed - before, with_both - with_untimed) == (1, 2)
+    _answer(sfn, first["executionArn"], tokens[:1])
+    _answer(sfn, second["executionArn"], tokens[1:])
+
+
+def test_a_map_over_one_item_runs_it_in_its_own_thread_over_more_in_theirs(server):
+    pid, s3, sfn, bucket, machine = server
+    each = machine(
+        {
+            "Type": "Map",
+            "ItemsPath": "$.keys",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Ask",
+                "States": {"Ask": {**_ask(bucket, "$"), "End": True}},
+            },
+        }
+    )
+    warm = sfn.start_execution(stateMachineArn=each, input='{"keys": ["warm-map"]}')
+    _answer(sfn, warm["executionArn"], [_token(s3, bucket, "warm-map")])
+
+    before = _threads(pid)
+    one = sfn.start_execution(stateMachineArn=each, input='{"keys": ["one"]}')
+    one_token = _token(s3, bucket, "one")
+    with_one = _threads(pid)
+    two = sfn.start_execution(stateMachineArn=each, input='{"keys": ["two-a", "two-b"]}')
+    two_tokens = [_token(s3, bucket, "two-a"), _token(s3, bucket, "two-b")]
+    with_both = _threads(pid)
+    # The execution's thread; over two items, a worker's thread for each.
+    assert (with_one - before, with_both - with_one) == (1, 3)
+    _answer(sfn, one["executionArn"], [one_token])
+    _answer(sfn, two["executionArn"], two_tokens)
+    output = sfn.describe_execution(executionArn=two["executionArn"])["output"]
+    assert json.loads(output) == [{"done": True}, {"done": True}]
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +187,21 @@ def test_a_declared_timeout_still_ends_the_task_with_states_timeout(clients, rol
     assert described["error"] == "States.Timeout"
     assert time.monotonic() - began >= 1.0
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1  # it did ask, then gave up
+
+
+def test_a_machine_s_timeout_still_ends_its_execution_as_timed_out(clients, role):
+    s3, sfn = clients("s3"), clients("stepfunctions")
+    bucket = uid("sfn-machine-timeout")
+    s3.create_bucket(Bucket=bucket)
+    definition = {
+        **chain(("Ask", _ask(bucket, "$.key"))),
+        "TimeoutSeconds": 1,  # the program's, not the task's: moto's joined thread ends it
+    }
+    machine = sfn.create_state_machine(
+        name=uid("sm"), definition=json.dumps(definition), roleArn=role
+    )["stateMachineArn"]
+    began = time.monotonic()
+    arn = sfn.start_execution(stateMachineArn=machine, input='{"key": "k"}')["executionArn"]
+    described = wait_done(sfn, arn, timeout=30)
+    assert described["status"] == "TIMED_OUT"
+    assert time.monotonic() - began >= 1.0

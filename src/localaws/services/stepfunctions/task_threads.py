@@ -1,4 +1,5 @@
-"""Step Functions threads: a task without a timeout runs in its execution's thread; none is kept.
+"""Step Functions threads: what waits for no timeout runs in the thread that would wait for it;
+no finished thread is kept.
 
 moto 5.2.5's interpreter starts a thread for the work of every Task state
 (`ExecutionState._evaluate_with_timeout`), only to stop waiting for it at the state's
@@ -8,6 +9,15 @@ and joining it, a few percent of the server's CPU in a tenant's deploy or delete
 state's work now runs in the calling thread; the events, outputs and errors are the same,
 because moto's own method still does everything around it. A state with `TimeoutSeconds` or
 `TimeoutSecondsPath` keeps moto's thread, and its timeout.
+
+moto also runs each program (an execution's, a Map iteration's, a Parallel branch's) in a thread
+of its own that the calling thread joins, with the program's `TimeoutSeconds` if it has one. A
+program without one now runs in the calling thread.
+
+A Map state starts a thread per iteration worker, and waits for them: a Map over one item (the
+tenant state machines' usual case: one policy, one model version, one artifact) now runs its
+one iteration in the Map's own thread, the same events in the same order. Over more items the
+workers keep their threads (an iteration's states nest deep: each worker starts a fresh stack).
 
 moto also appends every thread it starts (executions, Map iterations, Parallel branches,
 callbacks, tasks) to `TMP_THREADS`, a list that nothing reads or empties: every thread object
@@ -76,6 +86,24 @@ def _evaluate(original: Any, self: Any, env: Any) -> None:
 
 
 patches.set(execute_state, "Thread", _task_thread)
+
+
+@patches.wrap(program.Program, "eval")
+def _program_eval(original: Any, self: Any, env: Any) -> None:
+    if self.timeout_seconds:  # moto's thread, joined until the timeout
+        return original(self, env)
+    env.next_state_name = self.start_at.start_at_name
+    return super(program.Program, self).eval(env)
+
+
+@patches.wrap(inline_iteration_component.InlineIterationComponent, "_launch_worker")
+def _launch_worker(original: Any, self: Any, env: Any, eval_input: Any, job_pool: Any) -> Any:
+    if len(eval_input.input_items) != 1:
+        return original(self, env, eval_input, job_pool)
+    worker = self._create_worker(env=env, eval_input=eval_input, job_pool=job_pool)
+    worker.eval()  # the one job, done before the Map awaits it
+    return worker
+
 
 #: The modules of the pinned moto that append to `TMP_THREADS` (each imported it by name).
 KEEPERS = (
