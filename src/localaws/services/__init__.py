@@ -29,7 +29,14 @@ def groups() -> list[Patches]:
     from localaws.services.dynamodb import items
     from localaws.services.iam import enforcement, lookups, simulate
     from localaws.services.logs import streams
-    from localaws.services.s3 import key_index, multi_delete, storage, tagging, versions
+    from localaws.services.s3 import (
+        key_index,
+        key_iteration,
+        multi_delete,
+        storage,
+        tagging,
+        versions,
+    )
     from localaws.services.sagemaker import (
         endpoints,
         jobs,
@@ -47,6 +54,7 @@ def groups() -> list[Patches]:
         storage.patches,  # S3 objects as blob files, saved per key name
         multi_delete.patches,  # DeleteObjects authorized per key
         key_index.patches,  # each bucket's object names kept sorted
+        key_iteration.patches,  # listings read the names' versions from moto's own copy
         versions.patches,  # after key_index: ListObjectVersions at the cost of its page
         tagging.patches,  # no tag entry per untagged object version
         *job_io_groups(),  # after storage: jobs' S3 bodies from / to the blob store
