@@ -118,8 +118,18 @@ def test_a_live_display_reads_only_new_history_events_per_poll(session):
         session, "create", {"tenant": {"name": tenant_id}}, name_hint=tenant_id, progress=Tty()
     )
     try:
-        assert execution.status == "SUCCEEDED" and len(asked) >= 2  # a first read, then pages
-        for params, count in zip(asked[1:], returned[1:], strict=True):
+        # A first read, then a page per poll (none if the execution ended before a second poll).
+        assert execution.status == "SUCCEEDED" and asked
+        polled = len(asked)
+        # Reading again from a fresh reader: its first read, then one newest page with nothing new.
+        again = executions.EnteredStates(sfn, execution.arn)
+        assert again.refresh() == again.refresh() == execution.states
+        assert asked[polled]["maxResults"] == 1000
+        for params, count in zip(
+            asked[1:polled] + asked[polled + 1 :],
+            returned[1:polled] + returned[polled + 1 :],
+            strict=True,
+        ):
             assert params["reverseOrder"] is True and params["includeExecutionData"] is False
             assert params["maxResults"] == executions.EnteredStates.PAGE
             assert count <= executions.EnteredStates.PAGE
