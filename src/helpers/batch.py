@@ -58,7 +58,11 @@ def read_records(source: Any) -> tuple[pd.DataFrame, str]:
                         f"{name}, line {number}: a record must be an object by column name"
                     )
                 rows.append(record)
-        return schema.validate_records(pd.DataFrame(rows)), "jsonl"
+        try:
+            frame = pd.DataFrame(rows)
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800"), which no Arrow string holds
+            frame = pd.DataFrame(rows, dtype=object)  # the checks name its cell
+        return schema.validate_records(frame), "jsonl"
     frame, _ = schema.read_csv_files([(name, raw)])
     return schema.validate_records(frame), "csv"
 

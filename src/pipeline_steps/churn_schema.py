@@ -17,6 +17,7 @@ import codecs
 import io
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -54,6 +55,10 @@ MIN_CLASS_ROWS = 10
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_CELL_CHARS = 100
 _STATE = re.compile(r"^[A-Z]{2}$")
+# A lone surrogate (JSON's "\ud800" escape, Python's surrogateescape) is no character: UTF-8,
+# Arrow and the CSV the upload writes cannot hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_UNICODE = "valid Unicode text (it holds a lone surrogate)"
 
 
 class DataError(ValueError):
@@ -128,6 +133,8 @@ def check_cell(column: str, text: str) -> str | None:
     """None if `text` (see cell_text) is a good value of `column`, else what was expected."""
     if len(text) > MAX_CELL_CHARS:
         return f"at most {MAX_CELL_CHARS} characters (got {len(text)})"
+    if not text.isascii() and _SURROGATE.search(text):
+        return _NOT_UNICODE
     rule = RULES[column]
     return None if rule.ok(text) else rule.expected
 
@@ -216,13 +223,19 @@ def read_csv_files(files: Sequence[tuple[str, bytes]]) -> tuple[pd.DataFrame, li
     return data.reset_index(drop=True), list(order or COLUMNS)
 
 
-def _check_columns(columns: Sequence[Any]) -> None:
-    missing = [c for c in COLUMNS if c not in columns]
+def _check_columns(columns: Sequence[Any], required: Sequence[str]) -> None:
+    """DataError unless `columns` (stripped names) hold each of `required` and, beyond them,
+    only COLUMNS, each once."""
+    counts = Counter(str(c) for c in columns)
+    repeated = [c for c, n in counts.items() if n > 1]
+    if repeated:
+        raise DataError(f"column(s) {repeated} appear more than once; each column may appear once")
+    missing = [c for c in required if c not in counts]
     if missing:
-        raise DataError(f"missing column(s) {missing}; found {[str(c) for c in columns]}")
-    unexpected = [str(c) for c in columns if c not in COLUMNS]
+        raise DataError(f"missing column(s) {missing}; found {list(counts)}")
+    unexpected = [c for c in counts if c not in COLUMNS]
     if unexpected:
-        raise DataError(f"unexpected column(s) {unexpected}; expected {COLUMNS}")
+        raise DataError(f"unexpected column(s) {unexpected}; expected {list(required)}")
 
 
 def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -257,14 +270,17 @@ def _text(column: pd.Series) -> pd.Series:
         codes, distinct = pd.factorize(column, use_na_sentinel=False)
         texts = np.array([cell_text(value) for value in distinct], dtype=object)
         return pd.Series(texts[codes], index=column.index, dtype=object)
-    try:
+    if isinstance(column.dtype, pd.StringDtype) or (
+        pd.api.types.infer_dtype(column, skipna=False) == "string"
+    ):
         stripped = column.str.strip()
-    except AttributeError:  # no string in the column
-        stripped = None
-    if stripped is not None and not stripped.isna().any():
-        return stripped
-    mapping = {value: cell_text(value) for value in pd.unique(column)}
-    return column.map(mapping).astype(object)
+        if not stripped.isna().any():
+            return stripped
+    # Mixed cells (text, numbers, missing values, bytes, lists from JSON records), each read
+    # by itself: 1 and True are equal keys, and a list is no key at all.
+    texts = np.empty(len(column), dtype=object)
+    texts[:] = [cell_text(value) for value in column]
+    return pd.Series(texts, index=column.index, dtype=object)
 
 
 _NUMBER_RULES = (_non_negative, _whole, _area_code)
@@ -324,7 +340,8 @@ def _all_good(ok: Callable[[str], bool], texts: list[str]) -> bool:
     if not lengths or max(lengths) > MAX_CELL_CHARS:
         return False
     if ok is _non_empty:
-        return min(lengths) > 0
+        joined = "".join(texts)
+        return min(lengths) > 0 and (joined.isascii() or not _SURROGATE.search(joined))
     if ok is _non_negative or ok is _whole:
         return _plain_decimals(texts, point=ok is _non_negative)
     return False  # other rules: few distinct values
@@ -362,7 +379,7 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
     if len(df) == 0:
         raise DataError("the data is empty: it has no rows")
     df = df.rename(columns=lambda c: str(c).strip())
-    _check_columns(list(df.columns))
+    _check_columns(list(df.columns), COLUMNS)
     text = _checked_cells(df, COLUMNS)
     check_classes(text[LABEL])
     return text
@@ -374,12 +391,7 @@ def validate_records(df: pd.DataFrame) -> pd.DataFrame:
     if len(df) == 0:
         raise DataError("the records are empty: there is no customer to score")
     df = df.rename(columns=lambda c: str(c).strip())
-    missing = [c for c in INPUT_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(f"missing column(s) {missing}; found {[str(c) for c in df.columns]}")
-    unexpected = [str(c) for c in df.columns if c not in COLUMNS]
-    if unexpected:
-        raise DataError(f"unexpected column(s) {unexpected}; expected {INPUT_COLUMNS}")
+    _check_columns(list(df.columns), INPUT_COLUMNS)
     return _checked_cells(df, INPUT_COLUMNS)
 
 

@@ -97,6 +97,80 @@ def test_a_later_file_with_other_widths_or_a_first_file_without_header_is_refuse
         read(files[1], files[0])
 
 
+def _with_cells(df: pd.DataFrame, column: str, cells: list) -> pd.DataFrame:
+    """`df` with its last len(cells) cells of `column` replaced (an object column)."""
+    df = df.astype({column: object})
+    values = df[column].tolist()
+    values[len(values) - len(cells) :] = cells
+    df[column] = pd.Series(values, index=df.index, dtype=object)
+    return df
+
+
+@pytest.mark.parametrize(
+    ("column", "cells", "row", "value"),
+    [
+        ("Account Length", [b"12"], 300, "\"b'12'\", expected a whole number"),
+        ("State", [b"KS"], 300, "\"b'KS'\", expected a two-letter state code"),
+        ("State", ["\ud800"], 300, "'\\ud800', expected valid Unicode text"),
+        ("Account Length", ["\udfff", 5], 299, "'\\udfff', expected valid Unicode text"),
+        ("Phone", ["\ud83d"], 300, "'\\ud83d', expected valid Unicode text"),
+        ("Day Mins", [[1, 2]], 300, "'[1, 2]', expected a number >= 0"),
+        ("Int'l Plan", [{"a": 1}], 300, "\"{'a': 1}\", expected 'yes' or 'no'"),
+        ("Day Calls", [True, 1], 299, "'True', expected a whole number"),
+    ],
+)
+def test_cells_no_csv_holds_are_named_not_crashed_on(column, cells, row, value):
+    """Bytes, lone surrogates, lists, dicts and bools in a DataFrame's object columns: each is
+    a bad value named by its cell, in the upload's checks as in a batch's."""
+    df = _with_cells(generate_churn("acme", 300), column, cells)
+    message = f"column {column!r}, row {row} (line {row + 1}): bad value {value}"
+    with pytest.raises(churn_schema.DataError, match=re.escape(message)):
+        churn_schema.validate(df)
+    with pytest.raises(churn_schema.DataError, match=re.escape(message)):
+        churn_schema.validate_records(df.drop(columns=churn_schema.LABEL))
+
+
+def test_mixed_cells_that_are_good_values_read_as_their_text():
+    df = _with_cells(generate_churn("acme", 300), "Day Calls", [7, 8.0, " 9 "])
+    text = churn_schema.validate(df)
+    assert text["Day Calls"].tolist()[-3:] == ["7", "8", "9"]
+    assert text["Day Calls"].tolist()[:-3] == df["Day Calls"].astype(str).tolist()[:-3]
+
+
+@pytest.mark.parametrize("records", [False, True])
+def test_a_column_named_twice_is_named(records):
+    df = generate_churn("acme", 300)
+    if records:
+        df = df.drop(columns=churn_schema.LABEL)
+    twice = pd.concat([df, df[["State"]].rename(columns={"State": " State "})], axis=1)
+    check = churn_schema.validate_records if records else churn_schema.validate
+    with pytest.raises(churn_schema.DataError, match=re.escape("column(s) ['State'] appear more")):
+        check(twice)
+    header = ",".join([*churn_schema.COLUMNS[:-1], "Day Mins"]).encode()
+    with pytest.raises(churn_schema.DataError, match=re.escape("column(s) ['Day Mins'] appear")):
+        read(header + b"\n" + csv_bytes(df).split(b"\n", 1)[1])
+
+
+def test_json_lines_records_with_a_lone_surrogate_or_a_list_are_named(tmp_path):
+    from helpers import batch
+
+    good = generate_churn("acme", 3).drop(columns=churn_schema.LABEL).to_dict("records")
+    for field, value, message in [
+        ("State", "\ud800", "column 'State', row 3 (line 4): bad value '\\ud800', expected valid"),
+        ("Phone", "\udc00", "column 'Phone', row 3 (line 4): bad value '\\udc00', expected valid"),
+        ("Eve Calls", [3], "column 'Eve Calls', row 3 (line 4): bad value '[3]'"),
+    ]:
+        # json.dumps writes a lone surrogate as its escape, as a hostile file would
+        lines = [json.dumps(r) for r in [*good[:2], dict(good[2], **{field: value})]]
+        path = tmp_path / "records.jsonl"
+        path.write_text("\n".join(lines))
+        with pytest.raises(churn_schema.DataError, match=re.escape(message)):
+            batch.read_records(path)
+    emoji = dict(good[2], Phone="\U0001f600")  # a surrogate pair in JSON: one character
+    path.write_text("\n".join(json.dumps(r) for r in [*good[:2], emoji]))
+    assert batch.read_records(path)[0]["Phone"].iloc[2] == "\U0001f600"
+
+
 def test_features_learn_the_categories_of_the_training_split_only():
     text = read(*padded_csv_files(other_shape(900)))
     train, held_out = text.iloc[:600], text.iloc[600:].copy()
