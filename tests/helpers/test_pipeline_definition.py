@@ -358,3 +358,30 @@ def test_the_build_context_restores_what_it_replaced():
         steps.LocalSagemakerClient,
     ]
     assert after == before
+
+
+@pytest.mark.slow
+def test_the_sdks_first_import_leaves_the_root_logger_as_it_was():
+    """The SDK's first import calls logging.basicConfig(level=INFO): without the build
+    context's restore, botocore's INFO lines then reach stderr (a notebook cell printed one)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import logging\n"
+        "from helpers.pipeline.sdk_workarounds import sdk_build_context\n"
+        "import sys\n"
+        "with sdk_build_context():\n"
+        "    assert 'sagemaker.core.experiments._metrics' in sys.modules\n"
+        "root = logging.getLogger()\n"
+        "print(logging.getLevelName(root.level), len(root.handlers))\n"
+        "logging.getLogger('botocore.configprovider').info('an INFO line')\n"
+    )
+    env = dict(os.environ, AWS_DEFAULT_REGION="us-east-1")
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["WARNING", "0"]
+    assert "an INFO line" not in done.stderr

@@ -88,8 +88,11 @@ def sdk_build_context() -> Iterator[None]:
     """While the SDK builds the definition: validate its config once, skip the staging-bucket
     IAM probe and the throwaway local-mode sessions (see the module docstring), and keep it
     quiet."""
+    # The SDK's first import runs logging.basicConfig(level=INFO) (sagemaker.core.experiments):
+    # a stderr handler on the root logger, which would then print botocore's INFO lines.
+    root = logging.getLogger()
+    root_level, root_handlers = root.level, list(root.handlers)
     check_sdk()
-    root_level = logging.getLogger().level  # SDK modules call logging.basicConfig(INFO)
     from sagemaker.core.config.config_manager import SageMakerConfig
     from sagemaker.mlops.workflow import steps
     from sagemaker.train.model_trainer import ModelTrainer
@@ -120,7 +123,9 @@ def sdk_build_context() -> Iterator[None]:
             yield
     finally:
         logging.disable(logging.NOTSET)
-        logging.getLogger().setLevel(root_level)
+        root.setLevel(root_level)
+        for handler in [h for h in root.handlers if h not in root_handlers]:
+            root.removeHandler(handler)
         SageMakerConfig.validate_sagemaker_config = original
         ModelTrainer._resolve_staging_bucket = staging
         steps.LocalSagemakerClient = local_client
