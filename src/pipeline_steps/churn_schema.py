@@ -262,8 +262,8 @@ def _number_texts(numbers: np.ndarray) -> np.ndarray:
 
 
 def _text(column: pd.Series) -> pd.Series:
-    """A column `_numbers` does not take, as cell_text strings (vectorised: strip, or each
-    distinct value once)."""
+    """A column `_numbers` does not take, as cell_text strings (other numbers: each distinct
+    value once; text: stripped at once; anything else: cell by cell)."""
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         # Other numbers (nullable, long double, complex): cell_text of each distinct value,
         # spread by position (Series.map costs several times more).
