@@ -43,13 +43,17 @@ class AwsSession:
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def client(self, service: str) -> Any:
-        """A cached boto3 client of `service` (standard retry mode, 5 attempts)."""
+        """A cached boto3 client of `service` (standard retry mode, 5 attempts). On localaws no
+        host prefix is put before the endpoint's host (StartSyncExecution's `sync-`)."""
         if service not in self._clients:
             from botocore.config import Config as BotoConfig
 
             self._clients[service] = self.boto_session.client(
                 service,
-                config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}),
+                config=BotoConfig(
+                    retries={"max_attempts": 5, "mode": "standard"},
+                    inject_host_prefix=self.backend != "local",
+                ),
             )
         return self._clients[service]
 

@@ -86,6 +86,7 @@ def stepfunctions_groups() -> list[Patches]:
         json_paths,
         program_cache,
         state_data,
+        sync_executions,
         task_threads,
         tasks,
     )
@@ -101,6 +102,7 @@ def stepfunctions_groups() -> list[Patches]:
         faults.patches,  # test-only: LOCALAWS_FAULT_KILL_AT_STATE
         state_data.patches,  # JSON copies of state data, one serialisation per input
         task_threads.patches,  # a task without a timeout runs in its execution's thread
+        sync_executions.patches,  # StartSyncExecution (moto has no handler)
     ]
 
 
