@@ -47,7 +47,7 @@ def read_records(source: Any) -> tuple[pd.DataFrame, str]:
     name, raw = schema.load(path)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         rows = []
-        for number, line in enumerate(schema.decode(raw, name).splitlines(), 1):
+        for number, line in enumerate(schema.decode(raw, name).split("\n"), 1):
             if line.strip():
                 try:
                     record = json.loads(line)

@@ -110,7 +110,12 @@ def _base_type(content_type: str | None) -> str:
 
 
 def _parse_csv(text: str) -> Records:
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(v.strip() for v in row)]
+    try:  # newline="": the csv module reads \r, \n and \r\n line ends itself
+        rows = [
+            row for row in csv.reader(io.StringIO(text, newline="")) if any(v.strip() for v in row)
+        ]
+    except csv.Error as exc:  # e.g. a NUL character
+        raise RecordError(f"text/csv body is not readable as CSV: {exc}") from None
     if not rows:
         raise RecordError("empty text/csv body: expected at least one customer record")
     first = [v.strip() for v in rows[0]]
@@ -124,7 +129,7 @@ def _parse_csv(text: str) -> Records:
 def _json_lines(text: str) -> list:
     """JSON Lines: one JSON value per non-blank line (a batch transform's MultiRecord body)."""
     values = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # JSON Lines' one separator
         if line.strip():
             try:
                 values.append(json.loads(line))

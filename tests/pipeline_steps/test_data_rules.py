@@ -244,3 +244,15 @@ def test_the_gate_needs_the_threshold_the_baseline_and_both_classes():
     assert not at_baseline["passed"] and not at_baseline["beats_baseline"]
     one_class = evaluate.threshold_check(report(1.0, 1.0, classes=1), 0.8)
     assert not one_class["passed"] and not one_class["both_classes"]
+
+
+def test_json_lines_records_split_on_newlines_only(tmp_path):
+    """A raw U+2028 inside a JSON string is part of the value, not a line break."""
+    from helpers import batch
+
+    good = generate_churn("acme", 2).drop(columns=churn_schema.LABEL).to_dict("records")
+    path = tmp_path / "records.jsonl"
+    records = [good[0], dict(good[1], State="K\u2028S")]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records))
+    with pytest.raises(churn_schema.DataError, match=r"column 'State', row 2 \(line 3\)"):
+        batch.read_records(path)

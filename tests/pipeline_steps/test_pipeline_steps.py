@@ -261,6 +261,34 @@ def test_raw_records_score_exactly_as_their_preprocessed_vectors(model_dir):
     np.testing.assert_array_equal(inference.predict_fn(records, model), expected)
 
 
+def test_csv_bodies_with_any_line_end_score_alike_and_broken_ones_are_named(model_dir):
+    """\r\n and old Mac \r line ends read as \n ones; a stray \r or a NUL inside a record is a
+    RecordError naming the problem (the csv module raised its own error: a 500)."""
+    model = inference.model_fn(str(model_dir / "model"))
+    lines = sample_lines(raw_sample(model_dir))[:4]
+    expected = inference.predict_fn(inference.input_fn("\n".join(lines), "text/csv"), model)
+    for end in ("\r\n", "\r"):
+        body = end.join(lines) + end
+        got = inference.predict_fn(inference.input_fn(body.encode(), "text/csv"), model)
+        np.testing.assert_array_equal(got, expected)
+    cut = lines[1].replace(",", ",\r", 1)  # one record broken in two
+    with pytest.raises(inference.RecordError, match="record 2 has 2 fields; expected 20"):
+        inference.predict_fn(inference.input_fn("\n".join([lines[0], cut]), "text/csv"), model)
+    with pytest.raises(inference.RecordError, match="record 1, field 'State': bad value"):
+        inference.predict_fn(inference.input_fn("\x00" + lines[0], "text/csv"), model)
+
+
+def test_json_lines_split_on_newlines_only(model_dir):
+    """A raw U+2028 inside a JSON string is part of the value (JSON Lines' separator is \n),
+    so the bad field is named, not a broken line."""
+    model = inference.model_fn(str(model_dir / "model"))
+    records = sample_records(model_dir)[:2]
+    records[1]["State"] = "K\u2028S"
+    body = "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    with pytest.raises(inference.RecordError, match="record 2, field 'State': bad value"):
+        inference.predict_fn(inference.input_fn(body, "application/jsonlines"), model)
+
+
 def sample_lines(sample: dict) -> list[str]:
     buffer = io.StringIO()
     pd.DataFrame(sample["rows"]).to_csv(buffer, header=False, index=False)
@@ -309,6 +337,8 @@ def test_inference_rejects_malformed_bodies(model_dir, body, ctype, message):
         ("VMail Message", None, "expected a whole number >= 0"),
         ("Eve Mins", float("nan"), "expected a number >= 0"),
         ("Night Mins", float("inf"), "expected a number >= 0"),
+        ("Phone", "\ud800", "expected valid Unicode text"),  # JSON's lone "\ud800" escape
+        ("State", [1, 2], "expected a two-letter state code"),
     ],
 )
 def test_a_bad_field_is_named_with_its_record(model_dir, field, value, expected):
