@@ -207,6 +207,12 @@ def read_csv_files(files: Sequence[tuple[str, bytes]]) -> tuple[pd.DataFrame, li
         first = [str(v).strip() for v in frame.iloc[0]]
         if any(v in COLUMNS for v in first):
             order, frame = first, frame.iloc[1:]
+            repeated = _repeated(order)
+            if repeated:  # before the files are joined, which needs distinct names
+                raise DataError(
+                    f"the header of {name} names column(s) {repeated} more than once; "
+                    "each column may appear once"
+                )
         elif order is None:
             raise DataError(
                 f"missing column(s): the first line of {name} names none of the columns "
@@ -223,17 +229,22 @@ def read_csv_files(files: Sequence[tuple[str, bytes]]) -> tuple[pd.DataFrame, li
     return data.reset_index(drop=True), list(order or COLUMNS)
 
 
+def _repeated(names: Sequence[str]) -> list[str]:
+    """The names that appear more than once in `names`, each once, in order."""
+    return [name for name, n in Counter(names).items() if n > 1]
+
+
 def _check_columns(columns: Sequence[Any], required: Sequence[str]) -> None:
     """DataError unless `columns` (stripped names) hold each of `required` and, beyond them,
     only COLUMNS, each once."""
-    counts = Counter(str(c) for c in columns)
-    repeated = [c for c, n in counts.items() if n > 1]
+    names = [str(c) for c in columns]
+    repeated = _repeated(names)
     if repeated:
         raise DataError(f"column(s) {repeated} appear more than once; each column may appear once")
-    missing = [c for c in required if c not in counts]
+    missing = [c for c in required if c not in names]
     if missing:
-        raise DataError(f"missing column(s) {missing}; found {list(counts)}")
-    unexpected = [c for c in counts if c not in COLUMNS]
+        raise DataError(f"missing column(s) {missing}; found {names}")
+    unexpected = [c for c in names if c not in COLUMNS]
     if unexpected:
         raise DataError(f"unexpected column(s) {unexpected}; expected {list(required)}")
 
