@@ -17,6 +17,7 @@ import codecs
 import io
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -195,17 +196,36 @@ def read_csv_files(files: Sequence[tuple[str, bytes]]) -> tuple[pd.DataFrame, li
     The first file starts with a header naming the columns; a later file without one holds its
     columns in the order of the last header seen. Cells are not checked here (see validate).
     """
+    data, order, _ = _read_files(files)
+    return data, order
+
+
+class _Span(NamedTuple):
+    """Where one file's rows sit: its name, its first row in the joined data, that row's line."""
+
+    name: str
+    first_row: int
+    first_line: int
+
+
+def _read_files(
+    files: Sequence[tuple[str, bytes]],
+) -> tuple[pd.DataFrame, list[str], list[_Span]]:
+    """read_csv_files, and each file's span of the rows."""
     if not files:
         raise DataError("no CSV file to read")
     frames: list[pd.DataFrame] = []
+    spans: list[_Span] = []
     order: list[str] | None = None
+    rows = 0
     for name, raw in files:
         if not raw.strip():
             raise DataError(f"{name} is empty")
         decode(raw, name)  # the encoding checked; pandas parses the bytes themselves
         frame = _parse(raw, name)
         first = [str(v).strip() for v in frame.iloc[0]]
-        if any(v in COLUMNS for v in first):
+        header = any(v in COLUMNS for v in first)
+        if header:
             order, frame = first, frame.iloc[1:]
             repeated = _repeated(order)
             if repeated:  # before the files are joined, which needs distinct names
@@ -224,9 +244,27 @@ def read_csv_files(files: Sequence[tuple[str, bytes]]) -> tuple[pd.DataFrame, li
                 f"{len(order)}: {order}"
             )
         frame.columns = order
+        spans.append(_Span(name, rows, 2 if header else 1))
+        rows += len(frame)
         frames.append(frame)
     data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return data.reset_index(drop=True), list(order or COLUMNS)
+    return data.reset_index(drop=True), list(order or COLUMNS), spans
+
+
+def _row_and_line(row: int) -> str:
+    """Where data row `row` (from 0) is: rows count from 1, under a header line."""
+    return f"row {row + 1} (line {row + 2})"
+
+
+def _rows_in_files(spans: Sequence[_Span]) -> Callable[[int], str]:
+    """Where a row of several files' joined data is: its file and its line there."""
+    starts = [span.first_row for span in spans]
+
+    def where(row: int) -> str:
+        span = spans[bisect_right(starts, row) - 1]
+        return f"row {row + 1} ({span.name}, line {row - span.first_row + span.first_line})"
+
+    return where
 
 
 def _repeated(names: Sequence[str]) -> list[str]:
@@ -380,18 +418,18 @@ def _column_text(column: pd.Series, name: str) -> tuple[pd.Series, list[Any]]:
     return values, [] if _all_good(ok, texts) else texts
 
 
-def validate(df: pd.DataFrame) -> pd.DataFrame:
+def validate(df: pd.DataFrame, where: Callable[[int], str] = _row_and_line) -> pd.DataFrame:
     """`df` as stripped text cells if it fits the schema, else DataError naming column and row.
 
     Checks, in this order: rows present, columns, every cell (the first bad one in reading
-    order is reported; rows count from 1, line = row + 1 under a header), then the row count
-    and both classes with MIN_CLASS_ROWS rows each.
+    order is reported, its row described by `where`: by default rows count from 1, line =
+    row + 1 under a header), then the row count and both classes with MIN_CLASS_ROWS rows each.
     """
     if len(df) == 0:
         raise DataError("the data is empty: it has no rows")
     df = df.rename(columns=lambda c: str(c).strip())
     _check_columns(list(df.columns), COLUMNS)
-    text = _checked_cells(df, COLUMNS)
+    text = _checked_cells(df, COLUMNS, where)
     check_classes(text[LABEL])
     return text
 
@@ -403,10 +441,12 @@ def validate_records(df: pd.DataFrame) -> pd.DataFrame:
         raise DataError("the records are empty: there is no customer to score")
     df = df.rename(columns=lambda c: str(c).strip())
     _check_columns(list(df.columns), INPUT_COLUMNS)
-    return _checked_cells(df, INPUT_COLUMNS)
+    return _checked_cells(df, INPUT_COLUMNS, _row_and_line)
 
 
-def _checked_cells(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+def _checked_cells(
+    df: pd.DataFrame, columns: Sequence[str], where: Callable[[int], str]
+) -> pd.DataFrame:
     """`df[columns]` as cell_text strings; DataError naming the first bad cell in reading order."""
     texts = {c: _column_text(df[c], c) for c in columns}
     text = pd.DataFrame({c: values for c, (values, _) in texts.items()})
@@ -422,7 +462,7 @@ def _checked_cells(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         row, _, column, value = first
         shown = value if len(value) <= 40 else value[:40] + "..."
         raise DataError(
-            f"column {column!r}, row {row + 1} (line {row + 2}): bad value {shown!r}, "
+            f"column {column!r}, {where(row)}: bad value {shown!r}, "
             f"expected {check_cell(column, value)}"
         )
     return text
@@ -455,5 +495,5 @@ def load(source: Any) -> tuple[str, bytes]:
 
 def read_and_validate(sources: Sequence[Any]) -> tuple[pd.DataFrame, list[str]]:
     """Read CSV file paths or bytes, then validate: (text cells in COLUMNS order, header order)."""
-    data, order = read_csv_files([load(s) for s in sources])
-    return validate(data), order
+    data, order, spans = _read_files([load(s) for s in sources])
+    return validate(data, _rows_in_files(spans) if len(spans) > 1 else _row_and_line), order

@@ -262,3 +262,21 @@ def test_json_lines_records_split_on_newlines_only(tmp_path):
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records))
     with pytest.raises(churn_schema.DataError, match=r"column 'State', row 2 \(line 3\)"):
         batch.read_records(path)
+
+
+def test_a_bad_cell_in_one_of_several_files_is_named_with_its_file_and_line(tmp_path):
+    """Rows count through all the files; the line is the bad row's own file's."""
+    lines = csv_bytes(generate_churn("acme", 300)).decode().splitlines()
+    header, rows = lines[0], lines[1:]
+    bad = rows[249].split(",")
+    bad[7] = "lots"  # Day Mins
+    rows[249] = ",".join(bad)
+    parts = {"a.csv": [header, *rows[:100]], "b.csv": rows[100:200], "c.csv": [header, *rows[200:]]}
+    for name, part in parts.items():
+        (tmp_path / name).write_text("\n".join(part) + "\n")
+    expected = "column 'Day Mins', row 250 (c.csv, line 51): bad value 'lots'"
+    with pytest.raises(churn_schema.DataError, match=re.escape(expected)):
+        churn_schema.read_and_validate(sorted(tmp_path.glob("*.csv")))
+    # one file: rows and lines as before
+    with pytest.raises(churn_schema.DataError, match=re.escape("row 250 (line 251): bad value")):
+        read("\n".join([header, *rows]).encode())
