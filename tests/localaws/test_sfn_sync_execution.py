@@ -111,3 +111,50 @@ def test_the_helpers_clients_reach_localaws_without_the_sync_host_prefix():
         session = AwsSession(backend, "us-east-1", boto3.Session(region_name="us-east-1"))
         config = session.client("stepfunctions").meta.config
         assert config.inject_host_prefix is injected
+
+
+def test_an_express_execution_whose_task_calls_a_service_answers_its_result(clients, machines):
+    """The request waits while the execution's task makes its own request to this server
+    (DynamoDB, whose writes localaws serializes): no deadlock, and the item is there."""
+    sfn, _ = machines
+    iam, ddb = clients("iam"), clients("dynamodb")
+    suffix = uuid.uuid4().hex[:8]
+    table = f"sync-{suffix}"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    role = iam.create_role(
+        RoleName=f"sfn-sync-ddb-{suffix}", AssumeRolePolicyDocument=json.dumps(TRUST)
+    )
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"}],
+    }
+    iam.put_role_policy(
+        RoleName=role["Role"]["RoleName"], PolicyName="put", PolicyDocument=json.dumps(allow)
+    )
+    definition = {
+        "StartAt": "Put",
+        "States": {
+            "Put": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": table, "Item": {"id": {"S.$": "$.id"}}},
+                "ResultPath": None,
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=f"sync-task-{suffix}",
+        definition=json.dumps(definition),
+        roleArn=role["Role"]["Arn"],
+        type="EXPRESS",
+    )["stateMachineArn"]
+    done = sfn.start_sync_execution(stateMachineArn=machine, input='{"id": "acme"}')
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"id": "acme"}
+    assert ddb.get_item(TableName=table, Key={"id": {"S": "acme"}})["Item"] == {"id": {"S": "acme"}}
