@@ -46,7 +46,7 @@ def read_records(source: Any) -> tuple[pd.DataFrame, str]:
     path = Path(source)
     name, raw = schema.load(path)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
-        rows = []
+        rows, lines = [], []
         for number, line in enumerate(schema.decode(raw, name).split("\n"), 1):
             if line.strip():
                 try:
@@ -58,11 +58,16 @@ def read_records(source: Any) -> tuple[pd.DataFrame, str]:
                         f"{name}, line {number}: a record must be an object by column name"
                     )
                 rows.append(record)
+                lines.append(number)
         try:
             frame = pd.DataFrame(rows)
         except UnicodeEncodeError:  # a lone surrogate ("\ud800"), which no Arrow string holds
             frame = pd.DataFrame(rows, dtype=object)  # the checks name its cell
-        return schema.validate_records(frame), "jsonl"
+
+        def where(row: int) -> str:
+            return f"record {row + 1} (line {lines[row]})"
+
+        return schema.validate_records(frame, where), "jsonl"
     frame, _ = schema.read_csv_files([(name, raw)])
     return schema.validate_records(frame), "csv"
 

@@ -434,14 +434,14 @@ def validate(df: pd.DataFrame, where: Callable[[int], str] = _row_and_line) -> p
     return text
 
 
-def validate_records(df: pd.DataFrame) -> pd.DataFrame:
+def validate_records(df: pd.DataFrame, where: Callable[[int], str] = _row_and_line) -> pd.DataFrame:
     """Customer records to score (the label optional, ignored) as stripped text cells in
     INPUT_COLUMNS order, else DataError naming the column and row (as `validate`)."""
     if len(df) == 0:
         raise DataError("the records are empty: there is no customer to score")
     df = df.rename(columns=lambda c: str(c).strip())
     _check_columns(list(df.columns), INPUT_COLUMNS)
-    return _checked_cells(df, INPUT_COLUMNS, _row_and_line)
+    return _checked_cells(df, INPUT_COLUMNS, where)
 
 
 def _checked_cells(

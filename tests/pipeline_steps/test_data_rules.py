@@ -162,12 +162,21 @@ def test_json_lines_records_with_a_lone_surrogate_or_a_list_are_named(tmp_path):
 
     good = generate_churn("acme", 3).drop(columns=churn_schema.LABEL).to_dict("records")
     for field, value, message in [
-        ("State", "\ud800", "column 'State', row 3 (line 4): bad value '\\ud800', expected valid"),
-        ("Phone", "\udc00", "column 'Phone', row 3 (line 4): bad value '\\udc00', expected valid"),
-        ("Eve Calls", [3], "column 'Eve Calls', row 3 (line 4): bad value '[3]'"),
+        (
+            "State",
+            "\ud800",
+            "column 'State', record 3 (line 4): bad value '\\ud800', expected valid",
+        ),
+        (
+            "Phone",
+            "\udc00",
+            "column 'Phone', record 3 (line 4): bad value '\\udc00', expected valid",
+        ),
+        ("Eve Calls", [3], "column 'Eve Calls', record 3 (line 4): bad value '[3]'"),
     ]:
         # json.dumps writes a lone surrogate as its escape, as a hostile file would
         lines = [json.dumps(r) for r in [*good[:2], dict(good[2], **{field: value})]]
+        lines.insert(1, "")  # a blank line: skipped, yet counted in the line named
         path = tmp_path / "records.jsonl"
         path.write_text("\n".join(lines))
         with pytest.raises(churn_schema.DataError, match=re.escape(message)):
@@ -260,7 +269,7 @@ def test_json_lines_records_split_on_newlines_only(tmp_path):
     path = tmp_path / "records.jsonl"
     records = [good[0], dict(good[1], State="K\u2028S")]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records))
-    with pytest.raises(churn_schema.DataError, match=r"column 'State', row 2 \(line 3\)"):
+    with pytest.raises(churn_schema.DataError, match=r"column 'State', record 2 \(line 2\)"):
         batch.read_records(path)
 
 
