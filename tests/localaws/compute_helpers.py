@@ -15,16 +15,33 @@ from typing import Any
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
+
+
+def trust_policy(service: str) -> dict:
+    """A role trust policy that lets `service` (e.g. "states.amazonaws.com") assume the role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        ],
+    }
+
+
+TRUST = trust_policy("sagemaker.amazonaws.com")
+
+
+def states_role(iam: Any, name: str, actions: tuple[str, ...] = ()) -> dict:
+    """A role Step Functions may assume, allowed `actions` on every resource; its Role."""
+    role = iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy("states.amazonaws.com"))
+    )["Role"]
+    if actions:
+        allow = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
         }
-    ],
-}
+        iam.put_role_policy(RoleName=name, PolicyName="allow", PolicyDocument=json.dumps(allow))
+    return role
 
 
 def unique(prefix: str) -> str:

@@ -8,16 +8,8 @@ from __future__ import annotations
 import json
 import time
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+from compute_helpers import states_role
+
 DEFINITION = {
     "StartAt": "Again",
     "States": {
@@ -45,16 +37,9 @@ DEFINITION = {
 
 def test_a_state_machine_starts_a_new_execution_of_itself(clients):
     iam, sfn = clients("iam"), clients("stepfunctions")
-    role = iam.create_role(RoleName="sfn-start-self", AssumeRolePolicyDocument=json.dumps(TRUST))
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "*"}],
-    }
-    iam.put_role_policy(
-        RoleName="sfn-start-self", PolicyName="start", PolicyDocument=json.dumps(policy)
-    )
+    role = states_role(iam, "sfn-start-self", ("states:StartExecution",))
     machine = sfn.create_state_machine(
-        name="start-self", definition=json.dumps(DEFINITION), roleArn=role["Role"]["Arn"]
+        name="start-self", definition=json.dumps(DEFINITION), roleArn=role["Arn"]
     )["stateMachineArn"]
     first = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
     deadline = time.monotonic() + 30

@@ -11,19 +11,10 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from compute_helpers import states_role
 
 from helpers.session import AwsSession
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 DEFINITION = {
     "StartAt": "Route",
     "States": {
@@ -48,14 +39,12 @@ def machines(clients):
     iam = clients("iam")
     sfn = clients("stepfunctions", config=Config(inject_host_prefix=False))
     suffix = uuid.uuid4().hex[:8]
-    role = iam.create_role(
-        RoleName=f"sfn-sync-{suffix}", AssumeRolePolicyDocument=json.dumps(TRUST)
-    )
+    role = states_role(iam, f"sfn-sync-{suffix}")
     arns = {
         kind: sfn.create_state_machine(
             name=f"sync-{kind.lower()}-{suffix}",
             definition=json.dumps(DEFINITION),
-            roleArn=role["Role"]["Arn"],
+            roleArn=role["Arn"],
             type=kind,
         )["stateMachineArn"]
         for kind in ("EXPRESS", "STANDARD")
@@ -126,16 +115,7 @@ def test_an_express_execution_whose_task_calls_a_service_answers_its_result(clie
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    role = iam.create_role(
-        RoleName=f"sfn-sync-ddb-{suffix}", AssumeRolePolicyDocument=json.dumps(TRUST)
-    )
-    allow = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"}],
-    }
-    iam.put_role_policy(
-        RoleName=role["Role"]["RoleName"], PolicyName="put", PolicyDocument=json.dumps(allow)
-    )
+    role = states_role(iam, f"sfn-sync-ddb-{suffix}", ("dynamodb:PutItem",))
     definition = {
         "StartAt": "Put",
         "States": {
@@ -151,7 +131,7 @@ def test_an_express_execution_whose_task_calls_a_service_answers_its_result(clie
     machine = sfn.create_state_machine(
         name=f"sync-task-{suffix}",
         definition=json.dumps(definition),
-        roleArn=role["Role"]["Arn"],
+        roleArn=role["Arn"],
         type="EXPRESS",
     )["stateMachineArn"]
     done = sfn.start_sync_execution(stateMachineArn=machine, input='{"id": "acme"}')

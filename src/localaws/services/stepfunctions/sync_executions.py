@@ -65,6 +65,6 @@ def start_sync_execution(self) -> ActionResult:
         response["output"] = execution.output
         response["outputDetails"] = {"included": True}
     for field in ("error", "cause"):
-        if getattr(execution, field, None) is not None:
+        if getattr(execution, field) is not None:
             response[field] = getattr(execution, field)
     return ActionResult(response)
