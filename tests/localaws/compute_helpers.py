@@ -28,24 +28,27 @@ def trust_policy(service: str) -> dict:
 
 
 TRUST = trust_policy("sagemaker.amazonaws.com")
-
-
-def states_role(iam: Any, name: str, actions: tuple[str, ...] = ()) -> dict:
-    """A role Step Functions may assume, allowed `actions` on every resource; its Role."""
-    role = iam.create_role(
-        RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy("states.amazonaws.com"))
-    )["Role"]
-    if actions:
-        allow = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
-        }
-        iam.put_role_policy(RoleName=name, PolicyName="allow", PolicyDocument=json.dumps(allow))
-    return role
+TRUST_STATES = trust_policy("states.amazonaws.com")
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_role(iam: Any, statements: list[dict] | tuple = (), name: str | None = None) -> str:
+    """A role Step Functions may assume (named `name`, else a unique one), whose inline policy
+    holds `statements` if any; its ARN."""
+    name = name or unique("sfn-role")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_STATES))["Role"][
+        "Arn"
+    ]
+    if statements:
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="tasks",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
+        )
+    return arn
 
 
 def make_bucket_and_role(clients, prefix: str) -> tuple[str, str]:

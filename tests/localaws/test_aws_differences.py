@@ -16,22 +16,13 @@ import pytest
 from botocore.exceptions import ClientError
 from compute_helpers import (
     SKLEARN_IMAGE,
+    TRUST_STATES,
     XGBOOST_IMAGE,
     make_bucket_and_role,
     unique,
     wait_job,
 )
 
-TRUST_STATES = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 RESOURCES = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10}
 
 

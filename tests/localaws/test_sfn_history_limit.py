@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from test_sfn_start_execution import TRUST
+from compute_helpers import make_role
 
 from localaws.cli import CliError
 from localaws.ephemeral import running
@@ -90,10 +90,10 @@ PARALLEL = {
 
 
 def _machine(sfn, iam, name: str, definition: dict) -> str:
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(TRUST))
-    return sfn.create_state_machine(
-        name=name, definition=json.dumps(definition), roleArn=role["Role"]["Arn"]
-    )["stateMachineArn"]
+    role = make_role(iam, name=f"{name}-role")
+    return sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)[
+        "stateMachineArn"
+    ]
 
 
 def _run(sfn, machine: str, payload: dict) -> tuple[dict, list[dict]]:

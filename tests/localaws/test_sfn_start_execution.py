@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 
-from compute_helpers import states_role
+from compute_helpers import make_role
 
 DEFINITION = {
     "StartAt": "Again",
@@ -37,9 +37,10 @@ DEFINITION = {
 
 def test_a_state_machine_starts_a_new_execution_of_itself(clients):
     iam, sfn = clients("iam"), clients("stepfunctions")
-    role = states_role(iam, "sfn-start-self", ("states:StartExecution",))
+    allow = {"Effect": "Allow", "Action": "states:StartExecution", "Resource": "*"}
+    role = make_role(iam, [allow], name="sfn-start-self")
     machine = sfn.create_state_machine(
-        name="start-self", definition=json.dumps(DEFINITION), roleArn=role["Arn"]
+        name="start-self", definition=json.dumps(DEFINITION), roleArn=role
     )["stateMachineArn"]
     first = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
     deadline = time.monotonic() + 30

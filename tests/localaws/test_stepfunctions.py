@@ -13,38 +13,14 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
-from compute_helpers import own_server
+from compute_helpers import TRUST_STATES, make_role, own_server
 
 ACCOUNT = "123456789012"
-TRUST_STATES = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
 def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def make_role(iam, statements: list[dict]) -> str:
-    """A state machine role whose inline policy holds `statements`."""
-    name = uid("sfn-role")
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_STATES))["Role"][
-        "Arn"
-    ]
-    iam.put_role_policy(
-        RoleName=name,
-        PolicyName="tasks",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
-    )
-    return arn
 
 
 def wait_done(sfn, execution_arn: str, timeout: float = 60) -> dict:
